@@ -1,0 +1,56 @@
+"""Every error pitstop raises on purpose.
+
+Errors are caught in two places only: the daemon's tick (log, map to a state, carry on)
+and the CLI entry point (one-line message, exit code). Adapters wrap library errors
+(``raise StoreError(...) from e``) so callers never see botocore or OS exceptions.
+"""
+
+from __future__ import annotations
+
+
+class PitstopError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with when this reaches it."""
+
+    exit_code = 1
+
+
+class UsageError(PitstopError):
+    """Bad command-line usage or bad input named by the user (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A settings file or ``PITSTOP_*`` variable is missing, malformed or out of bounds."""
+
+
+class InvalidInput(UsageError):
+    """A user's file (job spec, metadata, hyperparameters, track) is malformed."""
+
+
+class CheckFailed(PitstopError):
+    """A check ran and found problems (exit 1): the input was readable but not valid."""
+
+
+class InvalidRewardFunction(CheckFailed):
+    """A reward function fails validation; the message names the rule and the params."""
+
+
+class StoreError(PitstopError):
+    """The object store could not be reached or answered with an unexpected error."""
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write lost: the object changed (If-Match) or exists (If-None-Match)."""
+
+
+class NotFound(StoreError):
+    """The object or job does not exist."""
+
+
+class TrainerError(PitstopError):
+    """A trainer backend could not start, stop or inspect its training run."""
+
+
+class LeaseLost(PitstopError):
+    """This instance no longer holds the job's lease: it must stop training at once."""

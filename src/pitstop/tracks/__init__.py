@@ -1,0 +1,99 @@
+"""DeepRacer track waypoints bundled with pitstop, and a loader for any other ``.npy``.
+
+The bundled arrays come from the DeepRacer simulation application (Apache-2.0; see
+``data/README.md`` and ``data/LICENSE-Apache-2.0.txt``). Each is float64 of shape (N, 6):
+centre x, y | inner border x, y | outer border x, y, in metres. Loops are closed (first row
+equals last row); ``Straight_track`` is not a loop.
+
+This module owns loading and basic geometry only; simulator params (closest waypoints,
+progress, ...) belong to ``pitstop.reward_funcs``, action derivation to
+``pitstop.action_space``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from pitstop.errors import InvalidInput
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Track:
+    """One track: ``waypoints`` is the raw (N, 6) array as the simulator ships it."""
+
+    name: str
+    waypoints: FloatArray
+
+    @property
+    def centre(self) -> FloatArray:
+        return self.waypoints[:, 0:2]
+
+    @property
+    def inner(self) -> FloatArray:
+        return self.waypoints[:, 2:4]
+
+    @property
+    def outer(self) -> FloatArray:
+        return self.waypoints[:, 4:6]
+
+    @cached_property
+    def is_loop(self) -> bool:
+        return bool(np.allclose(self.waypoints[0], self.waypoints[-1]))
+
+    @cached_property
+    def widths(self) -> FloatArray:
+        """Track width at each waypoint: distance between its inner and outer border points."""
+        return np.asarray(np.linalg.norm(self.outer - self.inner, axis=1), dtype=np.float64)
+
+    @cached_property
+    def length(self) -> float:
+        """Length of the centre line, in metres."""
+        return float(np.linalg.norm(np.diff(self.centre, axis=0), axis=1).sum())
+
+
+def _data_dir() -> Path:
+    return Path(str(resources.files("pitstop.tracks").joinpath("data")))
+
+
+def available() -> list[str]:
+    """Names of the bundled tracks, sorted."""
+    return sorted(p.stem for p in _data_dir().glob("*.npy"))
+
+
+def load(name: str) -> Track:
+    """Load a bundled track by name (``Oval_track``, ``reInvent2019_track``, ...)."""
+    path = _data_dir() / f"{name}.npy"
+    if not path.is_file():
+        names = ", ".join(available())
+        raise InvalidInput(f"unknown track {name!r}; bundled tracks: {names}")
+    return load_file(path, name=name)
+
+
+def load_file(path: str | Path, name: str | None = None) -> Track:
+    """Load any waypoint ``.npy`` of shape (N, 6) (or (N, 2): a centre line only is refused)."""
+    p = Path(path)
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except FileNotFoundError:
+        raise InvalidInput(f"{p}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise InvalidInput(f"{p}: not a NumPy .npy array ({e})") from None
+    if arr.ndim != 2 or arr.shape[1] != 6 or arr.shape[0] < 3:
+        raise InvalidInput(
+            f"{p}: expected a waypoint array of shape (N, 6) with N >= 3, got {arr.shape}"
+        )
+    arr = np.asarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInput(f"{p}: waypoints contain NaN or infinite values")
+    return Track(name=name or p.stem, waypoints=arr)
+
+
+__all__ = ["Track", "available", "load", "load_file"]
