@@ -1,0 +1,182 @@
+"""The one settings model, read once from TOML and ``PITSTOP_*`` environment variables.
+
+Sources, highest priority first: explicit overrides (CLI flags), ``PITSTOP_*`` environment
+variables, the TOML file (``--config``, else ``$PITSTOP_CONFIG``, else
+``/etc/pitstop/pitstop.toml`` when it exists). Bad values are rejected with a one-line
+``ConfigError`` that names the file or variable; nothing is silently defaulted.
+
+All durations are float seconds so tests can compress time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pitstop.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_CONFIG_PATH = Path("/etc/pitstop/pitstop.toml")
+ENV_PREFIX = "PITSTOP_"
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+TrainerKind = Literal["drfc", "script", "simulated"]
+
+
+class Settings(BaseSettings):
+    """Every setting pitstop reads. TOML key = field name; env var = PITSTOP_ + upper case."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    bucket: str = Field(description="S3 bucket holding the queue and the models")
+    prefix: str = Field("pitstop", description="key prefix of pitstop's own objects")
+    region: str = Field("us-east-1", description="AWS region")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, a test server)"
+    )
+    trainer: TrainerKind = Field("drfc", description="training backend")
+    drfc_home: Path = Field(Path.home() / "deepracer-for-cloud", description="DRfC checkout")
+    poll_interval_s: float = Field(30.0, gt=0, le=3600)
+    stall_timeout_s: float = Field(1800.0, gt=0)
+    startup_grace_s: float = Field(2400.0, ge=0)
+    stop_timeout_s: float = Field(60.0, gt=0, le=600, description="SIGTERM -> SIGKILL wait")
+    max_restarts: int = Field(10, ge=0, le=1000)
+    backoff_base_s: float = Field(10.0, ge=0)
+    backoff_max_s: float = Field(600.0, ge=0)
+    reboot_after_failed_attempts: int = Field(3, ge=0, description="0 = never reboot for this")
+    max_reboots: int = Field(2, ge=0, le=10, description="per job, so it can never reboot-loop")
+    lease_ttl_s: float = Field(300.0, gt=0)
+    heartbeat_interval_s: float = Field(60.0, gt=0)
+    imds_endpoint: str = Field("http://169.254.169.254")
+    spot_poll_interval_s: float = Field(5.0, gt=0, le=60)
+    rebalance_is_notice: bool = Field(False, description="act on a rebalance recommendation")
+    shutdown_on_notice: bool = Field(True, description="power off after a spot notice")
+    state_dir: Path = Field(Path("/var/lib/pitstop"))
+    instance_id: str | None = Field(None, description="read from IMDS when unset")
+    idle_shutdown_s: float = Field(0.0, ge=0, description="0 = never")
+    sns_topic_arn: str | None = None
+    reboot_command: str = "systemctl reboot"
+    shutdown_command: str = "systemctl poweroff"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, v: str) -> str:
+        if not _BUCKET_RE.match(v):
+            raise ValueError(
+                "not a valid S3 bucket name (3-63 lower-case letters, digits, '.', '-')"
+            )
+        return v
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        v = v.strip("/")
+        if not v or " " in v:
+            raise ValueError("must be a non-empty key prefix without spaces")
+        return v
+
+    @field_validator("s3_endpoint_url", "imds_endpoint")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/") if v else v
+
+    @field_validator("reboot_command", "shutdown_command")
+    @classmethod
+    def _command(cls, v: str) -> str:
+        try:
+            parts = shlex.split(v)
+        except ValueError as e:
+            raise ValueError(f"cannot split as a shell command: {e}") from None
+        if not parts:
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Settings:
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("backoff_max_s must be >= backoff_base_s")
+        if self.stall_timeout_s < self.poll_interval_s:
+            raise ValueError("stall_timeout_s must be >= poll_interval_s")
+        if self.heartbeat_interval_s >= self.lease_ttl_s:
+            raise ValueError(
+                "heartbeat_interval_s must be < lease_ttl_s, or leases expire between renewals"
+            )
+        return self
+
+    def command_argv(self, which: Literal["reboot", "shutdown"]) -> list[str]:
+        return shlex.split(self.reboot_command if which == "reboot" else self.shutdown_command)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such settings file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    # allow a [pitstop] table or top-level keys
+    if set(data) == {"pitstop"} and isinstance(data["pitstop"], dict):
+        data = data["pitstop"]
+    return data
+
+
+def _describe(err: dict[str, Any], source: str, file_keys: set[str]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if err.get("type") == "missing":
+        return f"{source}: required setting {loc!r} is missing (set it in the file or {ENV_PREFIX}{loc.upper()})"
+    if err.get("type") == "extra_forbidden":
+        return f"{source}: unknown setting {loc!r}"
+    origin = (
+        source
+        if loc in file_keys
+        else f"{ENV_PREFIX}{loc.upper()}"
+        if loc != "settings"
+        else source
+    )
+    return f"{origin}: {loc}: {msg}"
+
+
+def config_path(explicit: str | Path | None) -> Path | None:
+    """The settings file to read: explicit, else $PITSTOP_CONFIG, else the default if present."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PITSTOP_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate the settings; raise ``ConfigError`` with one line on any problem."""
+    file = config_path(path)
+    data = _read_toml(file) if file else {}
+    source = str(file) if file else "settings"
+    env_keys = {k[len(ENV_PREFIX) :].lower() for k in os.environ if k.startswith(ENV_PREFIX)}
+    # environment variables win over the file: drop file keys that the environment sets
+    init = {k: v for k, v in data.items() if k not in env_keys}
+    init.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**init)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(_describe(dict(first), source, set(data))) from None

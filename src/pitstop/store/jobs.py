@@ -1,0 +1,284 @@
+"""Job specs, job states and events in S3.
+
+A job is created exactly once (spec and state written with ``If-None-Match: *``), its
+``state.json`` is only ever updated with ``If-Match`` on the ETag just read (a lost race is
+re-read and re-applied), and its history is append-only: one object per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pitstop.errors import InvalidInput, NotFound, PreconditionFailed, StoreError
+from pitstop.store.layout import CUSTOM_FILES, Layout
+from pitstop.store.objects import ObjectStore
+from pitstop.supervisor.states import JobState
+
+MAX_UPDATE_RETRIES = 20
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(t: datetime | None) -> str | None:
+    return (
+        None
+        if t is None
+        else t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+class Fault(BaseModel):
+    """One injected fault for the simulated trainer."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(pattern="^(freeze|crash|ignore_sigterm|slow_start|crash_during_upload)$")
+    attempt: int | None = Field(None, ge=1, description="only in this attempt (all when unset)")
+    after_checkpoint: int = Field(0, ge=0, description="after this many checkpoints of the attempt")
+    exit_code: int = Field(1, ge=1, le=255)
+    seconds: float = Field(0.0, ge=0, description="slow_start: delay before the first checkpoint")
+
+
+class Simulation(BaseModel):
+    """The simulated trainer's pace and faults (DESIGN.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    checkpoint_interval_s: float = Field(0.5, gt=0, le=3600)
+    checkpoints: int = Field(8, ge=1, le=100000, description="total iterations the job trains")
+    steps_per_checkpoint: int = Field(1000, ge=1)
+    faults: list[Fault] = Field(default_factory=list)
+
+
+class JobSpec(BaseModel):
+    """The immutable spec of a job. User-settable fields come from ``--job FILE`` or job.json."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    submitted_at: str
+    source: str = "cli"
+    world: str = Field("reInvent2019_track", pattern=r"^[A-Za-z0-9_\-]+$")
+    max_hours: float | None = Field(None, gt=0, le=24 * 30)
+    simulation: Simulation | None = None
+    run_script: str | None = Field(
+        None, description="key of the job's own run script in the bucket"
+    )
+    race_type: str = Field("TIME_TRIAL", pattern="^(TIME_TRIAL|OBJECT_AVOIDANCE|HEAD_TO_HEAD)$")
+    workers: int = Field(1, ge=1, le=8)
+    content_sha256: str = ""
+
+    USER_FIELDS: frozenset[str] = frozenset(
+        {"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"}
+    )
+
+
+class Attempt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    n: int
+    instance_id: str | None = None
+    model_prefix: str
+    pretrained_prefix: str | None = None
+    pretrained_checkpoint: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    outcome: str | None = None  # running | succeeded | crashed | stalled | preempted | ...
+    last_checkpoint: str | None = None
+    training_s: float = 0.0
+
+
+class JobStatus(BaseModel):
+    """``state.json``: what S3 says about a job right now."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    state: JobState = JobState.PENDING
+    reason: str | None = None
+    instance_id: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    restarts: int = 0
+    reboots: int = 0
+    cancel_requested: bool = False
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def training_s(self) -> float:
+        return sum(a.training_s for a in self.attempts)
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return (s or "job")[:40]
+
+
+def job_id_for(name: str, files: dict[str, bytes], spec_fields: dict[str, Any]) -> tuple[str, str]:
+    """Job id from the name and a hash of the content: the same drop gives the same id."""
+    h = hashlib.sha256()
+    for fname in sorted(files):
+        h.update(fname.encode() + b"\0" + files[fname] + b"\0")
+    h.update(json.dumps(spec_fields, sort_keys=True, default=str).encode())
+    digest = h.hexdigest()
+    return f"{slug(name)}-{digest[:10]}", digest
+
+
+def _dump(model: BaseModel) -> bytes:
+    return model.model_dump_json(indent=2).encode()
+
+
+class JobStore:
+    """Reads and writes jobs through an ``ObjectStore``; knows nothing of processes or clocks."""
+
+    def __init__(self, store: ObjectStore, layout: Layout) -> None:
+        self.store = store
+        self.layout = layout
+
+    # -- creation ----------------------------------------------------------------------
+    def create(self, spec: JobSpec, files: dict[str, bytes]) -> bool:
+        """Write custom files, spec and initial state. False when the job already existed."""
+        lay = self.layout
+        for name in CUSTOM_FILES:
+            if name in files:
+                self.store.put(lay.custom_file(spec.id, name), files[name])
+        try:
+            self.store.put(
+                lay.spec(spec.id), _dump(spec), if_none_match=True, content_type="application/json"
+            )
+        except PreconditionFailed:
+            return False
+        status = JobStatus(id=spec.id, created_at=spec.submitted_at, updated_at=spec.submitted_at)
+        try:
+            self.store.put(
+                lay.state(spec.id),
+                _dump(status),
+                if_none_match=True,
+                content_type="application/json",
+            )
+        except PreconditionFailed:
+            pass
+        self.event(spec.id, "job.submitted", state=JobState.PENDING, source=spec.source)
+        return True
+
+    # -- reading -----------------------------------------------------------------------
+    def job_ids(self) -> list[str]:
+        return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.store.list_dirs(self.layout.jobs)]
+
+    def spec(self, job_id: str) -> JobSpec:
+        try:
+            obj = self.store.get(self.layout.spec(job_id))
+        except NotFound:
+            raise NotFound(f"no job {job_id!r}") from None
+        try:
+            return JobSpec.model_validate_json(obj.body)
+        except ValidationError as e:
+            raise StoreError(
+                f"{self.layout.spec(job_id)}: unreadable job spec: {e.errors()[0]['msg']}"
+            ) from None
+
+    def status(self, job_id: str) -> tuple[JobStatus, str]:
+        """The job's state and the ETag to update it with."""
+        try:
+            obj = self.store.get(self.layout.state(job_id))
+        except NotFound:
+            raise NotFound(f"no job {job_id!r}") from None
+        try:
+            return JobStatus.model_validate_json(obj.body), obj.head.etag
+        except ValidationError as e:
+            raise StoreError(
+                f"{self.layout.state(job_id)}: unreadable state: {e.errors()[0]['msg']}"
+            ) from None
+
+    def custom_files(self, job_id: str) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for name in CUSTOM_FILES:
+            try:
+                out[name] = self.store.get(self.layout.custom_file(job_id, name)).body
+            except NotFound:
+                continue
+        return out
+
+    # -- updating ----------------------------------------------------------------------
+    def update(
+        self, job_id: str, change: Callable[[JobStatus], JobStatus | None]
+    ) -> JobStatus | None:
+        """Apply ``change`` to the current state and write it with If-Match; retry lost races.
+
+        ``change`` returns the new state, or None to leave it as it is (then None is returned).
+        """
+        for _ in range(MAX_UPDATE_RETRIES):
+            current, etag = self.status(job_id)
+            new = change(current.model_copy(deep=True))
+            if new is None:
+                return None
+            new.updated_at = iso(utcnow())
+            try:
+                self.store.put(
+                    self.layout.state(job_id),
+                    _dump(new),
+                    if_match=etag,
+                    content_type="application/json",
+                )
+                return new
+            except PreconditionFailed:
+                continue
+        raise StoreError(
+            f"{self.layout.state(job_id)}: gave up after {MAX_UPDATE_RETRIES} write races"
+        )
+
+    # -- events and logs ---------------------------------------------------------------
+    def event(self, job_id: str, event: str, **fields: Any) -> dict[str, Any]:
+        now = utcnow()
+        doc = {"at": iso(now), "event": event, "job_id": job_id, **fields}
+        key = f"{self.layout.events(job_id)}{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}.json"
+        self.store.put(key, json.dumps(doc, default=str).encode(), content_type="application/json")
+        return doc
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        out = []
+        for item in self.store.list(self.layout.events(job_id)):
+            try:
+                out.append(json.loads(self.store.get(item.key).body))
+            except (NotFound, json.JSONDecodeError):
+                continue
+        out.sort(key=lambda d: str(d.get("at", "")))
+        return out
+
+    def put_log(self, job_id: str, name: str, body: bytes) -> None:
+        self.store.put(self.layout.logs(job_id) + name, body, content_type="text/plain")
+
+    def logs(self, job_id: str) -> Iterable[str]:
+        return [i.key for i in self.store.list(self.layout.logs(job_id))]
+
+
+def parse_user_fields(text: str | bytes, source: str) -> dict[str, Any]:
+    """Read a job JSON file (``--job FILE`` or inbox job.json): known spec fields only."""
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"{source}: not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{source}: must be a JSON object")
+    unknown = sorted(set(doc) - JobSpec.USER_FIELDS)
+    if unknown:
+        allowed = ", ".join(sorted(JobSpec.USER_FIELDS))
+        raise InvalidInput(f"{source}: unknown field {unknown[0]!r} (allowed: {allowed})")
+    try:
+        JobSpec(
+            id="x",
+            name=str(doc.get("name", "x")),
+            submitted_at="x",
+            **{k: v for k, v in doc.items() if k != "name"},
+        )
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(f"{source}: {loc}: {err['msg']}") from None
+    return doc

@@ -1,0 +1,173 @@
+"""Key names under ``s3://BUCKET/PREFIX/`` and in a DRfC model prefix: the only place that knows them.
+
+DESIGN.md's layout::
+
+    inbox/NAME.py | inbox/NAME/...     trainer drop box; processed ones move to inbox/processed/
+    jobs/JOB_ID/spec.json              immutable job spec
+    jobs/JOB_ID/custom_files/          reward_function.py, model_metadata.json, hyperparameters.json
+    jobs/JOB_ID/state.json             current state (If-Match on its ETag)
+    jobs/JOB_ID/lease.json             owner and renewal (If-None-Match: * to create)
+    jobs/JOB_ID/events/...             one object per event
+    jobs/JOB_ID/logs/...               trainer and supervisor logs
+    instances/INSTANCE_ID.json         supervisor heartbeat
+    scripts/run.sh                     optional run-script override
+    defaults/                          model_metadata.json / hyperparameters.json defaults
+
+Each attempt trains into ``models/JOB_ID/attempt-N`` at the bucket root (DRfC's
+``DR_LOCAL_S3_MODEL_PREFIX``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.json")
+MODELS_ROOT = "models"
+
+
+@dataclass(frozen=True)
+class Layout:
+    prefix: str = "pitstop"
+
+    def _k(self, *parts: str) -> str:
+        return "/".join((self.prefix, *parts))
+
+    # queue
+    @property
+    def inbox(self) -> str:
+        return self._k("inbox") + "/"
+
+    @property
+    def inbox_processed(self) -> str:
+        return self._k("inbox", "processed") + "/"
+
+    @property
+    def jobs(self) -> str:
+        return self._k("jobs") + "/"
+
+    @property
+    def instances(self) -> str:
+        return self._k("instances") + "/"
+
+    def defaults(self, name: str) -> str:
+        return self._k("defaults", name)
+
+    @property
+    def run_script(self) -> str:
+        return self._k("scripts", "run.sh")
+
+    # one job
+    def job(self, job_id: str) -> str:
+        return self._k("jobs", job_id) + "/"
+
+    def spec(self, job_id: str) -> str:
+        return self._k("jobs", job_id, "spec.json")
+
+    def state(self, job_id: str) -> str:
+        return self._k("jobs", job_id, "state.json")
+
+    def lease(self, job_id: str) -> str:
+        return self._k("jobs", job_id, "lease.json")
+
+    def custom_files(self, job_id: str) -> str:
+        return self._k("jobs", job_id, "custom_files") + "/"
+
+    def custom_file(self, job_id: str, name: str) -> str:
+        return self.custom_files(job_id) + name
+
+    def events(self, job_id: str) -> str:
+        return self._k("jobs", job_id, "events") + "/"
+
+    def logs(self, job_id: str) -> str:
+        return self._k("jobs", job_id, "logs") + "/"
+
+    def instance(self, instance_id: str) -> str:
+        return self._k("instances", f"{instance_id}.json")
+
+    @staticmethod
+    def job_id_of(key: str) -> str:
+        """``PREFIX/jobs/JOB_ID/...`` -> ``JOB_ID``."""
+        parts = key.rstrip("/").split("/")
+        return parts[parts.index("jobs") + 1]
+
+
+def model_prefix(job_id: str, attempt: int) -> str:
+    return f"{MODELS_ROOT}/{job_id}/attempt-{attempt}"
+
+
+@dataclass(frozen=True)
+class ModelKeys:
+    """Objects a DeepRacer trainer writes under one model prefix (REFERENCE.md section 1)."""
+
+    prefix: str
+
+    def _k(self, *parts: str) -> str:
+        return "/".join((self.prefix.rstrip("/"), *parts))
+
+    @property
+    def model_dir(self) -> str:
+        return self._k("model") + "/"
+
+    @property
+    def coach_checkpoint(self) -> str:
+        return self._k("model", ".coach_checkpoint")
+
+    @property
+    def lock(self) -> str:
+        return self._k("model", ".lock")
+
+    @property
+    def ready(self) -> str:
+        return self._k("model", ".ready")
+
+    @property
+    def finished(self) -> str:
+        return self._k("model", ".finished")
+
+    @property
+    def checkpoints_json(self) -> str:
+        return self._k("model", "deepracer_checkpoints.json")
+
+    @property
+    def metadata(self) -> str:
+        return self._k("model", "model_metadata.json")
+
+    @property
+    def metrics(self) -> str:
+        return self._k("metrics", "TrainingMetrics.json")
+
+    @property
+    def reward_function(self) -> str:
+        return self._k("reward_function.py")
+
+    @property
+    def training_params(self) -> str:
+        return self._k("training_params.yaml")
+
+    def ip(self, name: str) -> str:
+        return self._k("ip", name)
+
+    def simtrace(self, iteration: int) -> str:
+        return self._k("training-simtrace", f"{iteration}-iteration.csv")
+
+    def checkpoint_files(self, name: str) -> list[str]:
+        """Every object that makes checkpoint ``name`` (e.g. ``12_Step-3400.ckpt``) complete."""
+        n = checkpoint_number(name)
+        return [
+            self._k("model", f"{name}.index"),
+            self._k("model", f"{name}.meta"),
+            self._k("model", f"{name}.data-00000-of-00001"),
+            self._k("model", f"model_{n}.pb"),
+        ]
+
+
+def checkpoint_name(number: int, step: int) -> str:
+    return f"{number}_Step-{step}.ckpt"
+
+
+def checkpoint_number(name: str) -> int:
+    """``12_Step-3400.ckpt`` -> 12."""
+    head = name.split("_", 1)[0]
+    if not head.isdigit():
+        raise ValueError(f"not a DeepRacer checkpoint name: {name!r}")
+    return int(head)

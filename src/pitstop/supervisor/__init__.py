@@ -1,0 +1,1 @@
+"""The on-instance daemon: run lifecycle (pure), tick loop, process control, spot watcher."""

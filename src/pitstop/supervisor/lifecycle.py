@@ -1,0 +1,528 @@
+"""The run lifecycle: one pure function of (run, observation, now, policy) -> (run, actions).
+
+This module imports no boto3, subprocess, time or os. The daemon, the tests and the
+goodput simulator all drive ``step``; only the daemon turns actions into S3 writes,
+signals and reboots.
+
+Edges (``# A -> B`` comments below name them):
+
+- claimed (``pending``/``preempted``) -> ``starting``: launch attempt n+1.
+- ``starting`` -> ``running``: the attempt's first checkpoint appears.
+- ``starting``/``running`` -> ``restarting``: a stall (no new checkpoint for
+  ``stall_timeout_s``; before the first one, ``max(startup_grace_s, stall_timeout_s)``) or a
+  crash (the trainer exited without ``model/.finished``). Counts against ``max_restarts``.
+- ``restarting`` -> ``starting``: after the trainer stopped and the backoff passed, a new
+  attempt in a new model prefix loads the previous attempt's last complete checkpoint.
+- ``restarting`` -> ``failed``: the restart budget is spent.
+- active -> ``succeeded``: ``.finished`` seen, or the training-time budget spent.
+- active -> ``preempted``: a spot notice (does not count against ``max_restarts``).
+- active -> ``cancelled``: ``pitstop cancel``.
+- stop failed or too many failures in a row -> reboot, bounded by ``max_reboots``.
+- lease lost -> stop at once and write nothing: another instance owns the job.
+
+A heartbeat that could not be read is *unknown*: it never yields a stall verdict, and once
+readings return the trainer gets a full stall timeout from that moment (it could not
+upload while S3 was unreachable either).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from pitstop.supervisor import events as ev
+from pitstop.supervisor.states import JobState
+
+
+class TrainerStatus(str, Enum):
+    RUNNING = "running"
+    EXITED = "exited"  # the process (or stack) ended; exit_code says how
+    ABSENT = "absent"  # nothing is running: never started, or stopped by us
+    STOP_FAILED = "stop_failed"  # SIGTERM, wait, SIGKILL, wait: still there
+
+
+class Outcome(str, Enum):
+    """How an attempt ended (``attempts[].outcome`` in state.json)."""
+
+    SUCCEEDED = "succeeded"
+    BUDGET_SPENT = "budget_spent"
+    CRASHED = "crashed"
+    STALLED = "stalled"
+    PREEMPTED = "preempted"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    LEASE_LOST = "lease_lost"
+    STOP_FAILED = "stop_failed"
+
+
+COUNTED = frozenset({Outcome.CRASHED, Outcome.STALLED})
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A successful read of the attempt's model prefix."""
+
+    checkpoint: str | None = None  # newest checkpoint name (.coach_checkpoint); None: none yet
+    checkpoint_mtime: float | None = None  # its LastModified (server epoch s): identifies "new"
+    age_s: float | None = None  # server Date - LastModified
+    finished: bool = False  # model/.finished exists
+
+
+@dataclass(frozen=True)
+class Observation:
+    trainer: TrainerStatus
+    exit_code: int | None = None
+    heartbeat: Heartbeat | None = None  # None: S3 could not be read (unknown, never a stall)
+    cancel_requested: bool = False
+    interruption: str | None = None  # a spot notice's action, e.g. "terminate"
+    lease_lost: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    stall_timeout_s: float
+    startup_grace_s: float
+    max_restarts: int
+    backoff_base_s: float
+    backoff_max_s: float
+    stop_timeout_s: float = 60.0
+    reboot_after_failed_attempts: int = 0  # 0: never reboot for failures
+    max_reboots: int = 0
+    max_training_s: float | None = None
+    shutdown_on_notice: bool = True
+
+    @property
+    def notice_stop_timeout_s(self) -> float:
+        """A spot notice leaves ~120 s: never wait longer than 5 s for SIGTERM."""
+        return min(self.stop_timeout_s, 5.0)
+
+    def backoff_s(self, failures_in_row: int) -> float:
+        if failures_in_row <= 0:
+            return 0.0
+        return float(min(self.backoff_base_s * 2 ** (failures_in_row - 1), self.backoff_max_s))
+
+
+# -- actions (the daemon carries them out in order) -------------------------------------
+@dataclass(frozen=True)
+class StartAttempt:
+    n: int
+    pretrained_from: int | None  # attempt whose last complete checkpoint to load
+
+
+@dataclass(frozen=True)
+class StopTrainer:
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class EndAttempt:
+    n: int
+    outcome: Outcome
+    reason: str
+    training_s: float
+
+
+@dataclass(frozen=True)
+class ClearStaleLock:
+    n: int
+
+
+@dataclass(frozen=True)
+class SetState:
+    state: JobState
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Emit:
+    event: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReleaseLease:
+    pass
+
+
+@dataclass(frozen=True)
+class Reboot:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    reason: str
+
+
+Action = (
+    StartAttempt
+    | StopTrainer
+    | EndAttempt
+    | ClearStaleLock
+    | SetState
+    | Emit
+    | ReleaseLease
+    | Reboot
+    | Shutdown
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the supervisor knows about the job it holds. Times are monotonic seconds."""
+
+    state: JobState
+    attempt: int = 0
+    restarts: int = 0
+    failures_in_row: int = 0
+    reboots: int = 0
+    trained_s: float = 0.0  # training seconds of ended attempts
+    attempt_started_at: float | None = None
+    stale_since: float | None = None  # since when no new checkpoint is known
+    checkpoint: str | None = None
+    checkpoint_mtime: float | None = None
+    blind: bool = False  # the last heartbeat could not be read
+    start_after: float | None = None  # backoff: the next attempt may start then
+    stopping: Outcome | None = None  # the trainer is being stopped for this outcome
+    stop_reason: str | None = None
+    reason: str | None = None
+    done: bool = False  # nothing more to do for this job on this instance
+
+    def training_s(self, now: float) -> float:
+        running = (
+            0.0 if self.attempt_started_at is None else max(0.0, now - self.attempt_started_at)
+        )
+        return self.trained_s + running
+
+
+def _emit(run: Run, event: str, **fields: Any) -> Emit:
+    return Emit(event, {"attempt": run.attempt, "state": run.state.value, **fields})
+
+
+def resume(
+    state: JobState,
+    *,
+    attempts: int,
+    trained_s: float,
+    restarts: int,
+    reboots: int,
+    trainer_alive: bool,
+    attempt_elapsed_s: float,
+    now: float,
+) -> tuple[Run, list[Action]]:
+    """Rebuild the run of a job this instance holds (after a supervisor restart or reboot)."""
+    base = Run(
+        state=state, attempt=attempts, restarts=restarts, reboots=reboots, trained_s=trained_s
+    )
+    if state in (JobState.STARTING, JobState.RUNNING) and attempts > 0:
+        if trainer_alive:
+            # the trainer outlived its supervisor: adopt it, with a fresh stall clock
+            started = now - attempt_elapsed_s
+            run = replace(base, attempt_started_at=started, stale_since=now)
+            return run, [_emit(run, ev.RUN_ADOPTED)]
+        # the trainer went down with the supervisor (reboot, kill): not the run's fault
+        run = replace(base, state=JobState.RESTARTING, start_after=now, trained_s=trained_s)
+        reason = "trainer lost with its supervisor (reboot or restart); resuming from checkpoint"
+        return run, [
+            EndAttempt(attempts, Outcome.INTERRUPTED, reason, attempt_elapsed_s),
+            ClearStaleLock(attempts),
+            SetState(JobState.RESTARTING, reason),
+            _emit(run, ev.RUN_INTERRUPTED, reason=reason),
+        ]
+    if state is JobState.RESTARTING:
+        return replace(base, start_after=now), []
+    return base, []
+
+
+def step(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
+    """Advance the run by one observation. Pure: same inputs, same outputs."""
+    if run.done:
+        return run, []
+    if obs.lease_lost:
+        return _lease_lost(run, obs, policy)
+    if run.stopping is not None:
+        return _stopping(run, obs, now, policy)
+    if run.state in (JobState.PENDING, JobState.PREEMPTED):
+        return _start(run, now)  # pending/preempted -> starting
+    if run.state is JobState.RESTARTING:
+        return _restarting(run, obs, now, policy)
+    if run.state in (JobState.STARTING, JobState.RUNNING):
+        return _active(run, obs, now, policy)
+    return replace(run, done=True), []  # a terminal state: nothing to supervise
+
+
+def _lease_lost(run: Run, obs: Observation, policy: Policy) -> tuple[Run, list[Action]]:
+    # fencing: another instance owns the job now; stop at once and write nothing to the job
+    acts: list[Action] = []
+    if obs.trainer is TrainerStatus.RUNNING:
+        acts.append(StopTrainer(policy.notice_stop_timeout_s))
+    new = replace(run, done=True, reason="lease lost to another instance")
+    acts.append(_emit(new, ev.LEASE_LOST))
+    return new, acts
+
+
+def _start(run: Run, now: float) -> tuple[Run, list[Action]]:
+    n = run.attempt + 1
+    pretrained = run.attempt if run.attempt > 0 else None
+    new = replace(
+        run,
+        state=JobState.STARTING,
+        attempt=n,
+        attempt_started_at=now,
+        stale_since=now,
+        checkpoint=None,
+        checkpoint_mtime=None,
+        blind=False,
+        start_after=None,
+        reason=None,
+    )
+    event = ev.RUN_STARTED if n == 1 else ev.RUN_RESTARTED
+    return new, [
+        StartAttempt(n, pretrained),
+        SetState(JobState.STARTING),
+        _emit(new, event, pretrained_from=pretrained),
+    ]
+
+
+def _restarting(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
+    if obs.interruption:
+        return _preempted(run, _notice_reason(obs.interruption), policy)
+    if obs.cancel_requested:
+        new = replace(run, state=JobState.CANCELLED, reason="cancelled by request", done=True)
+        return new, [
+            SetState(JobState.CANCELLED, new.reason),
+            _emit(new, ev.RUN_CANCELLED),
+            ReleaseLease(),
+        ]
+    if run.start_after is None or now >= run.start_after:
+        return _start(run, now)  # restarting -> starting
+    return run, []
+
+
+def _notice_reason(action: str) -> str:
+    return f"spot interruption notice ({action})"
+
+
+def _preempted(run: Run, reason: str, policy: Policy) -> tuple[Run, list[Action]]:
+    new = replace(run, state=JobState.PREEMPTED, reason=reason, done=True)
+    acts: list[Action] = [
+        SetState(JobState.PREEMPTED, reason),
+        _emit(new, ev.RUN_PREEMPTED, reason=reason),
+        ReleaseLease(),
+    ]
+    if policy.shutdown_on_notice:
+        acts.append(Shutdown(reason))
+    return new, acts
+
+
+def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
+    if obs.interruption:
+        return _begin_stop(
+            run, obs, now, policy, Outcome.PREEMPTED, _notice_reason(obs.interruption)
+        )
+    if obs.cancel_requested:
+        return _begin_stop(run, obs, now, policy, Outcome.CANCELLED, "cancelled by request")
+    hb = obs.heartbeat
+    if hb is not None and hb.finished:
+        return _begin_stop(
+            run, obs, now, policy, Outcome.SUCCEEDED, "training finished (model/.finished)"
+        )
+    if obs.trainer is TrainerStatus.EXITED and not (hb is None and obs.exit_code == 0):
+        # exited without .finished (a clean exit with an unreadable heartbeat waits for S3)
+        code = obs.exit_code
+        return _finish_stop(
+            run,
+            now,
+            policy,
+            Outcome.CRASHED,
+            f"trainer exited with code {code} before model/.finished",
+        )
+    if obs.trainer is TrainerStatus.ABSENT:
+        return _finish_stop(run, now, policy, Outcome.CRASHED, "trainer is not running")
+    if policy.max_training_s is not None and run.training_s(now) >= policy.max_training_s:
+        hours = policy.max_training_s / 3600
+        return _begin_stop(
+            run, obs, now, policy, Outcome.BUDGET_SPENT, f"time budget of {hours:g} h spent"
+        )
+    if hb is None:
+        if run.blind:
+            return run, []
+        new = replace(run, blind=True)
+        return new, [_emit(new, ev.HEARTBEAT_UNKNOWN)]
+    return _observe_heartbeat(run, hb, now, policy)
+
+
+def _observe_heartbeat(
+    run: Run, hb: Heartbeat, now: float, policy: Policy
+) -> tuple[Run, list[Action]]:
+    acts: list[Action] = []
+    new = run
+    if run.blind:
+        # readings are back: the trainer could not upload either, so restart its clock now
+        new = replace(new, blind=False, stale_since=max(new.stale_since or now, now))
+        acts.append(_emit(new, ev.HEARTBEAT_RESTORED))
+    if hb.checkpoint is not None and hb.checkpoint_mtime != run.checkpoint_mtime:
+        written = now - max(0.0, hb.age_s or 0.0)
+        floor = new.attempt_started_at if new.attempt_started_at is not None else written
+        new = replace(
+            new,
+            checkpoint=hb.checkpoint,
+            checkpoint_mtime=hb.checkpoint_mtime,
+            stale_since=max(written, floor),
+            failures_in_row=0,
+        )
+        if new.state is JobState.STARTING:
+            new = replace(new, state=JobState.RUNNING)  # starting -> running
+            acts.append(SetState(JobState.RUNNING))
+        acts.append(_emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint))
+        return new, acts
+    stale_for = now - (new.stale_since if new.stale_since is not None else now)
+    limit = (
+        policy.stall_timeout_s
+        if new.checkpoint
+        else max(policy.startup_grace_s, policy.stall_timeout_s)
+    )
+    if stale_for >= limit:
+        what = (
+            f"no new checkpoint for {stale_for:.0f} s"
+            if new.checkpoint
+            else f"no first checkpoint within {limit:.0f} s"
+        )
+        stopped, more = _begin_stop(
+            new, Observation(TrainerStatus.RUNNING), now, policy, Outcome.STALLED, f"stall: {what}"
+        )
+        return stopped, acts + more
+    return new, acts
+
+
+def _begin_stop(
+    run: Run, obs: Observation, now: float, policy: Policy, outcome: Outcome, reason: str
+) -> tuple[Run, list[Action]]:
+    if obs.trainer is not TrainerStatus.RUNNING:
+        return _finish_stop(run, now, policy, outcome, reason)
+    timeout = (
+        policy.notice_stop_timeout_s if outcome is Outcome.PREEMPTED else policy.stop_timeout_s
+    )
+    new = replace(run, stopping=outcome, stop_reason=reason)
+    acts: list[Action] = []
+    if outcome is Outcome.STALLED:
+        # running -> restarting: tell the world now, the stop can take a while
+        new = replace(new, state=JobState.RESTARTING, reason=reason)
+        acts += [SetState(JobState.RESTARTING, reason), _emit(new, ev.RUN_STALLED, reason=reason)]
+    acts.append(StopTrainer(timeout))
+    return new, acts
+
+
+def _stopping(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
+    assert run.stopping is not None
+    if obs.trainer is TrainerStatus.RUNNING:
+        return run, [StopTrainer(policy.stop_timeout_s)]
+    if obs.trainer is TrainerStatus.STOP_FAILED:
+        return _escalate(run, now, policy, f"trainer could not be stopped ({run.stop_reason})")
+    return _finish_stop(run, now, policy, run.stopping, run.stop_reason or run.stopping.value)
+
+
+def _escalate(run: Run, now: float, policy: Policy, reason: str) -> tuple[Run, list[Action]]:
+    """A trainer that survives SIGKILL (hung driver, D-state): only a reboot can help."""
+    training = max(0.0, now - run.attempt_started_at) if run.attempt_started_at is not None else 0.0
+    base = replace(run, stopping=None, stop_reason=None, trained_s=run.trained_s + training)
+    acts: list[Action] = [EndAttempt(run.attempt, Outcome.STOP_FAILED, reason, training)]
+    if run.reboots < policy.max_reboots:
+        return _reboot(base, reason, acts)
+    why = f"{reason}; reboot budget of {policy.max_reboots} spent"
+    return _fail(base, why, acts)
+
+
+def _reboot(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]:
+    new = replace(
+        run,
+        state=JobState.RESTARTING,
+        reason=reason,
+        done=True,
+        reboots=run.reboots + 1,
+        failures_in_row=0,
+    )
+    return new, [
+        *acts,
+        SetState(JobState.RESTARTING, reason),
+        _emit(new, ev.INSTANCE_REBOOTING, reason=reason),
+        Reboot(reason),
+    ]
+
+
+def _fail(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]:
+    new = replace(run, state=JobState.FAILED, reason=reason, done=True)
+    return new, [
+        *acts,
+        SetState(JobState.FAILED, reason),
+        _emit(new, ev.RUN_FAILED, reason=reason),
+        ReleaseLease(),
+    ]
+
+
+def _finish_stop(
+    run: Run, now: float, policy: Policy, outcome: Outcome, reason: str
+) -> tuple[Run, list[Action]]:
+    """The trainer is down: close the attempt and decide what comes next."""
+    training = max(0.0, now - run.attempt_started_at) if run.attempt_started_at is not None else 0.0
+    base = replace(
+        run,
+        stopping=None,
+        stop_reason=None,
+        trained_s=run.trained_s + training,
+        attempt_started_at=None,
+        reason=reason,
+    )
+    acts: list[Action] = [
+        EndAttempt(run.attempt, outcome, reason, training),
+        ClearStaleLock(run.attempt),
+    ]
+    if outcome in (Outcome.SUCCEEDED, Outcome.BUDGET_SPENT):
+        new = replace(base, state=JobState.SUCCEEDED, done=True)
+        return new, [
+            *acts,
+            SetState(JobState.SUCCEEDED, reason),
+            _emit(new, ev.RUN_SUCCEEDED, reason=reason),
+            ReleaseLease(),
+        ]
+    if outcome is Outcome.CANCELLED:
+        new = replace(base, state=JobState.CANCELLED, done=True)
+        return new, [
+            *acts,
+            SetState(JobState.CANCELLED, reason),
+            _emit(new, ev.RUN_CANCELLED, reason=reason),
+            ReleaseLease(),
+        ]
+    if outcome is Outcome.PREEMPTED:
+        new, more = _preempted(base, reason, policy)
+        return new, acts + more
+    # crashed or stalled: counts against the restart budget
+    failures = run.failures_in_row + 1
+    restarts = run.restarts + 1
+    base = replace(base, failures_in_row=failures, restarts=restarts, state=JobState.RESTARTING)
+    if outcome is Outcome.CRASHED:
+        acts.append(_emit(base, ev.RUN_CRASHED, reason=reason))
+    if restarts > policy.max_restarts:
+        why = f"restart budget of {policy.max_restarts} spent; last failure: {reason}"
+        new = replace(base, state=JobState.FAILED, reason=why, done=True)
+        return new, [
+            *acts,
+            SetState(JobState.FAILED, why),
+            _emit(new, ev.RUN_FAILED, reason=why),
+            ReleaseLease(),
+        ]
+    if (
+        policy.reboot_after_failed_attempts
+        and failures >= policy.reboot_after_failed_attempts
+        and run.reboots < policy.max_reboots
+    ):
+        why = f"{failures} failed attempts in a row; rebooting the instance (last: {reason})"
+        return _reboot(base, why, acts)
+    backoff = policy.backoff_s(failures)
+    new = replace(base, start_after=now + backoff)
+    return new, [
+        *acts,
+        SetState(JobState.RESTARTING, reason),
+        _emit(new, ev.RUN_BACKING_OFF, reason=reason, backoff_s=backoff),
+    ]

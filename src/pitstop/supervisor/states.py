@@ -1,0 +1,33 @@
+"""Job states (DESIGN.md's contract) and their groups."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class JobState(str, Enum):
+    PENDING = "pending"  # submitted, waiting for an instance
+    STARTING = "starting"  # an attempt was launched; no checkpoint from it yet
+    RUNNING = "running"  # the attempt has written at least one checkpoint
+    RESTARTING = "restarting"  # a crash or stall: stopping, then a new attempt after backoff
+    PREEMPTED = "preempted"  # spot notice or lost instance; claimable again, not counted
+    SUCCEEDED = "succeeded"  # .finished written, or the time budget spent
+    FAILED = "failed"  # the restart budget is spent (or the instance cannot recover)
+    CANCELLED = "cancelled"  # `pitstop cancel`
+    REJECTED = "rejected"  # bad input; the reason says which file and why
+
+    def __str__(self) -> str:
+        return self.value
+
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.REJECTED}
+)
+ACTIVE_STATES = frozenset({JobState.STARTING, JobState.RUNNING, JobState.RESTARTING})
+CLAIMABLE_STATES = frozenset({JobState.PENDING, JobState.PREEMPTED})
