@@ -1,0 +1,293 @@
+"""The sandbox child: runs untrusted reward functions over the sweep the parent sends.
+
+Started by ``pitstop.reward_funcs.sandbox`` as ``python -m pitstop.reward_funcs._child
+PROGRESS_FILE``. It imports nothing heavy (no NumPy unless the reward does) so it starts in
+a fraction of a second. Protocol:
+
+- stdin: a pickle from the parent (trusted) with the sources, the sweep as plain lists and
+  the limits;
+- it sets its own resource limits (address space, CPU seconds, no file writes, no new
+  processes) before any reward code runs, then for each source execs the module and calls
+  ``reward_function`` with a fresh params dict per state, as the simulator does
+  (``float(reward_function(copy.deepcopy(params)))``);
+- before each call it writes (source index, state index) into PROGRESS_FILE (mmap), so the
+  parent can name the params even when it has to kill this process;
+- it writes one JSON line per source on the original stdout; reward code's own prints go
+  to stderr.
+
+The parent never unpickles anything this process writes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import mmap
+import numbers
+import os
+import pickle
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+MIN_REWARD = -1e5
+MAX_REWARD = 1e5
+
+
+class CallTimeout(BaseException):
+    """Raised by SIGALRM inside a reward call; BaseException so ``except Exception`` misses it."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CallTimeout()
+
+
+def _vm_size_bytes() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _set_limits(limits: dict[str, Any]) -> None:
+    import resource
+
+    mem = int(limits["memory_bytes"])
+    if mem > 0:
+        cap = _vm_size_bytes() + mem
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        except (ValueError, OSError):
+            pass
+    cpu = int(math.ceil(float(limits["cpu_seconds"])))
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (ValueError, OSError):
+        pass
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit raises OSError
+    for name, value in (("RLIMIT_FSIZE", 0), ("RLIMIT_CORE", 0), ("RLIMIT_NPROC", 0)):
+        res = getattr(resource, name, None)
+        if res is None:
+            continue
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+def _user_line(tb: Any, filename: str) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(tb):
+        if frame.filename == filename:
+            line = frame.lineno
+    return line
+
+
+def _describe_exc(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    msg = text[0] if text else ""
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def _params_factory(rows: dict[str, Any]) -> tuple[int, Any]:
+    """A function i -> fresh params dict, built from the parent's plain-list columns."""
+    blocks = rows["blocks"]
+    speed, steering, steps, crashed = rows["speed"], rows["steering"], rows["steps"], rows["crashed"]
+    override = rows["progress_override"]
+    defaults = rows["object_defaults"]
+    total = len(speed)
+
+    def make(i: int) -> dict[str, Any]:
+        for b in blocks:
+            if b["lo"] <= i < b["hi"]:
+                break
+        j = i - b["lo"]
+        c = b["cols"]
+        prev, nxt = c["closest_waypoints"][j]
+        p: dict[str, Any] = {
+            "all_wheels_on_track": c["all_wheels_on_track"][j],
+            "x": c["x"][j],
+            "y": c["y"][j],
+            "heading": c["heading"][j],
+            "distance_from_center": c["distance_from_center"][j],
+            "projection_distance": c["projection_distance"][j],
+            "is_left_of_center": c["is_left_of_center"][j],
+            "is_reversed": b["is_reversed"],
+            "is_crashed": crashed[i],
+            "is_offtrack": c["is_offtrack"][j],
+            "progress": override.get(i, c["progress"][j]),
+            "speed": speed[i],
+            "steering_angle": steering[i],
+            "steps": steps[i],
+            "track_width": c["track_width"][j],
+            "track_length": b["track_length"],
+            # tuples are immutable, so a new list is as good as simapp's deepcopy
+            "waypoints": list(b["waypoints"]),
+            "closest_waypoints": [prev, nxt],
+            "sim_time": steps[i] / 15.0,
+        }
+        for k, v in defaults.items():
+            p[k] = list(v) if isinstance(v, list) else v
+        return p
+
+    return total, make
+
+
+def _check_value(value: Any) -> tuple[str, str] | None:
+    """None when the simulator accepts ``value``, else (rule, message)."""
+    if value is None:
+        return "type", "returned None, not a float"
+    if isinstance(value, bool):
+        return None  # float(True) works in the simulator
+    if not isinstance(value, numbers.Real):
+        return "type", f"returned {type(value).__name__}, not a float"
+    f = float(value)
+    if math.isnan(f):
+        return "nan", "returned nan"
+    if math.isinf(f):
+        return "inf", f"returned {f}"
+    if not MIN_REWARD <= f <= MAX_REWARD:
+        return "range", f"returned {f:g}, outside [-1e5, 1e5]"
+    return None
+
+
+def _run_one(
+    index: int,
+    source: str,
+    filename: str,
+    total: int,
+    make: Any,
+    limits: dict[str, Any],
+    progress: mmap.mmap,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"index": index, "calls": 0, "cases_total": total, "failure": None}
+    call_limit = float(limits["call_seconds"])
+    budget = float(limits["budget_seconds"])
+    namespace: dict[str, Any] = {"__name__": "reward_function_module", "__file__": filename}
+    struct.pack_into("qq", progress, 0, index, -1)
+    try:
+        code = compile(source, filename, "exec")
+        signal.setitimer(signal.ITIMER_REAL, max(call_limit, 1.0) * 5)
+        try:
+            exec(code, namespace)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except CallTimeout:
+        result["failure"] = {
+            "rule": "timeout",
+            "case": None,
+            "message": "module code did not finish loading in time",
+            "line": None,
+        }
+        return result
+    except MemoryError:
+        result["failure"] = {"rule": "memory", "case": None, "message": "ran out of memory while loading", "line": None}
+        return result
+    except BaseException as e:  # the module itself raised: the simulator would not start
+        result["failure"] = {
+            "rule": "load",
+            "case": None,
+            "message": f"raised {_describe_exc(e)} when loaded",
+            "line": _user_line(e.__traceback__, filename),
+        }
+        return result
+    fn = namespace.get("reward_function")
+    if not callable(fn):
+        result["failure"] = {
+            "rule": "signature",
+            "case": None,
+            "message": "defines no callable reward_function",
+            "line": None,
+        }
+        return result
+
+    spent = 0.0
+    max_call = 0.0
+    started = time.monotonic()
+    setitimer = signal.setitimer
+    itimer = signal.ITIMER_REAL
+    clock = time.perf_counter
+    for i in range(total):
+        params = make(i)
+        struct.pack_into("qq", progress, 0, index, i)
+        t0 = clock()
+        try:
+            setitimer(itimer, call_limit)
+            try:
+                value = fn(params)
+            finally:
+                setitimer(itimer, 0)
+        except CallTimeout:
+            result["failure"] = {
+                "rule": "timeout",
+                "case": i,
+                "message": f"did not return within {call_limit:g} s (infinite loop?)",
+                "line": None,
+            }
+            break
+        except MemoryError:
+            result["failure"] = {
+                "rule": "memory",
+                "case": i,
+                "message": "ran out of memory (MemoryError)",
+                "line": None,
+            }
+            break
+        except BaseException as e:
+            result["failure"] = {
+                "rule": "exception",
+                "case": i,
+                "message": f"raised {_describe_exc(e)}",
+                "line": _user_line(e.__traceback__, filename),
+            }
+            break
+        dt = clock() - t0
+        spent += dt
+        if dt > max_call:
+            max_call = dt
+        result["calls"] = i + 1
+        bad = _check_value(value)
+        if bad is not None:
+            result["failure"] = {"rule": bad[0], "case": i, "message": bad[1], "line": None}
+            break
+        if i % 64 == 63 and time.monotonic() - started > budget:
+            break
+    result["call_seconds_total"] = spent
+    result["max_call_seconds"] = max_call
+    return result
+
+
+def main() -> int:
+    progress_path = sys.argv[1]
+    request = pickle.load(sys.stdin.buffer)
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # reward prints go to stderr, never into the protocol
+    sys.stdout = sys.stderr
+    with open(progress_path, "r+b") as f:
+        progress = mmap.mmap(f.fileno(), 16)
+    total, make = _params_factory(request["rows"])
+    limits = request["limits"]
+    signal.signal(signal.SIGALRM, _on_alarm)
+    _set_limits(limits)
+
+    def _blocked(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("file access is not allowed in a reward function")
+
+    builtins.open = _blocked
+    for index, (source, filename) in enumerate(request["sources"]):
+        result = _run_one(index, source, filename, total, make, limits, progress)
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

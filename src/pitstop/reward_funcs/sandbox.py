@@ -1,0 +1,196 @@
+"""Run reward functions in a child process with time and memory limits (parent side).
+
+The child (``_child.py``) sets its own limits with ``resource.setrlimit`` (no ``preexec_fn``,
+which is unsafe in a threaded caller such as the supervisor) and reports one JSON line per
+source. This side enforces a wall-clock limit: a child that does not finish is killed (only
+that child, by its pid) and the state it was running is read back from a small shared
+progress file, so even an uninterruptible hang is reported with its params.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pitstop
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox run."""
+
+    call_seconds: float = 1.0  # one reward call longer than this is a hang
+    budget_seconds: float = 5.0  # soft: stop sweeping (and say so) after this much time
+    memory_bytes: int = 512 * 1024 * 1024  # address space the reward may add
+    startup_seconds: float = 10.0  # margin for interpreter start and module load
+
+    def wall_seconds(self, sources: int) -> float:
+        return self.startup_seconds + sources * (self.budget_seconds + self.call_seconds + 1.0)
+
+
+@dataclass
+class ChildResult:
+    """What happened to one source in the child."""
+
+    index: int
+    calls: int = 0
+    cases_total: int = 0
+    failure: dict[str, Any] | None = None
+    call_seconds_total: float = 0.0
+    max_call_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    src_dir = str(Path(pitstop.__file__).resolve().parent.parent)
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = src_dir + (os.pathsep + old if old else "")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def _describe_signal(rc: int) -> str:
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        if name == "SIGXCPU":
+            return "exceeded its CPU time limit and was killed"
+        if name == "SIGKILL":
+            return "was killed (memory or time limit)"
+        return f"was killed by {name}"
+    return f"exited with status {rc}"
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    payload: bytes,
+    progress: mmap.mmap,
+    limits: Limits,
+    n_sources: int,
+) -> tuple[bytes, bool]:
+    """Wait for the child; kill it when one call hangs past the limit or time runs out.
+
+    The child interrupts a slow call itself (SIGALRM); this catches the calls that swallow
+    that interruption or sit in C code. Returns (stdout, killed).
+    """
+    deadline = time.monotonic() + limits.wall_seconds(n_sources)
+    stall_after = limits.call_seconds + 1.0
+    last = struct.unpack_from("qq", progress, 0)
+    last_change = time.monotonic()
+    first = True
+    while True:
+        try:
+            out, _ = proc.communicate(payload if first else None, timeout=0.2)
+            return out, False
+        except subprocess.TimeoutExpired:
+            first = False
+        now = time.monotonic()
+        current = struct.unpack_from("qq", progress, 0)
+        if current != last:
+            last, last_change = current, now
+        stalled = current[1] >= 0 and now - last_change > stall_after
+        if stalled or now > deadline:
+            proc.kill()
+            out, _ = proc.communicate()
+            return out, True
+
+
+def run(
+    sources: list[tuple[str, str]], rows: dict[str, Any], limits: Limits | None = None
+) -> list[ChildResult]:
+    """Call each ``(source, filename)``'s reward over the sweep ``rows``; one result each."""
+    limits = limits or Limits()
+    request = {
+        "sources": sources,
+        "rows": rows,
+        "limits": {
+            "call_seconds": limits.call_seconds,
+            "budget_seconds": limits.budget_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "cpu_seconds": limits.wall_seconds(len(sources)) + 1.0,
+        },
+    }
+    payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    with tempfile.TemporaryDirectory(prefix="pitstop-reward-") as tmp:
+        progress_path = Path(tmp) / "progress"
+        progress_path.write_bytes(struct.pack("qq", -1, -1))
+        stderr_path = Path(tmp) / "stderr"
+        with stderr_path.open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pitstop.reward_funcs._child", str(progress_path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=_child_env(),
+                cwd=tmp,
+            )
+            with progress_path.open("r+b") as f, mmap.mmap(f.fileno(), 16) as m:
+                out, killed = _wait(proc, payload, m, limits, len(sources))
+                last_source, last_case = struct.unpack_from("qq", m, 0)
+        stderr_tail = stderr_path.read_bytes()[-2000:].decode("utf-8", "replace")
+
+    results: dict[int, ChildResult] = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        results[int(doc["index"])] = ChildResult(
+            index=int(doc["index"]),
+            calls=int(doc.get("calls", 0)),
+            cases_total=int(doc.get("cases_total", 0)),
+            failure=doc.get("failure"),
+            call_seconds_total=float(doc.get("call_seconds_total", 0.0)),
+            max_call_seconds=float(doc.get("max_call_seconds", 0.0)),
+        )
+    for i in range(len(sources)):
+        if i in results:
+            continue
+        if i == last_source:
+            case = last_case if last_case >= 0 else None
+            if killed:
+                message = (
+                    f"did not return within {limits.call_seconds:g} s and ignored the "
+                    "interruption; killed (infinite loop?)"
+                    if case is not None
+                    else "did not finish loading in time; killed"
+                )
+                rule = "timeout"
+            else:
+                message = _describe_signal(proc.returncode)
+                rule = "killed"
+            results[i] = ChildResult(
+                index=i,
+                calls=max(case or 0, 0),
+                failure={"rule": rule, "case": case, "message": message, "line": None},
+                extra={"stderr": stderr_tail},
+            )
+        else:
+            results[i] = ChildResult(
+                index=i,
+                failure={
+                    "rule": "not_run",
+                    "case": None,
+                    "message": "not run: the sandbox stopped on an earlier file",
+                    "line": None,
+                },
+                extra={"stderr": stderr_tail},
+            )
+    return [results[i] for i in range(len(sources))]
