@@ -1,10 +1,10 @@
 """The sandbox child: runs untrusted reward functions over the sweep the parent sends.
 
 Started by ``pitstop.reward_funcs.sandbox`` as ``python -m pitstop.reward_funcs._child
-PROGRESS_FILE``. It imports nothing heavy (no NumPy unless the reward does) so it starts in
+REQUEST_FILE PROGRESS_FILE``. It imports nothing heavy (no NumPy unless the reward does) so it starts in
 a fraction of a second. Protocol:
 
-- stdin: a pickle from the parent (trusted) with the sources, the sweep as plain lists and
+- REQUEST_FILE: a pickle written by the parent (trusted) with the sources, the sweep as plain lists and
   the limits;
 - it sets its own resource limits (address space, CPU seconds, no file writes, no new
   processes) before any reward code runs, then for each source execs the module and calls
@@ -266,8 +266,9 @@ def _run_one(
 
 
 def main() -> int:
-    progress_path = sys.argv[1]
-    request = pickle.load(sys.stdin.buffer)
+    request_path, progress_path = sys.argv[1], sys.argv[2]
+    with open(request_path, "rb") as f:
+        request = pickle.load(f)
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # reward prints go to stderr, never into the protocol
     sys.stdout = sys.stderr

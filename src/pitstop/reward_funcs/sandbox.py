@@ -80,7 +80,6 @@ def _describe_signal(rc: int) -> str:
 
 def _wait(
     proc: subprocess.Popen[bytes],
-    payload: bytes,
     progress: mmap.mmap,
     limits: Limits,
     n_sources: int,
@@ -90,17 +89,18 @@ def _wait(
     The child interrupts a slow call itself (SIGALRM); this catches the calls that swallow
     that interruption or sit in C code. Returns (stdout, killed).
     """
+    # the request goes through a file, not stdin: communicate() cannot resume sending input
+    # after a timeout, and this loop needs short timeouts to watch the progress file
     deadline = time.monotonic() + limits.wall_seconds(n_sources)
     stall_after = limits.call_seconds + 1.0
     last = struct.unpack_from("qq", progress, 0)
     last_change = time.monotonic()
-    first = True
     while True:
         try:
-            out, _ = proc.communicate(payload if first else None, timeout=0.2)
+            out, _ = proc.communicate(timeout=0.2)
             return out, False
         except subprocess.TimeoutExpired:
-            first = False
+            pass
         now = time.monotonic()
         current = struct.unpack_from("qq", progress, 0)
         if current != last:
@@ -131,18 +131,26 @@ def run(
     with tempfile.TemporaryDirectory(prefix="pitstop-reward-") as tmp:
         progress_path = Path(tmp) / "progress"
         progress_path.write_bytes(struct.pack("qq", -1, -1))
+        request_path = Path(tmp) / "request.pickle"
+        request_path.write_bytes(payload)
         stderr_path = Path(tmp) / "stderr"
         with stderr_path.open("wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pitstop.reward_funcs._child", str(progress_path)],
-                stdin=subprocess.PIPE,
+                [
+                    sys.executable,
+                    "-m",
+                    "pitstop.reward_funcs._child",
+                    str(request_path),
+                    str(progress_path),
+                ],
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 env=_child_env(),
                 cwd=tmp,
             )
             with progress_path.open("r+b") as f, mmap.mmap(f.fileno(), 16) as m:
-                out, killed = _wait(proc, payload, m, limits, len(sources))
+                out, killed = _wait(proc, m, limits, len(sources))
                 last_source, last_case = struct.unpack_from("qq", m, 0)
         stderr_tail = stderr_path.read_bytes()[-2000:].decode("utf-8", "replace")
 
