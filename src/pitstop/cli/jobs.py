@@ -1,10 +1,200 @@
-"""`pitstop` command group: jobs (not wired yet)."""
+"""``pitstop submit | jobs | job | cancel``: the trainer's side of the queue."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from pitstop.cli.common import add_settings_flags, job_store, settings_from
+from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.errors import InvalidInput, UsageError
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this group's commands to the top-level parser (none yet)."""
+    p = sub.add_parser(
+        "submit",
+        help="submit a reward function as a training job",
+        description=(
+            "Validate a reward function (and optional model_metadata.json, hyperparameters.json, "
+            "job spec) and add it to the queue in S3. Nothing is written when a file is invalid. "
+            "Submitting the same files twice gives the same job id and no second job."
+        ),
+    )
+    p.add_argument("reward", metavar="REWARD.py", help="the reward function file")
+    p.add_argument("--name", help="job name (default: the file's name)")
+    p.add_argument("--metadata", metavar="FILE", help="model_metadata.json (default: defaults/ in S3, else built-in)")
+    p.add_argument("--hyperparameters", metavar="FILE", help="hyperparameters.json")
+    p.add_argument("--job", metavar="FILE", help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}')
+    add_settings_flags(p)
+    add_json_flag(p)
+    p.set_defaults(func=_submit)
+
+    p = sub.add_parser("jobs", help="list jobs", description="List every job with its state.")
+    add_settings_flags(p)
+    add_json_flag(p)
+    p.set_defaults(func=_jobs)
+
+    p = sub.add_parser("job", help="show one job", description="Show a job: state, attempts and events.")
+    p.add_argument("job_id", metavar="JOB_ID")
+    add_settings_flags(p)
+    add_json_flag(p)
+    p.set_defaults(func=_job)
+
+    p = sub.add_parser(
+        "cancel",
+        help="cancel a job",
+        description="Cancel a job: a pending job is cancelled at once; a running one is stopped by its supervisor within one poll. Checkpoints are kept.",
+    )
+    p.add_argument("job_id", metavar="JOB_ID")
+    add_settings_flags(p)
+    add_json_flag(p)
+    p.set_defaults(func=_cancel)
+
+
+def _read(path: str, what: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"{path}: no such {what} file")
+    try:
+        return p.read_bytes()
+    except OSError as e:
+        raise InvalidInput(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _submit(args: Any) -> int:
+    from pitstop import intake
+
+    if not args.reward.endswith(".py"):
+        raise InvalidInput(f"{args.reward}: a reward function must be a .py file")
+    files = {"reward_function.py": _read(args.reward, "reward function")}
+    labels = {"reward_function.py": args.reward}
+    if args.metadata:
+        files["model_metadata.json"] = _read(args.metadata, "metadata")
+        labels["model_metadata.json"] = args.metadata
+    if args.hyperparameters:
+        files["hyperparameters.json"] = _read(args.hyperparameters, "hyperparameters")
+        labels["hyperparameters.json"] = args.hyperparameters
+    fields: dict[str, Any] = {}
+    if args.job:
+        from pitstop.store.jobs import parse_user_fields
+
+        fields = parse_user_fields(_read(args.job, "job"), args.job)
+        labels["job.json"] = args.job
+    name = args.name or fields.get("name") or Path(args.reward).stem
+    sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
+    intake.validate(sub, dynamic=True)
+    settings = settings_from(args)  # only now: bad input is reported without needing settings
+    jobs = job_store(settings)
+    intake.fill_defaults(jobs, sub)
+    spec = intake.build_spec(sub)
+    created = jobs.create(spec, sub.files)
+    if args.json:
+        print_json({"id": spec.id, "created": created})
+    else:
+        print(spec.id if created else f"{spec.id} (already submitted)")
+    return 0
+
+
+def _jobs(args: Any) -> int:
+    jobs = job_store(settings_from(args))
+    rows = []
+    for job_id in jobs.job_ids():
+        status, _ = jobs.status(job_id)
+        last = status.attempts[-1] if status.attempts else None
+        rows.append(
+            {
+                "id": job_id,
+                "state": status.state.value,
+                "attempts": len(status.attempts),
+                "restarts": status.restarts,
+                "instance_id": status.instance_id,
+                "last_checkpoint": last.last_checkpoint if last else None,
+                "created_at": status.created_at,
+                "reason": status.reason,
+            }
+        )
+    rows.sort(key=lambda r: str(r["created_at"]))
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no jobs")
+        return 0
+    print(format_table(
+        ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED", "REASON"],
+        [[r["id"], r["state"], r["attempts"], r["restarts"], r["instance_id"], r["created_at"], r["reason"]] for r in rows],
+    ))
+    return 0
+
+
+def job_document(jobs: Any, job_id: str) -> dict[str, Any]:
+    status, _ = jobs.status(job_id)
+    spec = jobs.spec(job_id)
+    events = [{"at": e.get("at"), **{k: v for k, v in e.items() if k != "at"}} for e in jobs.events(job_id)]
+    return {
+        "id": job_id,
+        "name": spec.name,
+        "state": status.state.value,
+        "reason": status.reason,
+        "instance_id": status.instance_id,
+        "restarts": status.restarts,
+        "reboots": status.reboots,
+        "training_s": round(status.training_s, 3),
+        "cancel_requested": status.cancel_requested,
+        "spec": json.loads(spec.model_dump_json()),
+        "attempts": [json.loads(a.model_dump_json()) for a in status.attempts],
+        "events": events,
+    }
+
+
+def _job(args: Any) -> int:
+    doc = job_document(job_store(settings_from(args)), args.job_id)
+    if args.json:
+        print_json(doc)
+        return 0
+    print(f"job       {doc['id']} ({doc['name']})")
+    print(f"state     {doc['state']}" + (f": {doc['reason']}" if doc["reason"] else ""))
+    print(f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    trained {doc['training_s']:.0f} s")
+    if doc["attempts"]:
+        print()
+        print(format_table(
+            ["N", "MODEL PREFIX", "PRETRAINED", "STARTED", "ENDED", "OUTCOME", "LAST CHECKPOINT"],
+            [[a["n"], a["model_prefix"],
+              f"{a['pretrained_prefix']}/{a['pretrained_checkpoint']}" if a["pretrained_prefix"] else None,
+              a["started_at"], a["ended_at"], a["outcome"], a["last_checkpoint"]] for a in doc["attempts"]],
+        ))
+    if doc["events"]:
+        print()
+        for e in doc["events"]:
+            extra = e.get("reason") or e.get("checkpoint") or ""
+            print(f"  {e['at']}  {e['event']:<22} attempt {e.get('attempt', '-')}  {extra}")
+    return 0
+
+
+def _cancel(args: Any) -> int:
+    from pitstop.store.states import JobState
+
+    jobs = job_store(settings_from(args))
+
+    def change(s: Any) -> Any:
+        if s.state.is_terminal():
+            return None
+        s.cancel_requested = True
+        if s.state in (JobState.PENDING, JobState.PREEMPTED):
+            s.state, s.reason = JobState.CANCELLED, "cancelled by request"
+        return s
+
+    status = jobs.update(args.job_id, change)
+    if status is None:
+        current, _ = jobs.status(args.job_id)
+        raise UsageError(f"job {args.job_id} is already {current.state.value}; nothing to cancel")
+    jobs.event(args.job_id, "job.cancel_requested", state=status.state.value)
+    if args.json:
+        print_json({"id": args.job_id, "state": status.state.value, "cancel_requested": True})
+    elif status.state is JobState.CANCELLED:
+        print(f"{args.job_id} cancelled")
+    else:
+        print(f"{args.job_id}: cancel requested; its supervisor stops it within one poll")
+    return 0

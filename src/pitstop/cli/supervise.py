@@ -1,10 +1,38 @@
-"""`pitstop` command group: supervise (not wired yet)."""
+"""``pitstop supervise``: the on-instance daemon (systemd starts it at boot)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from pitstop.cli.common import add_settings_flags, settings_from
+
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this group's commands to the top-level parser (none yet)."""
+    p = sub.add_parser(
+        "supervise",
+        help="run the supervisor daemon on this instance",
+        description=(
+            "Run the supervisor: resume the job this instance holds, or claim the next one; "
+            "launch training, watch S3 for fresh checkpoints, restart stalled or crashed runs "
+            "from the last checkpoint, and act on spot interruption notices. Stops cleanly on "
+            "SIGTERM. Logs JSON under systemd, readable lines on a terminal."
+        ),
+    )
+    add_settings_flags(p)
+    p.add_argument("--instance-id", help="this instance's id (default: from the metadata service)")
+    p.add_argument("--log-format", choices=["auto", "json", "console"], help="log rendering")
+    p.add_argument("--check", action="store_true", help="only validate the settings and exit")
+    p.set_defaults(func=_supervise)
+
+
+def _supervise(args: Any) -> int:
+    settings = settings_from(args, instance_id=args.instance_id, log_format=args.log_format)
+    if args.check:
+        print(f"settings OK: bucket={settings.bucket} prefix={settings.prefix} trainer={settings.trainer}")
+        return 0
+    from pitstop import logs
+    from pitstop.supervisor import runtime
+
+    logs.configure(settings.log_format)
+    return runtime.run(settings)

@@ -7,6 +7,7 @@ re-read and re-applied), and its history is append-only: one object per event.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pitstop.errors import InvalidInput, NotFound, PreconditionFailed, StoreError
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.objects import ObjectStore
-from pitstop.supervisor.states import JobState
+from pitstop.store.states import JobState
 
 MAX_UPDATE_RETRIES = 20
 
@@ -155,15 +156,13 @@ class JobStore:
         except PreconditionFailed:
             return False
         status = JobStatus(id=spec.id, created_at=spec.submitted_at, updated_at=spec.submitted_at)
-        try:
+        with contextlib.suppress(PreconditionFailed):  # a racing creator wrote it: same content
             self.store.put(
                 lay.state(spec.id),
                 _dump(status),
                 if_none_match=True,
                 content_type="application/json",
             )
-        except PreconditionFailed:
-            pass
         self.event(spec.id, "job.submitted", state=JobState.PENDING, source=spec.source)
         return True
 

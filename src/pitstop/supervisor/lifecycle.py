@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from pitstop.store.states import JobState
 from pitstop.supervisor import events as ev
-from pitstop.supervisor.states import JobState
 
 
 class TrainerStatus(str, Enum):

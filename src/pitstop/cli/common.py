@@ -1,0 +1,29 @@
+"""Options and helpers shared by the commands that talk to S3."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pitstop.config import Settings, load_settings
+from pitstop.store.jobs import JobStore
+from pitstop.store.layout import Layout
+from pitstop.store.objects import S3Store
+
+
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings file (default: $PITSTOP_CONFIG, else /etc/pitstop/pitstop.toml if present); "
+        "PITSTOP_* environment variables override it",
+    )
+    p.add_argument("--bucket", help="S3 bucket (overrides the settings file)")
+
+
+def settings_from(args: Any, **overrides: Any) -> Settings:
+    return load_settings(getattr(args, "config", None), bucket=getattr(args, "bucket", None), **overrides)
+
+
+def job_store(settings: Settings) -> JobStore:
+    return JobStore(S3Store.from_settings(settings), Layout(settings.prefix))

@@ -1,0 +1,116 @@
+"""Turning a trainer's files into a job: validation first, then exactly-once creation.
+
+Used by ``pitstop submit`` and by the supervisor's inbox scan. A reward file that does not
+parse as Python 3.8 or lacks ``reward_function(params)``, or JSON that does not validate, is
+refused with one line naming the file; nothing is written for ``submit`` and the inbox file
+is kept (the job is recorded as ``rejected`` with the reason).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pitstop.errors import InvalidInput
+from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_user_fields, utcnow
+
+MAX_FILE_BYTES = 1_000_000  # a reward function of a megabyte is a mistake, not a model
+
+
+@dataclass
+class Submission:
+    name: str
+    files: dict[str, bytes]  # reward_function.py, model_metadata.json, hyperparameters.json
+    fields: dict[str, Any] = field(default_factory=dict)  # user spec fields (job.json)
+    source: str = "cli"
+    labels: dict[str, str] = field(default_factory=dict)  # file name -> what to call it in errors
+
+    def source_name(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+
+def check_reward(source: bytes, filename: str, *, dynamic: bool = False) -> None:
+    """Raise ``InvalidInput`` with one line when the reward file cannot run in the simulator."""
+    if len(source) > MAX_FILE_BYTES:
+        raise InvalidInput(f"{filename}: {len(source) / 1e6:.1f} MB is too large for a reward function (limit 1 MB)")
+    try:
+        from pitstop.reward_funcs import validate_source
+    except ImportError:  # pragma: no cover - the validator ships with pitstop
+        validate_source = None
+    if validate_source is not None:
+        report = validate_source(source, filename, dynamic=dynamic)
+        if not report.ok:
+            raise InvalidInput(report.reason or f"{filename}: invalid reward function")
+        return
+    try:
+        tree = ast.parse(source, filename=filename, feature_version=(3, 8))
+    except SyntaxError as e:
+        raise InvalidInput(f"{filename}: line {e.lineno}: Python 3.8 cannot parse this ({e.msg})") from None
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "reward_function" for n in tree.body):
+        raise InvalidInput(f"{filename}: defines no reward_function(params)")
+
+
+def _check_json(body: bytes, filename: str, kind: str) -> None:
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"{filename}: not valid JSON: {e}") from None
+    from pitstop import action_space
+
+    problems = action_space.check_metadata(doc) if kind == "metadata" else action_space.check_hyperparameters(doc)
+    if problems:
+        raise InvalidInput(f"{filename}: {problems[0]}")
+
+
+def defaults() -> dict[str, bytes]:
+    from pitstop import action_space
+
+    return {
+        "model_metadata.json": json.dumps(action_space.default_metadata(), indent=2).encode(),
+        "hyperparameters.json": json.dumps(action_space.default_hyperparameters(), indent=2).encode(),
+    }
+
+
+def validate(sub: Submission, *, dynamic: bool = False) -> None:
+    """Every check a job must pass before it may cost GPU time."""
+    if "reward_function.py" not in sub.files:
+        raise InvalidInput(f"{sub.source}: no reward_function.py")
+    check_reward(sub.files["reward_function.py"], sub.source_name("reward_function.py"), dynamic=dynamic)
+    if "model_metadata.json" in sub.files:
+        _check_json(sub.files["model_metadata.json"], sub.source_name("model_metadata.json"), "metadata")
+    if "hyperparameters.json" in sub.files:
+        _check_json(sub.files["hyperparameters.json"], sub.source_name("hyperparameters.json"), "hyperparameters")
+    if sub.fields:
+        parse_user_fields(json.dumps(sub.fields), sub.source_name("job.json"))
+
+
+def build_spec(sub: Submission) -> JobSpec:
+    fields = {k: v for k, v in sub.fields.items() if k != "name"}
+    job_id, digest = job_id_for(sub.name, sub.files, fields)
+    return JobSpec(
+        id=job_id,
+        name=sub.name,
+        submitted_at=iso(utcnow()) or "",
+        source=sub.source,
+        content_sha256=digest,
+        **fields,
+    )
+
+
+def fill_defaults(jobs: Any, sub: Submission) -> None:
+    """Missing metadata / hyperparameters: ``defaults/`` in S3, else built-in defaults."""
+    from pitstop.errors import NotFound
+
+    builtin = defaults()
+    for name in ("model_metadata.json", "hyperparameters.json"):
+        if name in sub.files:
+            continue
+        try:
+            body = jobs.store.get(jobs.layout.defaults(name)).body
+            kind = "metadata" if name.startswith("model") else "hyperparameters"
+            _check_json(body, f"s3://{jobs.store.bucket}/{jobs.layout.defaults(name)}", kind)
+            sub.files[name] = body
+        except NotFound:
+            sub.files[name] = builtin[name]

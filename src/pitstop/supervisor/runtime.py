@@ -1,0 +1,128 @@
+"""Wiring for ``pitstop supervise``: build the ports from settings, schedule, handle signals.
+
+Signals only set a flag; the main thread acts on it. SIGTERM/SIGINT: stop the trainer
+cleanly, record the attempt, release the lease, exit 0. With ``Type=notify`` the unit is
+told READY once the supervisor resumed or went idle, and WATCHDOG on every good tick.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from pitstop.config import Settings
+from pitstop.errors import ConfigError
+from pitstop.store.layout import Layout
+from pitstop.store.objects import S3Store
+from pitstop.supervisor import events as ev
+from pitstop.supervisor.daemon import Supervisor
+from pitstop.supervisor.notify import SnsNotifier
+from pitstop.supervisor.spot import Imds, ImdsError, ImdsSpotSource
+from pitstop.trainers.base import Trainer
+
+log = structlog.get_logger("pitstop.supervisor")
+
+
+def make_trainer(settings: Settings, store: S3Store) -> Trainer:
+    if settings.trainer == "simulated":
+        from pitstop.trainers.simulated import SimulatedTrainer
+
+        return SimulatedTrainer()
+    if settings.trainer == "script":
+        from pitstop.trainers.script import ScriptTrainer
+
+        return ScriptTrainer(store, Layout(settings.prefix))
+    from pitstop.trainers.drfc import DrfcTrainer
+
+    return DrfcTrainer(settings, store, Layout(settings.prefix))
+
+
+def resolve_instance_id(settings: Settings, imds: Imds) -> str:
+    if settings.instance_id:
+        return settings.instance_id
+    try:
+        value = imds.get("instance-id")
+    except ImdsError as e:
+        raise ConfigError(f"instance_id is not set and the metadata service did not answer ({e})") from None
+    if not value:
+        raise ConfigError("instance_id is not set and the metadata service has none")
+    return value.strip()
+
+
+def sd_notify(message: str) -> None:
+    """Tell systemd (Type=notify) how we are; a no-op outside systemd."""
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(addr)
+            s.sendall(message.encode())
+        except OSError:
+            pass
+
+
+def build(settings: Settings) -> Supervisor:
+    store = S3Store.from_settings(settings)
+    imds = Imds(settings.imds_endpoint)
+    instance_id = resolve_instance_id(settings, imds)
+    notifier = SnsNotifier.from_settings(settings) if settings.sns_topic_arn else None
+    return Supervisor(
+        settings,
+        store,
+        make_trainer(settings, store),
+        instance_id,
+        spot=ImdsSpotSource(imds),
+        notifier=notifier,
+    )
+
+
+def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
+    sup = supervisor or build(settings)
+    stop_signal = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop_signal.set()
+        sup.wake.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    log.info(ev.SUPERVISOR_STARTED, instance_id=sup.instance_id, bucket=settings.bucket,
+             prefix=settings.prefix, trainer=settings.trainer)
+    sup.resume()
+    sd_notify("READY=1")
+
+    def tick() -> None:
+        sup.tick()
+        sd_notify("WATCHDOG=1")
+
+    sched = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+    sched.add_job(sup.poll_spot, "interval", seconds=settings.spot_poll_interval_s, id="spot")
+    sched.add_job(sup.heartbeat, "interval", seconds=settings.heartbeat_interval_s, id="heartbeat")
+    sched.start()
+    sup.heartbeat()
+    try:
+        while not stop_signal.is_set() and not sup.stopping.is_set():
+            tick()
+            sup.wake.wait(settings.poll_interval_s)
+            sup.wake.clear()
+    finally:
+        sched.shutdown(wait=True)
+    if stop_signal.is_set():
+        sd_notify("STOPPING=1")
+        sup.shutdown()
+    try:
+        sup.write_heartbeat()
+    except Exception as e:  # the last heartbeat is best effort
+        log.warning(ev.TICK_FAILED, error=str(e), what="last heartbeat")
+    log.info(ev.SUPERVISOR_STOPPED, instance_id=sup.instance_id)
+    return 0

@@ -1,0 +1,65 @@
+"""The trainer port: what the supervisor needs from any training backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pitstop.store.jobs import JobSpec
+from pitstop.supervisor.lifecycle import TrainerStatus
+
+
+@dataclass(frozen=True)
+class AttemptPlan:
+    """Everything a backend needs to launch one attempt."""
+
+    job_id: str
+    attempt: int
+    spec: JobSpec
+    model_prefix: str
+    pretrained_prefix: str | None
+    pretrained_checkpoint: str | None
+    bucket: str
+    region: str
+    endpoint_url: str | None
+    custom_files_prefix: str  # key prefix holding reward_function.py etc.
+    work_dir: Path  # local scratch for this attempt (logs, rendered files)
+
+    def env(self) -> dict[str, str]:
+        """The attempt described in environment variables (run scripts, simulated trainer)."""
+        env = {
+            "PITSTOP_JOB_ID": self.job_id,
+            "PITSTOP_ATTEMPT": str(self.attempt),
+            "PITSTOP_BUCKET": self.bucket,
+            "PITSTOP_REGION": self.region,
+            "PITSTOP_MODEL_PREFIX": self.model_prefix,
+            "PITSTOP_PRETRAINED_PREFIX": self.pretrained_prefix or "",
+            "PITSTOP_PRETRAINED_CHECKPOINT": self.pretrained_checkpoint or "",
+            "PITSTOP_CUSTOM_FILES_PREFIX": self.custom_files_prefix,
+            "PITSTOP_WORLD": self.spec.world,
+        }
+        if self.endpoint_url:
+            env["PITSTOP_S3_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / f"attempt-{self.attempt}.log"
+
+
+class Trainer(Protocol):
+    def start(self, plan: AttemptPlan) -> dict[str, Any]:
+        """Launch the attempt; return a handle (JSON-able) to adopt it after a restart."""
+
+    def adopt(self, handle: dict[str, Any]) -> bool:
+        """Take over a still-running attempt from a handle; False if it is gone."""
+
+    def status(self) -> tuple[TrainerStatus, int | None]:
+        """RUNNING, EXITED (with exit code if known) or ABSENT."""
+
+    def stop(self, timeout_s: float) -> bool:
+        """Stop cleanly (SIGTERM, wait, SIGKILL); False when it could not be stopped."""
+
+    def log_files(self) -> list[Path]:
+        """Local log files of the current attempt, to copy into the job's logs."""
