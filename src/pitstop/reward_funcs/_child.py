@@ -12,7 +12,8 @@ a fraction of a second. Protocol:
   (``float(reward_function(copy.deepcopy(params)))``);
 - before each call it writes (source index, state index) into PROGRESS_FILE (mmap), so the
   parent can name the params even when it has to kill this process;
-- it writes one JSON line per source on the original stdout; reward code's own prints go
+- it writes one JSON line per source on the original stdout (with every value when the
+  request asks to ``collect`` them, for the preview); reward code's own prints go
   to stderr.
 
 The parent never unpickles anything this process writes.
@@ -167,8 +168,12 @@ def _run_one(
     make: Any,
     limits: dict[str, Any],
     progress: mmap.mmap,
+    collect: bool = False,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"index": index, "calls": 0, "cases_total": total, "failure": None}
+    values: list[float] = []
+    if collect:
+        result["values"] = values
     call_limit = float(limits["call_seconds"])
     budget = float(limits["budget_seconds"])
     namespace: dict[str, Any] = {"__name__": "reward_function_module", "__file__": filename}
@@ -258,6 +263,8 @@ def _run_one(
         if bad is not None:
             result["failure"] = {"rule": bad[0], "case": i, "message": bad[1], "line": None}
             break
+        if collect:
+            values.append(float(value))
         if i % 64 == 63 and time.monotonic() - started > budget:
             break
     result["call_seconds_total"] = spent
@@ -284,7 +291,9 @@ def main() -> int:
 
     builtins.open = _blocked
     for index, (source, filename) in enumerate(request["sources"]):
-        result = _run_one(index, source, filename, total, make, limits, progress)
+        result = _run_one(
+            index, source, filename, total, make, limits, progress, bool(request.get("collect"))
+        )
         out.write(json.dumps(result) + "\n")
         out.flush()
     return 0

@@ -49,6 +49,7 @@ class ChildResult:
     failure: dict[str, Any] | None = None
     call_seconds_total: float = 0.0
     max_call_seconds: float = 0.0
+    values: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -113,11 +114,19 @@ def _wait(
 
 
 def run(
-    sources: list[tuple[str, str]], rows: dict[str, Any], limits: Limits | None = None
+    sources: list[tuple[str, str]],
+    rows: dict[str, Any],
+    limits: Limits | None = None,
+    *,
+    collect: bool = False,
 ) -> list[ChildResult]:
-    """Call each ``(source, filename)``'s reward over the sweep ``rows``; one result each."""
+    """Call each ``(source, filename)``'s reward over the states ``rows``; one result each.
+
+    ``collect``: also return every value (the preview's heat map).
+    """
     limits = limits or Limits()
     request = {
+        "collect": collect,
         "sources": sources,
         "rows": rows,
         "limits": {
@@ -167,6 +176,7 @@ def run(
             failure=doc.get("failure"),
             call_seconds_total=float(doc.get("call_seconds_total", 0.0)),
             max_call_seconds=float(doc.get("max_call_seconds", 0.0)),
+            values=doc.get("values"),
         )
     for i in range(len(sources)):
         if i in results:
