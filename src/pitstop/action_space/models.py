@@ -68,6 +68,11 @@ class ModelMetadata(_Open):
         return self.action_space if isinstance(self.action_space, list) else []
 
     @property
+    def has_version(self) -> bool:
+        """False for a file read without ``version`` (``to_dict`` then writes the default)."""
+        return self.version is not None
+
+    @property
     def algorithm(self) -> str:
         return self.training_algorithm or L.DEFAULT_ALGORITHM
 

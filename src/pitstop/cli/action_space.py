@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.action_space import limits as L
 from pitstop.cli.output import add_json_flag, format_table, print_json
-from pitstop.errors import UsageError
+from pitstop.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from pitstop.action_space.models import ModelMetadata
@@ -291,6 +291,11 @@ def _edit(args: argparse.Namespace) -> int:
     if args.speed_shift is not None and args.speed_scale is not None:
         raise UsageError("give --speed-shift or --speed-scale, not both")
     meta = _load(args.file, strict=False)  # rule problems may be what this edit repairs
+    if not meta.has_version and args.set_version is None:
+        raise CheckFailed(
+            f"{args.file}: version: missing (the simulator would use version 1 physics); "
+            f'give --set-version (DRfC writes "{L.DEFAULT_VERSION}")'
+        )
     notes = []
     if args.drop:
         meta = e.drop_actions(meta, args.drop)
