@@ -22,6 +22,7 @@ The parent never unpickles anything this process writes.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import math
 import mmap
@@ -64,24 +65,18 @@ def _set_limits(limits: dict[str, Any]) -> None:
     mem = int(limits["memory_bytes"])
     if mem > 0:
         cap = _vm_size_bytes() + mem
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        except (ValueError, OSError):
-            pass
-    cpu = int(math.ceil(float(limits["cpu_seconds"])))
-    try:
+    cpu = math.ceil(float(limits["cpu_seconds"]))
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    except (ValueError, OSError):
-        pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit raises OSError
     for name, value in (("RLIMIT_FSIZE", 0), ("RLIMIT_CORE", 0), ("RLIMIT_NPROC", 0)):
         res = getattr(resource, name, None)
         if res is None:
             continue
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(res, (value, value))
-        except (ValueError, OSError):
-            pass
 
 
 def _user_line(tb: Any, filename: str) -> int | None:
@@ -101,7 +96,12 @@ def _describe_exc(e: BaseException) -> str:
 def _params_factory(rows: dict[str, Any]) -> tuple[int, Any]:
     """A function i -> fresh params dict, built from the parent's plain-list columns."""
     blocks = rows["blocks"]
-    speed, steering, steps, crashed = rows["speed"], rows["steering"], rows["steps"], rows["crashed"]
+    speed, steering, steps, crashed = (
+        rows["speed"],
+        rows["steering"],
+        rows["steps"],
+        rows["crashed"],
+    )
     override = rows["progress_override"]
     defaults = rows["object_defaults"]
     total = len(speed)
@@ -194,7 +194,12 @@ def _run_one(
         }
         return result
     except MemoryError:
-        result["failure"] = {"rule": "memory", "case": None, "message": "ran out of memory while loading", "line": None}
+        result["failure"] = {
+            "rule": "memory",
+            "case": None,
+            "message": "ran out of memory while loading",
+            "line": None,
+        }
         return result
     except BaseException as e:  # the module itself raised: the simulator would not start
         result["failure"] = {
@@ -279,8 +284,8 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # reward prints go to stderr, never into the protocol
     sys.stdout = sys.stderr
-    with open(progress_path, "r+b") as f:
-        progress = mmap.mmap(f.fileno(), 16)
+    with open(progress_path, "r+b") as pf:
+        progress = mmap.mmap(pf.fileno(), 16)
     total, make = _params_factory(request["rows"])
     limits = request["limits"]
     signal.signal(signal.SIGALRM, _on_alarm)

@@ -57,7 +57,9 @@ def get(name: str) -> LibraryEntry:
     for e in entries():
         if e.name == stem:
             return e
-    raise InvalidInput(f"no reward function named {name!r} in the library; known: {', '.join(names())}")
+    raise InvalidInput(
+        f"no reward function named {name!r} in the library; known: {', '.join(names())}"
+    )
 
 
 def new(name: str, base: str, directory: Path | None = None, *, force: bool = False) -> Path:
@@ -70,7 +72,9 @@ def new(name: str, base: str, directory: Path | None = None, *, force: bool = Fa
     target = Path(name)
     if target.suffix != ".py":
         if not _NAME.match(name):
-            raise UsageError(f"invalid name {name!r}: use letters, digits and _ (or a path ending in .py)")
+            raise UsageError(
+                f"invalid name {name!r}: use letters, digits and _ (or a path ending in .py)"
+            )
         target = Path(f"{name}.py")
     if directory is not None and not target.is_absolute():
         target = directory / target

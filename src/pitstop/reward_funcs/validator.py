@@ -58,7 +58,12 @@ class Problem:
     params: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message, "line": self.line, "params": self.params}
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "line": self.line,
+            "params": self.params,
+        }
 
 
 @dataclass
@@ -290,6 +295,4 @@ def validate_file(
         raise InvalidInput(f"{p}: is a directory, not a reward function file") from None
     except OSError as e:
         raise InvalidInput(f"{p}: cannot read ({e.strerror})") from None
-    return validate_source(
-        data, p.name, track=track, dynamic=dynamic, stride=stride, limits=limits
-    )
+    return validate_source(data, p.name, track=track, dynamic=dynamic, stride=stride, limits=limits)
