@@ -1,1 +1,68 @@
-"""Shared test fixtures live in tests/helpers.py and tests/fixtures_s3.py."""
+"""Shared fixtures: a real S3-compatible server (moto's server mode) on a loopback port.
+
+Supervisors and trainer processes reach it over HTTP, as they reach S3 in production.
+Each test gets its own bucket, so tests never see each other's objects.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.servers import MotoServer
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("PITSTOP_CONFIG", None)
+for _k in [k for k in os.environ if k.startswith("PITSTOP_")]:
+    os.environ.pop(_k)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = MotoServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_endpoint(moto_server: MotoServer) -> str:
+    return moto_server.endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> str:
+    name = f"pitstop-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3(s3_endpoint: str):  # type: ignore[no-untyped-def]
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture
+def settings_env(bucket: str, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """PITSTOP_* variables for a fast, simulated, recorder-guarded configuration."""
+    recorder = tmp_path / "power.log"
+    env = {
+        "PITSTOP_BUCKET": bucket,
+        "PITSTOP_S3_ENDPOINT_URL": s3_endpoint,
+        "PITSTOP_REGION": "us-east-1",
+        "PITSTOP_TRAINER": "simulated",
+        "PITSTOP_STATE_DIR": str(tmp_path / "state"),
+        "PITSTOP_INSTANCE_ID": "i-test0001",
+        "PITSTOP_REBOOT_COMMAND": f"sh -c 'echo reboot >> {recorder}'",
+        "PITSTOP_SHUTDOWN_COMMAND": f"sh -c 'echo shutdown >> {recorder}'",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env

@@ -77,9 +77,9 @@ class JobSpec(BaseModel):
     workers: int = Field(1, ge=1, le=8)
     content_sha256: str = ""
 
-    USER_FIELDS: frozenset[str] = frozenset(
-        {"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"}
-    )
+
+# fields a trainer may set in job.json / ``--job FILE``
+USER_FIELDS = frozenset({"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"})
 
 
 class Attempt(BaseModel):
@@ -265,9 +265,9 @@ def parse_user_fields(text: str | bytes, source: str) -> dict[str, Any]:
         raise InvalidInput(f"{source}: not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise InvalidInput(f"{source}: must be a JSON object")
-    unknown = sorted(set(doc) - JobSpec.USER_FIELDS)
+    unknown = sorted(set(doc) - USER_FIELDS)
     if unknown:
-        allowed = ", ".join(sorted(JobSpec.USER_FIELDS))
+        allowed = ", ".join(sorted(USER_FIELDS))
         raise InvalidInput(f"{source}: unknown field {unknown[0]!r} (allowed: {allowed})")
     try:
         JobSpec(

@@ -149,7 +149,7 @@ class Supervisor:
 
     # -- logging and events ------------------------------------------------------------
     def _log_event(self, event: str, job_id: str | None = None, **fields: Any) -> None:
-        log.info(event, job_id=job_id, instance_id=self.instance_id, **fields)
+        log.info(event, **{"job_id": job_id, "instance_id": self.instance_id, **fields})
 
     def _emit(self, cur: Current, event: str, fields: dict[str, Any]) -> None:
         doc = {"attempt": cur.run.attempt, "state": cur.run.state.value, **fields, "instance_id": self.instance_id}
@@ -293,6 +293,8 @@ class Supervisor:
                 self._tick()
             except PitstopError as e:
                 log.warning(ev.TICK_FAILED, instance_id=self.instance_id, error=str(e))
+            except Exception:  # a bug must not end supervision: log it whole, carry on
+                log.exception(ev.TICK_FAILED, instance_id=self.instance_id)
 
     def _tick(self) -> None:
         if self.powering_off:

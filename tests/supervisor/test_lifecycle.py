@@ -1,0 +1,283 @@
+"""One test per lifecycle edge: state + observation + now in, state + actions out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pitstop.store.states import JobState
+from pitstop.supervisor import events as ev
+from pitstop.supervisor import lifecycle as lc
+from pitstop.supervisor.lifecycle import (
+    ClearStaleLock,
+    Emit,
+    EndAttempt,
+    Heartbeat,
+    Observation,
+    Outcome,
+    Policy,
+    Reboot,
+    ReleaseLease,
+    Run,
+    SetState,
+    Shutdown,
+    StartAttempt,
+    StopTrainer,
+    TrainerStatus,
+)
+
+POLICY = Policy(
+    stall_timeout_s=60,
+    startup_grace_s=120,
+    max_restarts=2,
+    backoff_base_s=10,
+    backoff_max_s=25,
+    stop_timeout_s=30,
+    reboot_after_failed_attempts=0,
+    max_reboots=1,
+)
+RUNNING = TrainerStatus.RUNNING
+
+
+def hb(ckpt: str | None = "3_Step-300.ckpt", mtime: float | None = 1000.0, age: float = 0.0, finished: bool = False) -> Heartbeat:
+    return Heartbeat(ckpt, mtime if ckpt else None, age if ckpt else None, finished)
+
+
+def obs(trainer: TrainerStatus = RUNNING, heartbeat: Heartbeat | None = None, **kw: object) -> Observation:
+    return Observation(trainer, heartbeat=heartbeat, **kw)  # type: ignore[arg-type]
+
+
+def running(now: float = 100.0, **kw: object) -> Run:
+    base = Run(
+        state=JobState.RUNNING,
+        attempt=1,
+        attempt_started_at=0.0,
+        stale_since=now,
+        checkpoint="3_Step-300.ckpt",
+        checkpoint_mtime=1000.0,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def kinds(actions: list[lc.Action]) -> list[type]:
+    return [type(a) for a in actions]
+
+
+def events(actions: list[lc.Action]) -> list[str]:
+    return [a.event for a in actions if isinstance(a, Emit)]
+
+
+def states(actions: list[lc.Action]) -> list[JobState]:
+    return [a.state for a in actions if isinstance(a, SetState)]
+
+
+def test_pending_to_starting_when_claimed_launches_attempt_one() -> None:
+    run, acts = lc.step(Run(JobState.PENDING), obs(TrainerStatus.ABSENT), 5.0, POLICY)
+    assert run.state is JobState.STARTING and run.attempt == 1 and run.attempt_started_at == 5.0
+    assert acts[0] == StartAttempt(1, None)
+    assert states(acts) == [JobState.STARTING] and events(acts) == [ev.RUN_STARTED]
+
+
+def test_preempted_to_starting_when_claimed_resumes_from_previous_attempt() -> None:
+    run, acts = lc.step(Run(JobState.PREEMPTED, attempt=2, restarts=1), obs(TrainerStatus.ABSENT), 5.0, POLICY)
+    assert run.attempt == 3 and run.restarts == 1  # a preemption does not count
+    assert acts[0] == StartAttempt(3, 2)
+    assert events(acts) == [ev.RUN_RESTARTED]
+
+
+def test_starting_to_running_on_first_checkpoint() -> None:
+    start = Run(JobState.STARTING, attempt=1, attempt_started_at=0.0, stale_since=0.0)
+    run, acts = lc.step(start, obs(heartbeat=hb(age=2.0)), 30.0, POLICY)
+    assert run.state is JobState.RUNNING and run.checkpoint == "3_Step-300.ckpt"
+    assert run.stale_since == 28.0  # written 2 s ago by the server's clock
+    assert states(acts) == [JobState.RUNNING] and events(acts) == [ev.RUN_CHECKPOINTED]
+
+
+def test_running_stays_running_while_checkpoints_are_fresh() -> None:
+    run, acts = lc.step(running(now=100.0), obs(heartbeat=hb()), 159.0, POLICY)
+    assert run.state is JobState.RUNNING and acts == []
+
+
+def test_running_to_restarting_when_no_checkpoint_for_stall_timeout() -> None:
+    run, acts = lc.step(running(now=100.0), obs(heartbeat=hb()), 160.0, POLICY)
+    assert run.state is JobState.RESTARTING and run.stopping is Outcome.STALLED
+    assert states(acts) == [JobState.RESTARTING] and events(acts) == [ev.RUN_STALLED]
+    assert acts[-1] == StopTrainer(POLICY.stop_timeout_s)
+
+
+def test_starting_to_restarting_when_no_first_checkpoint_within_startup_grace() -> None:
+    start = Run(JobState.STARTING, attempt=1, attempt_started_at=0.0, stale_since=0.0)
+    still, _ = lc.step(start, obs(heartbeat=hb(None)), 119.0, POLICY)
+    assert still.state is JobState.STARTING  # the stall timeout (60) does not apply before the first checkpoint
+    run, acts = lc.step(start, obs(heartbeat=hb(None)), 120.0, POLICY)
+    assert run.state is JobState.RESTARTING and "no first checkpoint" in (run.reason or "")
+    assert isinstance(acts[-1], StopTrainer)
+
+
+def test_restarting_after_stop_closes_attempt_clears_lock_and_backs_off() -> None:
+    stopping, _ = lc.step(running(now=100.0), obs(heartbeat=hb()), 160.0, POLICY)
+    run, acts = lc.step(stopping, obs(TrainerStatus.ABSENT, heartbeat=hb()), 161.0, POLICY)
+    assert kinds(acts)[:2] == [EndAttempt, ClearStaleLock]
+    end = acts[0]
+    assert isinstance(end, EndAttempt) and end.outcome is Outcome.STALLED and end.training_s == 161.0
+    assert run.restarts == 1 and run.failures_in_row == 1 and run.start_after == 171.0  # base backoff 10 s
+    assert events(acts) == [ev.RUN_BACKING_OFF]
+
+
+def test_running_to_restarting_when_trainer_crashes() -> None:
+    run, acts = lc.step(running(), obs(TrainerStatus.EXITED, exit_code=3, heartbeat=hb()), 110.0, POLICY)
+    assert run.state is JobState.RESTARTING and run.restarts == 1
+    end = acts[0]
+    assert isinstance(end, EndAttempt) and end.outcome is Outcome.CRASHED and "code 3" in end.reason
+    assert ev.RUN_CRASHED in events(acts)
+    assert not any(isinstance(a, StopTrainer) for a in acts)  # already gone
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [POLICY.backoff_s(n) for n in (1, 2, 3, 4)] == [10, 20, 25, 25]
+
+
+def test_restarting_to_starting_after_backoff_from_previous_attempt() -> None:
+    waiting = Run(JobState.RESTARTING, attempt=1, restarts=1, failures_in_row=1, start_after=171.0)
+    early, acts = lc.step(waiting, obs(TrainerStatus.ABSENT), 170.9, POLICY)
+    assert early is waiting and acts == []
+    run, acts = lc.step(waiting, obs(TrainerStatus.ABSENT), 171.0, POLICY)
+    assert run.state is JobState.STARTING and run.attempt == 2
+    assert acts[0] == StartAttempt(2, 1)
+
+
+def test_restarting_to_failed_when_restart_budget_spent() -> None:
+    exhausted = running(restarts=2, failures_in_row=2)
+    run, acts = lc.step(exhausted, obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, POLICY)
+    assert run.state is JobState.FAILED and run.done
+    assert "restart budget of 2 spent" in (run.reason or "")
+    assert states(acts)[-1] is JobState.FAILED and isinstance(acts[-1], ReleaseLease)
+
+
+def test_running_to_succeeded_when_finished_marker_seen() -> None:
+    run, acts = lc.step(running(), obs(heartbeat=hb(finished=True)), 110.0, POLICY)
+    assert run.stopping is Outcome.SUCCEEDED and isinstance(acts[-1], StopTrainer)
+    run, acts = lc.step(run, obs(TrainerStatus.EXITED, exit_code=0, heartbeat=hb(finished=True)), 111.0, POLICY)
+    assert run.state is JobState.SUCCEEDED and run.done
+    assert states(acts) == [JobState.SUCCEEDED] and isinstance(acts[-1], ReleaseLease)
+
+
+def test_running_to_succeeded_when_time_budget_spent() -> None:
+    policy = replace(POLICY, max_training_s=3600.0)
+    kept, _ = lc.step(running(now=599.0, trained_s=3000.0), obs(heartbeat=hb()), 599.0, policy)
+    assert kept.stopping is None  # 3000 + 599 s < 1 h
+    stopping, acts = lc.step(running(now=600.0, trained_s=3000.0), obs(heartbeat=hb()), 600.0, policy)
+    assert stopping.stopping is Outcome.BUDGET_SPENT and isinstance(acts[-1], StopTrainer)
+    done, acts = lc.step(stopping, obs(TrainerStatus.ABSENT, heartbeat=hb()), 601.0, policy)
+    assert done.state is JobState.SUCCEEDED and "time budget of 1 h spent" in (done.reason or "")
+
+
+def test_running_to_preempted_on_spot_notice_stops_fast_and_shuts_down() -> None:
+    run, acts = lc.step(running(), obs(heartbeat=hb(), interruption="terminate"), 110.0, POLICY)
+    assert acts == [StopTrainer(5.0)]  # never the full stop timeout: the notice gives ~120 s
+    run, acts = lc.step(run, obs(TrainerStatus.ABSENT), 112.0, POLICY)
+    assert run.state is JobState.PREEMPTED and run.done and run.restarts == 0
+    end = acts[0]
+    assert isinstance(end, EndAttempt) and end.outcome is Outcome.PREEMPTED
+    assert kinds(acts)[-2:] == [ReleaseLease, Shutdown]
+
+
+def test_preempted_without_shutdown_when_configured() -> None:
+    policy = replace(POLICY, shutdown_on_notice=False)
+    run, acts = lc.step(running(), obs(TrainerStatus.ABSENT, interruption="stop"), 110.0, policy)
+    assert run.state is JobState.PREEMPTED and not any(isinstance(a, Shutdown) for a in acts)
+
+
+def test_running_to_cancelled_on_request() -> None:
+    run, acts = lc.step(running(), obs(heartbeat=hb(), cancel_requested=True), 110.0, POLICY)
+    assert isinstance(acts[-1], StopTrainer)
+    run, acts = lc.step(run, obs(TrainerStatus.ABSENT), 111.0, POLICY)
+    assert run.state is JobState.CANCELLED and states(acts) == [JobState.CANCELLED]
+
+
+def test_restarting_to_cancelled_during_backoff() -> None:
+    waiting = Run(JobState.RESTARTING, attempt=1, start_after=500.0)
+    run, acts = lc.step(waiting, obs(TrainerStatus.ABSENT, cancel_requested=True), 200.0, POLICY)
+    assert run.state is JobState.CANCELLED and not any(isinstance(a, StartAttempt) for a in acts)
+
+
+def test_unknown_heartbeat_is_never_a_stall() -> None:
+    run = running(now=100.0)
+    for now in (160.0, 400.0, 1000.0):  # 15x the stall timeout
+        run, acts = lc.step(run, obs(heartbeat=None), now, POLICY)
+        assert run.state is JobState.RUNNING
+        assert not any(isinstance(a, StopTrainer) for a in acts)
+    assert run.blind
+
+
+def test_after_unknown_period_trainer_gets_full_stall_timeout_again() -> None:
+    run, acts = lc.step(running(now=100.0), obs(heartbeat=None), 150.0, POLICY)
+    assert events(acts) == [ev.HEARTBEAT_UNKNOWN]
+    run, acts = lc.step(run, obs(heartbeat=hb()), 1000.0, POLICY)  # back; checkpoint old
+    assert run.state is JobState.RUNNING and events(acts) == [ev.HEARTBEAT_RESTORED]
+    run, _ = lc.step(run, obs(heartbeat=hb()), 1059.0, POLICY)
+    assert run.state is JobState.RUNNING
+    run, _ = lc.step(run, obs(heartbeat=hb()), 1060.0, POLICY)
+    assert run.state is JobState.RESTARTING
+
+
+def test_trainer_that_cannot_be_stopped_reboots_the_instance() -> None:
+    stopping, _ = lc.step(running(now=100.0), obs(heartbeat=hb()), 160.0, POLICY)
+    run, acts = lc.step(stopping, obs(TrainerStatus.STOP_FAILED), 200.0, POLICY)
+    assert run.reboots == 1 and run.done
+    assert kinds(acts)[0] is EndAttempt and isinstance(acts[-1], Reboot)
+    assert states(acts) == [JobState.RESTARTING]  # saved before the reboot
+
+
+def test_unstoppable_trainer_with_reboot_budget_spent_fails() -> None:
+    stopping, _ = lc.step(running(now=100.0, reboots=1), obs(heartbeat=hb()), 160.0, POLICY)
+    run, acts = lc.step(stopping, obs(TrainerStatus.STOP_FAILED), 200.0, POLICY)
+    assert run.state is JobState.FAILED and not any(isinstance(a, Reboot) for a in acts)
+    assert "reboot budget of 1 spent" in (run.reason or "")
+
+
+def test_consecutive_failures_reboot_then_bounded() -> None:
+    policy = replace(POLICY, reboot_after_failed_attempts=2, max_restarts=10)
+    run, acts = lc.step(running(failures_in_row=1), obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, policy)
+    assert isinstance(acts[-1], Reboot) and run.reboots == 1 and run.failures_in_row == 0
+    again = running(failures_in_row=1, reboots=1)
+    run, acts = lc.step(again, obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, policy)
+    assert not any(isinstance(a, Reboot) for a in acts) and run.state is JobState.RESTARTING
+
+
+def test_lease_lost_stops_at_once_and_writes_nothing() -> None:
+    run, acts = lc.step(running(), obs(heartbeat=hb(), lease_lost=True), 110.0, POLICY)
+    assert run.done
+    assert isinstance(acts[0], StopTrainer) and events(acts) == [ev.LEASE_LOST]
+    assert not any(isinstance(a, SetState | ReleaseLease | EndAttempt) for a in acts)
+
+
+def test_clean_exit_with_unknown_heartbeat_waits_for_s3() -> None:
+    run, acts = lc.step(running(), obs(TrainerStatus.EXITED, exit_code=0, heartbeat=None), 110.0, POLICY)
+    assert run.state is JobState.RUNNING and not any(isinstance(a, EndAttempt) for a in acts)
+
+
+def test_new_checkpoint_resets_failures_in_row() -> None:
+    run, _ = lc.step(running(failures_in_row=2), obs(heartbeat=hb("4_Step-400.ckpt", 1060.0)), 110.0, POLICY)
+    assert run.failures_in_row == 0 and run.checkpoint == "4_Step-400.ckpt"
+
+
+@pytest.mark.parametrize("alive", [True, False])
+def test_resume_after_supervisor_restart(alive: bool) -> None:
+    run, acts = lc.resume(JobState.RUNNING, attempts=2, trained_s=50.0, restarts=1, reboots=0,
+                          trainer_alive=alive, attempt_elapsed_s=30.0, now=1000.0)
+    if alive:
+        assert run.state is JobState.RUNNING and run.attempt_started_at == 970.0
+        assert events(acts) == [ev.RUN_ADOPTED]
+    else:
+        assert run.state is JobState.RESTARTING and run.start_after == 1000.0 and run.restarts == 1
+        end = acts[0]
+        assert isinstance(end, EndAttempt) and end.outcome is Outcome.INTERRUPTED
+        nxt, acts = lc.step(run, obs(TrainerStatus.ABSENT), 1000.0, POLICY)
+        assert acts[0] == StartAttempt(3, 2)
+
+
+def test_terminal_state_needs_no_supervision() -> None:
+    run, acts = lc.step(Run(JobState.SUCCEEDED), obs(TrainerStatus.ABSENT), 1.0, POLICY)
+    assert run.done and acts == []
