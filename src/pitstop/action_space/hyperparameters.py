@@ -1,6 +1,7 @@
 """hyperparameters.json: DRfC's defaults, the console's ranges, a checker and a model.
 
-Facts from REFERENCE.md section 5. Each key is described once in ``SPECS``; the
+Facts from REFERENCE.md section 5. Each key is described once in ``SPECS``
+(``hyperparameter_specs``, free of pydantic for the CLI's --help); the
 checker, the defaults and the CLI's ``--KEY`` options are all built from that table.
 Unknown keys are kept (the trainer ignores them) and reported as warnings, not problems,
 so a typo is visible without rejecting a job.
@@ -10,50 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from pitstop.action_space.check import fmt, is_number
+from pitstop.action_space.hyperparameter_specs import SPEC_BY_KEY, SPECS, Spec
 from pitstop.action_space.io import loads_json, read_text
 from pitstop.errors import CheckFailed
-
-
-@dataclass(frozen=True)
-class Spec:
-    key: str
-    default: float | int | str
-    help: str
-    kind: type = float  # float, int or str
-    low: float | None = None  # inclusive bounds for numbers
-    high: float | None = None
-    choices: tuple[Any, ...] = ()
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("batch_size", 64, "experiences per gradient step", int, choices=(32, 64, 128, 256, 512)),
-    Spec("beta_entropy", 0.01, "entropy bonus (exploration)", float, 0.0, 1.0),
-    Spec("discount_factor", 0.99, "how far ahead rewards count", float, 0.0, 1.0),
-    Spec("e_greedy_value", 0.05, "random-action share for e-greedy", float, 0.0, 1.0),
-    Spec("epsilon_steps", 10000, "steps over which e-greedy decays", int, 1, None),
-    Spec(
-        "exploration_type",
-        "categorical",
-        "categorical (PPO), e-greedy, or additive_noise (SAC)",
-        str,
-        choices=("categorical", "e-greedy", "additive_noise"),
-    ),
-    Spec("loss_type", "huber", "loss function", str, choices=("huber", "mean squared error")),
-    Spec("lr", 0.0003, "learning rate", float, 1e-8, 1e-3),
-    Spec("num_episodes_between_training", 20, "episodes collected per training round", int, 1, 100),
-    Spec("num_epochs", 5, "passes over the data per training round", int, 3, 10),
-    Spec("stack_size", 1, "camera frames stacked per observation", int, 1, None),
-    Spec("term_cond_avg_score", 350.0, "stop when the average reward reaches this", float, 0.0),
-    Spec("term_cond_max_episodes", 1000, "stop after this many episodes", int, 1, None),
-    Spec("sac_alpha", 0.2, "SAC entropy temperature", float, 0.0, None),
-)
-SPEC_BY_KEY = {s.key: s for s in SPECS}
 
 
 class Hyperparameters(BaseModel):

@@ -500,8 +500,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _hp_generate(args: argparse.Namespace) -> int:
+    from pitstop.action_space.hyperparameter_specs import SPECS
     from pitstop.action_space.hyperparameters import (
-        SPECS,
         check_hyperparameters,
         default_hyperparameters,
     )
@@ -552,7 +552,7 @@ def _hp_check(args: argparse.Namespace) -> int:
 
 
 def _register_hyperparameters(sub: Any) -> None:
-    from pitstop.action_space.hyperparameters import SPECS
+    from pitstop.action_space.hyperparameter_specs import SPECS
 
     p = sub.add_parser(
         "hyperparameters",
