@@ -84,11 +84,11 @@ def _wait(
     progress: mmap.mmap,
     limits: Limits,
     n_sources: int,
-) -> tuple[bytes, bool]:
+) -> tuple[bytes, bytes, bool]:
     """Wait for the child; kill it when one call hangs past the limit or time runs out.
 
     The child interrupts a slow call itself (SIGALRM); this catches the calls that swallow
-    that interruption or sit in C code. Returns (stdout, killed).
+    that interruption or sit in C code. Returns (stdout, stderr, killed).
     """
     # the request goes through a file, not stdin: communicate() cannot resume sending input
     # after a timeout, and this loop needs short timeouts to watch the progress file
@@ -98,8 +98,8 @@ def _wait(
     last_change = time.monotonic()
     while True:
         try:
-            out, _ = proc.communicate(timeout=0.2)
-            return out, False
+            out, err = proc.communicate(timeout=0.2)
+            return out, err, False
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
@@ -109,8 +109,8 @@ def _wait(
         stalled = current[1] >= 0 and now - last_change > stall_after
         if stalled or now > deadline:
             proc.kill()
-            out, _ = proc.communicate()
-            return out, True
+            out, err = proc.communicate()
+            return out, err, True
 
 
 def run(
@@ -142,26 +142,26 @@ def run(
         progress_path.write_bytes(struct.pack("qq", -1, -1))
         request_path = Path(tmp) / "request.pickle"
         request_path.write_bytes(payload)
-        stderr_path = Path(tmp) / "stderr"
-        with stderr_path.open("wb") as err:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "pitstop.reward_funcs._child",
-                    str(request_path),
-                    str(progress_path),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                env=_child_env(),
-                cwd=tmp,
-            )
-            with progress_path.open("r+b") as f, mmap.mmap(f.fileno(), 16) as m:
-                out, killed = _wait(proc, m, limits, len(sources))
-                last_source, last_case = struct.unpack_from("qq", m, 0)
-        stderr_tail = stderr_path.read_bytes()[-2000:].decode("utf-8", "replace")
+        # stderr is a pipe, not a file: the child may not write files (RLIMIT_FSIZE=0),
+        # and reward functions print
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pitstop.reward_funcs._child",
+                str(request_path),
+                str(progress_path),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_child_env(),
+            cwd=tmp,
+        )
+        with progress_path.open("r+b") as f, mmap.mmap(f.fileno(), 16) as m:
+            out, err, killed = _wait(proc, m, limits, len(sources))
+            last_source, last_case = struct.unpack_from("qq", m, 0)
+        stderr_tail = err[-2000:].decode("utf-8", "replace")
 
     results: dict[int, ChildResult] = {}
     for line in out.decode("utf-8", "replace").splitlines():

@@ -1,0 +1,2 @@
+def reward_function(params):
+    return eval("1.0 + params['speed']")

@@ -1,0 +1,2 @@
+def reward_fn(params):
+    return 1.0
