@@ -1,0 +1,129 @@
+"""Driving real supervisor processes against the S3 server, and reading what they did."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pitstop.cli.jobs import job_document
+from pitstop.config import load_settings
+from pitstop.intake import Submission, build_spec, defaults
+from pitstop.store.jobs import JobStore
+from pitstop.store.layout import Layout
+from pitstop.store.objects import S3Store
+
+REWARD = b"def reward_function(params):\n    return float(params['progress'] / 100.0 + 1e-3)\n"
+
+FAST = {
+    "PITSTOP_POLL_INTERVAL_S": "0.2",
+    "PITSTOP_STALL_TIMEOUT_S": "2.0",
+    "PITSTOP_STARTUP_GRACE_S": "3.0",
+    "PITSTOP_BACKOFF_BASE_S": "0.4",
+    "PITSTOP_BACKOFF_MAX_S": "1.0",
+    "PITSTOP_HEARTBEAT_INTERVAL_S": "0.5",
+    "PITSTOP_LEASE_TTL_S": "3.0",
+    "PITSTOP_STOP_TIMEOUT_S": "1.0",
+    "PITSTOP_SPOT_POLL_INTERVAL_S": "0.5",
+    "PITSTOP_IMDS_ENDPOINT": "http://127.0.0.1:9",  # nothing there: errors, never a notice
+}
+
+
+def jobs_store(env: dict[str, str]) -> JobStore:
+    settings = load_settings(None, **{k[8:].lower(): v for k, v in env.items() if k.startswith("PITSTOP_")})
+    return JobStore(S3Store.from_settings(settings), Layout(settings.prefix))
+
+
+def submit(env: dict[str, str], name: str, simulation: dict[str, Any], **fields: Any) -> str:
+    jobs = jobs_store(env)
+    sub = Submission(name=name, files={"reward_function.py": REWARD, **defaults()},
+                     fields={"simulation": simulation, **fields})
+    spec = build_spec(sub)
+    jobs.create(spec, sub.files)
+    return spec.id
+
+
+def job(env: dict[str, str], job_id: str) -> dict[str, Any]:
+    return job_document(jobs_store(env), job_id)
+
+
+def trainer_pids(job_id: str) -> list[int]:
+    """Live simulated-trainer processes of a job (from /proc/*/environ), zombies excluded."""
+    needle = f"PITSTOP_JOB_ID={job_id}".encode()
+    pids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            if needle not in (p / "environ").read_bytes().split(b"\0"):
+                continue
+            stat = (p / "stat").read_text()
+            cmd = (p / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] != "Z" and b"simulated_run" in cmd:
+            pids.append(int(p.name))
+    return pids
+
+
+@dataclass
+class SupervisorProc:
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    _offset: int = 0
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def start(self) -> SupervisorProc:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    def events(self) -> list[dict[str, Any]]:
+        """Structured log lines so far (JSON); anything else (warnings) is skipped."""
+        out = []
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.log_path.read_text().splitlines():
+                if line.startswith("{"):
+                    with contextlib.suppress(json.JSONDecodeError):
+                        out.append(json.loads(line))
+        return out
+
+    def names(self) -> list[str]:
+        return [e.get("event", "") for e in self.events()]
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def kill_trainers(job_ids: list[str]) -> None:
+    for job_id in job_ids:
+        for pid in trainer_pids(job_id):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

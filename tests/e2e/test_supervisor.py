@@ -1,0 +1,187 @@
+"""The supervisor end to end: real supervisor and trainer processes, moto's S3 over HTTP."""
+
+from __future__ import annotations
+
+import re
+import signal
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import job, jobs_store, submit, trainer_pids
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def when(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def done(env: dict[str, str], job_id: str, states: tuple[str, ...] = ("succeeded", "failed", "cancelled")) -> dict[str, Any] | None:
+    doc = job(env, job_id)
+    return doc if doc["state"] in states else None
+
+
+def checkpoints_by_attempt(env: dict[str, str], job_id: str, attempts: int) -> dict[int, list[int]]:
+    """Checkpoint numbers each attempt wrote, from the trainer logs the supervisor uploaded."""
+    jobs = jobs_store(env)
+    out: dict[int, list[int]] = {}
+    for n in range(1, attempts + 1):
+        keys = [k for k in jobs.logs(job_id) if f"attempt-{n}-" in k]
+        assert keys, f"no uploaded log for attempt {n}"
+        text = jobs.store.get(keys[0]).body.decode()
+        out[n] = [int(m) for m in re.findall(r"checkpoint (\d+)_Step", text)]
+    return out
+
+
+def event_times(doc: dict[str, Any], name: str) -> list[float]:
+    return [when(e["at"]) for e in doc["events"] if e["event"] == name]
+
+
+def test_freeze_then_crash_resume_from_checkpoint_and_succeed(e2e_env, supervisors) -> None:
+    sim = {
+        "checkpoint_interval_s": 0.25,
+        "checkpoints": 8,
+        "faults": [
+            {"kind": "freeze", "attempt": 1, "after_checkpoint": 3},
+            {"kind": "crash", "attempt": 2, "after_checkpoint": 1, "exit_code": 3},
+        ],
+    }
+    job_id = submit(e2e_env, "freeze-crash", sim)
+    supervisors.job_ids.append(job_id)
+    supervisors(e2e_env)
+    doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to end")
+    assert doc["state"] == "succeeded", doc["reason"]
+    outcomes = [a["outcome"] for a in doc["attempts"]]
+    assert outcomes == ["stalled", "crashed", "succeeded"]
+
+    # no trained iteration lost beyond the one in progress: each attempt continues the last
+    ckpts = checkpoints_by_attempt(e2e_env, job_id, 3)
+    assert ckpts[1] == [1, 2, 3]
+    for n in (2, 3):
+        prev = doc["attempts"][n - 2]
+        assert doc["attempts"][n - 1]["pretrained_checkpoint"] == prev["last_checkpoint"]
+        assert ckpts[n][0] == ckpts[n - 1][-1] + 1
+    assert sorted(sum(ckpts.values(), [])) == list(range(1, 9))  # every planned iteration
+
+    # freeze detected within stall_timeout + 2 polls (+1 s: S3 timestamps have 1 s resolution)
+    stall_at = event_times(doc, "run.stalled")[0]
+    last_ckpt = [e for e in doc["events"] if e["event"] == "run.checkpointed" and e["attempt"] == 1][-1]
+    latency = stall_at - when(last_ckpt["at"])
+    assert latency <= 2.0 + 2 * 0.2 + 1.0, latency
+    # crash restarted after its backoff (first failure in a row: base 0.4 s)
+    crash_at = event_times(doc, "run.crashed")[0]
+    restart_at = event_times(doc, "run.restarted")[1]
+    assert 0.4 <= restart_at - crash_at <= 0.4 + 3.0
+
+
+def test_restart_budget_spent_fails_with_reason(e2e_env, supervisors) -> None:
+    sim = {"checkpoint_interval_s": 0.2, "checkpoints": 5, "faults": [{"kind": "crash", "after_checkpoint": 1, "exit_code": 7}]}
+    job_id = submit(e2e_env, "always-crashes", sim)
+    supervisors.job_ids.append(job_id)
+    supervisors(e2e_env, PITSTOP_MAX_RESTARTS="2")
+    doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to fail")
+    assert doc["state"] == "failed"
+    assert "restart budget of 2 spent" in doc["reason"] and "code 7" in doc["reason"]
+    assert [a["outcome"] for a in doc["attempts"]] == ["crashed"] * 3
+    assert "run.failed" in [e["event"] for e in doc["events"]]
+
+
+def test_trainer_ignoring_sigterm_is_killed(e2e_env, supervisors) -> None:
+    sim = {
+        "checkpoint_interval_s": 0.2,
+        "checkpoints": 4,
+        "faults": [{"kind": "ignore_sigterm", "attempt": 1}, {"kind": "freeze", "attempt": 1, "after_checkpoint": 1}],
+    }
+    job_id = submit(e2e_env, "stubborn", sim)
+    supervisors.job_ids.append(job_id)
+    supervisors(e2e_env)
+    wait_for(lambda: len(job(e2e_env, job_id)["attempts"]) >= 2, 40, "a second attempt")
+    # the stubborn attempt-1 trainer is gone: exactly one trainer runs
+    assert len(trainer_pids(job_id)) <= 1
+    doc = wait_for(lambda: done(e2e_env, job_id), 40, "the job to end")
+    assert doc["state"] == "succeeded"
+    assert doc["attempts"][0]["outcome"] == "stalled"
+
+
+def test_stale_lock_is_removed_and_recorded(e2e_env, supervisors, s3, bucket) -> None:
+    sim = {"checkpoint_interval_s": 0.2, "checkpoints": 5, "faults": [{"kind": "crash_during_upload", "attempt": 1, "after_checkpoint": 2}]}
+    job_id = submit(e2e_env, "dies-uploading", sim)
+    supervisors.job_ids.append(job_id)
+    supervisors(e2e_env)
+    doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to end")
+    assert doc["state"] == "succeeded"
+    cleared = [e for e in doc["events"] if e["event"] == "lock.cleared"]
+    assert cleared and cleared[0]["model_prefix"].endswith("attempt-1")
+    prefix = f"models/{job_id}/attempt-1/model/"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+    assert prefix + ".lock" not in keys
+    # nothing the trainer made is lost: attempt 1's complete checkpoints are still there
+    assert prefix + "2_Step-2000.ckpt.index" in keys and prefix + "model_2.pb" in keys
+    assert doc["attempts"][1]["pretrained_checkpoint"] == "2_Step-2000.ckpt"
+
+
+@pytest.mark.slow
+def test_s3_unreachable_is_never_a_stall(e2e_env, supervisors, moto_server) -> None:
+    from tests.servers import TcpProxy
+
+    proxy = TcpProxy(moto_server.port)
+    try:
+        env = {**e2e_env, "PITSTOP_S3_ENDPOINT_URL": proxy.endpoint}  # supervisor AND trainer
+        job_id = submit(e2e_env, "outage", {"checkpoint_interval_s": 0.3, "checkpoints": 6})
+        supervisors.job_ids.append(job_id)
+        sup = supervisors(env)
+        wait_for(lambda: job(e2e_env, job_id)["state"] == "running", 30, "the job to run")
+        proxy.cut()
+        wait_for(lambda: "heartbeat.unknown" in sup.names(), 10, "the supervisor to notice")
+        outage_start = sup.events()[-1]
+        del outage_start
+        # 3 x the stall timeout with S3 unreachable
+        import time
+
+        deadline = time.monotonic() + 3 * 2.0
+        while time.monotonic() < deadline:
+            assert "run.stalled" not in sup.names()
+            time.sleep(0.2)
+        proxy.restore()
+        wait_for(lambda: "heartbeat.restored" in sup.names(), 20, "monitoring to resume")
+        doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to end")
+        assert doc["state"] == "succeeded"
+        assert len(doc["attempts"]) == 1, [a["outcome"] for a in doc["attempts"]]
+        assert "run.stalled" not in sup.names()
+    finally:
+        proxy.close()
+
+
+def test_sigkilled_supervisor_resumes_same_job_without_duplicates(e2e_env, supervisors) -> None:
+    first = submit(e2e_env, "first", {"checkpoint_interval_s": 0.3, "checkpoints": 10})
+    second = submit(e2e_env, "second", {"checkpoint_interval_s": 0.2, "checkpoints": 2})
+    supervisors.job_ids.extend([first, second])
+    sup = supervisors(e2e_env, name="a")
+    wait_for(lambda: job(e2e_env, first)["state"] == "running", 30, "the first job to run")
+    trainer = trainer_pids(first)
+    assert len(trainer) == 1
+    sup.kill(signal.SIGKILL)
+    sup.wait()
+    again = supervisors(e2e_env, name="a-again")
+    wait_for(lambda: "run.adopted" in again.names(), 20, "the restarted supervisor to adopt its trainer")
+    assert trainer_pids(first) == trainer  # the same trainer: no duplicate
+    assert job(e2e_env, second)["state"] == "pending"  # no second job claimed meanwhile
+    doc = wait_for(lambda: done(e2e_env, first), 60, "the first job to end")
+    assert doc["state"] == "succeeded" and len(doc["attempts"]) == 1
+    wait_for(lambda: done(e2e_env, second), 60, "the second job, claimed only afterwards")
+
+
+def test_sigterm_stops_trainer_records_and_exits_zero(e2e_env, supervisors) -> None:
+    job_id = submit(e2e_env, "sigterm", {"checkpoint_interval_s": 0.3, "checkpoints": 50})
+    supervisors.job_ids.append(job_id)
+    sup = supervisors(e2e_env)
+    wait_for(lambda: job(e2e_env, job_id)["state"] == "running", 30, "the job to run")
+    sup.kill(signal.SIGTERM)
+    assert sup.wait(30) == 0
+    assert trainer_pids(job_id) == []
+    doc = job(e2e_env, job_id)
+    assert doc["state"] == "preempted"
+    assert doc["attempts"][0]["outcome"] == "interrupted" and doc["attempts"][0]["last_checkpoint"]
