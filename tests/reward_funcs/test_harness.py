@@ -83,7 +83,9 @@ def _segment_frame(track: tracks.Track, i: int) -> tuple[np.ndarray, np.ndarray,
     ("i", "offset", "straight"),
     [(3, 0.12, True), (3, -0.2, True), (12, 0.05, True), (55, -0.15, True), (40, 0.05, False)],
 )
-def test_oval_track_hand_geometry(oval: tracks.Track, i: int, offset: float, straight: bool) -> None:
+def test_oval_track_hand_geometry(
+    oval: tracks.Track, i: int, offset: float, straight: bool
+) -> None:
     c = oval.centre
     mid, d, left = _segment_frame(oval, i)
     pos = mid + offset * left
@@ -111,7 +113,7 @@ def test_oval_track_hand_geometry(oval: tracks.Track, i: int, offset: float, str
 def test_oval_track_is_counter_clockwise_and_reversed_flips_sides(oval: tracks.Track) -> None:
     geo = harness.Geometry(oval)
     assert geo.is_loop and geo.is_ccw
-    mid, d, left = _segment_frame(oval, 10)
+    mid, _d, left = _segment_frame(oval, 10)
     pos = mid + 0.1 * left
     fwd = harness.params_at(oval, float(pos[0]), float(pos[1]), 0.0)
     rev = harness.params_at(oval, float(pos[0]), float(pos[1]), 180.0, reverse=True)

@@ -30,18 +30,16 @@ def test_library_file_is_python38_math_only_with_a_docstring(entry: catalog.Libr
     tree = ast.parse(source, feature_version=(3, 8))
     doc = ast.get_docstring(tree)
     assert doc and "Weights" in doc and "Idea" in doc
-    imports = {
-        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-    } | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+    }
     assert imports <= {"math"}
 
 
 @pytest.mark.parametrize("track_name", tracks.available())
 def test_every_library_function_passes_on_every_track(track_name: str) -> None:
     track = tracks.load(track_name)
-    reports = validate_many(
-        [(e.source(), f"{e.name}.py") for e in LIBRARY], track=track, stride=4
-    )
+    reports = validate_many([(e.source(), f"{e.name}.py") for e in LIBRARY], track=track, stride=4)
     for r in reports:
         assert r.ok, r.reason
         assert r.calls == r.cases_total > 0

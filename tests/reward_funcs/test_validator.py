@@ -25,7 +25,11 @@ def check(name: str, **kw: object) -> ValidationReport:
         ("import_os.py", "import", "line 1: import of 'os' is not allowed"),
         ("open_file.py", "forbidden", "line 2: open(...) is not allowed (file access)"),
         ("uses_eval.py", "forbidden", "line 2: eval(...) is not allowed (dynamic code)"),
-        ("wrong_name.py", "signature", "no top-level function named reward_function(params) (found: reward_fn)"),
+        (
+            "wrong_name.py",
+            "signature",
+            "no top-level function named reward_function(params) (found: reward_fn)",
+        ),
     ],
 )
 def test_static_rejections(name: str, rule: str, fragment: str) -> None:
@@ -145,25 +149,31 @@ def test_reward_that_prints_does_not_break_the_protocol() -> None:
 
 
 def test_python39_math_name_and_numpy_file_access_are_rejected() -> None:
-    r1 = validate_source("import math\ndef reward_function(params):\n    return math.lcm(2, 3)\n", "a.py")
+    r1 = validate_source(
+        "import math\ndef reward_function(params):\n    return math.lcm(2, 3)\n", "a.py"
+    )
     assert "math.lcm does not exist in Python 3.8 (added in 3.9)" in (r1.reason or "")
     r2 = validate_source(
         "import numpy as np\ndef reward_function(params):\n    return float(np.load('x.npy')[0])\n",
         "b.py",
     )
     assert "line 3: .load(...) is not allowed (file access)" in (r2.reason or "")
-    r3 = validate_source("def reward_function(params):\n    return ().__class__.__bases__\n", "c.py")
+    r3 = validate_source(
+        "def reward_function(params):\n    return ().__class__.__bases__\n", "c.py"
+    )
     assert ".__bases__ is not allowed" in (r3.reason or "")
 
 
 def test_exception_at_load_time_is_reported() -> None:
     report = validate_source("X = 1 / 0\ndef reward_function(params):\n    return 1.0\n", "l.py")
     assert not report.ok
-    assert "l.py: line 1: raised ZeroDivisionError: division by zero when loaded" == report.reason
+    assert report.reason == "l.py: line 1: raised ZeroDivisionError: division by zero when loaded"
 
 
 def test_dynamic_false_runs_static_checks_only() -> None:
-    report = validate_source(b"def reward_function(params):\n    return None\n", "n.py", dynamic=False)
+    report = validate_source(
+        b"def reward_function(params):\n    return None\n", "n.py", dynamic=False
+    )
     assert report.ok and not report.dynamic_checked
 
 

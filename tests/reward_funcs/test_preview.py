@@ -1,0 +1,107 @@
+"""The preview PNG is real: track drawn, a reward gradient, a colour bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pitstop import tracks
+from pitstop.cli.main import main
+from pitstop.reward_funcs import catalog, preview
+
+BAD = Path(__file__).parent / "bad"
+
+
+def test_centerline_grid_has_a_gradient_from_centre_to_border() -> None:
+    track = tracks.load("Oval_track")
+    grid = preview.compute(catalog.get("centerline").source(), "centerline.py", track, speed=2.0)
+    vals = grid.values[grid.mask]
+    assert np.isfinite(vals).all() and vals.size > 5000
+    assert vals.max() > 0.95 and vals.min() < 0.2  # 1.0 on the centre line, ~0 at the borders
+    assert np.isnan(grid.values[~grid.mask]).all()  # nothing drawn off the road
+    # the cell nearest a centre waypoint scores more than the one nearest its border
+    c, o = track.centre[5], (track.centre[5] + track.outer[5]) / 2.0 * 0.1 + track.outer[5] * 0.9
+
+    def at(p: np.ndarray) -> float:
+        ix = int(np.argmin(abs(grid.xs - p[0])))
+        iy = int(np.argmin(abs(grid.ys - p[1])))
+        return float(grid.values[iy, ix])
+
+    assert at(c) > 0.9 > at(o)
+
+
+def test_heading_offset_changes_a_heading_reward() -> None:
+    track = tracks.load("Oval_track")
+    src = catalog.get("heading_alignment").source()
+    along = preview.compute(src, "h.py", track, heading_offset=0.0)
+    across = preview.compute(src, "h.py", track, heading_offset=60.0)
+    assert np.nanmean(along.values) > 0.8 > 0.01 >= np.nanmax(across.values)
+
+
+def test_cli_writes_a_png_with_colour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import matplotlib.image as mpimg
+
+    out = tmp_path / "reward.png"
+    lib = tmp_path / "c.py"
+    lib.write_text(catalog.get("centerline").source())
+    rc = main(
+        ["reward", "preview", str(lib), "--track", "Oval_track", "--out", str(out), "--speed", "3"]
+    )
+    assert rc == 0, capsys.readouterr().err
+    img = mpimg.imread(out)
+    assert img.shape[0] > 300 and img.shape[1] > 600
+    rgb = img[..., :3].reshape(-1, 3)
+    colours = np.unique((rgb * 255).astype(int), axis=0)
+    assert len(colours) > 50  # a heat map and a colour bar, not a blank canvas
+
+
+def test_cli_html_page_with_several_speeds(tmp_path: Path) -> None:
+    lib = tmp_path / "s.py"
+    lib.write_text(catalog.get("all_wheels_speed").source())
+    out = tmp_path / "page.html"
+    rc = main(
+        [
+            "reward",
+            "preview",
+            str(lib),
+            "--track",
+            "Straight_track",
+            "--out",
+            str(out),
+            "--speeds",
+            "1,4",
+        ]
+    )
+    assert rc == 0
+    page = out.read_text()
+    assert "page-1mps.png" in page and "page-4mps.png" in page
+    assert (tmp_path / "page-1mps.png").stat().st_size > 1000
+
+
+def test_cli_preview_of_a_bad_file_is_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.png"
+    rc = main(
+        ["reward", "preview", str(BAD / "import_os.py"), "--track", "Oval_track", "--out", str(out)]
+    )
+    assert rc == 1
+    assert "import of 'os' is not allowed" in capsys.readouterr().err
+    assert not out.exists()
+    rc = main(
+        [
+            "reward",
+            "preview",
+            str(BAD / "returns_none.py"),
+            "--track",
+            "Oval_track",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 1
+    assert "returned None, not a float for params" in capsys.readouterr().err
+    rc = main(["reward", "preview", str(BAD / "returns_nan.py"), "--out", str(tmp_path / "x.jpg")])
+    assert rc == 2
