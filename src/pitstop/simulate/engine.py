@@ -261,7 +261,9 @@ class _Ledger:
         rate = self.setup.stall_rate_per_hour
         freeze = self.rng.expovariate(rate / HOUR) if rate > 0 else math.inf
         job = self.setup.job
-        a = _Attempt(t, job.boot_minutes * 60, base, self.total, job.checkpoint_minutes * 60, freeze)
+        a = _Attempt(
+            t, job.boot_minutes * 60, base, self.total, job.checkpoint_minutes * 60, freeze
+        )
         if self.setup.record:
             self.progress += [(t, self.shown), (t, base)]
         return a
@@ -392,7 +394,11 @@ def run_pitstop(
             if state.is_active():
                 state = JobState.PREEMPTED
             run = lc.Run(
-                state=state, attempt=attempt, restarts=restarts, reboots=reboots, trained_s=trained_s
+                state=state,
+                attempt=attempt,
+                restarts=restarts,
+                reboots=reboots,
+                trained_s=trained_s,
             )
             led.up(t)
             polls = _Polls(t, setup.poll_interval_s)
@@ -531,9 +537,7 @@ def run_baseline(trace: Trace, setup: Setup, *, resume: bool) -> Result:
     raise RuntimeError("simulation did not end")
 
 
-def simulate(
-    policy: str, trace: Trace | None, setup: Setup, *, step: StepFn = lc.step
-) -> Result:
+def simulate(policy: str, trace: Trace | None, setup: Setup, *, step: StepFn = lc.step) -> Result:
     """One job under ``policy``; ``trace`` may be None only for ``on-demand``."""
     if policy == "on-demand":
         return run_pitstop(None, setup, step=step, policy_name="on-demand")

@@ -1,0 +1,93 @@
+"""One PNG: spot availability, training progress and cost over time, one line per policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pitstop.errors import UsageError
+from pitstop.simulate.engine import HOUR, Result
+from pitstop.simulate.traces import Trace
+
+COLORS = {
+    "pitstop": "tab:green",
+    "restart-from-scratch": "tab:red",
+    "notify-only": "tab:orange",
+    "on-demand": "tab:blue",
+}
+
+
+STYLES = {"pitstop": "-", "notify-only": "--", "restart-from-scratch": "-", "on-demand": ":"}
+
+
+def _cost_at(xs: list[float], ys: list[float], x: float) -> float:
+    """The cost curve at ``x`` (linear between points), for the y limit of a clipped run."""
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:]), strict=False):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return ys[-1] if xs and x >= xs[-1] else 0.0
+
+
+def plot(
+    path: str | Path, trace: Trace, results: list[Result], *, offset_h: float, hours: float
+) -> None:
+    """Write the PNG; the x axis is hours since the job was submitted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # frame the pitstop run (or the fastest finisher) with room to compare; slower runs go
+    # off the right edge, and the legend says when and how they ended
+    ref = [r.wall_h for r in results if r.policy == "pitstop"]
+    done = [r.wall_h for r in results if r.finished]
+    if not ref:
+        ref = [min(done)] if done else [max(r.wall_h for r in results)]
+    span = max(ref[0] * 1.6, hours * 1.1)
+    fig, (ax_a, ax_p, ax_c) = plt.subplots(
+        3, 1, figsize=(11, 8), sharex=True, gridspec_kw={"height_ratios": [1, 3, 3]}
+    )
+    # availability: one step per tick of the trace, from the submission on
+    xs: list[float] = []
+    ys: list[float] = []
+    first = int(offset_h * HOUR // trace.gap_s)
+    last = min(len(trace.available), int((offset_h + span) * HOUR // trace.gap_s) + 1)
+    for i in range(first, last):
+        xs.append(max(0.0, i * trace.gap_s / HOUR - offset_h))
+        ys.append(1.0 if trace.available[i] else 0.0)
+    if xs:
+        ax_a.fill_between(xs, ys, step="post", color="tab:green", alpha=0.4, linewidth=0)
+    ax_a.set_ylim(0, 1.05)
+    ax_a.set_yticks([0, 1], ["gone", "spot"])
+    ax_a.set_title(f"{trace.name}: job of {hours:g} h submitted {offset_h:g} h into the trace")
+
+    top = 0.0
+    for r in results:
+        color = COLORS.get(r.policy, None)
+        style = STYLES.get(r.policy, "-")
+        z = 3 if r.policy == "pitstop" else 2  # on top where it shares a path with another
+        label = f"{r.policy} ({r.outcome} at {r.wall_h:.1f} h, ${r.cost:.2f})"
+        px = [t / HOUR for t, _ in r.progress] + [r.wall_h]
+        py = [p / HOUR for _, p in r.progress] + [r.trained_h]
+        ax_p.plot(px, py, color=color, label=label, linewidth=1.6, linestyle=style, zorder=z)
+        cx = [t / HOUR for t, _ in r.spend] + [r.wall_h]
+        cy = [c for _, c in r.spend] + [r.cost]
+        ax_c.plot(cx, cy, color=color, label=r.policy, linewidth=1.6, linestyle=style, zorder=z)
+        top = max([top] + [c for t, c in zip(cx, cy, strict=True) if t <= span])
+        top = max(top, _cost_at(cx, cy, span))
+    ax_c.set_ylim(0, top * 1.08 + 0.01)
+    ax_p.set_ylim(0, hours * 1.08)
+    ax_p.axhline(hours, color="grey", linestyle=":", linewidth=1)
+    ax_p.set_ylabel("training progress (h)")
+    ax_p.legend(loc="lower right", fontsize=8)
+    ax_c.set_ylabel("cost (USD)")
+    ax_c.set_xlabel("hours since submission")
+    ax_c.set_xlim(0, span)
+    for ax in (ax_a, ax_p, ax_c):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as e:
+        raise UsageError(f"cannot write plot {path}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
