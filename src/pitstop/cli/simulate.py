@@ -175,7 +175,7 @@ def handle(args: argparse.Namespace) -> int:
             r.stalls,
             r.restarts,
             f"{r.goodput:.2f}",
-        ]  # fmt: skip
+        ]
         for r in results
     ]
     print(format_table(headers, rows))

@@ -36,9 +36,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from pitstop.errors import UsageError
+from pitstop.simulate.traces import Trace
 from pitstop.store.states import JobState
 from pitstop.supervisor import lifecycle as lc
-from pitstop.simulate.traces import Trace
 
 HOUR = 3600.0
 POLICIES = ("pitstop", "restart-from-scratch", "notify-only", "on-demand")

@@ -21,7 +21,8 @@ STYLES = {"pitstop": "-", "notify-only": "--", "restart-from-scratch": "-", "on-
 
 def _cost_at(xs: list[float], ys: list[float], x: float) -> float:
     """The cost curve at ``x`` (linear between points), for the y limit of a clipped run."""
-    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:]), strict=False):
+    pts = list(zip(xs, ys, strict=True))
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
         if x0 <= x <= x1:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return ys[-1] if xs and x >= xs[-1] else 0.0
@@ -62,7 +63,7 @@ def plot(
 
     top = 0.0
     for r in results:
-        color = COLORS.get(r.policy, None)
+        color = COLORS.get(r.policy)
         style = STYLES.get(r.policy, "-")
         z = 3 if r.policy == "pitstop" else 2  # on top where it shares a path with another
         label = f"{r.policy} ({r.outcome} at {r.wall_h:.1f} h, ${r.cost:.2f})"
