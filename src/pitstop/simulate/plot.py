@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from pitstop.errors import UsageError
@@ -22,7 +23,7 @@ STYLES = {"pitstop": "-", "notify-only": "--", "restart-from-scratch": "-", "on-
 def _cost_at(xs: list[float], ys: list[float], x: float) -> float:
     """The cost curve at ``x`` (linear between points), for the y limit of a clipped run."""
     pts = list(zip(xs, ys, strict=True))
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
         if x0 <= x <= x1:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return ys[-1] if xs and x >= xs[-1] else 0.0
