@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from pitstop.config import Settings
 from tests.servers import MotoServer
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -21,8 +22,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("PITSTOP_CONFIG", None)
-for _k in [k for k in os.environ if k.startswith("PITSTOP_")]:
-    os.environ.pop(_k)
+# a developer's own settings must not leak into tests (PITSTOP_UPDATE_GOLDEN and such stay)
+for _field in Settings.model_fields:
+    os.environ.pop(f"PITSTOP_{_field.upper()}", None)
 
 
 @pytest.fixture(scope="session")

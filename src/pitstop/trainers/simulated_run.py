@@ -100,6 +100,12 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
     pre_prefix, pre_ckpt = env.get("PITSTOP_PRETRAINED_PREFIX"), env.get("PITSTOP_PRETRAINED_CHECKPOINT")
     if pre_prefix and pre_ckpt:
         pre = ModelKeys(pre_prefix)
+        if pre_ckpt in ("last", "best"):  # DRfC's DR_LOCAL_S3_PRETRAINED_CHECKPOINT values
+            doc = json.loads(w.read(pre.checkpoints_json) or b"{}")
+            pre_ckpt = str(doc.get(f"{pre_ckpt}_checkpoint", {}).get("name", ""))
+            if not pre_ckpt:
+                _log(f"no deepracer_checkpoints.json in {pre_prefix}")
+                return 4
         missing = [k for k in pre.checkpoint_files(pre_ckpt) if not w.exists(k)]
         if missing:
             _log(f"pretrained checkpoint incomplete, missing {missing}")
