@@ -115,6 +115,9 @@ class Setup:
     ttl_hours: float | None = None  # notify-only: an instance's time-to-live; None: hours + 1
     lifecycle: lc.Policy = field(default_factory=default_policy)
     poll_interval_s: float = field(default_factory=default_poll_interval_s)
+    # tests: attempt k freezes after freeze_after_s[k-1] training seconds (inf: never),
+    # instead of the Poisson draws
+    freeze_after_s: tuple[float, ...] | None = None
     dense: bool = False  # step at every poll tick (slow; tests prove it changes nothing)
     record: bool = True  # keep the timeline (for plots)
 
@@ -259,7 +262,11 @@ class _Ledger:
     def start(self, t: float, base: float) -> _Attempt:
         self.attempts += 1
         rate = self.setup.stall_rate_per_hour
-        freeze = self.rng.expovariate(rate / HOUR) if rate > 0 else math.inf
+        fixed = self.setup.freeze_after_s
+        if fixed is not None:
+            freeze = fixed[self.attempts - 1] if self.attempts <= len(fixed) else math.inf
+        else:
+            freeze = self.rng.expovariate(rate / HOUR) if rate > 0 else math.inf
         job = self.setup.job
         a = _Attempt(
             t, job.boot_minutes * 60, base, self.total, job.checkpoint_minutes * 60, freeze

@@ -1,0 +1,97 @@
+"""`pitstop simulate`: output, plot, trace readings and bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pitstop.cli.main import main
+from pitstop.errors import InvalidInput
+from pitstop.simulate.traces import find_traces, load_trace
+
+
+def write_trace(tmp_path: Path, data: list[int], gap: int = 600, name: str = "t.json") -> Path:
+    p = tmp_path / name
+    p.write_text(json.dumps({"metadata": {"gap_seconds": gap}, "data": data}))
+    return p
+
+
+def test_readings(tmp_path: Path) -> None:
+    p = write_trace(tmp_path, [0, 1, 2])
+    assert load_trace(p).available == (True, False, False)  # unavailable-is-1 (default)
+    assert load_trace(p, "available-is-1").available == (False, True, True)
+    assert find_traces(tmp_path) == [p]
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # unavailable-is-1: "0" is capacity; 1 h job, C = 15 min, same hand numbers as
+    # test_engine's one-interruption case
+    p = write_trace(tmp_path, [0, 0, 0, 1] + [0] * 20)
+    args = ["simulate", "--trace", str(p), "--hours", "1", "--checkpoint-minutes", "15"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by = {r["policy"]: r for r in doc["results"]}
+    assert set(by) == {"pitstop", "restart-from-scratch", "notify-only", "on-demand"}
+    assert by["pitstop"]["wall_h"] == 1.5 and by["pitstop"]["outcome"] == "succeeded"
+    assert by["restart-from-scratch"]["wall_h"] == 1.75
+    assert doc["trace_reading"] == "unavailable-is-1"
+
+
+def test_text_output_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = write_trace(tmp_path, [0, 0, 0, 1] + [0] * 20)
+    out = tmp_path / "out.png"
+    args = ["simulate", "--trace", str(p), "--hours", "1", "--checkpoint-minutes", "15"]
+    assert main([*args, "--stall-rate", "0.5", "--plot", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "pitstop" in text and "goodput" in text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--trace", "{missing}"], "not found"),
+        (["--trace", "{bad}"], "not valid JSON"),
+        (["--trace", "{nogap}"], "gap_seconds"),
+        (["--hours", "-8"], "--hours"),
+        (["--hours", "abc"], "--hours"),
+        (["--policy", "bogus"], "unknown policy"),
+        (["--trace-reading", "sideways"], "--trace-reading"),
+        (["--start-offset", "999"], "past the end"),
+        (["--stall-rate", "-1"], "--stall-rate"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], needle: str
+) -> None:
+    good = write_trace(tmp_path, [0] * 24)
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "nogap.json").write_text(json.dumps({"data": [0, 1]}))
+    paths = {
+        "missing": str(tmp_path / "missing.json"),
+        "bad": str(tmp_path / "bad.json"),
+        "nogap": str(tmp_path / "nogap.json"),
+    }
+    opts = {"--trace": str(good), "--hours": "1", "--checkpoint-minutes": "15"}
+    for k, v in zip(extra[::2], extra[1::2], strict=True):
+        opts[k] = v.format(**paths)
+    argv = ["simulate"] + [x for kv in opts.items() for x in kv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err and "Traceback" not in err
+
+
+def test_empty_trace_dir_is_invalid(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput):
+        find_traces(tmp_path)
+
+
+def test_help_names_the_default_reading(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "unavailable-is-1 (default)" in text and "Can't Be Late" in text
