@@ -139,7 +139,9 @@ def render_components(options: ImageOptions, unit_text: str) -> list[Component]:
     ]
     for c in components:
         if len(c.data) > 16000:  # the API's inline limit
-            raise PitstopError(f"component {c.name} is {len(c.data)} characters; the limit is 16000")
+            raise PitstopError(
+                f"component {c.name} is {len(c.data)} characters; the limit is 16000"
+            )
     return components
 
 
@@ -284,20 +286,24 @@ def render_cloudformation(
     wheel_object = None
     if options.source.kind == "s3":
         wheel_object = options.source.location[len("s3://") :]
-    return _environment().get_template("cloudformation.yaml.j2").render(
-        settings=settings,
-        options=options,
-        parent_image=parent_image,
-        supervisor=by_doc[SUPERVISOR_DOC],
-        drfc=by_doc[DRFC_DOC],
-        params=params,
-        managed=[managed_component_arn(settings.region, m) for m in MANAGED_COMPONENTS],
-        infrastructure=infrastructure_request(settings, options),
-        distribution=distribution_request(settings, options),
-        logs_bucket=logs_bucket,
-        logs_prefix=logs_prefix,
-        wheel_object=wheel_object,
-        version=__version__,
+    return (
+        _environment()
+        .get_template("cloudformation.yaml.j2")
+        .render(
+            settings=settings,
+            options=options,
+            parent_image=parent_image,
+            supervisor=by_doc[SUPERVISOR_DOC],
+            drfc=by_doc[DRFC_DOC],
+            params=params,
+            managed=[managed_component_arn(settings.region, m) for m in MANAGED_COMPONENTS],
+            infrastructure=infrastructure_request(settings, options),
+            distribution=distribution_request(settings, options),
+            logs_bucket=logs_bucket,
+            logs_prefix=logs_prefix,
+            wheel_object=wheel_object,
+            version=__version__,
+        )
     )
 
 
