@@ -68,9 +68,7 @@ def test_supervisor_component_installs_a_working_pitstop_and_a_verified_unit(
     settings = load_settings(None, bucket="my-bucket", region="eu-west-1", trainer="simulated")
     options = ImageOptions(source=PitstopSource.parse(f"s3://my-bucket/{key}"))
     (component,) = [
-        c
-        for c in render_components(options, find_unit().read_text())
-        if c.doc == SUPERVISOR_DOC
+        c for c in render_components(options, find_unit().read_text()) if c.doc == SUPERVISOR_DOC
     ]
     prefix, config_dir, unit_dir = root / "opt/pitstop", root / "etc/pitstop", root / "unit"
     parameters = {

@@ -37,7 +37,9 @@ class ToeRun:
         return all(s.returncode == 0 for s in self.steps)
 
     def describe(self) -> str:
-        return "\n".join(f"--- {s.name} ({s.action}) rc={s.returncode}\n{s.output}" for s in self.steps)
+        return "\n".join(
+            f"--- {s.name} ({s.action}) rc={s.returncode}\n{s.output}" for s in self.steps
+        )
 
 
 def parameter_values(doc: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
