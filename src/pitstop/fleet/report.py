@@ -1,0 +1,99 @@
+"""``pitstop report``: one self-contained HTML file (charts as PNG data URIs, no CDN).
+
+Per job: reward and completion % per episode across every attempt, with each attempt
+boundary marked by how the attempt before it ended (restart or preemption); the attempts
+and events tables; instance hours and cost.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import datetime, timezone
+from typing import Any
+
+from pitstop.fleet.progress import PREEMPTIONS, RESTARTS, Curve, JobProgress
+
+COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]
+
+
+def _rolling(values: list[float], n: int = 10) -> list[float]:
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v
+        if i >= n:
+            acc -= values[i - n]
+        out.append(acc / min(i + 1, n))
+    return out
+
+
+def chart_png(curves: list[Curve], title: str) -> str:
+    """A two-panel chart (reward, completion %) as a data URI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5.6), sharex=True, dpi=100)
+    for k, c in enumerate(curves):
+        color = COLORS[k % len(COLORS)]
+        if c.episodes:
+            ax1.plot(c.episodes, c.reward, ".", color=color, alpha=0.35, markersize=4)
+            ax1.plot(c.episodes, _rolling(c.reward), "-", color=color, linewidth=2, label=f"attempt {c.attempt}")
+            ax2.plot(c.episodes, c.completion, "-", color=color, linewidth=1.5, label=f"training, attempt {c.attempt}")
+        if c.eval_episodes:
+            ax2.plot(c.eval_episodes, c.eval_completion, "o", color=color, markersize=4, alpha=0.7)
+    # mark where each attempt after the first began, by how the one before it ended
+    for prev, c in zip(curves, curves[1:], strict=False):
+        xs = c.episodes + c.eval_episodes
+        if not xs:
+            continue
+        x = min(xs) - 0.5
+        if prev.outcome in PREEMPTIONS:
+            style, label = dict(color="#d62728", linestyle="--"), f"preempted ({prev.outcome})"
+        elif prev.outcome in RESTARTS:
+            style, label = dict(color="#ff7f0e", linestyle="-."), f"restart ({prev.outcome})"
+        else:
+            style, label = dict(color="#7f7f7f", linestyle=":"), f"attempt {c.attempt} ({prev.outcome or '?'})"
+        for ax in (ax1, ax2):
+            ax.axvline(x, linewidth=1.8, **style)  # type: ignore[arg-type]
+        ax1.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
+                     ha="right", fontsize=8, color=style["color"])
+    ax1.set_title(title)
+    ax1.set_ylabel("reward (10-episode mean)")
+    ax2.set_ylabel("completion %")
+    ax2.set_xlabel("episode (all attempts, in order)")
+    ax2.set_ylim(-2, 105)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    if any(c.episodes for c in curves):
+        ax1.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def render(jobs: list[JobProgress], spot_price: float | None, bucket: str) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("pitstop", "templates/fleet"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    items: list[dict[str, Any]] = []
+    for p in jobs:
+        has_points = any(c.episodes or c.eval_episodes for c in p.curves)
+        items.append({
+            "row": p.row(),
+            "doc": p.doc,
+            "chart": chart_png(p.curves, f"{p.doc['name']} ({p.doc['id']})") if has_points else None,
+        })
+    total_hours = sum(p.hours for p in jobs)
+    return env.get_template("report.html.j2").render(
+        jobs=items,
+        bucket=bucket,
+        spot_price=spot_price,
+        total_hours=total_hours,
+        total_cost=None if spot_price is None else total_hours * spot_price,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
