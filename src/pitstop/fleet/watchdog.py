@@ -84,12 +84,12 @@ def instance_verdict(inst: InstanceView, now: float, t: Thresholds) -> Verdict:
     last_sign = inst.heartbeat_at
     if last_sign is not None and now - last_sign <= t.silent_after_s:
         return Verdict.HEALTHY
-    if last_sign is None and now - inst.launched_at <= t.boot_grace_s:
+    if last_sign is None and now - inst.launched_at < t.boot_grace_s:
         return Verdict.BOOTING
     rebooted = inst.rebooted_at
     if rebooted is not None and (last_sign is None or last_sign < rebooted):
         # silent since our reboot
-        return Verdict.REBOOTING if now - rebooted <= t.reboot_grace_s else Verdict.DEAD
+        return Verdict.REBOOTING if now - rebooted < t.reboot_grace_s else Verdict.DEAD
     return Verdict.SILENT
 
 
