@@ -31,7 +31,7 @@ from pitstop.store.objects import S3Store
 
 
 def _log(msg: str) -> None:
-    print(f"[simulated-trainer] {msg}", flush=True)
+    print(f"[simulated-trainer {time.time():.3f}] {msg}", flush=True)
 
 
 class Writer:
