@@ -3,57 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import os
 from pathlib import Path
 
 import pytest
 
 from pitstop.cli.main import main
-from pitstop.store.jobs import Attempt, JobStatus
-from pitstop.store.layout import ModelKeys
 from pitstop.store.states import JobState
-from tests.e2e.harness import jobs_store, submit
+from tests.e2e.harness import jobs_store
 from tests.helpers import wait_for
 
 
-def _metrics(n_episodes: int, start: float) -> bytes:
-    return json.dumps({"version": 2.0, "best_model_metric": "progress", "metrics": [
-        {"reward_score": start + 3 * i, "phase": "evaluation" if i % 5 == 4 else "training",
-         "completion_percentage": min(100, 5 * i + start / 10), "episode": i, "trial": 1,
-         "metric_time": 0, "start_time": 0, "elapsed_time_in_milliseconds": 1, "episode_status": "x"}
-        for i in range(n_episodes)]}).encode()
-
-
-@pytest.fixture
-def history(settings_env: dict[str, str]) -> str:
-    """A job with three attempts: crashed, preempted, running; metrics in each prefix."""
-    jobs = jobs_store(settings_env)
-    job_id = submit(settings_env, "curvy", {"checkpoints": 3}, max_hours=4)
-    outcomes = [("crashed", "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"),
-                ("preempted", "2026-01-01T11:05:00Z", "2026-01-01T12:05:00Z"),
-                (None, "2026-01-01T12:10:00Z", None)]
-    attempts = []
-    for n, (outcome, start, end) in enumerate(outcomes, 1):
-        a = Attempt(n=n, instance_id="i-abc", model_prefix=f"models/{job_id}/attempt-{n}", started_at=start,
-                    ended_at=end, outcome=outcome or "running", last_checkpoint=f"{n * 4}_Step-{n * 400}.ckpt",
-                    training_s=3600.0 if end else 0.0)
-        attempts.append(a)
-        jobs.store.put(ModelKeys(a.model_prefix).metrics, _metrics(30, 10.0 * n))
-
-    def change(s: JobStatus) -> JobStatus:
-        s.attempts, s.state, s.instance_id, s.restarts = attempts, JobState.RUNNING, "i-abc", 1
-        return s
-
-    jobs.update(job_id, change)
-    jobs.event(job_id, "run.crashed", attempt=1, state="restarting", reason="exit 3")
-    jobs.event(job_id, "run.preempted", attempt=2, state="preempted", reason="spot notice")
-    jobs.put_log(job_id, "attempt-1-trainer.log", b"loading\ncheckpoint 1\n")
-    return job_id
-
-
-def test_status_table_has_attempts_progress_and_cost(history: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_table_has_attempts_progress_and_cost(
+    history: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["status", "--spot-price", "0.5", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["id"] == history and row["state"] == "running"
@@ -77,7 +42,9 @@ def test_report_has_a_chart_per_job_attempts_events_and_cost(
     assert "$0.75/h" in html and "http://" not in html.replace("http://www.w3.org", "")
 
 
-def test_report_curves_mark_restarts_and_preemptions(history: str, settings_env: dict[str, str]) -> None:
+def test_report_curves_mark_restarts_and_preemptions(
+    history: str, settings_env: dict[str, str]
+) -> None:
     from pitstop.fleet.progress import curves
 
     jobs = jobs_store(settings_env)
@@ -94,9 +61,24 @@ def test_logs_prints_the_jobs_logs(history: str, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out == "==> attempt-1-trainer.log <==\nloading\ncheckpoint 1\n"
 
 
-def test_logs_follow_prints_new_logs_until_the_job_ends(history: str, settings_env: dict[str, str]) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "pitstop.cli.main", "logs", history, "--follow", "--interval", "0.1"],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, **settings_env})
+def test_logs_follow_prints_new_logs_until_the_job_ends(
+    history: str, settings_env: dict[str, str]
+) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pitstop.cli.main",
+            "logs",
+            history,
+            "--follow",
+            "--interval",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **settings_env},
+    )
     try:
         jobs = jobs_store(settings_env)
         jobs.put_log(history, "attempt-2-trainer.log", b"attempt two\n")
@@ -116,26 +98,53 @@ def test_fleet_status_and_watch_once(
 
     endpoint = settings_env["PITSTOP_S3_ENDPOINT_URL"]
     common = ["--name", fleet_name, "--endpoint-url", endpoint]
-    assert main(["fleet", "up", "--instances", "2", "--types", "g4dn.xlarge,g5.xlarge", *common]) == 0
+    assert (
+        main(["fleet", "up", "--instances", "2", "--types", "g4dn.xlarge,g5.xlarge", *common]) == 0
+    )
     capsys.readouterr()
     aws = AwsClients(endpoint_url=endpoint)
-    ids = sorted(i["InstanceId"] for i in
-                 aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[fleet_name])
-                 ["AutoScalingGroups"][0]["Instances"])
+    ids = sorted(
+        i["InstanceId"]
+        for i in aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[fleet_name])[
+            "AutoScalingGroups"
+        ][0]["Instances"]
+    )
     assert len(ids) == 2
     jobs = jobs_store(settings_env)
-    jobs.store.put(jobs.layout.instance(ids[0]), json.dumps(
-        {"instance_id": ids[0], "state": "running", "job_id": None, "last_checkpoint": "3_Step-9.ckpt"}).encode())
+    jobs.store.put(
+        jobs.layout.instance(ids[0]),
+        json.dumps(
+            {
+                "instance_id": ids[0],
+                "state": "running",
+                "job_id": None,
+                "last_checkpoint": "3_Step-9.ckpt",
+            }
+        ).encode(),
+    )
 
     assert main(["fleet", "status", *common, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     rows = {r["instance_id"]: r for r in doc["instances"]}
     assert doc["group"]["desired"] == 2 and set(rows) == set(ids)
     assert rows[ids[0]]["heartbeat_age_s"] is not None and rows[ids[0]]["supervisor"] == "running"
-    assert rows[ids[1]]["heartbeat_age_s"] is None and "type" in rows[ids[1]]  # moto leaves it empty
+    assert (
+        rows[ids[1]]["heartbeat_age_s"] is None and "type" in rows[ids[1]]
+    )  # moto leaves it empty
 
     # ids[1] never spoke and the boot grace is 0: it is rebooted (and tagged), ids[0] is healthy
-    watch = ["fleet", "watch", "--once", "--boot-grace", "0", "--silent-after", "600", "--reboot-grace", "0", *common]
+    watch = [
+        "fleet",
+        "watch",
+        "--once",
+        "--boot-grace",
+        "0",
+        "--silent-after",
+        "600",
+        "--reboot-grace",
+        "0",
+        *common,
+    ]
     assert main([*watch, "--json"]) == 0
     actions = json.loads(capsys.readouterr().out)["actions"]
     assert [(a["action"], a["instance_id"]) for a in actions] == [("reboot", ids[1])]
@@ -145,29 +154,44 @@ def test_fleet_status_and_watch_once(
     # still silent after the reboot: terminated through the group, which replaces it
     # the reboot tag has 1 s resolution: wait until S3's clock is past it
     first = jobs.store.server_time()
-    wait_for(lambda: (jobs.store.server_time() - first).total_seconds() >= 1.0, 5, "the next second")
+    wait_for(
+        lambda: (jobs.store.server_time() - first).total_seconds() >= 1.0, 5, "the next second"
+    )
     assert main([*watch, "--json"]) == 0
     actions = json.loads(capsys.readouterr().out)["actions"]
     assert [(a["action"], a["instance_id"]) for a in actions] == [("terminate", ids[1])]
     main(["fleet", "down", "--delete", *common])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["fleet", "up", "--instances", "-1", "--types", "g5.xlarge"], "--instances must be >= 0"),
-    (["fleet", "up", "--instances", "1", "--types", "not a type"], "--types"),
-    (["fleet", "up", "--instances", "1", "--types", "g5.xlarge", "--tag", "novalue"], "KEY=VALUE"),
-    (["fleet", "scale", "two"], "N must be a number"),
-    (["fleet", "scale", "1", "--name", "x"], "--name"),
-    (["fleet", "iam-policy", "--account-id", "12"], "12 digits"),
-    (["fleet", "ssh", "i-1"], "give the command"),
-    (["fleet", "exec", "--", "true"], "--all or instance"),
-    (["report", "--out", "r.pdf"], ".html"),
-    (["status", "--spot-price", "cheap"], "--spot-price must be a number"),
-    (["logs", "no-such-job"], "no job"),
-])
-def test_bad_input_is_one_line_exit_2(argv: list[str], message: str, settings_env: dict[str, str]) -> None:
-    r = subprocess.run([sys.executable, "-m", "pitstop.cli.main", *argv], capture_output=True, text=True,
-                       env={**os.environ, **settings_env}, timeout=60)
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fleet", "up", "--instances", "-1", "--types", "g5.xlarge"], "--instances must be >= 0"),
+        (["fleet", "up", "--instances", "1", "--types", "not a type"], "--types"),
+        (
+            ["fleet", "up", "--instances", "1", "--types", "g5.xlarge", "--tag", "novalue"],
+            "KEY=VALUE",
+        ),
+        (["fleet", "scale", "two"], "N must be a number"),
+        (["fleet", "scale", "1", "--name", "x"], "--name"),
+        (["fleet", "iam-policy", "--account-id", "12"], "12 digits"),
+        (["fleet", "ssh", "i-1"], "give the command"),
+        (["fleet", "exec", "--", "true"], "--all or instance"),
+        (["report", "--out", "r.pdf"], ".html"),
+        (["status", "--spot-price", "cheap"], "--spot-price must be a number"),
+        (["logs", "no-such-job"], "no job"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    argv: list[str], message: str, settings_env: dict[str, str]
+) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli.main", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings_env},
+        timeout=60,
+    )
     # argparse's usage may come first (the project's convention); then one error line
     lines = [ln for ln in r.stderr.splitlines() if "error:" in ln]
     assert "Traceback" not in r.stderr and r.stderr.rstrip().endswith(lines[-1])

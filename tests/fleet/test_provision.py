@@ -16,8 +16,15 @@ TYPES = ("g4dn.2xlarge", "g5.2xlarge", "g6.2xlarge")
 
 
 def _spec(name: str, n: int = 2, **kw: object) -> FleetSpec:
-    return FleetSpec(name=name, instance_types=TYPES, instances=n, max_instances=4,
-                     zones=("us-east-1a", "us-east-1b"), tags={"team": "racing"}, **kw)  # type: ignore[arg-type]
+    return FleetSpec(
+        name=name,
+        instance_types=TYPES,
+        instances=n,
+        max_instances=4,
+        zones=("us-east-1a", "us-east-1b"),
+        tags={"team": "racing"},
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_up_creates_template_and_group_with_spot_settings(
@@ -27,7 +34,9 @@ def test_up_creates_template_and_group_with_spot_settings(
     changes = fleet.up(_spec(fleet_name), settings, create_role=True)
     assert {c.action for c in changes} >= {"created"}
 
-    lt = aws.ec2.describe_launch_template_versions(LaunchTemplateName=fleet_name)["LaunchTemplateVersions"]
+    lt = aws.ec2.describe_launch_template_versions(LaunchTemplateName=fleet_name)[
+        "LaunchTemplateVersions"
+    ]
     assert len(lt) == 1
     data = lt[0]["LaunchTemplateData"]
     assert data["ImageId"] == ami
@@ -59,22 +68,30 @@ def test_up_creates_template_and_group_with_spot_settings(
     assert [o["InstanceType"] for o in mip["LaunchTemplate"]["Overrides"]] == list(TYPES)
     assert sorted(group["AvailabilityZones"]) == ["us-east-1a", "us-east-1b"]
 
-    profile = aws.iam.get_instance_profile(InstanceProfileName="pitstop-instance")["InstanceProfile"]
+    profile = aws.iam.get_instance_profile(InstanceProfileName="pitstop-instance")[
+        "InstanceProfile"
+    ]
     assert [r["RoleName"] for r in profile["Roles"]] == ["pitstop-instance"]
 
 
-def test_up_twice_is_a_no_op(aws: AwsClients, ami: str, settings: Settings, fleet_name: str) -> None:
+def test_up_twice_is_a_no_op(
+    aws: AwsClients, ami: str, settings: Settings, fleet_name: str
+) -> None:
     fleet = Fleet(aws, fleet_name)
     fleet.up(_spec(fleet_name), settings)
     before = fleet.group()
     again = fleet.up(_spec(fleet_name), settings)
     assert [c.action for c in again] == ["unchanged", "unchanged"]
-    versions = aws.ec2.describe_launch_template_versions(LaunchTemplateName=fleet_name)["LaunchTemplateVersions"]
+    versions = aws.ec2.describe_launch_template_versions(LaunchTemplateName=fleet_name)[
+        "LaunchTemplateVersions"
+    ]
     assert len(versions) == 1
     after = fleet.group()
     assert before is not None and after is not None
     assert after["DesiredCapacity"] == before["DesiredCapacity"]
-    assert sorted(i["InstanceId"] for i in after["Instances"]) == sorted(i["InstanceId"] for i in before["Instances"])
+    assert sorted(i["InstanceId"] for i in after["Instances"]) == sorted(
+        i["InstanceId"] for i in before["Instances"]
+    )
 
 
 def test_up_with_a_changed_setting_makes_a_new_template_version(
@@ -99,8 +116,10 @@ def test_scale_and_down_leave_nothing_running(
     assert fleet.group() is None
     assert fleet.launch_template() is None
     running = aws.ec2.describe_instances(
-        Filters=[{"Name": "tag:pitstop:fleet", "Values": [fleet_name]},
-                 {"Name": "instance-state-name", "Values": ["pending", "running"]}]
+        Filters=[
+            {"Name": "tag:pitstop:fleet", "Values": [fleet_name]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
     )["Reservations"]
     assert running == []
 

@@ -13,8 +13,13 @@ from tests.fleet.conftest import Sshd, start_sshd
 
 
 def _opts(tmp_path: Path, sshd: Sshd, **kw: object) -> SshOptions:
-    return SshOptions(known_hosts=tmp_path / "known_hosts", identity=str(sshd.user_key),
-                      config=None, timeout_s=5, **kw)  # type: ignore[arg-type]
+    return SshOptions(
+        known_hosts=tmp_path / "known_hosts",
+        identity=str(sshd.user_key),
+        config=None,
+        timeout_s=5,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def _target(sshd: Sshd, name: str = "box") -> Target:
@@ -49,8 +54,13 @@ def test_changed_host_key_is_refused_even_with_accept_new(sshd: Sshd, tmp_path: 
     try:
         line = known.replace(f"[127.0.0.1]:{sshd.port}", f"[127.0.0.1]:{other.port}")
         (tmp_path / "known_hosts").write_text(line)
-        opts = SshOptions(known_hosts=tmp_path / "known_hosts", identity=str(other.user_key),
-                          config=None, timeout_s=5, accept_new_host_key=True)
+        opts = SshOptions(
+            known_hosts=tmp_path / "known_hosts",
+            identity=str(other.user_key),
+            config=None,
+            timeout_s=5,
+            accept_new_host_key=True,
+        )
         res = run(Target("box", "127.0.0.1", other.port, other.user), "echo never", opts)
         assert res.exit_code is None and "HOST KEY CHANGED" in (res.error or "")
         assert (tmp_path / "known_hosts").read_text() == line  # not overwritten
@@ -75,31 +85,67 @@ def test_run_many_runs_in_parallel_with_a_result_per_host(sshd: Sshd, tmp_path: 
 
 def _ssh_config(tmp_path: Path, sshd: Sshd) -> Path:
     cfg = tmp_path / "ssh_config"
-    cfg.write_text(f"Host i-*\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {sshd.user}\n"
-                   f"  IdentityFile {sshd.user_key}\n")
+    cfg.write_text(
+        f"Host i-*\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {sshd.user_key}\n"
+    )
     return cfg
 
 
 def test_cli_fleet_ssh_prints_output_and_returns_the_exit_code(
     sshd: Sshd, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    flags = ["--ssh-config", str(_ssh_config(tmp_path, sshd)), "--known-hosts", str(tmp_path / "kh")]
+    flags = [
+        "--ssh-config",
+        str(_ssh_config(tmp_path, sshd)),
+        "--known-hosts",
+        str(tmp_path / "kh"),
+    ]
     assert main(["fleet", "ssh", "i-0abc", *flags, "--", "echo hi; exit 4"]) == 1
     assert "unknown host key" in capsys.readouterr().err
-    assert main(["fleet", "ssh", "i-0abc", *flags, "--accept-new-host-key", "--", "echo hi; exit 4"]) == 4
+    assert (
+        main(["fleet", "ssh", "i-0abc", *flags, "--accept-new-host-key", "--", "echo hi; exit 4"])
+        == 4
+    )
     assert capsys.readouterr().out == "hi\n"
 
 
 def test_cli_fleet_exec_all_gives_a_result_per_instance(
-    sshd: Sshd, tmp_path: Path, capsys: pytest.CaptureFixture[str], settings_env: dict[str, str],
-    aws: object, ami: str, fleet_name: str, moto_server: object,
+    sshd: Sshd,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    settings_env: dict[str, str],
+    aws: object,
+    ami: str,
+    fleet_name: str,
+    moto_server: object,
 ) -> None:
     endpoint = settings_env["PITSTOP_S3_ENDPOINT_URL"]
     common = ["--name", fleet_name, "--endpoint-url", endpoint]
-    assert main(["fleet", "up", "--instances", "3", "--types", "g4dn.xlarge", "--zones", "us-east-1a", *common]) == 0
+    assert (
+        main(
+            [
+                "fleet",
+                "up",
+                "--instances",
+                "3",
+                "--types",
+                "g4dn.xlarge",
+                "--zones",
+                "us-east-1a",
+                *common,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    flags = ["--ssh-config", str(_ssh_config(tmp_path, sshd)), "--known-hosts", str(tmp_path / "kh"),
-             "--accept-new-host-key"]
+    flags = [
+        "--ssh-config",
+        str(_ssh_config(tmp_path, sshd)),
+        "--known-hosts",
+        str(tmp_path / "kh"),
+        "--accept-new-host-key",
+    ]
     rc = main(["fleet", "exec", "--all", *flags, *common, "--json", "--", "echo", "up"])
     import json
 

@@ -20,11 +20,19 @@ T = Thresholds(silent_after_s=300, boot_grace_s=600, reboot_grace_s=400)
 NOW = 100_000.0
 
 
-def _inst(iid: str = "i-1", hb_age: float | None = 10, state: str = "running",
-          rebooted_ago: float | None = None, hb_state: str = "running") -> InstanceView:
+def _inst(
+    iid: str = "i-1",
+    hb_age: float | None = 10,
+    state: str = "running",
+    rebooted_ago: float | None = None,
+    hb_state: str = "running",
+) -> InstanceView:
     return InstanceView(
-        instance_id=iid, ec2_state=state, launched_at=NOW - 5000,
-        heartbeat_at=None if hb_age is None else NOW - hb_age, heartbeat_state=hb_state,
+        instance_id=iid,
+        ec2_state=state,
+        launched_at=NOW - 5000,
+        heartbeat_at=None if hb_age is None else NOW - hb_age,
+        heartbeat_state=hb_state,
         rebooted_at=None if rebooted_ago is None else NOW - rebooted_ago,
     )
 

@@ -35,45 +35,108 @@ def _positive(kind: type, what: str, minimum: float = 0) -> Any:
 
 
 def _aws_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default="pitstop", help="fleet name: launch template, group and tags (default: pitstop)")
-    p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint for EC2/Auto Scaling/IAM/SSM (tests, LocalStack)")
+    p.add_argument(
+        "--name",
+        default="pitstop",
+        help="fleet name: launch template, group and tags (default: pitstop)",
+    )
+    p.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint for EC2/Auto Scaling/IAM/SSM (tests, LocalStack)",
+    )
     add_settings_flags(p)
     add_json_flag(p)
 
 
 def _ssh_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-i", "--identity", metavar="FILE", help="private key (default: the agent, then ~/.ssh keys)")
+    p.add_argument(
+        "-i",
+        "--identity",
+        metavar="FILE",
+        help="private key (default: the agent, then ~/.ssh keys)",
+    )
     p.add_argument("-l", "--user", help="login user (default: from ssh config, else ubuntu)")
-    p.add_argument("-p", "--port", type=_positive(int, "--port", 1), help="SSH port (default: from ssh config, else 22)")
-    p.add_argument("--known-hosts", metavar="FILE", default=str(Path.home() / ".ssh" / "known_hosts"))
-    p.add_argument("--ssh-config", metavar="FILE", default=str(Path.home() / ".ssh" / "config"),
-                   help="OpenSSH client config read for HostName/Port/User/IdentityFile")
-    p.add_argument("--accept-new-host-key", action="store_true",
-                   help="trust and save an unknown host key (a changed key is always refused)")
+    p.add_argument(
+        "-p",
+        "--port",
+        type=_positive(int, "--port", 1),
+        help="SSH port (default: from ssh config, else 22)",
+    )
+    p.add_argument(
+        "--known-hosts", metavar="FILE", default=str(Path.home() / ".ssh" / "known_hosts")
+    )
+    p.add_argument(
+        "--ssh-config",
+        metavar="FILE",
+        default=str(Path.home() / ".ssh" / "config"),
+        help="OpenSSH client config read for HostName/Port/User/IdentityFile",
+    )
+    p.add_argument(
+        "--accept-new-host-key",
+        action="store_true",
+        help="trust and save an unknown host key (a changed key is always refused)",
+    )
     p.add_argument("--private", action="store_true", help="connect to private IP addresses")
-    p.add_argument("--timeout", type=_positive(float, "--timeout", 0.1), default=10.0, help="connect timeout, s")
+    p.add_argument(
+        "--timeout",
+        type=_positive(float, "--timeout", 0.1),
+        default=10.0,
+        help="connect timeout, s",
+    )
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser("fleet", help="spot GPU capacity: up, scale, down, status, watch, ssh",
-                       description="Run the fleet of spot GPU instances: an Auto Scaling group over many "
-                       "instance types and zones, an external watchdog, and SSH inspection.")
+    p = sub.add_parser(
+        "fleet",
+        help="spot GPU capacity: up, scale, down, status, watch, ssh",
+        description="Run the fleet of spot GPU instances: an Auto Scaling group over many "
+        "instance types and zones, an external watchdog, and SSH inspection.",
+    )
     p.set_defaults(group_parser=p)
     cmds = p.add_subparsers(dest="fleet_command", metavar="COMMAND")
 
-    up = cmds.add_parser("up", help="create or update the launch template and the group (idempotent)")
-    up.add_argument("--instances", type=_positive(int, "--instances"), required=True, help="desired instances")
-    up.add_argument("--max", dest="max_instances", type=_positive(int, "--max", 1), help="group maximum (default: max(instances, 1) x 2)")
-    up.add_argument("--types", required=True, help="instance types, comma-separated: g4dn.2xlarge,g5.2xlarge")
-    up.add_argument("--zones", default="", help="availability zones, comma-separated (default: all)")
-    up.add_argument("--subnets", default="", help="subnet ids, comma-separated (instead of --zones)")
+    up = cmds.add_parser(
+        "up", help="create or update the launch template and the group (idempotent)"
+    )
+    up.add_argument(
+        "--instances", type=_positive(int, "--instances"), required=True, help="desired instances"
+    )
+    up.add_argument(
+        "--max",
+        dest="max_instances",
+        type=_positive(int, "--max", 1),
+        help="group maximum (default: max(instances, 1) x 2)",
+    )
+    up.add_argument(
+        "--types", required=True, help="instance types, comma-separated: g4dn.2xlarge,g5.2xlarge"
+    )
+    up.add_argument(
+        "--zones", default="", help="availability zones, comma-separated (default: all)"
+    )
+    up.add_argument(
+        "--subnets", default="", help="subnet ids, comma-separated (instead of --zones)"
+    )
     up.add_argument("--ami", help="AMI id (default: SSM parameter /pitstop/ami-id)")
-    up.add_argument("--instance-profile", default="pitstop-instance", help="IAM instance profile name")
-    up.add_argument("--create-role", action="store_true", help="create the role and instance profile with the policy of 'fleet iam-policy'")
-    up.add_argument("--root-gb", type=_positive(int, "--root-gb", 30), default=120, help="gp3 root volume size (GiB)")
+    up.add_argument(
+        "--instance-profile", default="pitstop-instance", help="IAM instance profile name"
+    )
+    up.add_argument(
+        "--create-role",
+        action="store_true",
+        help="create the role and instance profile with the policy of 'fleet iam-policy'",
+    )
+    up.add_argument(
+        "--root-gb",
+        type=_positive(int, "--root-gb", 30),
+        default=120,
+        help="gp3 root volume size (GiB)",
+    )
     up.add_argument("--key-name", help="EC2 key pair for SSH")
     up.add_argument("--security-groups", default="", help="security group ids, comma-separated")
-    up.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="extra tag (repeatable)")
+    up.add_argument(
+        "--tag", action="append", default=[], metavar="KEY=VALUE", help="extra tag (repeatable)"
+    )
     up.add_argument("--spot-max-price", help="USD per hour cap (default: the on-demand price)")
     _aws_flags(up)
     up.set_defaults(func=_up)
@@ -83,12 +146,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _aws_flags(sc)
     sc.set_defaults(func=_scale)
 
-    dn = cmds.add_parser("down", help="scale to zero and terminate the instances; --delete removes the group and template")
-    dn.add_argument("--delete", action="store_true", help="also delete the group and the launch template")
+    dn = cmds.add_parser(
+        "down",
+        help="scale to zero and terminate the instances; --delete removes the group and template",
+    )
+    dn.add_argument(
+        "--delete", action="store_true", help="also delete the group and the launch template"
+    )
     _aws_flags(dn)
     dn.set_defaults(func=_down)
 
-    st = cmds.add_parser("status", help="instances with type, zone, state, heartbeat age, job and checkpoint")
+    st = cmds.add_parser(
+        "status", help="instances with type, zone, state, heartbeat age, job and checkpoint"
+    )
     _aws_flags(st)
     st.set_defaults(func=_fleet_status)
 
@@ -97,55 +167,111 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _aws_flags(pol)
     pol.set_defaults(func=_policy)
 
-    w = cmds.add_parser("watch", help="external watchdog: reboot silent instances, terminate dead ones, add capacity")
-    w.add_argument("--once", action="store_true", help="one round, then exit (cron, scheduled Lambda)")
-    w.add_argument("--interval", type=_positive(float, "--interval", 1), default=60.0, help="seconds between rounds")
-    w.add_argument("--silent-after", type=_positive(float, "--silent-after"), default=900.0,
-                   help="heartbeat older than this (s) means silent")
-    w.add_argument("--boot-grace", type=_positive(float, "--boot-grace"), default=900.0,
-                   help="leave a new instance without a heartbeat alone this long (s)")
-    w.add_argument("--reboot-grace", type=_positive(float, "--reboot-grace"), default=600.0,
-                   help="terminate if still silent this long after the watchdog's reboot (s)")
+    w = cmds.add_parser(
+        "watch",
+        help="external watchdog: reboot silent instances, terminate dead ones, add capacity",
+    )
+    w.add_argument(
+        "--once", action="store_true", help="one round, then exit (cron, scheduled Lambda)"
+    )
+    w.add_argument(
+        "--interval",
+        type=_positive(float, "--interval", 1),
+        default=60.0,
+        help="seconds between rounds",
+    )
+    w.add_argument(
+        "--silent-after",
+        type=_positive(float, "--silent-after"),
+        default=900.0,
+        help="heartbeat older than this (s) means silent",
+    )
+    w.add_argument(
+        "--boot-grace",
+        type=_positive(float, "--boot-grace"),
+        default=900.0,
+        help="leave a new instance without a heartbeat alone this long (s)",
+    )
+    w.add_argument(
+        "--reboot-grace",
+        type=_positive(float, "--reboot-grace"),
+        default=600.0,
+        help="terminate if still silent this long after the watchdog's reboot (s)",
+    )
     w.add_argument("--dry-run", action="store_true", help="decide and print, change nothing")
     _aws_flags(w)
     w.set_defaults(func=_watch)
 
-    ssh = cmds.add_parser("ssh", help="run a command on one instance over SSH",
-                          description="pitstop fleet ssh INSTANCE [-- CMD]: INSTANCE is an instance id or a host.")
+    ssh = cmds.add_parser(
+        "ssh",
+        help="run a command on one instance over SSH",
+        description="pitstop fleet ssh INSTANCE [-- CMD]: INSTANCE is an instance id or a host.",
+    )
     ssh.add_argument("instance", metavar="INSTANCE")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
     _ssh_flags(ssh)
     _aws_flags(ssh)
     ssh.set_defaults(func=_ssh)
 
-    ex = cmds.add_parser("exec", help="run a command on instances in parallel, a result per host",
-                         description="pitstop fleet exec --all -- CMD | pitstop fleet exec --instance ID [--instance ID ...] -- CMD")
+    ex = cmds.add_parser(
+        "exec",
+        help="run a command on instances in parallel, a result per host",
+        description="pitstop fleet exec --all -- CMD | pitstop fleet exec --instance ID [--instance ID ...] -- CMD",
+    )
     ex.add_argument("--all", action="store_true", help="every running instance of the fleet")
-    ex.add_argument("--instance", action="append", default=[], metavar="INSTANCE", help="an instance id or host (repeatable)")
+    ex.add_argument(
+        "--instance",
+        action="append",
+        default=[],
+        metavar="INSTANCE",
+        help="an instance id or host (repeatable)",
+    )
     ex.add_argument("--parallel", type=_positive(int, "--parallel", 1), default=16)
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
     _ssh_flags(ex)
     _aws_flags(ex)
     ex.set_defaults(func=_exec)
 
-    lg = sub.add_parser("logs", help="print a job's logs from S3", description="Print a job's logs (jobs/JOB/logs/ in S3).")
+    lg = sub.add_parser(
+        "logs",
+        help="print a job's logs from S3",
+        description="Print a job's logs (jobs/JOB/logs/ in S3).",
+    )
     lg.add_argument("job_id", metavar="JOB_ID")
-    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new logs until the job ends")
-    lg.add_argument("--interval", type=_positive(float, "--interval", 0.05), default=2.0, help="poll interval with --follow (s)")
+    lg.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing new logs until the job ends"
+    )
+    lg.add_argument(
+        "--interval",
+        type=_positive(float, "--interval", 0.05),
+        default=2.0,
+        help="poll interval with --follow (s)",
+    )
     add_settings_flags(lg)
     lg.set_defaults(func=_logs)
 
-    s = sub.add_parser("status", help="jobs, attempts, states, progress and cost",
-                       description="A table of jobs with their attempts, restarts, preemptions, progress and cost so far.")
-    s.add_argument("--spot-price", type=_positive(float, "--spot-price"), metavar="USD_PER_HOUR",
-                   help="spot price for the cost column (instance hours x price)")
+    s = sub.add_parser(
+        "status",
+        help="jobs, attempts, states, progress and cost",
+        description="A table of jobs with their attempts, restarts, preemptions, progress and cost so far.",
+    )
+    s.add_argument(
+        "--spot-price",
+        type=_positive(float, "--spot-price"),
+        metavar="USD_PER_HOUR",
+        help="spot price for the cost column (instance hours x price)",
+    )
     add_settings_flags(s)
     add_json_flag(s)
     s.set_defaults(func=_status)
 
-    r = sub.add_parser("report", help="an HTML report with training curves, attempts, events and cost")
+    r = sub.add_parser(
+        "report", help="an HTML report with training curves, attempts, events and cost"
+    )
     r.add_argument("--out", required=True, metavar="FILE.html")
-    r.add_argument("--job", action="append", default=[], metavar="JOB_ID", help="only these jobs (repeatable)")
+    r.add_argument(
+        "--job", action="append", default=[], metavar="JOB_ID", help="only these jobs (repeatable)"
+    )
     r.add_argument("--spot-price", type=_positive(float, "--spot-price"), metavar="USD_PER_HOUR")
     add_settings_flags(r)
     r.set_defaults(func=_report)
@@ -171,7 +297,12 @@ def _print_changes(args: Any, changes: list[Any]) -> None:
     elif not changes:
         print("nothing to do")
     else:
-        print(format_table(["RESOURCE", "ACTION", "DETAIL"], [[c.resource, c.action, c.detail] for c in changes]))
+        print(
+            format_table(
+                ["RESOURCE", "ACTION", "DETAIL"],
+                [[c.resource, c.action, c.detail] for c in changes],
+            )
+        )
 
 
 # -- fleet -----------------------------------------------------------------------------
@@ -181,7 +312,9 @@ def _up(args: Any) -> int:
     types = _csv(args.types)
     bad = [t for t in types if not _TYPE_RE.match(t)]
     if not types or bad:
-        raise UsageError(f"--types: not an instance type: {(bad or [args.types])[0]!r} (e.g. g4dn.2xlarge)")
+        raise UsageError(
+            f"--types: not an instance type: {(bad or [args.types])[0]!r} (e.g. g4dn.2xlarge)"
+        )
     tags = {}
     for t in args.tag:
         k, sep, v = t.partition("=")
@@ -195,10 +328,19 @@ def _up(args: Any) -> int:
         raise UsageError("give --zones or --subnets, not both")
     settings = settings_from(args)
     spec = FleetSpec(
-        name=args.name, instance_types=types, instances=args.instances, max_instances=max_instances,
-        zones=_csv(args.zones), subnets=_csv(args.subnets), ami=args.ami,
-        instance_profile=args.instance_profile, root_gb=args.root_gb, key_name=args.key_name,
-        security_groups=_csv(args.security_groups), tags=tags, spot_max_price=args.spot_max_price,
+        name=args.name,
+        instance_types=types,
+        instances=args.instances,
+        max_instances=max_instances,
+        zones=_csv(args.zones),
+        subnets=_csv(args.subnets),
+        ami=args.ami,
+        instance_profile=args.instance_profile,
+        root_gb=args.root_gb,
+        key_name=args.key_name,
+        security_groups=_csv(args.security_groups),
+        tags=tags,
+        spot_max_price=args.spot_max_price,
     )
     _print_changes(args, _fleet(args, settings).up(spec, settings, create_role=args.create_role))
     return 0
@@ -259,33 +401,64 @@ def _fleet_status(args: Any) -> int:
                 job_state = jobs.status(job_id)[0].state.value
             except StoreError:
                 job_state = "?"
-        rows.append({
-            "instance_id": iid,
-            "type": inst.get("InstanceType"),
-            "zone": inst.get("Placement", {}).get("AvailabilityZone"),
-            "state": inst["State"]["Name"],
-            "lifecycle": inst.get("InstanceLifecycle", "on-demand"),
-            "heartbeat_age_s": None if hb_at is None else round(now - hb_at, 1),
-            "supervisor": doc.get("state"),
-            "job_id": job_id,
-            "job_state": job_state,
-            "last_checkpoint": doc.get("last_checkpoint"),
-        })
-    summary = None if group is None else {
-        "desired": group["DesiredCapacity"], "min": group["MinSize"], "max": group["MaxSize"]}
+        rows.append(
+            {
+                "instance_id": iid,
+                "type": inst.get("InstanceType"),
+                "zone": inst.get("Placement", {}).get("AvailabilityZone"),
+                "state": inst["State"]["Name"],
+                "lifecycle": inst.get("InstanceLifecycle", "on-demand"),
+                "heartbeat_age_s": None if hb_at is None else round(now - hb_at, 1),
+                "supervisor": doc.get("state"),
+                "job_id": job_id,
+                "job_state": job_state,
+                "last_checkpoint": doc.get("last_checkpoint"),
+            }
+        )
+    summary = (
+        None
+        if group is None
+        else {"desired": group["DesiredCapacity"], "min": group["MinSize"], "max": group["MaxSize"]}
+    )
     if args.json:
         print_json({"name": args.name, "group": summary, "instances": rows})
         return 0
     if summary is None:
         print(f"fleet {args.name}: no Auto Scaling group")
     else:
-        print(f"fleet {args.name}: desired {summary['desired']} (min {summary['min']}, max {summary['max']}), {len(rows)} instance(s)")
+        print(
+            f"fleet {args.name}: desired {summary['desired']} (min {summary['min']}, max {summary['max']}), {len(rows)} instance(s)"
+        )
     if rows:
-        print(format_table(
-            ["INSTANCE", "TYPE", "ZONE", "STATE", "HEARTBEAT", "SUPERVISOR", "JOB", "JOB STATE", "CHECKPOINT"],
-            [[r["instance_id"], r["type"], r["zone"], r["state"], _age(r["heartbeat_age_s"]), r["supervisor"],
-              r["job_id"], r["job_state"], r["last_checkpoint"]] for r in rows],
-        ))
+        print(
+            format_table(
+                [
+                    "INSTANCE",
+                    "TYPE",
+                    "ZONE",
+                    "STATE",
+                    "HEARTBEAT",
+                    "SUPERVISOR",
+                    "JOB",
+                    "JOB STATE",
+                    "CHECKPOINT",
+                ],
+                [
+                    [
+                        r["instance_id"],
+                        r["type"],
+                        r["zone"],
+                        r["state"],
+                        _age(r["heartbeat_age_s"]),
+                        r["supervisor"],
+                        r["job_id"],
+                        r["job_state"],
+                        r["last_checkpoint"],
+                    ]
+                    for r in rows
+                ],
+            )
+        )
     return 0
 
 
@@ -296,7 +469,11 @@ def _watch(args: Any) -> int:
     settings = settings_from(args)
     fleet = _fleet(args, settings)
     jobs = job_store(settings)
-    t = Thresholds(silent_after_s=args.silent_after, boot_grace_s=args.boot_grace, reboot_grace_s=args.reboot_grace)
+    t = Thresholds(
+        silent_after_s=args.silent_after,
+        boot_grace_s=args.boot_grace,
+        reboot_grace_s=args.reboot_grace,
+    )
 
     def one() -> None:
         from pitstop.errors import PitstopError
@@ -315,7 +492,9 @@ def _watch(args: Any) -> int:
                 target = a.get("instance_id") or f"desired {a.get('desired')}"
                 print(f"{a['action']:<10} {target}: {a['reason']}", flush=True)
             if not rnd.applied and args.once:
-                print(f"{len(rnd.instances)} instance(s), {len(rnd.jobs)} open job(s): nothing to do")
+                print(
+                    f"{len(rnd.instances)} instance(s), {len(rnd.jobs)} open job(s): nothing to do"
+                )
 
     if args.once:
         one()
@@ -333,7 +512,9 @@ def _ssh_options(args: Any) -> Any:
     return SshOptions(
         known_hosts=Path(args.known_hosts).expanduser(),
         accept_new_host_key=args.accept_new_host_key,
-        identity=args.identity, user=args.user, port=args.port,
+        identity=args.identity,
+        user=args.user,
+        port=args.port,
         config=Path(args.ssh_config).expanduser() if args.ssh_config else None,
         timeout_s=args.timeout,
     )
@@ -430,7 +611,9 @@ def _exec(args: Any) -> int:
     opts = _ssh_options(args)
     if args.all:
         settings = settings_from(args)
-        insts = [i for i in _fleet(args, settings).group_instances() if i["State"]["Name"] == "running"]
+        insts = [
+            i for i in _fleet(args, settings).group_instances() if i["State"]["Name"] == "running"
+        ]
         targets = [resolve(i["InstanceId"], _address(i, args.private), opts) for i in insts]
     else:
         targets = [_target(args, n, opts) for n in names]
@@ -440,7 +623,11 @@ def _exec(args: Any) -> int:
     else:
         for r in results:
             _print_result(r, prefix=True)
-        print(format_table(["INSTANCE", "EXIT", "ERROR"], [[r.target, r.exit_code, r.error] for r in results]))
+        print(
+            format_table(
+                ["INSTANCE", "EXIT", "ERROR"], [[r.target, r.exit_code, r.error] for r in results]
+            )
+        )
     return 0 if results and all(r.exit_code == 0 for r in results) else 1
 
 
@@ -452,9 +639,18 @@ def _logs(args: Any) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    n = follow_logs(job_store(settings_from(args)), args.job_id, write, follow=args.follow, interval_s=args.interval)
+    n = follow_logs(
+        job_store(settings_from(args)),
+        args.job_id,
+        write,
+        follow=args.follow,
+        interval_s=args.interval,
+    )
     if n == 0 and not args.follow:
-        print(f"job {args.job_id}: no logs yet (they are uploaded when an attempt ends)", file=sys.stderr)
+        print(
+            f"job {args.job_id}: no logs yet (they are uploaded when an attempt ends)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -468,11 +664,35 @@ def _status(args: Any) -> int:
     if not rows:
         print("no jobs")
         return 0
-    print(format_table(
-        ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "PREEMPTED", "INSTANCE", "PROGRESS", "HOURS", "COST"],
-        [[r["id"], r["state"], r["attempts"], r["restarts"], r["preemptions"], r["instance_id"], r["progress"],
-          f"{r['instance_hours']:.2f}", None if r["cost"] is None else f"${r['cost']:.2f}"] for r in rows],
-    ))
+    print(
+        format_table(
+            [
+                "JOB",
+                "STATE",
+                "ATTEMPTS",
+                "RESTARTS",
+                "PREEMPTED",
+                "INSTANCE",
+                "PROGRESS",
+                "HOURS",
+                "COST",
+            ],
+            [
+                [
+                    r["id"],
+                    r["state"],
+                    r["attempts"],
+                    r["restarts"],
+                    r["preemptions"],
+                    r["instance_id"],
+                    r["progress"],
+                    f"{r['instance_hours']:.2f}",
+                    None if r["cost"] is None else f"${r['cost']:.2f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
     if args.spot_price is not None:
         total = sum(r["cost"] or 0 for r in rows)
         print(f"\ntotal ${total:.2f} at ${args.spot_price}/h")

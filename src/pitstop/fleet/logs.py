@@ -14,8 +14,15 @@ from pitstop.errors import NotFound, StoreError
 from pitstop.store.jobs import JobStore
 
 
-def follow_logs(jobs: JobStore, job_id: str, write: Callable[[str], None], *, follow: bool = False,
-                interval_s: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> int:
+def follow_logs(
+    jobs: JobStore,
+    job_id: str,
+    write: Callable[[str], None],
+    *,
+    follow: bool = False,
+    interval_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Print the job's logs; return how many objects were printed."""
     jobs.status(job_id)  # NotFound for an unknown job, before anything else
     printed: dict[str, int] = {}  # key -> bytes printed
@@ -34,7 +41,7 @@ def follow_logs(jobs: JobStore, job_id: str, write: Callable[[str], None], *, fo
             except NotFound:
                 continue
             if item.key not in printed:
-                write(f"==> {item.key[len(prefix):]} <==\n")
+                write(f"==> {item.key[len(prefix) :]} <==\n")
             text = body[done:].decode(errors="replace")
             if text:
                 write(text if text.endswith("\n") else text + "\n")

@@ -94,7 +94,14 @@ class JobProgress:
 
     @property
     def progress(self) -> str:
-        last = next((a["last_checkpoint"] for a in reversed(self.doc["attempts"]) if a.get("last_checkpoint")), None)
+        last = next(
+            (
+                a["last_checkpoint"]
+                for a in reversed(self.doc["attempts"])
+                if a.get("last_checkpoint")
+            ),
+            None,
+        )
         max_hours = self.doc["spec"].get("max_hours")
         trained = self.doc["training_s"] / 3600.0
         parts = []
@@ -119,8 +126,9 @@ class JobProgress:
         }
 
 
-def job_progress(jobs: JobStore, job_id: str, now: datetime, spot_price: float | None,
-                 with_curves: bool = False) -> JobProgress:
+def job_progress(
+    jobs: JobStore, job_id: str, now: datetime, spot_price: float | None, with_curves: bool = False
+) -> JobProgress:
     from pitstop.cli.jobs import job_document
 
     doc = job_document(jobs, job_id)
@@ -136,7 +144,9 @@ def job_progress(jobs: JobStore, job_id: str, now: datetime, spot_price: float |
     )
 
 
-def all_progress(jobs: JobStore, spot_price: float | None, with_curves: bool = False) -> list[JobProgress]:
+def all_progress(
+    jobs: JobStore, spot_price: float | None, with_curves: bool = False
+) -> list[JobProgress]:
     now = jobs.store.server_time()
     out = [job_progress(jobs, j, now, spot_price, with_curves) for j in jobs.job_ids()]
     out.sort(key=lambda p: str(p.doc["spec"].get("submitted_at", "")))

@@ -104,7 +104,9 @@ def _root_device(aws: AwsClients, ami: str) -> str:
     return str(images[0].get("RootDeviceName") or "/dev/sda1")
 
 
-def launch_template_data(spec: FleetSpec, settings: Settings, ami: str, root_device: str) -> dict[str, Any]:
+def launch_template_data(
+    spec: FleetSpec, settings: Settings, ami: str, root_device: str
+) -> dict[str, Any]:
     tags = [{"Key": k, "Value": v} for k, v in sorted(_tags(spec).items())]
     data: dict[str, Any] = {
         "ImageId": ami,
@@ -155,9 +157,12 @@ def _same(want: dict[str, Any], have: dict[str, Any]) -> bool:
     if "TagSpecifications" in want:
         # some implementations list the template's own tags here too: compare ours only
         kinds = {t["ResourceType"] for t in want["TagSpecifications"]}
-        have = {**have, "TagSpecifications": [
-            t for t in have.get("TagSpecifications", []) if t.get("ResourceType") in kinds
-        ]}
+        have = {
+            **have,
+            "TagSpecifications": [
+                t for t in have.get("TagSpecifications", []) if t.get("ResourceType") in kinds
+            ],
+        }
     return all(_normal(want[k]) == _normal(have.get(k)) for k in want)
 
 
@@ -203,7 +208,9 @@ class Fleet:
             )
             changes.append(Change(f"role/{profile}", "created"))
         try:
-            have = iam.get_role_policy(RoleName=profile, PolicyName=ROLE_POLICY_NAME)["PolicyDocument"]
+            have = iam.get_role_policy(RoleName=profile, PolicyName=ROLE_POLICY_NAME)[
+                "PolicyDocument"
+            ]
             if isinstance(have, str):
                 from urllib.parse import unquote
 
@@ -214,20 +221,35 @@ class Fleet:
                 raise FleetError(f"iam get-role-policy {profile}: {e}") from e
             same = False
         if not same:
-            call("iam put-role-policy", iam.put_role_policy, RoleName=profile,
-                 PolicyName=ROLE_POLICY_NAME, PolicyDocument=policy)
+            call(
+                "iam put-role-policy",
+                iam.put_role_policy,
+                RoleName=profile,
+                PolicyName=ROLE_POLICY_NAME,
+                PolicyDocument=policy,
+            )
             changes.append(Change(f"role-policy/{profile}/{ROLE_POLICY_NAME}", "updated"))
         try:
-            roles = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"]
+            roles = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"][
+                "Roles"
+            ]
         except Exception as e:
             if error_code(e) != "NoSuchEntity":
                 raise FleetError(f"iam get-instance-profile {profile}: {e}") from e
-            call("iam create-instance-profile", iam.create_instance_profile, InstanceProfileName=profile)
+            call(
+                "iam create-instance-profile",
+                iam.create_instance_profile,
+                InstanceProfileName=profile,
+            )
             changes.append(Change(f"instance-profile/{profile}", "created"))
             roles = []
         if not any(r["RoleName"] == profile for r in roles):
-            call("iam add-role-to-instance-profile", iam.add_role_to_instance_profile,
-                 InstanceProfileName=profile, RoleName=profile)
+            call(
+                "iam add-role-to-instance-profile",
+                iam.add_role_to_instance_profile,
+                InstanceProfileName=profile,
+                RoleName=profile,
+            )
             changes.append(Change(f"instance-profile/{profile}", "updated", "role added"))
         return changes
 
@@ -236,9 +258,14 @@ class Fleet:
         """The default version's data, with ``_version``; None when there is none."""
         ec2 = self.aws.ec2
         try:
-            r = ec2.describe_launch_template_versions(LaunchTemplateName=self.name, Versions=["$Default"])
+            r = ec2.describe_launch_template_versions(
+                LaunchTemplateName=self.name, Versions=["$Default"]
+            )
         except Exception as e:
-            if error_code(e) in ("InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound"):
+            if error_code(e) in (
+                "InvalidLaunchTemplateName.NotFoundException",
+                "InvalidLaunchTemplateId.NotFound",
+            ):
                 return None
             raise FleetError(f"describe launch template {self.name}: {e}") from e
         versions = r.get("LaunchTemplateVersions", [])
@@ -251,24 +278,45 @@ class Fleet:
         ec2 = self.aws.ec2
         have = self.launch_template()
         if have is None:
-            call("create launch template", ec2.create_launch_template,
-                 LaunchTemplateName=self.name, LaunchTemplateData=data,
-                 TagSpecifications=[{"ResourceType": "launch-template",
-                                     "Tags": [{"Key": FLEET_TAG, "Value": self.name}]}])
+            call(
+                "create launch template",
+                ec2.create_launch_template,
+                LaunchTemplateName=self.name,
+                LaunchTemplateData=data,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "launch-template",
+                        "Tags": [{"Key": FLEET_TAG, "Value": self.name}],
+                    }
+                ],
+            )
             return Change(f"launch-template/{self.name}", "created", "version 1")
         if _same(data, have):
-            return Change(f"launch-template/{self.name}", "unchanged", f"version {have['_version']}")
-        r = call("create launch template version", ec2.create_launch_template_version,
-                 LaunchTemplateName=self.name, LaunchTemplateData=data)
+            return Change(
+                f"launch-template/{self.name}", "unchanged", f"version {have['_version']}"
+            )
+        r = call(
+            "create launch template version",
+            ec2.create_launch_template_version,
+            LaunchTemplateName=self.name,
+            LaunchTemplateData=data,
+        )
         version = str(r["LaunchTemplateVersion"]["VersionNumber"])
-        call("set default launch template version", ec2.modify_launch_template,
-             LaunchTemplateName=self.name, DefaultVersion=version)
+        call(
+            "set default launch template version",
+            ec2.modify_launch_template,
+            LaunchTemplateName=self.name,
+            DefaultVersion=version,
+        )
         return Change(f"launch-template/{self.name}", "updated", f"version {version}")
 
     # -- Auto Scaling group ------------------------------------------------------------
     def group(self) -> dict[str, Any] | None:
-        r = call("describe auto scaling group", self.aws.autoscaling.describe_auto_scaling_groups,
-                 AutoScalingGroupNames=[self.name])
+        r = call(
+            "describe auto scaling group",
+            self.aws.autoscaling.describe_auto_scaling_groups,
+            AutoScalingGroupNames=[self.name],
+        )
         groups = r.get("AutoScalingGroups", [])
         return dict(groups[0]) if groups else None
 
@@ -276,7 +324,9 @@ class Fleet:
         if spec.zones or spec.subnets:
             return spec.zones
         r = call("describe availability zones", self.aws.ec2.describe_availability_zones)
-        return tuple(sorted(z["ZoneName"] for z in r["AvailabilityZones"] if z.get("State") == "available"))
+        return tuple(
+            sorted(z["ZoneName"] for z in r["AvailabilityZones"] if z.get("State") == "available")
+        )
 
     def group_request(self, spec: FleetSpec) -> dict[str, Any]:
         spot: dict[str, Any] = {
@@ -317,14 +367,18 @@ class Fleet:
                 out.append(k)
         want_mip, have_mip = req["MixedInstancesPolicy"], have.get("MixedInstancesPolicy") or {}
         want_types = [o["InstanceType"] for o in want_mip["LaunchTemplate"]["Overrides"]]
-        have_types = [o.get("InstanceType") for o in have_mip.get("LaunchTemplate", {}).get("Overrides", [])]
+        have_types = [
+            o.get("InstanceType") for o in have_mip.get("LaunchTemplate", {}).get("Overrides", [])
+        ]
         if want_types != have_types:
             out.append("instance types")
         dist = have_mip.get("InstancesDistribution", {})
         for k, v in want_mip["InstancesDistribution"].items():
             if dist.get(k) != v:
                 out.append(k)
-        if "AvailabilityZones" in req and sorted(req["AvailabilityZones"]) != sorted(have.get("AvailabilityZones", [])):
+        if "AvailabilityZones" in req and sorted(req["AvailabilityZones"]) != sorted(
+            have.get("AvailabilityZones", [])
+        ):
             out.append("zones")
         if "VPCZoneIdentifier" in req and sorted(req["VPCZoneIdentifier"].split(",")) != sorted(
             (have.get("VPCZoneIdentifier") or "").split(",")
@@ -338,15 +392,22 @@ class Fleet:
         have = self.group()
         if have is None:
             tags = [
-                {"Key": k, "Value": v, "PropagateAtLaunch": False, "ResourceId": self.name,
-                 "ResourceType": "auto-scaling-group"}
+                {
+                    "Key": k,
+                    "Value": v,
+                    "PropagateAtLaunch": False,
+                    "ResourceId": self.name,
+                    "ResourceType": "auto-scaling-group",
+                }
                 for k, v in sorted(_tags(spec).items())
             ]
             call("create auto scaling group", asg.create_auto_scaling_group, **req, Tags=tags)
             return Change(f"auto-scaling-group/{self.name}", "created", f"desired {spec.instances}")
         differs = self._group_differs(req, have)
         if not differs:
-            return Change(f"auto-scaling-group/{self.name}", "unchanged", f"desired {spec.instances}")
+            return Change(
+                f"auto-scaling-group/{self.name}", "unchanged", f"desired {spec.instances}"
+            )
         call("update auto scaling group", asg.update_auto_scaling_group, **req)
         return Change(f"auto-scaling-group/{self.name}", "updated", ", ".join(differs))
 
@@ -368,21 +429,37 @@ class Fleet:
         if have is None:
             raise FleetError(f"no fleet {self.name!r}: run 'pitstop fleet up' first")
         if n > int(have["MaxSize"]):
-            call("update auto scaling group", self.aws.autoscaling.update_auto_scaling_group,
-                 AutoScalingGroupName=self.name, MaxSize=n)
+            call(
+                "update auto scaling group",
+                self.aws.autoscaling.update_auto_scaling_group,
+                AutoScalingGroupName=self.name,
+                MaxSize=n,
+            )
         if int(have["DesiredCapacity"]) == n:
             return Change(f"auto-scaling-group/{self.name}", "unchanged", f"desired {n}")
-        call("set desired capacity", self.aws.autoscaling.set_desired_capacity,
-             AutoScalingGroupName=self.name, DesiredCapacity=n, HonorCooldown=False)
-        return Change(f"auto-scaling-group/{self.name}", "scaled", f"desired {have['DesiredCapacity']} -> {n}")
+        call(
+            "set desired capacity",
+            self.aws.autoscaling.set_desired_capacity,
+            AutoScalingGroupName=self.name,
+            DesiredCapacity=n,
+            HonorCooldown=False,
+        )
+        return Change(
+            f"auto-scaling-group/{self.name}", "scaled", f"desired {have['DesiredCapacity']} -> {n}"
+        )
 
     def down(self, *, delete: bool = False) -> list[Change]:
         asg, changes = self.aws.autoscaling, []
         have = self.group()
         if have is not None:
             if int(have["DesiredCapacity"]) or int(have["MinSize"]):
-                call("scale to zero", asg.update_auto_scaling_group, AutoScalingGroupName=self.name,
-                     MinSize=0, DesiredCapacity=0)
+                call(
+                    "scale to zero",
+                    asg.update_auto_scaling_group,
+                    AutoScalingGroupName=self.name,
+                    MinSize=0,
+                    DesiredCapacity=0,
+                )
                 changes.append(Change(f"auto-scaling-group/{self.name}", "scaled", "desired 0"))
             # terminate what is left now rather than waiting for the group's own pace
             ids = [i["InstanceId"] for i in self.group_instances()]
@@ -390,11 +467,19 @@ class Fleet:
                 call("terminate instances", self.aws.ec2.terminate_instances, InstanceIds=ids)
                 changes.append(Change("instances", "terminated", " ".join(ids)))
             if delete:
-                call("delete auto scaling group", asg.delete_auto_scaling_group,
-                     AutoScalingGroupName=self.name, ForceDelete=True)
+                call(
+                    "delete auto scaling group",
+                    asg.delete_auto_scaling_group,
+                    AutoScalingGroupName=self.name,
+                    ForceDelete=True,
+                )
                 changes.append(Change(f"auto-scaling-group/{self.name}", "deleted"))
         if delete and self.launch_template() is not None:
-            call("delete launch template", self.aws.ec2.delete_launch_template, LaunchTemplateName=self.name)
+            call(
+                "delete launch template",
+                self.aws.ec2.delete_launch_template,
+                LaunchTemplateName=self.name,
+            )
             changes.append(Change(f"launch-template/{self.name}", "deleted"))
         return changes
 
@@ -404,7 +489,9 @@ class Fleet:
         have = self.group()
         if have is not None:
             ids |= {i["InstanceId"] for i in have.get("Instances", [])}
-        filters = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+        filters = [
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+        ]
         out: list[dict[str, Any]] = []
         pages = self.aws.ec2.get_paginator("describe_instances").paginate(
             Filters=[*filters, {"Name": f"tag:{FLEET_TAG}", "Values": [self.name]}]
@@ -418,7 +505,12 @@ class Fleet:
         seen = {i["InstanceId"] for i in out}
         missing = sorted(ids - seen)
         if missing:
-            r = call("describe instances", self.aws.ec2.describe_instances, InstanceIds=missing, Filters=filters)
+            r = call(
+                "describe instances",
+                self.aws.ec2.describe_instances,
+                InstanceIds=missing,
+                Filters=filters,
+            )
             for res in r["Reservations"]:
                 out.extend(res["Instances"])
         return sorted(out, key=lambda i: i["InstanceId"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,12 +40,26 @@ def chart_png(curves: list[Curve], title: str) -> str:
         color = COLORS[k % len(COLORS)]
         if c.episodes:
             ax1.plot(c.episodes, c.reward, ".", color=color, alpha=0.35, markersize=4)
-            ax1.plot(c.episodes, _rolling(c.reward), "-", color=color, linewidth=2, label=f"attempt {c.attempt}")
-            ax2.plot(c.episodes, c.completion, "-", color=color, linewidth=1.5, label=f"training, attempt {c.attempt}")
+            ax1.plot(
+                c.episodes,
+                _rolling(c.reward),
+                "-",
+                color=color,
+                linewidth=2,
+                label=f"attempt {c.attempt}",
+            )
+            ax2.plot(
+                c.episodes,
+                c.completion,
+                "-",
+                color=color,
+                linewidth=1.5,
+                label=f"training, attempt {c.attempt}",
+            )
         if c.eval_episodes:
             ax2.plot(c.eval_episodes, c.eval_completion, "o", color=color, markersize=4, alpha=0.7)
     # mark where each attempt after the first began, by how the one before it ended
-    for prev, c in zip(curves, curves[1:], strict=False):
+    for prev, c in itertools.pairwise(curves):
         xs = c.episodes + c.eval_episodes
         if not xs:
             continue
@@ -54,11 +69,22 @@ def chart_png(curves: list[Curve], title: str) -> str:
         elif prev.outcome in RESTARTS:
             style, label = dict(color="#ff7f0e", linestyle="-."), f"restart ({prev.outcome})"
         else:
-            style, label = dict(color="#7f7f7f", linestyle=":"), f"attempt {c.attempt} ({prev.outcome or '?'})"
+            style, label = (
+                dict(color="#7f7f7f", linestyle=":"),
+                f"attempt {c.attempt} ({prev.outcome or '?'})",
+            )
         for ax in (ax1, ax2):
-            ax.axvline(x, linewidth=1.8, **style)  # type: ignore[arg-type]
-        ax1.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
-                     ha="right", fontsize=8, color=style["color"])
+            ax.axvline(x, linewidth=1.8, **style)
+        ax1.annotate(
+            label,
+            (x, 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=8,
+            color=style["color"],
+        )
     ax1.set_title(title)
     ax1.set_ylabel("reward (10-episode mean)")
     ax2.set_ylabel("completion %")
@@ -78,16 +104,22 @@ def chart_png(curves: list[Curve], title: str) -> str:
 def render(jobs: list[JobProgress], spot_price: float | None, bucket: str) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("pitstop", "templates/fleet"),
-                      autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(
+        loader=PackageLoader("pitstop", "templates/fleet"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
     items: list[dict[str, Any]] = []
     for p in jobs:
         has_points = any(c.episodes or c.eval_episodes for c in p.curves)
-        items.append({
-            "row": p.row(),
-            "doc": p.doc,
-            "chart": chart_png(p.curves, f"{p.doc['name']} ({p.doc['id']})") if has_points else None,
-        })
+        items.append(
+            {
+                "row": p.row(),
+                "doc": p.doc,
+                "chart": chart_png(p.curves, f"{p.doc['name']} ({p.doc['id']})")
+                if has_points
+                else None,
+            }
+        )
     total_hours = sum(p.hours for p in jobs)
     return env.get_template("report.html.j2").render(
         jobs=items,

@@ -52,7 +52,9 @@ class Round:
         }
 
 
-def heartbeat(store: ObjectStore, jobs: JobStore, instance_id: str) -> tuple[float | None, dict[str, Any]]:
+def heartbeat(
+    store: ObjectStore, jobs: JobStore, instance_id: str
+) -> tuple[float | None, dict[str, Any]]:
     """(when ``instances/ID.json`` was written, by the S3 server clock, epoch s; its document)."""
     try:
         obj = store.get(jobs.layout.instance(instance_id))
@@ -94,7 +96,9 @@ def gather(fleet: Fleet, store: ObjectStore, jobs: JobStore, lease_ttl_s: float)
             continue
         info = leases.info(job_id)
         owner = None if info is None or info.released else info.owner
-        job_views.append(JobView(job_id, status.state, owner, info is None or leases.is_expired(info)))
+        job_views.append(
+            JobView(job_id, status.state, owner, info is None or leases.is_expired(info))
+        )
     g = fleet.group()
     group = GroupView(int(g["DesiredCapacity"]), int(g["MaxSize"])) if g else None
     return Round(now, views, job_views, group)
@@ -105,30 +109,61 @@ def apply(fleet: Fleet, rnd: Round) -> None:
     for action in rnd.actions:
         if isinstance(action, Reboot):
             call("reboot instance", aws.ec2.reboot_instances, InstanceIds=[action.instance_id])
-            call("tag instance", aws.ec2.create_tags, Resources=[action.instance_id],
-                 Tags=[{"Key": REBOOT_TAG, "Value": f"{rnd.now:.0f}"}])
-            rnd.applied.append({"action": "reboot", "instance_id": action.instance_id, "reason": action.reason})
+            call(
+                "tag instance",
+                aws.ec2.create_tags,
+                Resources=[action.instance_id],
+                Tags=[{"Key": REBOOT_TAG, "Value": f"{rnd.now:.0f}"}],
+            )
+            rnd.applied.append(
+                {"action": "reboot", "instance_id": action.instance_id, "reason": action.reason}
+            )
         elif isinstance(action, Terminate):
             # through the group, without lowering the desired count: it launches a replacement
             try:
-                call("terminate instance in group", aws.autoscaling.terminate_instance_in_auto_scaling_group,
-                     InstanceId=action.instance_id, ShouldDecrementDesiredCapacity=False)
+                call(
+                    "terminate instance in group",
+                    aws.autoscaling.terminate_instance_in_auto_scaling_group,
+                    InstanceId=action.instance_id,
+                    ShouldDecrementDesiredCapacity=False,
+                )
             except Exception:
-                call("terminate instance", aws.ec2.terminate_instances, InstanceIds=[action.instance_id])
-            rnd.applied.append({"action": "terminate", "instance_id": action.instance_id, "reason": action.reason})
+                call(
+                    "terminate instance",
+                    aws.ec2.terminate_instances,
+                    InstanceIds=[action.instance_id],
+                )
+            rnd.applied.append(
+                {"action": "terminate", "instance_id": action.instance_id, "reason": action.reason}
+            )
         elif isinstance(action, SetDesired):
-            call("set desired capacity", aws.autoscaling.set_desired_capacity,
-                 AutoScalingGroupName=fleet.name, DesiredCapacity=action.desired, HonorCooldown=False)
-            rnd.applied.append({"action": "scale", "desired": action.desired, "reason": action.reason})
+            call(
+                "set desired capacity",
+                aws.autoscaling.set_desired_capacity,
+                AutoScalingGroupName=fleet.name,
+                DesiredCapacity=action.desired,
+                HonorCooldown=False,
+            )
+            rnd.applied.append(
+                {"action": "scale", "desired": action.desired, "reason": action.reason}
+            )
 
 
 def watch_once(
-    fleet: Fleet, store: ObjectStore, jobs: JobStore, lease_ttl_s: float, t: Thresholds, *, dry_run: bool = False
+    fleet: Fleet,
+    store: ObjectStore,
+    jobs: JobStore,
+    lease_ttl_s: float,
+    t: Thresholds,
+    *,
+    dry_run: bool = False,
 ) -> Round:
     rnd = gather(fleet, store, jobs, lease_ttl_s)
     rnd.actions = decide(rnd.instances, rnd.jobs, rnd.group, rnd.now, t)
     if dry_run:
-        rnd.applied = [{"action": type(a).__name__.lower(), **a.__dict__, "dry_run": True} for a in rnd.actions]
+        rnd.applied = [
+            {"action": type(a).__name__.lower(), **a.__dict__, "dry_run": True} for a in rnd.actions
+        ]
     else:
         apply(fleet, rnd)
     return rnd
@@ -139,8 +174,14 @@ def watch_forever(round_fn: Callable[[], None], interval_s: float) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     sched = BlockingScheduler()
-    sched.add_job(round_fn, "interval", seconds=interval_s, max_instances=1, coalesce=True,
-                  next_run_time=__import__("datetime").datetime.now())
+    sched.add_job(
+        round_fn,
+        "interval",
+        seconds=interval_s,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=__import__("datetime").datetime.now(),
+    )
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):

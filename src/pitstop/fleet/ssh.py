@@ -10,7 +10,6 @@ OpenSSH client config (``Host i-*`` blocks with ``HostName``, ``Port``, ``User``
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,22 +126,35 @@ def run(target: Target, command: str, opts: SshOptions) -> Result:
         code = out.channel.recv_exit_status()
         return Result(target.name, code, stdout, stderr)
     except paramiko.BadHostKeyException as e:
-        return Result(target.name, None, error=(
-            f"{target.host}:{target.port}: HOST KEY CHANGED (got {e.key.get_name()} "
-            f"{e.key.get_fingerprint().hex()}); refusing to connect. If the instance was replaced, "
-            f"remove its line from {opts.known_hosts}"))
+        return Result(
+            target.name,
+            None,
+            error=(
+                f"{target.host}:{target.port}: HOST KEY CHANGED (got {e.key.get_name()} "
+                f"{e.key.get_fingerprint().hex()}); refusing to connect. If the instance was replaced, "
+                f"remove its line from {opts.known_hosts}"
+            ),
+        )
     except SshError as e:
         return Result(target.name, None, error=str(e))
     except paramiko.AuthenticationException as e:
-        return Result(target.name, None, error=f"{target.user}@{target.host}:{target.port}: authentication failed: {e}")
-    except (paramiko.SSHException, OSError, socket.timeout, EOFError) as e:
-        return Result(target.name, None, error=f"{target.host}:{target.port}: {e or type(e).__name__}")
+        return Result(
+            target.name,
+            None,
+            error=f"{target.user}@{target.host}:{target.port}: authentication failed: {e}",
+        )
+    except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
+        return Result(
+            target.name, None, error=f"{target.host}:{target.port}: {e or type(e).__name__}"
+        )
     finally:
         with contextlib.suppress(Exception):
             client.close()
 
 
-def run_many(targets: Sequence[Target], command: str, opts: SshOptions, parallel: int = 16) -> list[Result]:
+def run_many(
+    targets: Sequence[Target], command: str, opts: SshOptions, parallel: int = 16
+) -> list[Result]:
     """Run ``command`` on every target at once; one result per target, in the given order."""
     if not targets:
         return []

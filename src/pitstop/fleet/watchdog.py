@@ -105,7 +105,12 @@ def instance_actions(instances: list[InstanceView], now: float, t: Thresholds) -
         if v is Verdict.SILENT:
             out.append(Reboot(inst.instance_id, f"running but silent: last heartbeat {age}"))
         elif v is Verdict.DEAD:
-            out.append(Terminate(inst.instance_id, f"still silent {now - (inst.rebooted_at or now):.0f} s after reboot"))
+            out.append(
+                Terminate(
+                    inst.instance_id,
+                    f"still silent {now - (inst.rebooted_at or now):.0f} s after reboot",
+                )
+            )
     return out
 
 
@@ -122,7 +127,11 @@ def orphaned_jobs(jobs: list[JobView], live_ids: set[str]) -> list[str]:
 
 
 def capacity_action(
-    instances: list[InstanceView], jobs: list[JobView], group: GroupView | None, now: float, t: Thresholds
+    instances: list[InstanceView],
+    jobs: list[JobView],
+    group: GroupView | None,
+    now: float,
+    t: Thresholds,
 ) -> SetDesired | None:
     """Raise the desired count when orphaned jobs outnumber the spare capacity.
 
@@ -148,11 +157,18 @@ def capacity_action(
     desired = min(group.max_size, group.desired + deficit)
     if desired <= group.desired:
         return None
-    return SetDesired(desired, f"{len(orphans)} job(s) without a live instance ({', '.join(orphans)}), {spare} spare")
+    return SetDesired(
+        desired,
+        f"{len(orphans)} job(s) without a live instance ({', '.join(orphans)}), {spare} spare",
+    )
 
 
 def decide(
-    instances: list[InstanceView], jobs: list[JobView], group: GroupView | None, now: float, t: Thresholds
+    instances: list[InstanceView],
+    jobs: list[JobView],
+    group: GroupView | None,
+    now: float,
+    t: Thresholds,
 ) -> list[Action]:
     """Everything the watchdog should do this round."""
     actions = instance_actions(instances, now, t)
