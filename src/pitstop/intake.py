@@ -86,11 +86,12 @@ def validate(sub: Submission, *, dynamic: bool = False) -> None:
         parse_user_fields(json.dumps(sub.fields), sub.source_name("job.json"))
 
 
-def build_spec(sub: Submission) -> JobSpec:
+def build_spec(sub: Submission, job_id: str | None = None) -> JobSpec:
+    """The spec for a submission; its id is derived from name and content unless given."""
     fields = {k: v for k, v in sub.fields.items() if k != "name"}
-    job_id, digest = job_id_for(sub.name, sub.files, fields)
+    derived, digest = job_id_for(sub.name, sub.files, fields)
     return JobSpec(
-        id=job_id,
+        id=job_id or derived,
         name=sub.name,
         submitted_at=iso(utcnow()) or "",
         source=sub.source,

@@ -143,32 +143,49 @@ class JobStore:
         self.layout = layout
 
     # -- creation ----------------------------------------------------------------------
-    def create(self, spec: JobSpec, files: dict[str, bytes]) -> bool:
-        """Write custom files, spec and initial state. False when the job already existed."""
+    def create(
+        self,
+        spec: JobSpec,
+        files: dict[str, bytes],
+        *,
+        state: JobState = JobState.PENDING,
+        reason: str | None = None,
+    ) -> bool:
+        """Write custom files, spec and initial state. False when the job already existed.
+
+        A ``rejected`` job is recorded the same way, with its reason, so the trainer sees why.
+        """
         lay = self.layout
         for name in CUSTOM_FILES:
             if name in files:
                 self.store.put(lay.custom_file(spec.id, name), files[name])
         try:
-            self.store.put(
-                lay.spec(spec.id), _dump(spec), if_none_match=True, content_type="application/json"
-            )
+            self.store.put(lay.spec(spec.id), _dump(spec), if_none_match=True, content_type="application/json")
         except PreconditionFailed:
             return False
-        status = JobStatus(id=spec.id, created_at=spec.submitted_at, updated_at=spec.submitted_at)
+        status = JobStatus(
+            id=spec.id, state=state, reason=reason, created_at=spec.submitted_at, updated_at=spec.submitted_at
+        )
         with contextlib.suppress(PreconditionFailed):  # a racing creator wrote it: same content
-            self.store.put(
-                lay.state(spec.id),
-                _dump(status),
-                if_none_match=True,
-                content_type="application/json",
-            )
+            self.store.put(lay.state(spec.id), _dump(status), if_none_match=True, content_type="application/json")
+        if state.is_terminal():
+            self.store.put(lay.terminal_marker(spec.id), b"")
         self.event(spec.id, "job.submitted", state=JobState.PENDING, source=spec.source)
+        if state is JobState.REJECTED:
+            self.event(spec.id, "job.rejected", state=state, reason=reason)
         return True
 
     # -- reading -----------------------------------------------------------------------
     def job_ids(self) -> list[str]:
         return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.store.list_dirs(self.layout.jobs)]
+
+    def live_job_ids(self) -> list[str]:
+        """Jobs not yet ended: two listings, whatever the number of ended jobs."""
+        ended = {i.key.rsplit("/", 1)[-1] for i in self.store.list(self.layout.terminal_index)}
+        return [j for j in self.job_ids() if j not in ended]
+
+    def exists(self, job_id: str) -> bool:
+        return self.store.head(self.layout.spec(job_id)) is not None
 
     def spec(self, job_id: str) -> JobSpec:
         try:

@@ -41,6 +41,18 @@ class Layout:
     def inbox_processed(self) -> str:
         return self._k("inbox", "processed") + "/"
 
+    def inbox_claim(self, job_id: str) -> str:
+        """Short lease on turning one inbox drop into a job, so only one instance validates it."""
+        return self._k("inbox", "processed", ".claims", f"{job_id}.json")
+
+    def terminal_marker(self, job_id: str) -> str:
+        """Written once a job ends, so the claim scan never reads ended jobs again."""
+        return self._k("index", "terminal", job_id)
+
+    @property
+    def terminal_index(self) -> str:
+        return self._k("index", "terminal") + "/"
+
     @property
     def jobs(self) -> str:
         return self._k("jobs") + "/"

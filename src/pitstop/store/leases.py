@@ -10,6 +10,7 @@ means another instance owns the job now: the caller must stop training (``LeaseL
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pitstop.errors import LeaseLost, NotFound, PreconditionFailed
@@ -34,9 +35,18 @@ class LeaseInfo:
 
 
 class Leases:
-    def __init__(self, store: ObjectStore, layout: Layout, instance_id: str, ttl_s: float) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        layout: Layout,
+        instance_id: str,
+        ttl_s: float,
+        key_for: Callable[[str], str] | None = None,
+    ) -> None:
+        """``key_for`` maps a name to its lease object (default: the job's ``lease.json``)."""
         self.store = store
         self.layout = layout
+        self.key_for = key_for or layout.lease
         self.instance_id = instance_id
         self.ttl_s = ttl_s
         self._renewals = 0
@@ -55,7 +65,7 @@ class Leases:
 
     def info(self, job_id: str) -> LeaseInfo | None:
         try:
-            obj = self.store.get(self.layout.lease(job_id))
+            obj = self.store.get(self.key_for(job_id))
         except NotFound:
             return None
         try:
@@ -70,7 +80,7 @@ class Leases:
 
     def claim(self, job_id: str) -> Lease | None:
         """Take the job's lease if it is free, released or expired; None if someone holds it."""
-        key = self.layout.lease(job_id)
+        key = self.key_for(job_id)
         info = self.info(job_id)
         try:
             if info is None:
@@ -94,7 +104,7 @@ class Leases:
 
     def renew(self, lease: Lease) -> Lease:
         try:
-            etag = self.store.put(self.layout.lease(lease.job_id), self._body(lease.job_id), if_match=lease.etag)
+            etag = self.store.put(self.key_for(lease.job_id), self._body(lease.job_id), if_match=lease.etag)
         except PreconditionFailed:
             raise LeaseLost(f"job {lease.job_id}: lease taken over by another instance") from None
         return Lease(lease.job_id, lease.owner, etag)
@@ -102,7 +112,7 @@ class Leases:
     def release(self, lease: Lease) -> None:
         try:
             self.store.put(
-                self.layout.lease(lease.job_id), self._body(lease.job_id, released=True), if_match=lease.etag
+                self.key_for(lease.job_id), self._body(lease.job_id, released=True), if_match=lease.etag
             )
         except PreconditionFailed:
             pass  # someone else holds it already: nothing of ours to release

@@ -48,6 +48,7 @@ class Listed:
     key: str
     size: int
     last_modified: datetime
+    etag: str = ""
 
 
 class ObjectStore(Protocol):
@@ -198,7 +199,7 @@ class S3Store:
                 kwargs["Delimiter"] = delimiter
             r = self._call("list_objects_v2", prefix, **kwargs)
             for item in r.get("Contents", []):
-                yield Listed(item["Key"], int(item["Size"]), item["LastModified"])
+                yield Listed(item["Key"], int(item["Size"]), item["LastModified"], item.get("ETag", ""))
             if not r.get("IsTruncated"):
                 return
             token = r.get("NextContinuationToken")

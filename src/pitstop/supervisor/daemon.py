@@ -102,6 +102,7 @@ class Supervisor:
         commands: CommandRunner = run_command,
         notifier: Callable[[str, dict[str, Any]], None] | None = None,
         claimer: Callable[[], list[str]] | None = None,
+        inbox: Callable[[], list[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -115,6 +116,7 @@ class Supervisor:
         self.commands = commands
         self.notifier = notifier
         self.claim_order = claimer or self.claimable_jobs
+        self.scan_inbox = inbox
         self.current: Current | None = None
         self.lock = threading.RLock()
         self.wake = threading.Event()
@@ -217,7 +219,7 @@ class Supervisor:
     def claimable_jobs(self) -> list[str]:
         """Job ids worth trying, best first: preempted, then lost (expired lease), then oldest pending."""
         ranked: list[tuple[int, str, str]] = []
-        for job_id in self.jobs.job_ids():
+        for job_id in self.jobs.live_job_ids():
             try:
                 status, _ = self.jobs.status(job_id)
             except StoreError:
@@ -302,6 +304,8 @@ class Supervisor:
         if self.current is None:
             if self.interruption is not None:
                 return  # being taken back: claim nothing
+            if self.scan_inbox is not None:
+                self.scan_inbox()
             if not self.try_claim():
                 self._idle()
                 return

@@ -18,6 +18,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from pitstop.config import Settings
 from pitstop.errors import ConfigError
+from pitstop.inbox import Inbox
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 from pitstop.supervisor import events as ev
@@ -75,6 +77,7 @@ def build(settings: Settings) -> Supervisor:
     imds = Imds(settings.imds_endpoint)
     instance_id = resolve_instance_id(settings, imds)
     notifier = SnsNotifier.from_settings(settings) if settings.sns_topic_arn else None
+    inbox = Inbox(JobStore(store, Layout(settings.prefix)), instance_id, claim_ttl_s=settings.lease_ttl_s)
     return Supervisor(
         settings,
         store,
@@ -82,6 +85,7 @@ def build(settings: Settings) -> Supervisor:
         instance_id,
         spot=ImdsSpotSource(imds),
         notifier=notifier,
+        inbox=inbox.scan,
     )
 
 

@@ -1,0 +1,144 @@
+"""The inbox: trainers drop reward files in S3; each drop becomes a job exactly once.
+
+``inbox/NAME.py`` or ``inbox/NAME/`` (reward_function.py, optional model_metadata.json,
+hyperparameters.json, job.json). The job id comes from the name and a hash of the content,
+so every instance that sees a drop computes the same id; a short claim (a lease object
+under ``inbox/processed/.claims/``) keeps several instances from validating the same drop,
+and the job spec's ``If-None-Match: *`` makes creation exactly-once even if claims race.
+A drop that fails validation becomes a ``rejected`` job with a one-line reason. Either way
+the drop is moved to ``inbox/processed/JOB_ID/``: never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import structlog
+
+from pitstop.errors import InvalidInput, NotFound, StoreError
+from pitstop.intake import MAX_FILE_BYTES, Submission, build_spec, fill_defaults, validate
+from pitstop.store.jobs import JobStore, parse_user_fields, slug
+from pitstop.store.leases import Leases
+from pitstop.store.objects import Listed
+from pitstop.store.states import JobState
+from pitstop.supervisor import events as ev
+
+log = structlog.get_logger("pitstop.inbox")
+
+KNOWN = ("reward_function.py", "model_metadata.json", "hyperparameters.json", "job.json")
+
+
+@dataclass
+class Drop:
+    name: str
+    objects: dict[str, Listed] = field(default_factory=dict)  # file name -> object
+
+    def job_id(self) -> str:
+        h = hashlib.sha256()
+        for fname in sorted(self.objects):
+            o = self.objects[fname]
+            h.update(f"{fname}\0{o.size}\0{o.etag}\0".encode())  # ETag: the content's hash
+        return f"{slug(self.name)}-{h.hexdigest()[:10]}"
+
+
+def list_drops(jobs: JobStore) -> list[Drop]:
+    lay = jobs.layout
+    drops: dict[str, Drop] = {}
+    for item in jobs.store.list(lay.inbox):
+        rel = item.key[len(lay.inbox):]
+        if not rel or rel.startswith("processed/"):
+            continue
+        parts = rel.split("/")
+        if len(parts) == 1:  # inbox/NAME.py (or something that is not a reward file)
+            name = parts[0].rsplit(".", 1)[0] if parts[0].endswith(".py") else parts[0]
+            drops.setdefault(f"file:{parts[0]}", Drop(name)).objects["reward_function.py" if parts[0].endswith(".py") else parts[0]] = item
+        elif len(parts) == 2 and parts[1]:
+            drops.setdefault(f"dir:{parts[0]}", Drop(parts[0])).objects[parts[1]] = item
+    return sorted(drops.values(), key=lambda d: min(o.last_modified for o in d.objects.values()))
+
+
+class Inbox:
+    def __init__(self, jobs: JobStore, instance_id: str, claim_ttl_s: float, *, dynamic: bool = True) -> None:
+        self.jobs = jobs
+        self.claims = Leases(jobs.store, jobs.layout, instance_id, claim_ttl_s, key_for=jobs.layout.inbox_claim)
+        self.dynamic = dynamic
+
+    def scan(self) -> list[str]:
+        """Process every drop in the inbox; return the job ids this call created or rejected."""
+        done: list[str] = []
+        for drop in list_drops(self.jobs):
+            job_id = drop.job_id()
+            try:
+                if self.jobs.exists(job_id):
+                    self._move(drop, job_id)  # another instance made the job; tidy up
+                    continue
+                claim = self.claims.claim(job_id)
+                if claim is None:
+                    continue  # someone else is validating this drop right now
+                try:
+                    if self._process(drop, job_id):
+                        done.append(job_id)
+                    self._move(drop, job_id)
+                finally:
+                    self.claims.release(claim)
+            except StoreError as e:
+                log.warning(ev.TICK_FAILED, what=f"inbox drop {drop.name}", error=str(e))
+        return done
+
+    def _label(self, drop: Drop, fname: str) -> str:
+        return f"s3://{self.jobs.store.bucket}/{drop.objects[fname].key}"
+
+    def _read(self, drop: Drop) -> tuple[Submission, str | None]:
+        """The drop as a submission, and a rejection reason if it cannot even be read."""
+        labels = {f: self._label(drop, f) for f in drop.objects}
+        sub = Submission(name=drop.name, files={}, source=f"inbox:{drop.name}", labels=labels)
+        unknown = sorted(set(drop.objects) - set(KNOWN))
+        if unknown:
+            return sub, f"{labels[unknown[0]]}: not a reward function or a known file ({', '.join(KNOWN)})"
+        if "reward_function.py" not in drop.objects:
+            return sub, f"s3://{self.jobs.store.bucket}/{self.jobs.layout.inbox}{drop.name}/: no reward_function.py"
+        for fname, obj in drop.objects.items():
+            if obj.size > MAX_FILE_BYTES:
+                return sub, f"{labels[fname]}: {obj.size / 1e6:.1f} MB is too large (limit {MAX_FILE_BYTES / 1e6:g} MB)"
+        for fname, obj in drop.objects.items():
+            body = self.jobs.store.get(obj.key).body
+            if fname == "job.json":
+                try:
+                    sub.fields = parse_user_fields(body, labels[fname])
+                except InvalidInput as e:
+                    return sub, str(e)
+            else:
+                sub.files[fname] = body
+        return sub, None
+
+    def _process(self, drop: Drop, job_id: str) -> bool:
+        sub, reason = self._read(drop)
+        if reason is None:
+            try:
+                validate(sub, dynamic=self.dynamic)
+                fill_defaults(self.jobs, sub)
+            except InvalidInput as e:
+                reason = str(e)
+        spec = build_spec(sub, job_id=job_id)
+        if reason is not None:
+            created = self.jobs.create(spec, {}, state=JobState.REJECTED, reason=reason)
+            log.info(ev.JOB_REJECTED, job_id=job_id, reason=reason)
+            return created
+        created = self.jobs.create(spec, sub.files)
+        if created:
+            self.jobs.event(job_id, ev.INBOX_ACCEPTED, state=JobState.PENDING.value, files=sorted(drop.objects))
+            log.info(ev.INBOX_ACCEPTED, job_id=job_id, name=drop.name)
+        return created
+
+    def _move(self, drop: Drop, job_id: str) -> None:
+        """Move the drop under inbox/processed/JOB_ID/ (copy first: it is never lost)."""
+        lay = self.jobs.layout
+        for fname, obj in drop.objects.items():
+            target = f"{lay.inbox_processed}{job_id}/{obj.key.rsplit('/', 1)[-1]}"
+            try:
+                self.jobs.store.copy(obj.key, target)
+                self.jobs.store.delete(obj.key)
+            except NotFound:
+                continue  # another instance moved it first
+
