@@ -124,3 +124,83 @@ class TcpProxy:
         self._closed = True
         self.cut()
         self._srv.close()
+
+
+class FakeImds:
+    """A local instance metadata service (IMDSv2) the test controls.
+
+    ``mode``: "ok", "500" (every GET fails), "slow" (answers after 5 s), "expire" (every
+    token is rejected once: a 401 forces a refresh). ``action`` / ``rebalance`` are the JSON
+    documents to serve, or None for 404.
+    """
+
+    def __init__(self, instance_id: str = "i-fake0001") -> None:
+        import http.server
+        import json as _json
+
+        self.instance_id = instance_id
+        self.mode = "ok"
+        self.action: dict[str, str] | None = None
+        self.rebalance: dict[str, str] | None = None
+        self.tokens_issued = 0
+        self.gets: list[str] = []
+        self._valid: set[str] = set()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, body: str = "") -> None:
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self) -> None:  # noqa: N802
+                if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    return self._send(400)
+                fake.tokens_issued += 1
+                token = f"tok-{fake.tokens_issued}"
+                fake._valid.add(token)
+                self._send(200, token)
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake.gets.append(self.path)
+                token = self.headers.get("X-aws-ec2-metadata-token")
+                if token not in fake._valid:
+                    return self._send(401)
+                if fake.mode == "expire":
+                    fake._valid.discard(token)  # this token dies now: the client must fetch another
+                    fake.mode = "ok"
+                    return self._send(401)
+                if fake.mode == "500":
+                    return self._send(500, "internal error")
+                if fake.mode == "slow":
+                    time.sleep(5)
+                path = self.path.removeprefix("/latest/meta-data/")
+                if path == "instance-id":
+                    return self._send(200, fake.instance_id)
+                if path == "spot/instance-action":
+                    return self._send(200, _json.dumps(fake.action)) if fake.action else self._send(404)
+                if path == "events/recommendations/rebalance":
+                    return self._send(200, _json.dumps(fake.rebalance)) if fake.rebalance else self._send(404)
+                self._send(404)
+
+        self.port = free_port()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._server.handle_error = lambda *a: None  # type: ignore[method-assign]  # clients that time out
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def notice(self, action: str = "terminate") -> None:
+        self.action = {"action": action, "time": "2026-11-21T12:00:00Z"}
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
