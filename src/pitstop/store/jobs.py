@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pitstop.errors import InvalidInput, NotFound, PreconditionFailed, StoreError
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.objects import ObjectStore
-from pitstop.store.states import JobState
+from pitstop.store.states import CLAIMABLE_STATES, JobState
 
 MAX_UPDATE_RETRIES = 20
 
@@ -170,6 +170,7 @@ class JobStore:
             self.store.put(lay.state(spec.id), _dump(status), if_none_match=True, content_type="application/json")
         if state.is_terminal():
             self.store.put(lay.terminal_marker(spec.id), b"")
+        self.reindex(None, status)
         self.event(spec.id, "job.submitted", state=JobState.PENDING, source=spec.source)
         if state is JobState.REJECTED:
             self.event(spec.id, "job.rejected", state=state, reason=reason)
@@ -248,6 +249,30 @@ class JobStore:
         raise StoreError(
             f"{self.layout.state(job_id)}: gave up after {MAX_UPDATE_RETRIES} write races"
         )
+
+    # -- the claim index ----------------------------------------------------------------
+    def _claim_key(self, status: JobStatus, state: JobState | None = None) -> str:
+        rank = 0 if (state or status.state) is JobState.PREEMPTED else 1  # preempted first
+        created = re.sub(r"[^0-9TZ]", "", status.created_at or "")
+        return f"{self.layout.claimable_index}{rank}-{created}-{status.id}"
+
+    def reindex(self, old: JobStatus | None, new: JobStatus) -> None:
+        """Keep ``index/claimable/`` in step with a state change (a hint; the claim re-checks)."""
+        old_key = self._claim_key(old) if old is not None and old.state in CLAIMABLE_STATES else None
+        new_key = self._claim_key(new) if new.state in CLAIMABLE_STATES else None
+        if new_key and new_key != old_key:
+            self.store.put(new_key, b"")
+        if old_key and old_key != new_key:
+            self.store.delete(old_key)
+
+    def unindex(self, status: JobStatus) -> None:
+        """Drop a stale index entry (the job is no longer claimable)."""
+        for state in (JobState.PREEMPTED, JobState.PENDING):
+            self.store.delete(self._claim_key(status, state))
+
+    def claimable_index(self) -> list[str]:
+        """Job ids from the claim index, best first (one listing per 1,000 claimable jobs)."""
+        return [i.key.rsplit("/", 1)[-1].split("-", 2)[-1] for i in self.store.list(self.layout.claimable_index)]
 
     # -- events and logs ---------------------------------------------------------------
     def event(self, job_id: str, event: str, **fields: Any) -> dict[str, Any]:

@@ -50,6 +50,11 @@ class Layout:
         return self._k("index", "terminal", job_id)
 
     @property
+    def claimable_index(self) -> str:
+        """``index/claimable/RANK-CREATED-JOB_ID``: listing order is claim order."""
+        return self._k("index", "claimable") + "/"
+
+    @property
     def terminal_index(self) -> str:
         return self._k("index", "terminal") + "/"
 

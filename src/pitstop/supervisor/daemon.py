@@ -10,11 +10,13 @@ logged and the next one carries on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -74,6 +76,22 @@ class Current:
     notified: bool = False
 
 
+CLAIM_WINDOW = 8
+
+
+def spread(candidates: list[str], instance_id: str, window: int = CLAIM_WINDOW) -> list[str]:
+    """Rotate the first ``window`` candidates by a hash of the instance id.
+
+    Instances that wake together then try different jobs first instead of all racing for
+    the oldest one; order beyond the window (and which jobs are in it) is unchanged.
+    """
+    head, tail = candidates[:window], candidates[window:]
+    if len(head) < 2:
+        return candidates
+    k = zlib.crc32(instance_id.encode()) % len(head)
+    return head[k:] + head[:k] + tail
+
+
 def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
     return lc.Policy(
         stall_timeout_s=settings.stall_timeout_s,
@@ -125,6 +143,7 @@ class Supervisor:
         self.lease_lost = False
         self.stop_failed = False
         self.idle_since: float | None = None
+        self._last_full_scan: float | None = None
         self.state_dir = Path(settings.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.powering_off = False
@@ -217,9 +236,29 @@ class Supervisor:
 
     # -- the queue ---------------------------------------------------------------------
     def claimable_jobs(self) -> list[str]:
-        """Job ids worth trying, best first: preempted, then lost (expired lease), then oldest pending."""
+        """Job ids worth trying, best first: preempted, then oldest pending (from the claim
+        index: one listing); every ``lease_ttl_s`` also a full scan, which finds jobs whose
+        instance went silent (active, lease expired) and repairs a stale index."""
+        ranked = self.jobs.claimable_index()
+        now = self.clock.monotonic()
+        if self._last_full_scan is None or now - self._last_full_scan >= self.settings.lease_ttl_s:
+            self._last_full_scan = now
+            live = self.jobs.live_job_ids()
+            self._repair_index(ranked, set(live))
+            ranked = [j for j in ranked if j in live]
+            ranked += [j for j in self._full_scan(live) if j not in ranked]
+        return ranked
+
+    def _repair_index(self, indexed: list[str], live: set[str]) -> None:
+        """Drop index entries of jobs that ended (their writer died between two writes)."""
+        for job_id in indexed:
+            if job_id not in live:
+                with contextlib.suppress(StoreError):
+                    self.jobs.unindex(self.jobs.status(job_id)[0])
+
+    def _full_scan(self, live: list[str]) -> list[str]:
         ranked: list[tuple[int, str, str]] = []
-        for job_id in self.jobs.live_job_ids():
+        for job_id in live:
             try:
                 status, _ = self.jobs.status(job_id)
             except StoreError:
@@ -227,7 +266,9 @@ class Supervisor:
             created = status.created_at or ""
             if status.state is JobState.PREEMPTED:
                 ranked.append((0, created, job_id))
-            elif status.state.is_active() and status.instance_id != self.instance_id:
+            elif status.instance_id not in (None, self.instance_id) and (
+                status.state.is_active() or status.state is JobState.PENDING
+            ):
                 info = self.leases.info(job_id)
                 if info is None or self.leases.is_expired(info):
                     ranked.append((1, created, job_id))
@@ -236,7 +277,13 @@ class Supervisor:
         return [job_id for _, _, job_id in sorted(ranked)]
 
     def try_claim(self) -> bool:
-        for job_id in self.claim_order():
+        for job_id in spread(self.claim_order(), self.instance_id):
+            try:
+                status, _ = self.jobs.status(job_id)
+            except StoreError:
+                continue
+            if status.state.is_terminal() or status.cancel_requested:
+                continue  # ended since the index was listed
             lease = self.leases.claim(job_id)
             if lease is None:
                 continue
@@ -272,6 +319,8 @@ class Supervisor:
         if status is None:
             self.leases.release(lease)
             return False
+        with contextlib.suppress(StoreError):  # claimed: out of the index (a hint only)
+            self.jobs.unindex(status)
         spec = self.jobs.spec(job_id)
         run = lc.Run(
             state=status.state,

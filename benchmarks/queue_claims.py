@@ -1,0 +1,163 @@
+"""How fast the shared queue hands out jobs, and how fast a spot notice stops training.
+
+Prints:
+- claims per second and S3 requests per claim for 1, 4 and 16 concurrent supervisors
+  draining 100 pending jobs (each supervisor is a ``Supervisor`` with its own S3 client
+  and request counter, in its own thread; a claimed job is marked done at once, so this
+  measures the queue, not training);
+- the notice-to-stopped latency distribution: a real supervisor process, a local
+  metadata server that posts a spot notice, time until the job is ``preempted`` in S3
+  (trainer stopped, attempt recorded, lease released).
+
+Usage: python benchmarks/queue_claims.py [--jobs 100] [--notices 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+
+from pitstop.config import load_settings  # noqa: E402
+from pitstop.intake import Submission, build_spec, defaults  # noqa: E402
+from pitstop.store.jobs import JobStatus, JobStore  # noqa: E402
+from pitstop.store.layout import Layout  # noqa: E402
+from pitstop.store.objects import S3Store  # noqa: E402
+from pitstop.store.states import JobState  # noqa: E402
+from pitstop.supervisor.daemon import Supervisor  # noqa: E402
+from pitstop.supervisor.spot import NoInterruptions  # noqa: E402
+from pitstop.trainers.simulated import SimulatedTrainer  # noqa: E402
+from tests.servers import FakeImds, MotoServer  # noqa: E402
+
+REWARD = b"def reward_function(params):\n    return 1.0\n"
+
+
+def make_jobs(endpoint: str, bucket: str, n: int, simulation: dict[str, object] | None = None) -> tuple[JobStore, list[str]]:
+    store = S3Store(bucket, region="us-east-1", endpoint_url=endpoint)
+    store._s3.create_bucket(Bucket=bucket)
+    jobs = JobStore(store, Layout("pitstop"))
+    ids = []
+    for i in range(n):
+        sub = Submission(name=f"job{i:03d}", files={"reward_function.py": REWARD + f"#{i}".encode(), **defaults()},
+                         fields={"simulation": simulation} if simulation else {})
+        spec = build_spec(sub)
+        jobs.create(spec, sub.files)
+        ids.append(spec.id)
+    return jobs, ids
+
+
+def drain(endpoint: str, workers: int, n_jobs: int, work: Path) -> tuple[float, float, int]:
+    bucket = f"bench-claims-{workers}"
+    jobs, _ = make_jobs(endpoint, bucket, n_jobs)
+    claimed: list[str] = []
+    lock = threading.Lock()
+    sups = []
+    for w in range(workers):
+        settings = load_settings(None, bucket=bucket, s3_endpoint_url=endpoint, trainer="simulated",
+                                 state_dir=work / f"c{workers}-{w}", instance_id=f"i-w{w}")
+        sups.append(Supervisor(settings, S3Store.from_settings(settings), SimulatedTrainer(), f"i-w{w}",
+                               spot=NoInterruptions()))
+
+    def finish(s: JobStatus) -> JobStatus:
+        s.state, s.reason = JobState.SUCCEEDED, "benchmark"
+        return s
+
+    def run(sup: Supervisor) -> None:
+        misses = 0
+        while misses < 2:
+            if not sup.try_claim():
+                misses += 1
+                continue
+            misses = 0
+            cur = sup.current
+            assert cur is not None
+            with lock:
+                claimed.append(cur.job_id)
+            sup.jobs.update(cur.job_id, finish)
+            sup.leases.release(cur.lease)
+            sup.current = None
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(s,)) for s in sups]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    assert len(claimed) == len(set(claimed)) == n_jobs, (len(claimed), len(set(claimed)))
+    requests = sum(sum(s.store.requests.values()) for s in sups)  # type: ignore[attr-defined]
+    return n_jobs / elapsed, requests / n_jobs, len(claimed)
+
+
+def notice_latencies(endpoint: str, runs: int, work: Path) -> list[float]:
+    out = []
+    for i in range(runs):
+        bucket = f"bench-notice-{i}"
+        jobs, (job_id,) = make_jobs(endpoint, bucket, 1, {"checkpoint_interval_s": 0.3, "checkpoints": 1000})
+        imds = FakeImds(f"i-notice{i}")
+        env = {**os.environ, "PITSTOP_BUCKET": bucket, "PITSTOP_S3_ENDPOINT_URL": endpoint,
+               "PITSTOP_TRAINER": "simulated", "PITSTOP_STATE_DIR": str(work / f"n{i}"),
+               "PITSTOP_INSTANCE_ID": imds.instance_id, "PITSTOP_IMDS_ENDPOINT": imds.endpoint,
+               "PITSTOP_POLL_INTERVAL_S": "1", "PITSTOP_STALL_TIMEOUT_S": "60", "PITSTOP_STARTUP_GRACE_S": "60",
+               "PITSTOP_SPOT_POLL_INTERVAL_S": "5", "PITSTOP_REBOOT_COMMAND": "true", "PITSTOP_SHUTDOWN_COMMAND": "true"}
+        p = subprocess.Popen([sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while jobs.status(job_id)[0].state is not JobState.RUNNING and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0 + i * 0.37)  # land the notice at different points of the 5 s poll cycle
+            imds.notice()
+            t0 = time.monotonic()
+            while jobs.status(job_id)[0].state is not JobState.PREEMPTED:
+                if time.monotonic() - t0 > 30:
+                    raise RuntimeError("no preemption within 30 s")
+                time.sleep(0.05)
+            out.append(time.monotonic() - t0)
+        finally:
+            p.terminate()
+            p.wait(30)
+            imds.close()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=100)
+    ap.add_argument("--notices", type=int, default=10)
+    args = ap.parse_args()
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    server = MotoServer.start()
+    work = Path(tempfile.mkdtemp(prefix="pitstop-queue-bench-"))
+    try:
+        rows = [(w, *drain(server.endpoint, w, args.jobs, work)) for w in (1, 4, 16)]
+        lat = notice_latencies(server.endpoint, args.notices, work)
+    finally:
+        server.stop()
+    print(f"queue claims, {args.jobs} jobs, moto S3 on loopback (2-core machine)")
+    print("  supervisors  claims/s  S3 requests/claim  jobs claimed (each exactly once)")
+    for w, rate, req, n in rows:
+        print(f"  {w:>11}  {rate:8.1f}  {req:17.1f}  {n}")
+    q = statistics.quantiles(lat, n=10) if len(lat) >= 2 else [float("nan")] * 9
+    print(f"notice-to-stopped latency over {len(lat)} notices (spot poll every 5 s):")
+    print(f"  min {min(lat):.2f} s  median {statistics.median(lat):.2f} s  p90 {q[8]:.2f} s  max {max(lat):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
