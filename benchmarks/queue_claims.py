@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
+from tests.servers import FakeImds, MotoServer  # noqa: E402
+
 from pitstop.config import load_settings  # noqa: E402
 from pitstop.intake import Submission, build_spec, defaults  # noqa: E402
 from pitstop.store.jobs import JobStatus, JobStore  # noqa: E402
@@ -38,19 +40,23 @@ from pitstop.store.states import JobState  # noqa: E402
 from pitstop.supervisor.daemon import Supervisor  # noqa: E402
 from pitstop.supervisor.spot import NoInterruptions  # noqa: E402
 from pitstop.trainers.simulated import SimulatedTrainer  # noqa: E402
-from tests.servers import FakeImds, MotoServer  # noqa: E402
 
 REWARD = b"def reward_function(params):\n    return 1.0\n"
 
 
-def make_jobs(endpoint: str, bucket: str, n: int, simulation: dict[str, object] | None = None) -> tuple[JobStore, list[str]]:
+def make_jobs(
+    endpoint: str, bucket: str, n: int, simulation: dict[str, object] | None = None
+) -> tuple[JobStore, list[str]]:
     store = S3Store(bucket, region="us-east-1", endpoint_url=endpoint)
     store._s3.create_bucket(Bucket=bucket)
     jobs = JobStore(store, Layout("pitstop"))
     ids = []
     for i in range(n):
-        sub = Submission(name=f"job{i:03d}", files={"reward_function.py": REWARD + f"#{i}".encode(), **defaults()},
-                         fields={"simulation": simulation} if simulation else {})
+        sub = Submission(
+            name=f"job{i:03d}",
+            files={"reward_function.py": REWARD + f"#{i}".encode(), **defaults()},
+            fields={"simulation": simulation} if simulation else {},
+        )
         spec = build_spec(sub)
         jobs.create(spec, sub.files)
         ids.append(spec.id)
@@ -59,15 +65,28 @@ def make_jobs(endpoint: str, bucket: str, n: int, simulation: dict[str, object] 
 
 def drain(endpoint: str, workers: int, n_jobs: int, work: Path) -> tuple[float, float, int]:
     bucket = f"bench-claims-{workers}"
-    jobs, _ = make_jobs(endpoint, bucket, n_jobs)
+    _jobs, _ = make_jobs(endpoint, bucket, n_jobs)
     claimed: list[str] = []
     lock = threading.Lock()
     sups = []
     for w in range(workers):
-        settings = load_settings(None, bucket=bucket, s3_endpoint_url=endpoint, trainer="simulated",
-                                 state_dir=work / f"c{workers}-{w}", instance_id=f"i-w{w}")
-        sups.append(Supervisor(settings, S3Store.from_settings(settings), SimulatedTrainer(), f"i-w{w}",
-                               spot=NoInterruptions()))
+        settings = load_settings(
+            None,
+            bucket=bucket,
+            s3_endpoint_url=endpoint,
+            trainer="simulated",
+            state_dir=work / f"c{workers}-{w}",
+            instance_id=f"i-w{w}",
+        )
+        sups.append(
+            Supervisor(
+                settings,
+                S3Store.from_settings(settings),
+                SimulatedTrainer(),
+                f"i-w{w}",
+                spot=NoInterruptions(),
+            )
+        )
 
     def finish(s: JobStatus) -> JobStatus:
         s.state, s.reason = JobState.SUCCEEDED, "benchmark"
@@ -104,18 +123,36 @@ def notice_latencies(endpoint: str, runs: int, work: Path) -> list[float]:
     out = []
     for i in range(runs):
         bucket = f"bench-notice-{i}"
-        jobs, (job_id,) = make_jobs(endpoint, bucket, 1, {"checkpoint_interval_s": 0.3, "checkpoints": 1000})
+        jobs, (job_id,) = make_jobs(
+            endpoint, bucket, 1, {"checkpoint_interval_s": 0.3, "checkpoints": 1000}
+        )
         imds = FakeImds(f"i-notice{i}")
-        env = {**os.environ, "PITSTOP_BUCKET": bucket, "PITSTOP_S3_ENDPOINT_URL": endpoint,
-               "PITSTOP_TRAINER": "simulated", "PITSTOP_STATE_DIR": str(work / f"n{i}"),
-               "PITSTOP_INSTANCE_ID": imds.instance_id, "PITSTOP_IMDS_ENDPOINT": imds.endpoint,
-               "PITSTOP_POLL_INTERVAL_S": "1", "PITSTOP_STALL_TIMEOUT_S": "60", "PITSTOP_STARTUP_GRACE_S": "60",
-               "PITSTOP_SPOT_POLL_INTERVAL_S": "5", "PITSTOP_REBOOT_COMMAND": "true", "PITSTOP_SHUTDOWN_COMMAND": "true"}
-        p = subprocess.Popen([sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "PITSTOP_BUCKET": bucket,
+            "PITSTOP_S3_ENDPOINT_URL": endpoint,
+            "PITSTOP_TRAINER": "simulated",
+            "PITSTOP_STATE_DIR": str(work / f"n{i}"),
+            "PITSTOP_INSTANCE_ID": imds.instance_id,
+            "PITSTOP_IMDS_ENDPOINT": imds.endpoint,
+            "PITSTOP_POLL_INTERVAL_S": "1",
+            "PITSTOP_STALL_TIMEOUT_S": "60",
+            "PITSTOP_STARTUP_GRACE_S": "60",
+            "PITSTOP_SPOT_POLL_INTERVAL_S": "5",
+            "PITSTOP_REBOOT_COMMAND": "true",
+            "PITSTOP_SHUTDOWN_COMMAND": "true",
+        }
+        p = subprocess.Popen(
+            [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 30
-            while jobs.status(job_id)[0].state is not JobState.RUNNING and time.monotonic() < deadline:
+            while (
+                jobs.status(job_id)[0].state is not JobState.RUNNING and time.monotonic() < deadline
+            ):
                 time.sleep(0.1)
             time.sleep(1.0 + i * 0.37)  # land the notice at different points of the 5 s poll cycle
             imds.notice()
@@ -133,7 +170,9 @@ def notice_latencies(endpoint: str, runs: int, work: Path) -> list[float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--jobs", type=int, default=100)
     ap.add_argument("--notices", type=int, default=10)
     args = ap.parse_args()
@@ -155,7 +194,9 @@ def main() -> int:
         print(f"  {w:>11}  {rate:8.1f}  {req:17.1f}  {n}")
     q = statistics.quantiles(lat, n=10) if len(lat) >= 2 else [float("nan")] * 9
     print(f"notice-to-stopped latency over {len(lat)} notices (spot poll every 5 s):")
-    print(f"  min {min(lat):.2f} s  median {statistics.median(lat):.2f} s  p90 {q[8]:.2f} s  max {max(lat):.2f} s")
+    print(
+        f"  min {min(lat):.2f} s  median {statistics.median(lat):.2f} s  p90 {q[8]:.2f} s  max {max(lat):.2f} s"
+    )
     return 0
 
 

@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
+from tests.servers import MotoServer  # noqa: E402
+
 from pitstop.config import load_settings  # noqa: E402
 from pitstop.intake import Submission, build_spec, defaults  # noqa: E402
 from pitstop.store.jobs import JobStore  # noqa: E402
@@ -40,7 +42,6 @@ from pitstop.store.objects import S3Store  # noqa: E402
 from pitstop.supervisor.daemon import Supervisor  # noqa: E402
 from pitstop.supervisor.spot import NoInterruptions  # noqa: E402
 from pitstop.trainers.simulated import SimulatedTrainer  # noqa: E402
-from tests.servers import MotoServer  # noqa: E402
 
 REWARD = b"def reward_function(params):\n    return 1.0\n"
 
@@ -60,7 +61,11 @@ def base_env(endpoint: str, bucket: str, work: Path) -> dict[str, str]:
 
 
 def submit(jobs: JobStore, name: str, simulation: dict[str, object]) -> str:
-    sub = Submission(name=name, files={"reward_function.py": REWARD, **defaults()}, fields={"simulation": simulation})
+    sub = Submission(
+        name=name,
+        files={"reward_function.py": REWARD, **defaults()},
+        fields={"simulation": simulation},
+    )
     spec = build_spec(sub)
     jobs.create(spec, sub.files)
     return spec.id
@@ -86,11 +91,20 @@ def measure_rss_cpu(endpoint: str, work: Path) -> dict[str, float]:
     jobs = make_bucket(endpoint, "bench-rss")
     submit(jobs, "long", {"checkpoint_interval_s": 1.0, "checkpoints": 1000})
     interval = 0.5
-    env = {**base_env(endpoint, "bench-rss", work / "rss"), "PITSTOP_POLL_INTERVAL_S": str(interval),
-           "PITSTOP_SPOT_POLL_INTERVAL_S": str(interval), "PITSTOP_HEARTBEAT_INTERVAL_S": str(interval),
-           "PITSTOP_STALL_TIMEOUT_S": "60", "PITSTOP_STARTUP_GRACE_S": "60"}
-    p = subprocess.Popen([sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **base_env(endpoint, "bench-rss", work / "rss"),
+        "PITSTOP_POLL_INTERVAL_S": str(interval),
+        "PITSTOP_SPOT_POLL_INTERVAL_S": str(interval),
+        "PITSTOP_HEARTBEAT_INTERVAL_S": str(interval),
+        "PITSTOP_STALL_TIMEOUT_S": "60",
+        "PITSTOP_STARTUP_GRACE_S": "60",
+    }
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(8)  # start-up (imports, claim, launch) is not steady state
         rss0, cpu0 = proc_stats(p.pid)
@@ -115,9 +129,16 @@ def requests_per_poll(endpoint: str, work: Path, extra_objects: int) -> float:
     bucket = f"bench-req-{extra_objects}"
     jobs = make_bucket(endpoint, bucket)
     job_id = submit(jobs, "req", {"checkpoint_interval_s": 0.2, "checkpoints": 100000})
-    settings = load_settings(None, bucket=bucket, s3_endpoint_url=endpoint, trainer="simulated",
-                             state_dir=work / f"req-{extra_objects}", instance_id="i-req",
-                             stall_timeout_s=600, startup_grace_s=600)
+    settings = load_settings(
+        None,
+        bucket=bucket,
+        s3_endpoint_url=endpoint,
+        trainer="simulated",
+        state_dir=work / f"req-{extra_objects}",
+        instance_id="i-req",
+        stall_timeout_s=600,
+        startup_grace_s=600,
+    )
     store = S3Store.from_settings(settings)
     trainer = SimulatedTrainer()
     sup = Supervisor(settings, store, trainer, "i-req", spot=NoInterruptions())
@@ -137,15 +158,34 @@ def requests_per_poll(endpoint: str, work: Path, extra_objects: int) -> float:
 
 def stall_latencies(endpoint: str, work: Path, freezes: int) -> list[float]:
     jobs = make_bucket(endpoint, "bench-stall")
-    job_id = submit(jobs, "freezer", {"checkpoint_interval_s": 0.2, "checkpoints": 1000,
-                                      "faults": [{"kind": "freeze", "after_checkpoint": 1}]})
-    env = {**base_env(endpoint, "bench-stall", work / "stall"), "PITSTOP_POLL_INTERVAL_S": "0.25",
-           "PITSTOP_STALL_TIMEOUT_S": "2", "PITSTOP_STARTUP_GRACE_S": "2", "PITSTOP_BACKOFF_BASE_S": "0.1",
-           "PITSTOP_BACKOFF_MAX_S": "0.1", "PITSTOP_MAX_RESTARTS": str(freezes + 5),
-           "PITSTOP_STOP_TIMEOUT_S": "1", "PITSTOP_HEARTBEAT_INTERVAL_S": "1", "PITSTOP_LEASE_TTL_S": "10"}
+    job_id = submit(
+        jobs,
+        "freezer",
+        {
+            "checkpoint_interval_s": 0.2,
+            "checkpoints": 1000,
+            "faults": [{"kind": "freeze", "after_checkpoint": 1}],
+        },
+    )
+    env = {
+        **base_env(endpoint, "bench-stall", work / "stall"),
+        "PITSTOP_POLL_INTERVAL_S": "0.25",
+        "PITSTOP_STALL_TIMEOUT_S": "2",
+        "PITSTOP_STARTUP_GRACE_S": "2",
+        "PITSTOP_BACKOFF_BASE_S": "0.1",
+        "PITSTOP_BACKOFF_MAX_S": "0.1",
+        "PITSTOP_MAX_RESTARTS": str(freezes + 5),
+        "PITSTOP_STOP_TIMEOUT_S": "1",
+        "PITSTOP_HEARTBEAT_INTERVAL_S": "1",
+        "PITSTOP_LEASE_TTL_S": "10",
+    }
     log = work / "stall.log"
-    p = subprocess.Popen([sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-                         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + freezes * 8 + 30
         while time.monotonic() < deadline:
@@ -161,17 +201,23 @@ def stall_latencies(endpoint: str, work: Path, freezes: int) -> list[float]:
     stalls = {}
     for e in jobs.events(job_id):
         if e["event"] == "run.stalled":
-            stalls[e["attempt"]] = datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp()
+            stalls[e["attempt"]] = datetime.fromisoformat(
+                e["at"].replace("Z", "+00:00")
+            ).timestamp()
     for n, at in sorted(stalls.items()):
         text = (state_dir / f"attempt-{n}.log").read_text()
-        written = [float(m) for m in re.findall(r"\[simulated-trainer ([\d.]+)\] checkpoint ", text)]
+        written = [
+            float(m) for m in re.findall(r"\[simulated-trainer ([\d.]+)\] checkpoint ", text)
+        ]
         if written:
             out.append(at - written[-1])
     return out
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--freezes", type=int, default=22)
     args = ap.parse_args()
     server = MotoServer.start()
@@ -187,15 +233,25 @@ def main() -> int:
     print("pitstop supervisor overhead")
     print(f"  supervisor RSS                          {usage['rss_mib']:.1f} MiB")
     print(f"  CPU per scheduled run                   {usage['cpu_s_per_run'] * 1000:.2f} ms")
-    print(f"  CPU per hour, default intervals         {usage['cpu_s_per_hour_default']:.1f} s  (poll 30 s, spot 5 s, heartbeat 60 s)")
+    print(
+        f"  CPU per hour, default intervals         {usage['cpu_s_per_hour_default']:.1f} s  (poll 30 s, spot 5 s, heartbeat 60 s)"
+    )
     print(f"  CPU per hour, 0.5 s intervals (measured) {usage['cpu_s_per_hour_compressed']:.1f} s")
     print(f"  S3 requests per poll, 10 objects        {small:.2f}")
     print(f"  S3 requests per poll, 5,000 objects     {large:.2f}")
     print(f"  stall-detection latency, {len(lat)} freezes (stall_timeout 2 s, poll 0.25 s):")
-    print(f"    min {min(lat):.2f} s  median {statistics.median(lat):.2f} s  p95 {q[18]:.2f} s  max {max(lat):.2f} s")
-    print(f"    over the timeout: median {statistics.median(lat) - 2:.2f} s, max {max(lat) - 2:.2f} s "
-          f"(bound: 2 polls = 0.50 s + 1 s S3 timestamp resolution)")
-    print(json.dumps({"usage": usage, "requests_per_poll": {"10": small, "5000": large}, "latencies": lat}))
+    print(
+        f"    min {min(lat):.2f} s  median {statistics.median(lat):.2f} s  p95 {q[18]:.2f} s  max {max(lat):.2f} s"
+    )
+    print(
+        f"    over the timeout: median {statistics.median(lat) - 2:.2f} s, max {max(lat) - 2:.2f} s "
+        f"(bound: 2 polls = 0.50 s + 1 s S3 timestamp resolution)"
+    )
+    print(
+        json.dumps(
+            {"usage": usage, "requests_per_poll": {"10": small, "5000": large}, "latencies": lat}
+        )
+    )
     return 0
 
 

@@ -52,7 +52,9 @@ def s3(s3_endpoint: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def settings_env(bucket: str, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def settings_env(
+    bucket: str, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """PITSTOP_* variables for a fast, simulated, recorder-guarded configuration."""
     recorder = tmp_path / "power.log"
     env = {

@@ -9,7 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, description: str, interval: float = 0.05) -> T:
+def wait_for(
+    predicate: Callable[[], T], timeout: float, description: str, interval: float = 0.05
+) -> T:
     """Call ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: T = predicate()

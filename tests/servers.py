@@ -20,7 +20,10 @@ def free_port() -> int:
 def wait_port(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
             return
         time.sleep(0.05)
     raise AssertionError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
@@ -158,15 +161,17 @@ class FakeImds:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_PUT(self) -> None:  # noqa: N802
-                if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            def do_PUT(self) -> None:
+                if self.path != "/latest/api/token" or not self.headers.get(
+                    "X-aws-ec2-metadata-token-ttl-seconds"
+                ):
                     return self._send(400)
                 fake.tokens_issued += 1
                 token = f"tok-{fake.tokens_issued}"
                 fake._valid.add(token)
                 self._send(200, token)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 fake.gets.append(self.path)
                 token = self.headers.get("X-aws-ec2-metadata-token")
                 if token not in fake._valid:
@@ -183,9 +188,17 @@ class FakeImds:
                 if path == "instance-id":
                     return self._send(200, fake.instance_id)
                 if path == "spot/instance-action":
-                    return self._send(200, _json.dumps(fake.action)) if fake.action else self._send(404)
+                    return (
+                        self._send(200, _json.dumps(fake.action))
+                        if fake.action
+                        else self._send(404)
+                    )
                 if path == "events/recommendations/rebalance":
-                    return self._send(200, _json.dumps(fake.rebalance)) if fake.rebalance else self._send(404)
+                    return (
+                        self._send(200, _json.dumps(fake.rebalance))
+                        if fake.rebalance
+                        else self._send(404)
+                    )
                 self._send(404)
 
         self.port = free_port()

@@ -18,7 +18,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_from_the_contract(tmp_path: Path) -> None:
     s = load_settings(write(tmp_path, 'bucket = "my-bucket"\n'))
-    assert (s.prefix, s.trainer, s.spot_poll_interval_s, s.idle_shutdown_s) == ("pitstop", "drfc", 5.0, 0.0)
+    assert (s.prefix, s.trainer, s.spot_poll_interval_s, s.idle_shutdown_s) == (
+        "pitstop",
+        "drfc",
+        5.0,
+        0.0,
+    )
     assert s.imds_endpoint == "http://169.254.169.254"
     assert s.command_argv("reboot") == ["systemctl", "reboot"]
     assert s.command_argv("shutdown") == ["systemctl", "poweroff"]
@@ -37,7 +42,9 @@ def test_pitstop_table_is_accepted(tmp_path: Path) -> None:
 
 
 def test_shutdown_command_is_split_shell_style(tmp_path: Path) -> None:
-    s = load_settings(write(tmp_path, 'bucket = "b-1"\nshutdown_command = "sh -c \'echo off > /tmp/x\'"\n'))
+    s = load_settings(
+        write(tmp_path, 'bucket = "b-1"\nshutdown_command = "sh -c \'echo off > /tmp/x\'"\n')
+    )
     assert s.command_argv("shutdown") == ["sh", "-c", "echo off > /tmp/x"]
 
 
@@ -46,18 +53,44 @@ def test_shutdown_command_is_split_shell_style(tmp_path: Path) -> None:
     [
         ("bucket = \n", {}, "not valid TOML"),
         ('prefix = "x"\n', {}, "required setting 'bucket' is missing"),
-        ('bucket = "ok-bucket"\npoll_interval_s = -1\n', {}, "poll_interval_s: Input should be greater than 0"),
-        ('bucket = "ok-bucket"\n', {"PITSTOP_STALL_TIMEOUT_S": "-5"}, "PITSTOP_STALL_TIMEOUT_S: stall_timeout_s"),
+        (
+            'bucket = "ok-bucket"\npoll_interval_s = -1\n',
+            {},
+            "poll_interval_s: Input should be greater than 0",
+        ),
+        (
+            'bucket = "ok-bucket"\n',
+            {"PITSTOP_STALL_TIMEOUT_S": "-5"},
+            "PITSTOP_STALL_TIMEOUT_S: stall_timeout_s",
+        ),
         ('bucket = "Bad_Bucket"\n', {}, "not a valid S3 bucket name"),
         ('bucket = "ok-bucket"\nbogus = 1\n', {}, "unknown setting 'bogus'"),
         ('bucket = "ok-bucket"\ntrainer = "sagemaker"\n', {}, "trainer"),
-        ('bucket = "ok-bucket"\nbackoff_base_s = 100\nbackoff_max_s = 10\n', {}, "backoff_max_s must be >= backoff_base_s"),
-        ('bucket = "ok-bucket"\nheartbeat_interval_s = 400\n', {}, "heartbeat_interval_s must be < lease_ttl_s"),
-        ('bucket = "ok-bucket"\nreboot_command = "\'unclosed"\n', {}, "cannot split as a shell command"),
-        ('bucket = "ok-bucket"\ns3_endpoint_url = "localhost:9000"\n', {}, "must be an http:// or https:// URL"),
+        (
+            'bucket = "ok-bucket"\nbackoff_base_s = 100\nbackoff_max_s = 10\n',
+            {},
+            "backoff_max_s must be >= backoff_base_s",
+        ),
+        (
+            'bucket = "ok-bucket"\nheartbeat_interval_s = 400\n',
+            {},
+            "heartbeat_interval_s must be < lease_ttl_s",
+        ),
+        (
+            'bucket = "ok-bucket"\nreboot_command = "\'unclosed"\n',
+            {},
+            "cannot split as a shell command",
+        ),
+        (
+            'bucket = "ok-bucket"\ns3_endpoint_url = "localhost:9000"\n',
+            {},
+            "must be an http:// or https:// URL",
+        ),
     ],
 )
-def test_bad_settings_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, env: dict[str, str], expected: str) -> None:
+def test_bad_settings_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, env: dict[str, str], expected: str
+) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(ConfigError) as e:

@@ -11,8 +11,12 @@ import pytest
 
 @pytest.mark.e2e
 def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
-    r = subprocess.run([sys.executable, "-m", "pitstop.cli.main", "demo", "--json"],
-                       capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli.main", "demo", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads(r.stdout)
     assert doc["state"] == "succeeded"
@@ -21,12 +25,24 @@ def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
     assert set(faults) == {"freeze", "crash"}
     # the freeze is detected after the stall timeout (4 s), within two polls (+1 s timestamp resolution)
     assert 3.0 <= faults["freeze"]["detect_s"] <= 4 + 2 * 0.5 + 1.5
-    assert faults["crash"]["recover_s"] is not None and faults["crash"]["recover_s"] >= 1.0  # the backoff
+    assert (
+        faults["crash"]["recover_s"] is not None and faults["crash"]["recover_s"] >= 1.0
+    )  # the backoff
 
 
 def test_demo_prints_a_readable_timeline() -> None:
-    r = subprocess.run([sys.executable, "-m", "pitstop.cli.main", "demo"], capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli.main", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    for needle in ("STALL detected", "CRASH detected", "final state: succeeded", "freeze in attempt 1"):
+    for needle in (
+        "STALL detected",
+        "CRASH detected",
+        "final state: succeeded",
+        "freeze in attempt 1",
+    ):
         assert needle in r.stdout
     assert "Traceback" not in r.stderr

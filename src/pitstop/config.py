@@ -126,7 +126,7 @@ class Settings(BaseSettings):
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
-            data = tomllib.load(f)
+            data: dict[str, Any] = tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such settings file") from None
     except tomllib.TOMLDecodeError as e:

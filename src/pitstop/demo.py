@@ -91,8 +91,16 @@ def fault_figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if kind is None:
             continue
         attempt = e.get("attempt")
-        before = [x for x in events[:i] if x["event"] == "run.checkpointed" and x.get("attempt") == attempt]
-        after = [x for x in events[i:] if x["event"] == "run.checkpointed" and (x.get("attempt") or 0) > (attempt or 0)]
+        before = [
+            x
+            for x in events[:i]
+            if x["event"] == "run.checkpointed" and x.get("attempt") == attempt
+        ]
+        after = [
+            x
+            for x in events[i:]
+            if x["event"] == "run.checkpointed" and (x.get("attempt") or 0) > (attempt or 0)
+        ]
         last = _ts(before[-1]["at"]) if before else None
         detected = _ts(e["at"])
         back = _ts(after[0]["at"]) if after else None
@@ -108,6 +116,8 @@ def fault_figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -> dict[str, Any]:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
     from pitstop import reward_funcs
@@ -117,8 +127,6 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     from pitstop.store.jobs import JobStore
     from pitstop.store.layout import Layout
     from pitstop.store.objects import S3Store
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the terminal
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
@@ -143,18 +151,28 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     report = reward_funcs.validate_source(reward, "centerline.py")
     if not report.ok:  # pragma: no cover - the bundled library is tested to pass
         raise PitstopError(f"sample reward function is invalid: {report.reason}")
-    sub = Submission(name="demo-centerline", files={"reward_function.py": reward, **defaults()},
-                     fields={"simulation": DEMO_SIMULATION, "world": "reInvent2019_track"}, source="demo")
+    sub = Submission(
+        name="demo-centerline",
+        files={"reward_function.py": reward, **defaults()},
+        fields={"simulation": DEMO_SIMULATION, "world": "reInvent2019_track"},
+        source="demo",
+    )
     spec = build_spec(sub)
     jobs.create(spec, sub.files)
     out(f"S3-compatible server on {endpoint}, bucket {DEMO_BUCKET}")
     out(f"submitted job {spec.id}: 10 checkpoints, freezes in attempt 1, crashes in attempt 2")
-    out(f"supervisor: stall timeout {DEMO_SETTINGS['PITSTOP_STALL_TIMEOUT_S']} s, poll {DEMO_SETTINGS['PITSTOP_POLL_INTERVAL_S']} s "
-        f"(log: {work / 'supervisor.log'})")
+    out(
+        f"supervisor: stall timeout {DEMO_SETTINGS['PITSTOP_STALL_TIMEOUT_S']} s, poll {DEMO_SETTINGS['PITSTOP_POLL_INTERVAL_S']} s "
+        f"(log: {work / 'supervisor.log'})"
+    )
     out("")
     log = (work / "supervisor.log").open("wb")
-    sup = subprocess.Popen([sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-                           env=env, stdout=log, stderr=subprocess.STDOUT)
+    sup = subprocess.Popen(
+        [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     timeline = Timeline(t0=time.time())
     seen = 0
     doc: dict[str, Any] = {}
@@ -170,10 +188,14 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
             if doc["state"] in ("succeeded", "failed", "cancelled"):
                 break
             if sup.poll() is not None:
-                raise PitstopError(f"the supervisor exited with code {sup.returncode}; see {work / 'supervisor.log'}")
+                raise PitstopError(
+                    f"the supervisor exited with code {sup.returncode}; see {work / 'supervisor.log'}"
+                )
             time.sleep(0.3)
         else:
-            raise PitstopError(f"the demo job did not finish in {timeout_s:.0f} s; see {work / 'supervisor.log'}")
+            raise PitstopError(
+                f"the demo job did not finish in {timeout_s:.0f} s; see {work / 'supervisor.log'}"
+            )
     finally:
         sup.terminate()
         try:

@@ -46,22 +46,28 @@ def list_drops(jobs: JobStore) -> list[Drop]:
     lay = jobs.layout
     drops: dict[str, Drop] = {}
     for item in jobs.store.list(lay.inbox):
-        rel = item.key[len(lay.inbox):]
+        rel = item.key[len(lay.inbox) :]
         if not rel or rel.startswith("processed/"):
             continue
         parts = rel.split("/")
         if len(parts) == 1:  # inbox/NAME.py (or something that is not a reward file)
             name = parts[0].rsplit(".", 1)[0] if parts[0].endswith(".py") else parts[0]
-            drops.setdefault(f"file:{parts[0]}", Drop(name)).objects["reward_function.py" if parts[0].endswith(".py") else parts[0]] = item
+            drops.setdefault(f"file:{parts[0]}", Drop(name)).objects[
+                "reward_function.py" if parts[0].endswith(".py") else parts[0]
+            ] = item
         elif len(parts) == 2 and parts[1]:
             drops.setdefault(f"dir:{parts[0]}", Drop(parts[0])).objects[parts[1]] = item
     return sorted(drops.values(), key=lambda d: min(o.last_modified for o in d.objects.values()))
 
 
 class Inbox:
-    def __init__(self, jobs: JobStore, instance_id: str, claim_ttl_s: float, *, dynamic: bool = True) -> None:
+    def __init__(
+        self, jobs: JobStore, instance_id: str, claim_ttl_s: float, *, dynamic: bool = True
+    ) -> None:
         self.jobs = jobs
-        self.claims = Leases(jobs.store, jobs.layout, instance_id, claim_ttl_s, key_for=jobs.layout.inbox_claim)
+        self.claims = Leases(
+            jobs.store, jobs.layout, instance_id, claim_ttl_s, key_for=jobs.layout.inbox_claim
+        )
         self.dynamic = dynamic
 
     def scan(self) -> list[str]:
@@ -95,12 +101,21 @@ class Inbox:
         sub = Submission(name=drop.name, files={}, source=f"inbox:{drop.name}", labels=labels)
         unknown = sorted(set(drop.objects) - set(KNOWN))
         if unknown:
-            return sub, f"{labels[unknown[0]]}: not a reward function or a known file ({', '.join(KNOWN)})"
+            return (
+                sub,
+                f"{labels[unknown[0]]}: not a reward function or a known file ({', '.join(KNOWN)})",
+            )
         if "reward_function.py" not in drop.objects:
-            return sub, f"s3://{self.jobs.store.bucket}/{self.jobs.layout.inbox}{drop.name}/: no reward_function.py"
+            return (
+                sub,
+                f"s3://{self.jobs.store.bucket}/{self.jobs.layout.inbox}{drop.name}/: no reward_function.py",
+            )
         for fname, obj in drop.objects.items():
             if obj.size > MAX_FILE_BYTES:
-                return sub, f"{labels[fname]}: {obj.size / 1e6:.1f} MB is too large (limit {MAX_FILE_BYTES / 1e6:g} MB)"
+                return (
+                    sub,
+                    f"{labels[fname]}: {obj.size / 1e6:.1f} MB is too large (limit {MAX_FILE_BYTES / 1e6:g} MB)",
+                )
         for fname, obj in drop.objects.items():
             body = self.jobs.store.get(obj.key).body
             if fname == "job.json":
@@ -127,18 +142,19 @@ class Inbox:
             return created
         created = self.jobs.create(spec, sub.files)
         if created:
-            self.jobs.event(job_id, ev.INBOX_ACCEPTED, state=JobState.PENDING.value, files=sorted(drop.objects))
+            self.jobs.event(
+                job_id, ev.INBOX_ACCEPTED, state=JobState.PENDING.value, files=sorted(drop.objects)
+            )
             log.info(ev.INBOX_ACCEPTED, job_id=job_id, name=drop.name)
         return created
 
     def _move(self, drop: Drop, job_id: str) -> None:
         """Move the drop under inbox/processed/JOB_ID/ (copy first: it is never lost)."""
         lay = self.jobs.layout
-        for fname, obj in drop.objects.items():
+        for _fname, obj in drop.objects.items():
             target = f"{lay.inbox_processed}{job_id}/{obj.key.rsplit('/', 1)[-1]}"
             try:
                 self.jobs.store.copy(obj.key, target)
                 self.jobs.store.delete(obj.key)
             except NotFound:
                 continue  # another instance moved it first
-

@@ -8,7 +8,6 @@ is kept (the job is recorded as ``rejected`` with the reason).
 
 from __future__ import annotations
 
-import ast
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,22 +33,14 @@ class Submission:
 def check_reward(source: bytes, filename: str, *, dynamic: bool = False) -> None:
     """Raise ``InvalidInput`` with one line when the reward file cannot run in the simulator."""
     if len(source) > MAX_FILE_BYTES:
-        raise InvalidInput(f"{filename}: {len(source) / 1e6:.1f} MB is too large for a reward function (limit 1 MB)")
-    try:
-        from pitstop.reward_funcs import validate_source
-    except ImportError:  # pragma: no cover - the validator ships with pitstop
-        validate_source = None
-    if validate_source is not None:
-        report = validate_source(source, filename, dynamic=dynamic)
-        if not report.ok:
-            raise InvalidInput(report.reason or f"{filename}: invalid reward function")
-        return
-    try:
-        tree = ast.parse(source, filename=filename, feature_version=(3, 8))
-    except SyntaxError as e:
-        raise InvalidInput(f"{filename}: line {e.lineno}: Python 3.8 cannot parse this ({e.msg})") from None
-    if not any(isinstance(n, ast.FunctionDef) and n.name == "reward_function" for n in tree.body):
-        raise InvalidInput(f"{filename}: defines no reward_function(params)")
+        raise InvalidInput(
+            f"{filename}: {len(source) / 1e6:.1f} MB is too large for a reward function (limit 1 MB)"
+        )
+    from pitstop.reward_funcs import validate_source
+
+    report = validate_source(source, filename, dynamic=dynamic)
+    if not report.ok:
+        raise InvalidInput(report.reason or f"{filename}: invalid reward function")
 
 
 def _check_json(body: bytes, filename: str, kind: str) -> None:
@@ -59,7 +50,11 @@ def _check_json(body: bytes, filename: str, kind: str) -> None:
         raise InvalidInput(f"{filename}: not valid JSON: {e}") from None
     from pitstop import action_space
 
-    problems = action_space.check_metadata(doc) if kind == "metadata" else action_space.check_hyperparameters(doc)
+    problems = (
+        action_space.check_metadata(doc)
+        if kind == "metadata"
+        else action_space.check_hyperparameters(doc)
+    )
     if problems:
         raise InvalidInput(f"{filename}: {problems[0]}")
 
@@ -69,7 +64,9 @@ def defaults() -> dict[str, bytes]:
 
     return {
         "model_metadata.json": json.dumps(action_space.default_metadata(), indent=2).encode(),
-        "hyperparameters.json": json.dumps(action_space.default_hyperparameters(), indent=2).encode(),
+        "hyperparameters.json": json.dumps(
+            action_space.default_hyperparameters(), indent=2
+        ).encode(),
     }
 
 
@@ -77,11 +74,19 @@ def validate(sub: Submission, *, dynamic: bool = False) -> None:
     """Every check a job must pass before it may cost GPU time."""
     if "reward_function.py" not in sub.files:
         raise InvalidInput(f"{sub.source}: no reward_function.py")
-    check_reward(sub.files["reward_function.py"], sub.source_name("reward_function.py"), dynamic=dynamic)
+    check_reward(
+        sub.files["reward_function.py"], sub.source_name("reward_function.py"), dynamic=dynamic
+    )
     if "model_metadata.json" in sub.files:
-        _check_json(sub.files["model_metadata.json"], sub.source_name("model_metadata.json"), "metadata")
+        _check_json(
+            sub.files["model_metadata.json"], sub.source_name("model_metadata.json"), "metadata"
+        )
     if "hyperparameters.json" in sub.files:
-        _check_json(sub.files["hyperparameters.json"], sub.source_name("hyperparameters.json"), "hyperparameters")
+        _check_json(
+            sub.files["hyperparameters.json"],
+            sub.source_name("hyperparameters.json"),
+            "hyperparameters",
+        )
     if sub.fields:
         parse_user_fields(json.dumps(sub.fields), sub.source_name("job.json"))
 

@@ -13,7 +13,10 @@ import pytest
 def pitstop(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pitstop.cli.main", *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -43,7 +46,9 @@ def test_missing_bucket(tmp_path: Path) -> None:
 
 
 def test_negative_duration_from_environment() -> None:
-    r = pitstop("supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_STALL_TIMEOUT_S": "-3"})
+    r = pitstop(
+        "supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_STALL_TIMEOUT_S": "-3"}
+    )
     assert_one_line_error(r, 2, "PITSTOP_STALL_TIMEOUT_S")
 
 
@@ -52,19 +57,30 @@ def test_check_accepts_good_settings() -> None:
     assert r.returncode == 0 and "settings OK" in r.stdout
 
 
-@pytest.mark.parametrize("make", ["missing", "not-python", "syntax", "py310", "no-function", "directory"])
-def test_submit_bad_reward_file_writes_nothing(make: str, tmp_path: Path, settings_env: dict[str, str], s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "make", ["missing", "not-python", "syntax", "py310", "no-function", "directory"]
+)
+def test_submit_bad_reward_file_writes_nothing(
+    make: str, tmp_path: Path, settings_env: dict[str, str], s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "reward.py"
-    expected = {"missing": "no such reward function file", "not-python": "must be a .py file",
-                "syntax": "reward.py", "py310": "reward.py", "no-function": "reward_function",
-                "directory": "no such reward function file"}[make]
+    expected = {
+        "missing": "no such reward function file",
+        "not-python": "must be a .py file",
+        "syntax": "reward.py",
+        "py310": "reward.py",
+        "no-function": "reward_function",
+        "directory": "no such reward function file",
+    }[make]
     if make == "not-python":
         path = tmp_path / "reward.txt"
         path.write_text("def reward_function(params):\n    return 1.0\n")
     elif make == "syntax":
         path.write_text("def reward_function(params)\n    return 1.0\n")
     elif make == "py310":
-        path.write_text("def reward_function(params):\n    match params:\n        case _:\n            return 1.0\n")
+        path.write_text(
+            "def reward_function(params):\n    match params:\n        case _:\n            return 1.0\n"
+        )
     elif make == "no-function":
         path.write_text("def reward(params):\n    return 1.0\n")
     elif make == "directory":
@@ -79,9 +95,18 @@ def test_submit_bad_job_file(tmp_path: Path, settings_env: dict[str, str], s3, b
     reward.write_text("def reward_function(params):\n    return 1.0\n")
     job = tmp_path / "job.json"
     job.write_text('{"max_hours": -2}')
-    assert_one_line_error(pitstop("submit", str(reward), "--job", str(job), env=settings_env), 2, "job.json", "max_hours")
+    assert_one_line_error(
+        pitstop("submit", str(reward), "--job", str(job), env=settings_env),
+        2,
+        "job.json",
+        "max_hours",
+    )
     job.write_text('{"colour": "red"}')
-    assert_one_line_error(pitstop("submit", str(reward), "--job", str(job), env=settings_env), 2, "unknown field 'colour'")
+    assert_one_line_error(
+        pitstop("submit", str(reward), "--job", str(job), env=settings_env),
+        2,
+        "unknown field 'colour'",
+    )
     assert objects(s3, bucket) == []
 
 
@@ -103,6 +128,11 @@ def test_submit_then_jobs_then_cancel(tmp_path: Path, settings_env: dict[str, st
         assert key in doc
     assert doc["events"][0]["event"] == "job.submitted"
     assert pitstop("cancel", job_id, env=settings_env).returncode == 0
-    assert json.loads(pitstop("job", job_id, "--json", env=settings_env).stdout)["state"] == "cancelled"
+    assert (
+        json.loads(pitstop("job", job_id, "--json", env=settings_env).stdout)["state"]
+        == "cancelled"
+    )
     assert_one_line_error(pitstop("cancel", job_id, env=settings_env), 2, "already cancelled")
-    assert_one_line_error(pitstop("job", "no-such-job", env=settings_env), 1, "no job 'no-such-job'")
+    assert_one_line_error(
+        pitstop("job", "no-such-job", env=settings_env), 1, "no job 'no-such-job'"
+    )

@@ -36,14 +36,19 @@ FAST = {
 
 
 def jobs_store(env: dict[str, str]) -> JobStore:
-    settings = load_settings(None, **{k[8:].lower(): v for k, v in env.items() if k.startswith("PITSTOP_")})
+    settings = load_settings(
+        None, **{k[8:].lower(): v for k, v in env.items() if k.startswith("PITSTOP_")}
+    )
     return JobStore(S3Store.from_settings(settings), Layout(settings.prefix))
 
 
 def submit(env: dict[str, str], name: str, simulation: dict[str, Any], **fields: Any) -> str:
     jobs = jobs_store(env)
-    sub = Submission(name=name, files={"reward_function.py": REWARD, **defaults()},
-                     fields={"simulation": simulation, **fields})
+    sub = Submission(
+        name=name,
+        files={"reward_function.py": REWARD, **defaults()},
+        fields={"simulation": simulation, **fields},
+    )
     spec = build_spec(sub)
     jobs.create(spec, sub.files)
     return spec.id

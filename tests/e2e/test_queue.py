@@ -3,6 +3,7 @@ a local metadata server per instance, moto's S3 over HTTP."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import signal
@@ -35,7 +36,9 @@ def checkpoint_numbers(env: dict[str, str], job_id: str) -> list[int]:
     jobs = jobs_store(env)
     found: list[int] = []
     for key in jobs.logs(job_id):
-        found += [int(n) for n in re.findall(r"checkpoint (\d+)_Step", jobs.store.get(key).body.decode())]
+        found += [
+            int(n) for n in re.findall(r"checkpoint (\d+)_Step", jobs.store.get(key).body.decode())
+        ]
     return sorted(found)
 
 
@@ -53,13 +56,22 @@ def imds_servers():  # type: ignore[no-untyped-def]
         s.close()
 
 
-def instance(env: dict[str, str], name: str, imds: FakeImds, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {**env, "PITSTOP_INSTANCE_ID": imds.instance_id, "PITSTOP_IMDS_ENDPOINT": imds.endpoint,
-            "PITSTOP_STATE_DIR": str(tmp_path / name / "state"),
-            "PITSTOP_SHUTDOWN_COMMAND": f"sh -c 'echo shutdown >> {tmp_path / name / 'power.log'}'", **extra}
+def instance(
+    env: dict[str, str], name: str, imds: FakeImds, tmp_path: Path, **extra: str
+) -> dict[str, str]:
+    return {
+        **env,
+        "PITSTOP_INSTANCE_ID": imds.instance_id,
+        "PITSTOP_IMDS_ENDPOINT": imds.endpoint,
+        "PITSTOP_STATE_DIR": str(tmp_path / name / "state"),
+        "PITSTOP_SHUTDOWN_COMMAND": f"sh -c 'echo shutdown >> {tmp_path / name / 'power.log'}'",
+        **extra,
+    }
 
 
-def test_spot_notice_preempts_within_10s_and_another_instance_resumes(e2e_env, supervisors, imds_servers, tmp_path) -> None:
+def test_spot_notice_preempts_within_10s_and_another_instance_resumes(
+    e2e_env, supervisors, imds_servers, tmp_path
+) -> None:
     job_id = submit(e2e_env, "spot", {"checkpoint_interval_s": 0.3, "checkpoints": 12})
     supervisors.job_ids.append(job_id)
     imds_a = imds_servers("i-aaaa")
@@ -75,7 +87,9 @@ def test_spot_notice_preempts_within_10s_and_another_instance_resumes(e2e_env, s
     assert doc["restarts"] == 0  # does not count against max_restarts
     assert a.wait(15) == 0  # it shut the instance down (recorded) and exited
     assert (tmp_path / "a" / "power.log").read_text().split() == ["shutdown"]
-    heartbeat = json.loads(jobs_store(e2e_env).store.get(f"pitstop/instances/{imds_a.instance_id}.json").body)
+    heartbeat = json.loads(
+        jobs_store(e2e_env).store.get(f"pitstop/instances/{imds_a.instance_id}.json").body
+    )
     assert heartbeat["interruption"] and heartbeat["job_id"] is None
     lease = json.loads(jobs_store(e2e_env).store.get(f"pitstop/jobs/{job_id}/lease.json").body)
     assert lease["released"] is True
@@ -85,7 +99,10 @@ def test_spot_notice_preempts_within_10s_and_another_instance_resumes(e2e_env, s
     doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 40, "instance b to finish the job")
     assert doc["state"] == "succeeded"
     second = doc["attempts"][1]
-    assert second["instance_id"] == "i-bbbb" and second["pretrained_checkpoint"] == attempt["last_checkpoint"]
+    assert (
+        second["instance_id"] == "i-bbbb"
+        and second["pretrained_checkpoint"] == attempt["last_checkpoint"]
+    )
     nums = checkpoint_numbers(e2e_env, job_id)
     assert sorted(set(nums)) == list(range(1, 13))  # every planned iteration
 
@@ -95,29 +112,58 @@ def checkpoint_numbers_live(env: dict[str, str], job_id: str) -> list[str]:
     return [i.key for i in jobs.store.list(f"models/{job_id}/") if i.key.endswith(".ckpt.index")]
 
 
-def test_rebalance_is_recorded_and_acts_only_when_configured(e2e_env, supervisors, imds_servers, tmp_path) -> None:
+def test_rebalance_is_recorded_and_acts_only_when_configured(
+    e2e_env, supervisors, imds_servers, tmp_path
+) -> None:
     job_id = submit(e2e_env, "rebalance", {"checkpoint_interval_s": 0.3, "checkpoints": 8})
     supervisors.job_ids.append(job_id)
     imds = imds_servers("i-rebal")
     supervisors(instance(e2e_env, "r", imds, tmp_path), name="r")
     wait_for(lambda: state_is(e2e_env, job_id, "running"), 30, "running")
     imds.rebalance = {"noticeTime": "2026-11-21T11:50:00Z"}
-    wait_for(lambda: any(e["event"] == "spot.rebalance_recommended" for e in job(e2e_env, job_id)["events"]), 10, "the rebalance event")
+    wait_for(
+        lambda: any(
+            e["event"] == "spot.rebalance_recommended" for e in job(e2e_env, job_id)["events"]
+        ),
+        10,
+        "the rebalance event",
+    )
     doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 30, "the job to end")
     assert doc["state"] == "succeeded" and len(doc["attempts"]) == 1
 
 
-def test_eight_supervisors_twenty_drops_each_job_once_never_overlapping(e2e_env, supervisors, s3, bucket, tmp_path) -> None:
+def test_eight_supervisors_twenty_drops_each_job_once_never_overlapping(
+    e2e_env, supervisors, s3, bucket, tmp_path
+) -> None:
     for i in range(20):
         if i % 2:
-            s3.put_object(Bucket=bucket, Key=f"pitstop/inbox/reward_{i:02d}.py", Body=REWARD + f"# {i}\n".encode())
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"pitstop/inbox/reward_{i:02d}.py",
+                Body=REWARD + f"# {i}\n".encode(),
+            )
         else:
-            s3.put_object(Bucket=bucket, Key=f"pitstop/inbox/drop_{i:02d}/reward_function.py", Body=REWARD + f"# {i}\n".encode())
-            s3.put_object(Bucket=bucket, Key=f"pitstop/inbox/drop_{i:02d}/job.json",
-                          Body=json.dumps({"simulation": {"checkpoint_interval_s": 0.2, "checkpoints": 3}}).encode())
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"pitstop/inbox/drop_{i:02d}/reward_function.py",
+                Body=REWARD + f"# {i}\n".encode(),
+            )
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"pitstop/inbox/drop_{i:02d}/job.json",
+                Body=json.dumps(
+                    {"simulation": {"checkpoint_interval_s": 0.2, "checkpoints": 3}}
+                ).encode(),
+            )
     for n in range(8):
-        supervisors(instance_env := {**e2e_env, "PITSTOP_INSTANCE_ID": f"i-race{n}",
-                                     "PITSTOP_STATE_DIR": str(tmp_path / f"s{n}")}, name=f"s{n}")
+        supervisors(
+            instance_env := {
+                **e2e_env,
+                "PITSTOP_INSTANCE_ID": f"i-race{n}",
+                "PITSTOP_STATE_DIR": str(tmp_path / f"s{n}"),
+            },
+            name=f"s{n}",
+        )
         del instance_env
     jobs = jobs_store(e2e_env)
 
@@ -133,13 +179,20 @@ def test_eight_supervisors_twenty_drops_each_job_once_never_overlapping(e2e_env,
     for job_id in ids:
         status, _ = jobs.status(job_id)
         assert status.state.value == "succeeded", (job_id, status.reason)
-        spans = sorted((ts(a.started_at), ts(a.ended_at)) for a in status.attempts if a.started_at and a.ended_at)
+        spans = sorted(
+            (ts(a.started_at), ts(a.ended_at))
+            for a in status.attempts
+            if a.started_at and a.ended_at
+        )
         assert len(spans) == len(status.attempts)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"{job_id}: attempts overlap"
         started = [e for e in jobs.events(job_id) if e["event"] in ("run.started", "run.restarted")]
         assert len(started) == len(status.attempts)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="pitstop/inbox/").get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="pitstop/inbox/").get("Contents", [])
+    ]
     assert all(k.startswith("pitstop/inbox/processed/") for k in keys)  # moved, never lost
     assert len([k for k in keys if k.endswith(".py") and "/.claims/" not in k]) == 20
 
@@ -156,9 +209,18 @@ def test_silent_instance_loses_its_job_and_fences_itself(e2e_env, supervisors, t
     a.kill(signal.SIGKILL)
     kill_trainers([job_id])
     killed_at = time.time()
-    doc = wait_for(lambda: (d := job(e2e_env, job_id))["instance_id"] == "i-taker" and len(d["attempts"]) >= 2 and d,
-                   30, "instance b to take the job")
-    assert time.time() - killed_at >= 3.0 - 1.0  # not before the lease TTL (3 s, 1 s timestamp resolution)
+    doc = wait_for(
+        lambda: (
+            (d := job(e2e_env, job_id))["instance_id"] == "i-taker"
+            and len(d["attempts"]) >= 2
+            and d
+        ),
+        30,
+        "instance b to take the job",
+    )
+    assert (
+        time.time() - killed_at >= 3.0 - 1.0
+    )  # not before the lease TTL (3 s, 1 s timestamp resolution)
     assert doc["attempts"][0]["outcome"] == "preempted"
     assert doc["attempts"][1]["pretrained_checkpoint"] is not None
     # the lost instance comes back with its old local state: it must not train
@@ -175,8 +237,12 @@ def test_silent_instance_loses_its_job_and_fences_itself(e2e_env, supervisors, t
     # the lost instance's logs died with it; its checkpoints are in S3, and b continued from them
     from pitstop.store.checkpoints import last_complete_checkpoint
 
-    last_complete = last_complete_checkpoint(jobs_store(e2e_env).store, f"models/{job_id}/attempt-1")
-    assert doc["attempts"][1]["pretrained_checkpoint"] == last_complete  # complete: every file present
+    last_complete = last_complete_checkpoint(
+        jobs_store(e2e_env).store, f"models/{job_id}/attempt-1"
+    )
+    assert (
+        doc["attempts"][1]["pretrained_checkpoint"] == last_complete
+    )  # complete: every file present
     pretrained = int(last_complete.split("_")[0])
     later = checkpoint_numbers(e2e_env, job_id)
     assert later[0] == pretrained + 1 and sorted(set(later)) == list(range(pretrained + 1, 15))
@@ -184,7 +250,9 @@ def test_silent_instance_loses_its_job_and_fences_itself(e2e_env, supervisors, t
 
 
 @pytest.mark.parametrize("mode", ["500", "slow", "expire", "down"])
-def test_metadata_trouble_is_never_a_notice(mode: str, e2e_env, supervisors, imds_servers, tmp_path) -> None:
+def test_metadata_trouble_is_never_a_notice(
+    mode: str, e2e_env, supervisors, imds_servers, tmp_path
+) -> None:
     job_id = submit(e2e_env, f"imds-{mode}", {"checkpoint_interval_s": 0.25, "checkpoints": 6})
     supervisors.job_ids.append(job_id)
     imds = imds_servers("i-imds")
@@ -204,25 +272,59 @@ def test_metadata_trouble_is_never_a_notice(mode: str, e2e_env, supervisors, imd
 
 
 BAD_DROPS = {
-    "py310": ({"reward_function.py": b"def reward_function(params):\n    match params:\n        case _:\n            return 1.0\n"}, "Python 3.8"),
+    "py310": (
+        {
+            "reward_function.py": b"def reward_function(params):\n    match params:\n        case _:\n            return 1.0\n"
+        },
+        "Python 3.8",
+    ),
     "syntax": ({"reward_function.py": b"def reward_function(params)\n    return 1.0\n"}, "line 1"),
     "noname": ({"reward_function.py": b"def reward(params):\n    return 1.0\n"}, "reward_function"),
-    "badjson": ({"reward_function.py": REWARD, "model_metadata.json": b"{not json"}, "not valid JSON"),
-    "forty": ({"reward_function.py": REWARD, "model_metadata.json": json.dumps(
-        {"action_space": [{"steering_angle": 0, "speed": 1 + i / 100} for i in range(40)], "version": "5"}).encode()}, "40 actions"),
-    "huge": ({"reward_function.py": b"def reward_function(params):\n    return 1.0\n" + b"#" * 50_000_000}, "too large"),
+    "badjson": (
+        {"reward_function.py": REWARD, "model_metadata.json": b"{not json"},
+        "not valid JSON",
+    ),
+    "forty": (
+        {
+            "reward_function.py": REWARD,
+            "model_metadata.json": json.dumps(
+                {
+                    "action_space": [
+                        {"steering_angle": 0, "speed": 1 + i / 100} for i in range(40)
+                    ],
+                    "version": "5",
+                }
+            ).encode(),
+        },
+        "40 actions",
+    ),
+    "huge": (
+        {
+            "reward_function.py": b"def reward_function(params):\n    return 1.0\n"
+            + b"#" * 50_000_000
+        },
+        "too large",
+    ),
 }
 
 
-def test_bad_inbox_drops_are_rejected_with_reasons_and_kept(e2e_env, supervisors, s3, bucket) -> None:
+def test_bad_inbox_drops_are_rejected_with_reasons_and_kept(
+    e2e_env, supervisors, s3, bucket
+) -> None:
     for name, (files, _) in BAD_DROPS.items():
         for fname, body in files.items():
             s3.put_object(Bucket=bucket, Key=f"pitstop/inbox/{name}/{fname}", Body=body)
     sup = supervisors(e2e_env)
     jobs = jobs_store(e2e_env)
+
     def judged() -> list[str] | None:
         ids = jobs.job_ids()
-        return ids if len(ids) == len(BAD_DROPS) and all(jobs.status(j)[0].state.value in ENDED for j in ids) else None
+        return (
+            ids
+            if len(ids) == len(BAD_DROPS)
+            and all(jobs.status(j)[0].state.value in ENDED for j in ids)
+            else None
+        )
 
     ids = wait_for(judged, 60, "every drop to be judged")
     supervisors.job_ids.extend(ids)
@@ -234,7 +336,12 @@ def test_bad_inbox_drops_are_rejected_with_reasons_and_kept(e2e_env, supervisors
         assert BAD_DROPS[name][1] in reason and "\n" not in reason, reason
         assert f"inbox/{name}/" in reason  # names the file
         assert doc["attempts"] == [] and "job.rejected" in [e["event"] for e in doc["events"]]
-        kept = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"pitstop/inbox/processed/{job_id}/").get("Contents", [])]
+        kept = [
+            o["Key"]
+            for o in s3.list_objects_v2(
+                Bucket=bucket, Prefix=f"pitstop/inbox/processed/{job_id}/"
+            ).get("Contents", [])
+        ]
         assert sorted(k.rsplit("/", 1)[-1] for k in kept) == sorted(BAD_DROPS[name][0])
     assert "run.launched" not in sup.names()
 
@@ -255,7 +362,11 @@ def test_cancel_stops_a_running_job_within_a_poll(e2e_env, supervisors) -> None:
 
 def test_time_budget_counts_training_over_attempts(e2e_env, supervisors) -> None:
     budget_h = 6.0 / 3600  # 6 s of training
-    sim = {"checkpoint_interval_s": 0.3, "checkpoints": 1000, "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 6}]}
+    sim = {
+        "checkpoint_interval_s": 0.3,
+        "checkpoints": 1000,
+        "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 6}],
+    }
     job_id = submit(e2e_env, "budget", sim, max_hours=budget_h)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
@@ -268,8 +379,13 @@ def test_time_budget_counts_training_over_attempts(e2e_env, supervisors) -> None
 
 def test_idle_instance_shuts_itself_down(e2e_env, supervisors, tmp_path) -> None:
     power = tmp_path / "idle-power.log"
-    sup = supervisors({**e2e_env, "PITSTOP_IDLE_SHUTDOWN_S": "1.5",
-                       "PITSTOP_SHUTDOWN_COMMAND": f"sh -c 'echo shutdown >> {power}'"})
+    sup = supervisors(
+        {
+            **e2e_env,
+            "PITSTOP_IDLE_SHUTDOWN_S": "1.5",
+            "PITSTOP_SHUTDOWN_COMMAND": f"sh -c 'echo shutdown >> {power}'",
+        }
+    )
     assert sup.wait(20) == 0
     assert power.read_text().split() == ["shutdown"]
     assert "instance.idle" in sup.names()
@@ -282,9 +398,15 @@ def test_sns_message_per_job_event(e2e_env, supervisors, s3_endpoint) -> None:
     sqs = boto3.client("sqs", endpoint_url=s3_endpoint, region_name="us-east-1")
     topic = sns.create_topic(Name=f"pitstop-{int(time.time() * 1000)}")["TopicArn"]
     queue = sqs.create_queue(QueueName=f"q-{int(time.time() * 1000)}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    sim = {"checkpoint_interval_s": 0.2, "checkpoints": 3, "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 1}]}
+    sim = {
+        "checkpoint_interval_s": 0.2,
+        "checkpoints": 3,
+        "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 1}],
+    }
     job_id = submit(e2e_env, "notify", sim)
     supervisors.job_ids.append(job_id)
     supervisors({**e2e_env, "PITSTOP_SNS_TOPIC_ARN": topic})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import signal
 from datetime import datetime
@@ -19,7 +21,9 @@ def when(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-def done(env: dict[str, str], job_id: str, states: tuple[str, ...] = ("succeeded", "failed", "cancelled")) -> dict[str, Any] | None:
+def done(
+    env: dict[str, str], job_id: str, states: tuple[str, ...] = ("succeeded", "failed", "cancelled")
+) -> dict[str, Any] | None:
     doc = job(env, job_id)
     return doc if doc["state"] in states else None
 
@@ -64,11 +68,15 @@ def test_freeze_then_crash_resume_from_checkpoint_and_succeed(e2e_env, superviso
         prev = doc["attempts"][n - 2]
         assert doc["attempts"][n - 1]["pretrained_checkpoint"] == prev["last_checkpoint"]
         assert ckpts[n][0] == ckpts[n - 1][-1] + 1
-    assert sorted(sum(ckpts.values(), [])) == list(range(1, 9))  # every planned iteration
+    assert sorted(functools.reduce(operator.iadd, ckpts.values(), [])) == list(
+        range(1, 9)
+    )  # every planned iteration
 
     # freeze detected within stall_timeout + 2 polls (+1 s: S3 timestamps have 1 s resolution)
     stall_at = event_times(doc, "run.stalled")[0]
-    last_ckpt = [e for e in doc["events"] if e["event"] == "run.checkpointed" and e["attempt"] == 1][-1]
+    last_ckpt = [
+        e for e in doc["events"] if e["event"] == "run.checkpointed" and e["attempt"] == 1
+    ][-1]
     latency = stall_at - when(last_ckpt["at"])
     assert latency <= 2.0 + 2 * 0.2 + 1.0, latency
     # crash restarted after its backoff (first failure in a row: base 0.4 s)
@@ -78,7 +86,11 @@ def test_freeze_then_crash_resume_from_checkpoint_and_succeed(e2e_env, superviso
 
 
 def test_restart_budget_spent_fails_with_reason(e2e_env, supervisors) -> None:
-    sim = {"checkpoint_interval_s": 0.2, "checkpoints": 5, "faults": [{"kind": "crash", "after_checkpoint": 1, "exit_code": 7}]}
+    sim = {
+        "checkpoint_interval_s": 0.2,
+        "checkpoints": 5,
+        "faults": [{"kind": "crash", "after_checkpoint": 1, "exit_code": 7}],
+    }
     job_id = submit(e2e_env, "always-crashes", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env, PITSTOP_MAX_RESTARTS="2")
@@ -93,7 +105,10 @@ def test_trainer_ignoring_sigterm_is_killed(e2e_env, supervisors) -> None:
     sim = {
         "checkpoint_interval_s": 0.2,
         "checkpoints": 4,
-        "faults": [{"kind": "ignore_sigterm", "attempt": 1}, {"kind": "freeze", "attempt": 1, "after_checkpoint": 1}],
+        "faults": [
+            {"kind": "ignore_sigterm", "attempt": 1},
+            {"kind": "freeze", "attempt": 1, "after_checkpoint": 1},
+        ],
     }
     job_id = submit(e2e_env, "stubborn", sim)
     supervisors.job_ids.append(job_id)
@@ -107,7 +122,11 @@ def test_trainer_ignoring_sigterm_is_killed(e2e_env, supervisors) -> None:
 
 
 def test_stale_lock_is_removed_and_recorded(e2e_env, supervisors, s3, bucket) -> None:
-    sim = {"checkpoint_interval_s": 0.2, "checkpoints": 5, "faults": [{"kind": "crash_during_upload", "attempt": 1, "after_checkpoint": 2}]}
+    sim = {
+        "checkpoint_interval_s": 0.2,
+        "checkpoints": 5,
+        "faults": [{"kind": "crash_during_upload", "attempt": 1, "after_checkpoint": 2}],
+    }
     job_id = submit(e2e_env, "dies-uploading", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
@@ -166,7 +185,9 @@ def test_sigkilled_supervisor_resumes_same_job_without_duplicates(e2e_env, super
     sup.kill(signal.SIGKILL)
     sup.wait()
     again = supervisors(e2e_env, name="a-again")
-    wait_for(lambda: "run.adopted" in again.names(), 20, "the restarted supervisor to adopt its trainer")
+    wait_for(
+        lambda: "run.adopted" in again.names(), 20, "the restarted supervisor to adopt its trainer"
+    )
     assert trainer_pids(first) == trainer  # the same trainer: no duplicate
     assert job(e2e_env, second)["state"] == "pending"  # no second job claimed meanwhile
     doc = wait_for(lambda: done(e2e_env, first), 60, "the first job to end")

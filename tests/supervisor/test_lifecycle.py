@@ -40,11 +40,18 @@ POLICY = Policy(
 RUNNING = TrainerStatus.RUNNING
 
 
-def hb(ckpt: str | None = "3_Step-300.ckpt", mtime: float | None = 1000.0, age: float = 0.0, finished: bool = False) -> Heartbeat:
+def hb(
+    ckpt: str | None = "3_Step-300.ckpt",
+    mtime: float | None = 1000.0,
+    age: float = 0.0,
+    finished: bool = False,
+) -> Heartbeat:
     return Heartbeat(ckpt, mtime if ckpt else None, age if ckpt else None, finished)
 
 
-def obs(trainer: TrainerStatus = RUNNING, heartbeat: Heartbeat | None = None, **kw: object) -> Observation:
+def obs(
+    trainer: TrainerStatus = RUNNING, heartbeat: Heartbeat | None = None, **kw: object
+) -> Observation:
     return Observation(trainer, heartbeat=heartbeat, **kw)  # type: ignore[arg-type]
 
 
@@ -80,7 +87,9 @@ def test_pending_to_starting_when_claimed_launches_attempt_one() -> None:
 
 
 def test_preempted_to_starting_when_claimed_resumes_from_previous_attempt() -> None:
-    run, acts = lc.step(Run(JobState.PREEMPTED, attempt=2, restarts=1), obs(TrainerStatus.ABSENT), 5.0, POLICY)
+    run, acts = lc.step(
+        Run(JobState.PREEMPTED, attempt=2, restarts=1), obs(TrainerStatus.ABSENT), 5.0, POLICY
+    )
     assert run.attempt == 3 and run.restarts == 1  # a preemption does not count
     assert acts[0] == StartAttempt(3, 2)
     assert events(acts) == [ev.RUN_RESTARTED]
@@ -109,7 +118,9 @@ def test_running_to_restarting_when_no_checkpoint_for_stall_timeout() -> None:
 def test_starting_to_restarting_when_no_first_checkpoint_within_startup_grace() -> None:
     start = Run(JobState.STARTING, attempt=1, attempt_started_at=0.0, stale_since=0.0)
     still, _ = lc.step(start, obs(heartbeat=hb(None)), 119.0, POLICY)
-    assert still.state is JobState.STARTING  # the stall timeout (60) does not apply before the first checkpoint
+    assert (
+        still.state is JobState.STARTING
+    )  # the stall timeout (60) does not apply before the first checkpoint
     run, acts = lc.step(start, obs(heartbeat=hb(None)), 120.0, POLICY)
     assert run.state is JobState.RESTARTING and "no first checkpoint" in (run.reason or "")
     assert isinstance(acts[-1], StopTrainer)
@@ -120,13 +131,19 @@ def test_restarting_after_stop_closes_attempt_clears_lock_and_backs_off() -> Non
     run, acts = lc.step(stopping, obs(TrainerStatus.ABSENT, heartbeat=hb()), 161.0, POLICY)
     assert kinds(acts)[:2] == [EndAttempt, ClearStaleLock]
     end = acts[0]
-    assert isinstance(end, EndAttempt) and end.outcome is Outcome.STALLED and end.training_s == 161.0
-    assert run.restarts == 1 and run.failures_in_row == 1 and run.start_after == 171.0  # base backoff 10 s
+    assert (
+        isinstance(end, EndAttempt) and end.outcome is Outcome.STALLED and end.training_s == 161.0
+    )
+    assert (
+        run.restarts == 1 and run.failures_in_row == 1 and run.start_after == 171.0
+    )  # base backoff 10 s
     assert events(acts) == [ev.RUN_BACKING_OFF]
 
 
 def test_running_to_restarting_when_trainer_crashes() -> None:
-    run, acts = lc.step(running(), obs(TrainerStatus.EXITED, exit_code=3, heartbeat=hb()), 110.0, POLICY)
+    run, acts = lc.step(
+        running(), obs(TrainerStatus.EXITED, exit_code=3, heartbeat=hb()), 110.0, POLICY
+    )
     assert run.state is JobState.RESTARTING and run.restarts == 1
     end = acts[0]
     assert isinstance(end, EndAttempt) and end.outcome is Outcome.CRASHED and "code 3" in end.reason
@@ -149,7 +166,9 @@ def test_restarting_to_starting_after_backoff_from_previous_attempt() -> None:
 
 def test_restarting_to_failed_when_restart_budget_spent() -> None:
     exhausted = running(restarts=2, failures_in_row=2)
-    run, acts = lc.step(exhausted, obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, POLICY)
+    run, acts = lc.step(
+        exhausted, obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, POLICY
+    )
     assert run.state is JobState.FAILED and run.done
     assert "restart budget of 2 spent" in (run.reason or "")
     assert states(acts)[-1] is JobState.FAILED and isinstance(acts[-1], ReleaseLease)
@@ -158,7 +177,9 @@ def test_restarting_to_failed_when_restart_budget_spent() -> None:
 def test_running_to_succeeded_when_finished_marker_seen() -> None:
     run, acts = lc.step(running(), obs(heartbeat=hb(finished=True)), 110.0, POLICY)
     assert run.stopping is Outcome.SUCCEEDED and isinstance(acts[-1], StopTrainer)
-    run, acts = lc.step(run, obs(TrainerStatus.EXITED, exit_code=0, heartbeat=hb(finished=True)), 111.0, POLICY)
+    run, acts = lc.step(
+        run, obs(TrainerStatus.EXITED, exit_code=0, heartbeat=hb(finished=True)), 111.0, POLICY
+    )
     assert run.state is JobState.SUCCEEDED and run.done
     assert states(acts) == [JobState.SUCCEEDED] and isinstance(acts[-1], ReleaseLease)
 
@@ -167,7 +188,9 @@ def test_running_to_succeeded_when_time_budget_spent() -> None:
     policy = replace(POLICY, max_training_s=3600.0)
     kept, _ = lc.step(running(now=599.0, trained_s=3000.0), obs(heartbeat=hb()), 599.0, policy)
     assert kept.stopping is None  # 3000 + 599 s < 1 h
-    stopping, acts = lc.step(running(now=600.0, trained_s=3000.0), obs(heartbeat=hb()), 600.0, policy)
+    stopping, acts = lc.step(
+        running(now=600.0, trained_s=3000.0), obs(heartbeat=hb()), 600.0, policy
+    )
     assert stopping.stopping is Outcome.BUDGET_SPENT and isinstance(acts[-1], StopTrainer)
     done, acts = lc.step(stopping, obs(TrainerStatus.ABSENT, heartbeat=hb()), 601.0, policy)
     assert done.state is JobState.SUCCEEDED and "time budget of 1 h spent" in (done.reason or "")
@@ -239,10 +262,17 @@ def test_unstoppable_trainer_with_reboot_budget_spent_fails() -> None:
 
 def test_consecutive_failures_reboot_then_bounded() -> None:
     policy = replace(POLICY, reboot_after_failed_attempts=2, max_restarts=10)
-    run, acts = lc.step(running(failures_in_row=1), obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, policy)
+    run, acts = lc.step(
+        running(failures_in_row=1),
+        obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()),
+        110.0,
+        policy,
+    )
     assert isinstance(acts[-1], Reboot) and run.reboots == 1 and run.failures_in_row == 0
     again = running(failures_in_row=1, reboots=1)
-    run, acts = lc.step(again, obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, policy)
+    run, acts = lc.step(
+        again, obs(TrainerStatus.EXITED, exit_code=1, heartbeat=hb()), 110.0, policy
+    )
     assert not any(isinstance(a, Reboot) for a in acts) and run.state is JobState.RESTARTING
 
 
@@ -254,19 +284,31 @@ def test_lease_lost_stops_at_once_and_writes_nothing() -> None:
 
 
 def test_clean_exit_with_unknown_heartbeat_waits_for_s3() -> None:
-    run, acts = lc.step(running(), obs(TrainerStatus.EXITED, exit_code=0, heartbeat=None), 110.0, POLICY)
+    run, acts = lc.step(
+        running(), obs(TrainerStatus.EXITED, exit_code=0, heartbeat=None), 110.0, POLICY
+    )
     assert run.state is JobState.RUNNING and not any(isinstance(a, EndAttempt) for a in acts)
 
 
 def test_new_checkpoint_resets_failures_in_row() -> None:
-    run, _ = lc.step(running(failures_in_row=2), obs(heartbeat=hb("4_Step-400.ckpt", 1060.0)), 110.0, POLICY)
+    run, _ = lc.step(
+        running(failures_in_row=2), obs(heartbeat=hb("4_Step-400.ckpt", 1060.0)), 110.0, POLICY
+    )
     assert run.failures_in_row == 0 and run.checkpoint == "4_Step-400.ckpt"
 
 
 @pytest.mark.parametrize("alive", [True, False])
 def test_resume_after_supervisor_restart(alive: bool) -> None:
-    run, acts = lc.resume(JobState.RUNNING, attempts=2, trained_s=50.0, restarts=1, reboots=0,
-                          trainer_alive=alive, attempt_elapsed_s=30.0, now=1000.0)
+    run, acts = lc.resume(
+        JobState.RUNNING,
+        attempts=2,
+        trained_s=50.0,
+        restarts=1,
+        reboots=0,
+        trainer_alive=alive,
+        attempt_elapsed_s=30.0,
+        now=1000.0,
+    )
     if alive:
         assert run.state is JobState.RUNNING and run.attempt_started_at == 970.0
         assert events(acts) == [ev.RUN_ADOPTED]
@@ -274,7 +316,7 @@ def test_resume_after_supervisor_restart(alive: bool) -> None:
         assert run.state is JobState.RESTARTING and run.start_after == 1000.0 and run.restarts == 1
         end = acts[0]
         assert isinstance(end, EndAttempt) and end.outcome is Outcome.INTERRUPTED
-        nxt, acts = lc.step(run, obs(TrainerStatus.ABSENT), 1000.0, POLICY)
+        _nxt, acts = lc.step(run, obs(TrainerStatus.ABSENT), 1000.0, POLICY)
         assert acts[0] == StartAttempt(3, 2)
 
 

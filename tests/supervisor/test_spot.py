@@ -28,7 +28,9 @@ def test_interruption_notice_is_reported_once(imds: FakeImds) -> None:
     src = ImdsSpotSource(Imds(imds.endpoint))
     imds.notice("stop")
     first = src.poll()
-    assert [(n.kind, n.action, n.time) for n in first] == [("interruption", "stop", "2026-11-21T12:00:00Z")]
+    assert [(n.kind, n.action, n.time) for n in first] == [
+        ("interruption", "stop", "2026-11-21T12:00:00Z")
+    ]
     assert src.poll() == []  # de-duplicated
 
 

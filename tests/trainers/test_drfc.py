@@ -25,8 +25,12 @@ GOLDEN = Path(__file__).parent / "golden"
 def drfc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "deepracer-for-cloud"
     shutil.copytree(FAKE, home)
-    (home / "system.env").write_text("DR_CLOUD=local\nDR_DOCKER_STYLE=compose\nDR_SIMAPP_VERSION=5.3.3-gpu\n")
-    (home / "run.env").write_text("DR_RUN_ID=0\nDR_WORLD_NAME=reInvent2019_track\nDR_EVAL_NUMBER_OF_TRIALS=3\n")
+    (home / "system.env").write_text(
+        "DR_CLOUD=local\nDR_DOCKER_STYLE=compose\nDR_SIMAPP_VERSION=5.3.3-gpu\n"
+    )
+    (home / "run.env").write_text(
+        "DR_RUN_ID=0\nDR_WORLD_NAME=reInvent2019_track\nDR_EVAL_NUMBER_OF_TRIALS=3\n"
+    )
     monkeypatch.setenv("PATH", f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PYTHON", sys.executable)
     monkeypatch.setenv("DR_DIR", str(home))
@@ -34,13 +38,25 @@ def drfc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def plan(tmp_path: Path, attempt: int = 2) -> AttemptPlan:
-    spec = JobSpec(id="oval-abc123", name="oval", submitted_at="2026-11-21T00:00:00Z", world="Oval_track",
-                   simulation=Simulation())
+    spec = JobSpec(
+        id="oval-abc123",
+        name="oval",
+        submitted_at="2026-11-21T00:00:00Z",
+        world="Oval_track",
+        simulation=Simulation(),
+    )
     return AttemptPlan(
-        job_id=spec.id, attempt=attempt, spec=spec, model_prefix=model_prefix(spec.id, attempt),
-        pretrained_prefix=model_prefix(spec.id, attempt - 1), pretrained_checkpoint="4_Step-4000.ckpt",
-        bucket="my-bucket", region="eu-west-1", endpoint_url=None,
-        custom_files_prefix="pitstop/jobs/oval-abc123/custom_files/", work_dir=tmp_path,
+        job_id=spec.id,
+        attempt=attempt,
+        spec=spec,
+        model_prefix=model_prefix(spec.id, attempt),
+        pretrained_prefix=model_prefix(spec.id, attempt - 1),
+        pretrained_checkpoint="4_Step-4000.ckpt",
+        bucket="my-bucket",
+        region="eu-west-1",
+        endpoint_url=None,
+        custom_files_prefix="pitstop/jobs/oval-abc123/custom_files/",
+        work_dir=tmp_path,
     )
 
 
@@ -51,12 +67,23 @@ def test_rendered_env_files_match_golden(tmp_path: Path) -> None:
         if os.environ.get("PITSTOP_UPDATE_GOLDEN"):
             golden.parent.mkdir(exist_ok=True)
             golden.write_text(text)
-        assert text == golden.read_text(), f"{name} differs from {golden} (PITSTOP_UPDATE_GOLDEN=1 rewrites it)"
+        assert text == golden.read_text(), (
+            f"{name} differs from {golden} (PITSTOP_UPDATE_GOLDEN=1 rewrites it)"
+        )
 
 
 def test_merge_keeps_user_lines_and_replaces_managed_keys() -> None:
-    merged = merge_env("DR_WORLD_NAME=old\nDR_EVAL_NUMBER_OF_TRIALS=3\n# comment\n", "DR_WORLD_NAME=new\nDR_LOCAL_S3_MODEL_PREFIX=m/1\n")
-    assert merged.splitlines() == ["DR_WORLD_NAME=new", "DR_EVAL_NUMBER_OF_TRIALS=3", "# comment", "# --- pitstop ---", "DR_LOCAL_S3_MODEL_PREFIX=m/1"]
+    merged = merge_env(
+        "DR_WORLD_NAME=old\nDR_EVAL_NUMBER_OF_TRIALS=3\n# comment\n",
+        "DR_WORLD_NAME=new\nDR_LOCAL_S3_MODEL_PREFIX=m/1\n",
+    )
+    assert merged.splitlines() == [
+        "DR_WORLD_NAME=new",
+        "DR_EVAL_NUMBER_OF_TRIALS=3",
+        "# comment",
+        "# --- pitstop ---",
+        "DR_LOCAL_S3_MODEL_PREFIX=m/1",
+    ]
 
 
 def test_values_with_spaces_are_refused(tmp_path: Path) -> None:
@@ -69,17 +96,33 @@ def test_values_with_spaces_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_supervisor_drives_drfc_through_a_crash(drfc_home: Path, settings_env: dict[str, str], tmp_path: Path) -> None:
+def test_supervisor_drives_drfc_through_a_crash(
+    drfc_home: Path, settings_env: dict[str, str], tmp_path: Path
+) -> None:
     from tests.e2e.harness import FAST, SupervisorProc, kill_trainers
 
-    env = {**settings_env, **FAST, "PITSTOP_TRAINER": "drfc", "PITSTOP_DRFC_HOME": str(drfc_home),
-           "PATH": os.environ["PATH"], "PYTHON": sys.executable, "DR_DIR": str(drfc_home)}
-    sim = {"checkpoint_interval_s": 0.25, "checkpoints": 5,
-           "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 2, "exit_code": 5}]}
+    env = {
+        **settings_env,
+        **FAST,
+        "PITSTOP_TRAINER": "drfc",
+        "PITSTOP_DRFC_HOME": str(drfc_home),
+        "PATH": os.environ["PATH"],
+        "PYTHON": sys.executable,
+        "DR_DIR": str(drfc_home),
+    }
+    sim = {
+        "checkpoint_interval_s": 0.25,
+        "checkpoints": 5,
+        "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 2, "exit_code": 5}],
+    }
     job_id = submit(env, "drfc-crash", sim, world="Oval_track")
     sup = SupervisorProc(env, tmp_path / "sup.log").start()
     try:
-        doc = wait_for(lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d, 60, "the job to end")
+        doc = wait_for(
+            lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d,
+            60,
+            "the job to end",
+        )
     finally:
         sup.close()
         kill_trainers([job_id])
@@ -89,10 +132,16 @@ def test_supervisor_drives_drfc_through_a_crash(drfc_home: Path, settings_env: d
     starts = [c for c in calls if c.startswith("dr-start-training")]
     assert len(starts) == 2 and all(" -q " in c and " -w" not in c for c in starts)
     assert f"model={model_prefix(job_id, 1)} pretrained=False::" in starts[0]
-    assert f"model={model_prefix(job_id, 2)} pretrained=True:{model_prefix(job_id, 1)}:last world=Oval_track" in starts[1]
+    assert (
+        f"model={model_prefix(job_id, 2)} pretrained=True:{model_prefix(job_id, 1)}:last world=Oval_track"
+        in starts[1]
+    )
     assert any(c.startswith("dr-upload-custom-files") for c in calls)
     assert sorted((drfc_home / "custom_files.seen").read_text().split()) == [
-        "hyperparameters.json", "model_metadata.json", "reward_function.py"]
+        "hyperparameters.json",
+        "model_metadata.json",
+        "reward_function.py",
+    ]
     # the user's own settings survive; the original files are backed up
     assert "DR_EVAL_NUMBER_OF_TRIALS=3" in (drfc_home / "run.env").read_text()
     assert "DR_SIMAPP_VERSION=5.3.3-gpu" in (drfc_home / "system.env").read_text()

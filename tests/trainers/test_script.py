@@ -21,7 +21,9 @@ exec "$PYTHON" -m pitstop.trainers.simulated_run
 """
 
 
-@pytest.mark.parametrize("key", ["elsewhere/run.sh", "pitstop/../x.sh", "s3://other-bucket/pitstop/run.sh"])
+@pytest.mark.parametrize(
+    "key", ["elsewhere/run.sh", "pitstop/../x.sh", "s3://other-bucket/pitstop/run.sh"]
+)
 def test_run_script_must_live_under_the_prefix(key: str, tmp_path: Path) -> None:
     spec = JobSpec(id="j", name="j", submitted_at="t", run_script=key)
     plan = AttemptPlan("j", 1, spec, "m/1", None, None, "b-1", "us-east-1", None, "p/", tmp_path)
@@ -30,23 +32,38 @@ def test_run_script_must_live_under_the_prefix(key: str, tmp_path: Path) -> None
 
 
 @pytest.mark.e2e
-def test_script_trainer_resumes_from_checkpoint(settings_env: dict[str, str], s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_script_trainer_resumes_from_checkpoint(
+    settings_env: dict[str, str], s3, bucket: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     s3.put_object(Bucket=bucket, Key="pitstop/scripts/run.sh", Body=RUN_SH.encode())
     env = {**settings_env, **FAST, "PITSTOP_TRAINER": "script", "PYTHON": sys.executable}
-    sim = {"checkpoint_interval_s": 0.2, "checkpoints": 4, "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 2}]}
+    sim = {
+        "checkpoint_interval_s": 0.2,
+        "checkpoints": 4,
+        "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 2}],
+    }
     job_id = submit(env, "scripted", sim)
     sup = SupervisorProc(env, tmp_path / "sup.log").start()
     try:
-        doc = wait_for(lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d, 60, "the job to end")
+        doc = wait_for(
+            lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d,
+            60,
+            "the job to end",
+        )
     finally:
         sup.close()
         kill_trainers([job_id])
-    assert doc["state"] == "succeeded" and [a["outcome"] for a in doc["attempts"]] == ["crashed", "succeeded"]
+    assert doc["state"] == "succeeded" and [a["outcome"] for a in doc["attempts"]] == [
+        "crashed",
+        "succeeded",
+    ]
     jobs = jobs_store(env)
     log2 = next(k for k in jobs.logs(job_id) if "attempt-2-" in k)
     first_line = jobs.store.get(log2).body.decode().splitlines()[0]
-    assert first_line == (f"attempt=2 model=models/{job_id}/attempt-2 "
-                          f"pretrained=models/{job_id}/attempt-1/2_Step-2000.ckpt bucket={bucket}")
+    assert first_line == (
+        f"attempt=2 model=models/{job_id}/attempt-2 "
+        f"pretrained=models/{job_id}/attempt-1/2_Step-2000.ckpt bucket={bucket}"
+    )
 
 
 @pytest.mark.e2e
@@ -55,7 +72,11 @@ def test_missing_run_script_is_a_failed_start(settings_env: dict[str, str], tmp_
     job_id = submit(env, "no-script", {"checkpoints": 2})
     sup = SupervisorProc(env, tmp_path / "sup.log").start()
     try:
-        doc = wait_for(lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d, 60, "the job to fail")
+        doc = wait_for(
+            lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d,
+            60,
+            "the job to fail",
+        )
     finally:
         sup.close()
     assert doc["state"] == "failed"

@@ -22,7 +22,9 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: Any, **overrides: Any) -> Settings:
-    return load_settings(getattr(args, "config", None), bucket=getattr(args, "bucket", None), **overrides)
+    return load_settings(
+        getattr(args, "config", None), bucket=getattr(args, "bucket", None), **overrides
+    )
 
 
 def job_store(settings: Settings) -> JobStore:

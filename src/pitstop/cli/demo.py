@@ -20,8 +20,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "detect and recover. Needs no AWS account and takes about a minute."
         ),
     )
-    p.add_argument("--keep", action="store_true",
-                   help="leave the S3 server up afterwards and print the settings to explore it with 'pitstop jobs'")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the S3 server up afterwards and print the settings to explore it with 'pitstop jobs'",
+    )
     add_json_flag(p)
     p.set_defaults(func=_demo)
 
@@ -36,20 +39,34 @@ def _demo(args: Any) -> int:
         print_json(summary)
     else:
         print()
-        print(format_table(
-            ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"],
-            [[a["n"], a["outcome"], a["pretrained_checkpoint"], a["last_checkpoint"], f"{a['training_s']:.1f}"]
-             for a in summary["attempts"]],
-        ))
+        print(
+            format_table(
+                ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"],
+                [
+                    [
+                        a["n"],
+                        a["outcome"],
+                        a["pretrained_checkpoint"],
+                        a["last_checkpoint"],
+                        f"{a['training_s']:.1f}",
+                    ]
+                    for a in summary["attempts"]
+                ],
+            )
+        )
         print()
         for f in summary["faults"]:
-            print(f"{f['fault']:>6} in attempt {f['attempt']}: detected {f['detect_s']} s after the last checkpoint, "
-                  f"training back {f['recover_s']} s later")
+            print(
+                f"{f['fault']:>6} in attempt {f['attempt']}: detected {f['detect_s']} s after the last checkpoint, "
+                f"training back {f['recover_s']} s later"
+            )
         print(f"\nfinal state: {summary['state']} ({summary['reason']})")
     if server is not None:
         print("\nThe S3 server stays up until Ctrl-C. In another shell:")
-        print(f"  export PITSTOP_BUCKET={summary['bucket']} PITSTOP_S3_ENDPOINT_URL={summary['endpoint']} "
-              "AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo")
+        print(
+            f"  export PITSTOP_BUCKET={summary['bucket']} PITSTOP_S3_ENDPOINT_URL={summary['endpoint']} "
+            "AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo"
+        )
         print(f"  pitstop jobs && pitstop job {summary['job_id']}")
         try:
             while True:

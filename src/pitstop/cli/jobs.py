@@ -24,9 +24,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("reward", metavar="REWARD.py", help="the reward function file")
     p.add_argument("--name", help="job name (default: the file's name)")
-    p.add_argument("--metadata", metavar="FILE", help="model_metadata.json (default: defaults/ in S3, else built-in)")
+    p.add_argument(
+        "--metadata",
+        metavar="FILE",
+        help="model_metadata.json (default: defaults/ in S3, else built-in)",
+    )
     p.add_argument("--hyperparameters", metavar="FILE", help="hyperparameters.json")
-    p.add_argument("--job", metavar="FILE", help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}')
+    p.add_argument(
+        "--job",
+        metavar="FILE",
+        help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}',
+    )
     add_settings_flags(p)
     add_json_flag(p)
     p.set_defaults(func=_submit)
@@ -36,7 +44,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_json_flag(p)
     p.set_defaults(func=_jobs)
 
-    p = sub.add_parser("job", help="show one job", description="Show a job: state, attempts and events.")
+    p = sub.add_parser(
+        "job", help="show one job", description="Show a job: state, attempts and events."
+    )
     p.add_argument("job_id", metavar="JOB_ID")
     add_settings_flags(p)
     add_json_flag(p)
@@ -122,17 +132,33 @@ def _jobs(args: Any) -> int:
     if not rows:
         print("no jobs")
         return 0
-    print(format_table(
-        ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED", "REASON"],
-        [[r["id"], r["state"], r["attempts"], r["restarts"], r["instance_id"], r["created_at"], r["reason"]] for r in rows],
-    ))
+    print(
+        format_table(
+            ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED", "REASON"],
+            [
+                [
+                    r["id"],
+                    r["state"],
+                    r["attempts"],
+                    r["restarts"],
+                    r["instance_id"],
+                    r["created_at"],
+                    r["reason"],
+                ]
+                for r in rows
+            ],
+        )
+    )
     return 0
 
 
 def job_document(jobs: Any, job_id: str) -> dict[str, Any]:
     status, _ = jobs.status(job_id)
     spec = jobs.spec(job_id)
-    events = [{"at": e.get("at"), **{k: v for k, v in e.items() if k != "at"}} for e in jobs.events(job_id)]
+    events = [
+        {"at": e.get("at"), **{k: v for k, v in e.items() if k != "at"}}
+        for e in jobs.events(job_id)
+    ]
     return {
         "id": job_id,
         "name": spec.name,
@@ -156,15 +182,38 @@ def _job(args: Any) -> int:
         return 0
     print(f"job       {doc['id']} ({doc['name']})")
     print(f"state     {doc['state']}" + (f": {doc['reason']}" if doc["reason"] else ""))
-    print(f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    trained {doc['training_s']:.0f} s")
+    print(
+        f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    trained {doc['training_s']:.0f} s"
+    )
     if doc["attempts"]:
         print()
-        print(format_table(
-            ["N", "MODEL PREFIX", "PRETRAINED", "STARTED", "ENDED", "OUTCOME", "LAST CHECKPOINT"],
-            [[a["n"], a["model_prefix"],
-              f"{a['pretrained_prefix']}/{a['pretrained_checkpoint']}" if a["pretrained_prefix"] else None,
-              a["started_at"], a["ended_at"], a["outcome"], a["last_checkpoint"]] for a in doc["attempts"]],
-        ))
+        print(
+            format_table(
+                [
+                    "N",
+                    "MODEL PREFIX",
+                    "PRETRAINED",
+                    "STARTED",
+                    "ENDED",
+                    "OUTCOME",
+                    "LAST CHECKPOINT",
+                ],
+                [
+                    [
+                        a["n"],
+                        a["model_prefix"],
+                        f"{a['pretrained_prefix']}/{a['pretrained_checkpoint']}"
+                        if a["pretrained_prefix"]
+                        else None,
+                        a["started_at"],
+                        a["ended_at"],
+                        a["outcome"],
+                        a["last_checkpoint"],
+                    ]
+                    for a in doc["attempts"]
+                ],
+            )
+        )
     if doc["events"]:
         print()
         for e in doc["events"]:

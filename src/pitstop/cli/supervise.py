@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def _supervise(args: Any) -> int:
     settings = settings_from(args, instance_id=args.instance_id, log_format=args.log_format)
     if args.check:
-        print(f"settings OK: bucket={settings.bucket} prefix={settings.prefix} trainer={settings.trainer}")
+        print(
+            f"settings OK: bucket={settings.bucket} prefix={settings.prefix} trainer={settings.trainer}"
+        )
         return 0
     from pitstop import logs
     from pitstop.supervisor import runtime

@@ -79,7 +79,9 @@ class JobSpec(BaseModel):
 
 
 # fields a trainer may set in job.json / ``--job FILE``
-USER_FIELDS = frozenset({"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"})
+USER_FIELDS = frozenset(
+    {"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"}
+)
 
 
 class Attempt(BaseModel):
@@ -160,14 +162,25 @@ class JobStore:
             if name in files:
                 self.store.put(lay.custom_file(spec.id, name), files[name])
         try:
-            self.store.put(lay.spec(spec.id), _dump(spec), if_none_match=True, content_type="application/json")
+            self.store.put(
+                lay.spec(spec.id), _dump(spec), if_none_match=True, content_type="application/json"
+            )
         except PreconditionFailed:
             return False
         status = JobStatus(
-            id=spec.id, state=state, reason=reason, created_at=spec.submitted_at, updated_at=spec.submitted_at
+            id=spec.id,
+            state=state,
+            reason=reason,
+            created_at=spec.submitted_at,
+            updated_at=spec.submitted_at,
         )
         with contextlib.suppress(PreconditionFailed):  # a racing creator wrote it: same content
-            self.store.put(lay.state(spec.id), _dump(status), if_none_match=True, content_type="application/json")
+            self.store.put(
+                lay.state(spec.id),
+                _dump(status),
+                if_none_match=True,
+                content_type="application/json",
+            )
         if state.is_terminal():
             self.store.put(lay.terminal_marker(spec.id), b"")
         self.reindex(None, status)
@@ -258,7 +271,9 @@ class JobStore:
 
     def reindex(self, old: JobStatus | None, new: JobStatus) -> None:
         """Keep ``index/claimable/`` in step with a state change (a hint; the claim re-checks)."""
-        old_key = self._claim_key(old) if old is not None and old.state in CLAIMABLE_STATES else None
+        old_key = (
+            self._claim_key(old) if old is not None and old.state in CLAIMABLE_STATES else None
+        )
         new_key = self._claim_key(new) if new.state in CLAIMABLE_STATES else None
         if new_key and new_key != old_key:
             self.store.put(new_key, b"")
@@ -272,7 +287,10 @@ class JobStore:
 
     def claimable_index(self) -> list[str]:
         """Job ids from the claim index, best first (one listing per 1,000 claimable jobs)."""
-        return [i.key.rsplit("/", 1)[-1].split("-", 2)[-1] for i in self.store.list(self.layout.claimable_index)]
+        return [
+            i.key.rsplit("/", 1)[-1].split("-", 2)[-1]
+            for i in self.store.list(self.layout.claimable_index)
+        ]
 
     # -- events and logs ---------------------------------------------------------------
     def event(self, job_id: str, event: str, **fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ means another instance owns the job now: the caller must stop training (``LeaseL
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,9 +86,7 @@ class Leases:
         try:
             if info is None:
                 etag = self.store.put(key, self._body(job_id), if_none_match=True)
-            elif info.owner == self.instance_id and not info.released:
-                etag = self.store.put(key, self._body(job_id), if_match=info.etag)
-            elif self.is_expired(info):
+            elif (info.owner == self.instance_id and not info.released) or self.is_expired(info):
                 etag = self.store.put(key, self._body(job_id), if_match=info.etag)
             else:
                 return None
@@ -104,15 +103,17 @@ class Leases:
 
     def renew(self, lease: Lease) -> Lease:
         try:
-            etag = self.store.put(self.key_for(lease.job_id), self._body(lease.job_id), if_match=lease.etag)
+            etag = self.store.put(
+                self.key_for(lease.job_id), self._body(lease.job_id), if_match=lease.etag
+            )
         except PreconditionFailed:
             raise LeaseLost(f"job {lease.job_id}: lease taken over by another instance") from None
         return Lease(lease.job_id, lease.owner, etag)
 
     def release(self, lease: Lease) -> None:
-        try:
+        with contextlib.suppress(PreconditionFailed):  # someone else holds it: nothing of ours
             self.store.put(
-                self.key_for(lease.job_id), self._body(lease.job_id, released=True), if_match=lease.etag
+                self.key_for(lease.job_id),
+                self._body(lease.job_id, released=True),
+                if_match=lease.etag,
             )
-        except PreconditionFailed:
-            pass  # someone else holds it already: nothing of ours to release

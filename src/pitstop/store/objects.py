@@ -9,6 +9,7 @@ and counts requests so benchmarks can report them.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -66,7 +67,7 @@ class ObjectStore(Protocol):
         content_type: str = "application/octet-stream",
     ) -> str: ...
     def list(self, prefix: str, *, delimiter: str | None = None) -> Iterator[Listed]: ...
-    def list_dirs(self, prefix: str) -> list[str]: ...
+    def list_dirs(self, prefix: str) -> builtins.list[str]: ...
     def delete(self, key: str) -> None: ...
     def copy(self, src: str, dst: str) -> None: ...
     def server_time(self) -> datetime: ...
@@ -199,14 +200,16 @@ class S3Store:
                 kwargs["Delimiter"] = delimiter
             r = self._call("list_objects_v2", prefix, **kwargs)
             for item in r.get("Contents", []):
-                yield Listed(item["Key"], int(item["Size"]), item["LastModified"], item.get("ETag", ""))
+                yield Listed(
+                    item["Key"], int(item["Size"]), item["LastModified"], item.get("ETag", "")
+                )
             if not r.get("IsTruncated"):
                 return
             token = r.get("NextContinuationToken")
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Immediate 'sub-folders' under ``prefix`` (common prefixes), sorted."""
-        out: list[str] = []
+        out: builtins.list[str] = []
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Prefix": prefix, "Delimiter": "/"}

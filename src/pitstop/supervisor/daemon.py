@@ -173,7 +173,12 @@ class Supervisor:
         log.info(event, **{"job_id": job_id, "instance_id": self.instance_id, **fields})
 
     def _emit(self, cur: Current, event: str, fields: dict[str, Any]) -> None:
-        doc = {"attempt": cur.run.attempt, "state": cur.run.state.value, **fields, "instance_id": self.instance_id}
+        doc = {
+            "attempt": cur.run.attempt,
+            "state": cur.run.state.value,
+            **fields,
+            "instance_id": self.instance_id,
+        }
         self._log_event(event, cur.job_id, **doc)
         try:
             self.jobs.event(cur.job_id, event, **doc)
@@ -215,11 +220,21 @@ class Supervisor:
     def _resume_held(self, job_id: str, lease: Lease, handle: dict[str, Any] | None) -> None:
         spec = self.jobs.spec(job_id)
         status, _ = self.jobs.status(job_id)
-        alive = bool(handle) and handle.get("attempt") == len(status.attempts) and self.trainer.adopt(handle or {})
+        alive = (
+            handle is not None
+            and handle.get("attempt") == len(status.attempts)
+            and self.trainer.adopt(handle)
+        )
         last = status.attempts[-1] if status.attempts else None
         elapsed = 0.0
         if last and last.started_at:
-            elapsed = max(0.0, (self.clock.wall() - datetime.fromisoformat(last.started_at.replace("Z", "+00:00"))).total_seconds())
+            elapsed = max(
+                0.0,
+                (
+                    self.clock.wall()
+                    - datetime.fromisoformat(last.started_at.replace("Z", "+00:00"))
+                ).total_seconds(),
+            )
         run, actions = lc.resume(
             status.state,
             attempts=len(status.attempts),
@@ -417,7 +432,9 @@ class Supervisor:
                 self._end_attempt(cur, action)
             elif isinstance(action, lc.ClearStaleLock):
                 if clear_stale_lock(self.store, model_prefix(cur.job_id, action.n)):
-                    self._emit(cur, ev.LOCK_CLEARED, {"model_prefix": model_prefix(cur.job_id, action.n)})
+                    self._emit(
+                        cur, ev.LOCK_CLEARED, {"model_prefix": model_prefix(cur.job_id, action.n)}
+                    )
             elif isinstance(action, lc.SetState):
                 self._set_state(cur, action)
             elif isinstance(action, lc.ReleaseLease):
@@ -494,8 +511,13 @@ class Supervisor:
             self._emit(cur, ev.RUN_CRASHED, {"reason": f"could not start: {e}"})
             return  # the next observation sees no trainer: a crash, with backoff
         self._save_cache(job_id=cur.job_id, handle={**handle, "attempt": action.n})
-        self._log_event("run.launched", cur.job_id, attempt=action.n, model_prefix=prefix,
-                        pretrained=f"{pre_prefix}/{pre_ckpt}" if pre_prefix else None)
+        self._log_event(
+            "run.launched",
+            cur.job_id,
+            attempt=action.n,
+            model_prefix=prefix,
+            pretrained=f"{pre_prefix}/{pre_ckpt}" if pre_prefix else None,
+        )
 
     def _end_attempt(self, cur: Current, action: lc.EndAttempt) -> None:
         prefix = model_prefix(cur.job_id, action.n)
@@ -508,7 +530,11 @@ class Supervisor:
         def close(s: JobStatus) -> JobStatus:
             for a in s.attempts:
                 if a.n == action.n:
-                    a.ended_at, a.outcome, a.training_s = ended, action.outcome.value, round(action.training_s, 3)
+                    a.ended_at, a.outcome, a.training_s = (
+                        ended,
+                        action.outcome.value,
+                        round(action.training_s, 3),
+                    )
                     a.last_checkpoint = last
             return s
 
@@ -560,7 +586,9 @@ class Supervisor:
                     self.lease_lost = True
                     self.wake.set()
                 except StoreError as e:
-                    log.warning(ev.TICK_FAILED, job_id=cur.job_id, error=str(e), what="renewing lease")
+                    log.warning(
+                        ev.TICK_FAILED, job_id=cur.job_id, error=str(e), what="renewing lease"
+                    )
             try:
                 self.write_heartbeat()
             except StoreError as e:
@@ -579,7 +607,11 @@ class Supervisor:
             "last_checkpoint": cur.run.checkpoint if cur else None,
             "interruption": self.interruption.key if self.interruption else None,
         }
-        self.store.put(self.layout.instance(self.instance_id), json.dumps(doc).encode(), content_type="application/json")
+        self.store.put(
+            self.layout.instance(self.instance_id),
+            json.dumps(doc).encode(),
+            content_type="application/json",
+        )
 
     def poll_spot(self) -> None:
         try:
@@ -589,20 +621,31 @@ class Supervisor:
             return
         for notice in notices:
             if notice.kind == "interruption" or self.settings.rebalance_is_notice:
-                self._log_event(ev.SPOT_NOTICE, self.current.job_id if self.current else None,
-                                action=notice.action, time=notice.time, kind=notice.kind)
+                self._log_event(
+                    ev.SPOT_NOTICE,
+                    self.current.job_id if self.current else None,
+                    action=notice.action,
+                    time=notice.time,
+                    kind=notice.kind,
+                )
                 if self.interruption is None:
                     self.interruption = replace(notice, action=notice.action)
                     self.wake.set()
             else:
-                self._log_event(ev.SPOT_REBALANCE, self.current.job_id if self.current else None, time=notice.time)
+                self._log_event(
+                    ev.SPOT_REBALANCE,
+                    self.current.job_id if self.current else None,
+                    time=notice.time,
+                )
                 if self.current is not None:
                     with self.lock:
                         if self.current is not None:
                             self._emit(self.current, ev.SPOT_REBALANCE, {"time": notice.time})
         idle = self.current is None and not self.powering_off
         if self.interruption is not None and idle and self.settings.shutdown_on_notice:
-            self._power(ev.INSTANCE_SHUTTING_DOWN, "shutdown", "spot interruption notice while idle")
+            self._power(
+                ev.INSTANCE_SHUTTING_DOWN, "shutdown", "spot interruption notice while idle"
+            )
 
     # -- graceful stop (SIGTERM) ----------------------------------------------------------
     def shutdown(self) -> None:
@@ -616,7 +659,9 @@ class Supervisor:
                 now = self.clock.monotonic()
                 reason = "supervisor stopped (SIGTERM); resuming from checkpoint later"
                 training = max(0.0, now - cur.run.attempt_started_at)
-                self._end_attempt(cur, lc.EndAttempt(cur.run.attempt, lc.Outcome.INTERRUPTED, reason, training))
+                self._end_attempt(
+                    cur, lc.EndAttempt(cur.run.attempt, lc.Outcome.INTERRUPTED, reason, training)
+                )
                 clear_stale_lock(self.store, model_prefix(cur.job_id, cur.run.attempt))
                 cur.run = replace(cur.run, state=JobState.PREEMPTED)
                 self._set_state(cur, lc.SetState(JobState.PREEMPTED, reason))

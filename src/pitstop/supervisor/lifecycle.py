@@ -427,7 +427,11 @@ def _escalate(run: Run, now: float, policy: Policy, reason: str) -> tuple[Run, l
     """A trainer that survives SIGKILL (hung driver, D-state): only a reboot can help."""
     training = max(0.0, now - run.attempt_started_at) if run.attempt_started_at is not None else 0.0
     base = replace(
-        run, stopping=None, stop_reason=None, trained_s=run.trained_s + training, attempt_started_at=None
+        run,
+        stopping=None,
+        stop_reason=None,
+        trained_s=run.trained_s + training,
+        attempt_started_at=None,
     )
     acts: list[Action] = [EndAttempt(run.attempt, Outcome.STOP_FAILED, reason, training)]
     if run.reboots < policy.max_reboots:

@@ -45,7 +45,10 @@ class SnsNotifier:
             return
         subject = f"pitstop: {fields.get('job_id')} {event}"[:100]
         try:
-            self._sns.publish(TopicArn=self.topic_arn, Subject=subject,
-                              Message=json.dumps({"event": event, **fields}, default=str))
+            self._sns.publish(
+                TopicArn=self.topic_arn,
+                Subject=subject,
+                Message=json.dumps({"event": event, **fields}, default=str),
+            )
         except Exception as e:  # a notification must never break supervision
             log.warning("notify.failed", event=event, error=str(e))

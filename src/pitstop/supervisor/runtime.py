@@ -51,7 +51,9 @@ def resolve_instance_id(settings: Settings, imds: Imds) -> str:
     try:
         value = imds.get("instance-id")
     except ImdsError as e:
-        raise ConfigError(f"instance_id is not set and the metadata service did not answer ({e})") from None
+        raise ConfigError(
+            f"instance_id is not set and the metadata service did not answer ({e})"
+        ) from None
     if not value:
         raise ConfigError("instance_id is not set and the metadata service has none")
     return value.strip()
@@ -77,7 +79,9 @@ def build(settings: Settings) -> Supervisor:
     imds = Imds(settings.imds_endpoint)
     instance_id = resolve_instance_id(settings, imds)
     notifier = SnsNotifier.from_settings(settings) if settings.sns_topic_arn else None
-    inbox = Inbox(JobStore(store, Layout(settings.prefix)), instance_id, claim_ttl_s=settings.lease_ttl_s)
+    inbox = Inbox(
+        JobStore(store, Layout(settings.prefix)), instance_id, claim_ttl_s=settings.lease_ttl_s
+    )
     return Supervisor(
         settings,
         store,
@@ -100,8 +104,13 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    log.info(ev.SUPERVISOR_STARTED, instance_id=sup.instance_id, bucket=settings.bucket,
-             prefix=settings.prefix, trainer=settings.trainer)
+    log.info(
+        ev.SUPERVISOR_STARTED,
+        instance_id=sup.instance_id,
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        trainer=settings.trainer,
+    )
     sup.resume()
     sd_notify("READY=1")
 
@@ -109,7 +118,9 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
         sup.tick()
         sd_notify("WATCHDOG=1")
 
-    sched = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+    sched = BackgroundScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
     sched.add_job(sup.poll_spot, "interval", seconds=settings.spot_poll_interval_s, id="spot")
     sched.add_job(sup.heartbeat, "interval", seconds=settings.heartbeat_interval_s, id="heartbeat")
     sched.start()

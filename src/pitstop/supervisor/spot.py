@@ -42,7 +42,9 @@ class InterruptionSource(Protocol):
 class Imds:
     """A minimal IMDSv2 client."""
 
-    def __init__(self, endpoint: str, timeout_s: float = TIMEOUT_S, token_ttl_s: int = TOKEN_TTL_S) -> None:
+    def __init__(
+        self, endpoint: str, timeout_s: float = TIMEOUT_S, token_ttl_s: int = TOKEN_TTL_S
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.timeout_s = timeout_s
         self.token_ttl_s = token_ttl_s
@@ -57,7 +59,7 @@ class Imds:
         )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as r:
-                token = r.read().decode().strip()
+                token = str(r.read().decode()).strip()
         except (urllib.error.URLError, OSError, ValueError) as e:
             raise ImdsError(f"token request failed: {e}") from e
         if not token:
@@ -76,7 +78,8 @@ class Imds:
         for attempt in range(2):
             token = self._token_now()
             req = urllib.request.Request(
-                f"{self.endpoint}/latest/meta-data/{path}", headers={"X-aws-ec2-metadata-token": token}
+                f"{self.endpoint}/latest/meta-data/{path}",
+                headers={"X-aws-ec2-metadata-token": token},
             )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as r:

@@ -70,11 +70,16 @@ def render_env_files(plan: AttemptPlan, workers: int | None = None) -> dict[str,
         "bucket": plan.bucket,
         "workers": workers or plan.spec.workers,
     }
-    files = {"run.env": render("drfc/run.env.j2", **ctx), "system.env": render("drfc/system.env.j2", **ctx)}
+    files = {
+        "run.env": render("drfc/run.env.j2", **ctx),
+        "system.env": render("drfc/system.env.j2", **ctx),
+    }
     for name, text in files.items():
         for line in text.splitlines():
             if _KEY.match(line) and re.search(r"\s", line.split("=", 1)[1]):
-                raise TrainerError(f"{name}: {line!r}: DRfC reads values with 'eval export', so they may not contain spaces")
+                raise TrainerError(
+                    f"{name}: {line!r}: DRfC reads values with 'eval export', so they may not contain spaces"
+                )
     return files
 
 
@@ -92,13 +97,19 @@ class DrfcTrainer:
     # -- helpers -----------------------------------------------------------------------
     def _check_home(self) -> None:
         if not (self.home / "bin" / "activate.sh").is_file():
-            raise TrainerError(f"drfc_home {self.home}: no bin/activate.sh (not a deepracer-for-cloud checkout)")
+            raise TrainerError(
+                f"drfc_home {self.home}: no bin/activate.sh (not a deepracer-for-cloud checkout)"
+            )
 
     def _env(self, plan: AttemptPlan | None) -> dict[str, str]:
         return {**os.environ, **(plan.env() if plan else {}), "DR_DIR": str(self.home)}
 
     def _dr(self, commands: str) -> list[str]:
-        return ["bash", "-c", f"set -e; cd {str(self.home)!r}; source bin/activate.sh >/dev/null; {commands}"]
+        return [
+            "bash",
+            "-c",
+            f"set -e; cd {str(self.home)!r}; source bin/activate.sh >/dev/null; {commands}",
+        ]
 
     def _write_env_files(self, plan: AttemptPlan) -> None:
         for name, rendered in render_env_files(plan).items():
@@ -120,7 +131,10 @@ class DrfcTrainer:
         try:
             r = subprocess.run(
                 ["docker", "ps", "-q", "--filter", f"name=deepracer-{RUN_ID}"],
-                capture_output=True, text=True, timeout=30, env=self._env(self._plan),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env=self._env(self._plan),
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -137,7 +151,10 @@ class DrfcTrainer:
         self._plan, self._active = plan, True
         self._logs = [plan.log_path]
         handle = self._start.start(
-            self._dr("dr-upload-custom-files; dr-start-training -q"), self._env(plan), self.home, plan.log_path
+            self._dr("dr-upload-custom-files; dr-start-training -q"),
+            self._env(plan),
+            self.home,
+            plan.log_path,
         )
         return {**handle, "run_id": RUN_ID, "log": str(plan.log_path)}
 
@@ -173,8 +190,14 @@ class DrfcTrainer:
         stop_log = (self._plan.work_dir if self._plan else self.home) / "dr-stop-training.log"
         try:
             with stop_log.open("ab") as out:
-                subprocess.run(self._dr("dr-stop-training"), stdout=out, stderr=subprocess.STDOUT,
-                               env=self._env(self._plan), timeout=max(timeout_s, 30.0), check=False)
+                subprocess.run(
+                    self._dr("dr-stop-training"),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=self._env(self._plan),
+                    timeout=max(timeout_s, 30.0),
+                    check=False,
+                )
         except subprocess.TimeoutExpired:
             pass
         self._logs.append(stop_log)
@@ -197,8 +220,12 @@ class DrfcTrainer:
             for cid in ids:
                 out.write(f"===== docker logs {cid} =====\n".encode())
                 try:
-                    r = subprocess.run(["docker", "logs", "--tail", "5000", cid], capture_output=True,
-                                       timeout=30, env=self._env(self._plan))
+                    r = subprocess.run(
+                        ["docker", "logs", "--tail", "5000", cid],
+                        capture_output=True,
+                        timeout=30,
+                        env=self._env(self._plan),
+                    )
                     out.write(r.stdout + r.stderr)
                 except (OSError, subprocess.TimeoutExpired) as e:
                     out.write(f"(could not read: {e})\n".encode())

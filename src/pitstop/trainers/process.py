@@ -62,7 +62,9 @@ class ProcessGroup:
     def pid(self) -> int | None:
         return self._pid
 
-    def start(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> dict[str, Any]:
+    def start(
+        self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path
+    ) -> dict[str, Any]:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
         try:

@@ -24,7 +24,9 @@ class ScriptTrainer(ProcessTrainer):
     def script_key(self, plan: AttemptPlan) -> str:
         key = plan.spec.run_script or self.layout.run_script
         if not key.startswith(self.layout.prefix + "/") or ".." in key.split("/"):
-            raise TrainerError(f"run script {key!r} must be a key under {self.layout.prefix}/ in the bucket")
+            raise TrainerError(
+                f"run script {key!r} must be a key under {self.layout.prefix}/ in the bucket"
+            )
         return key
 
     def argv(self, plan: AttemptPlan) -> list[str]:

@@ -81,7 +81,7 @@ def _at(faults: list[Fault], done: int) -> Fault | None:
     return next((f for f in faults if f.after_checkpoint == done), None)
 
 
-def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
+def main() -> int:
     env = os.environ
     sim = Simulation.model_validate_json(env.get("PITSTOP_SIMULATION", "{}"))
     attempt = int(env["PITSTOP_ATTEMPT"])
@@ -97,7 +97,10 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
         _log("ignoring SIGTERM")
 
     first = 1
-    pre_prefix, pre_ckpt = env.get("PITSTOP_PRETRAINED_PREFIX"), env.get("PITSTOP_PRETRAINED_CHECKPOINT")
+    pre_prefix, pre_ckpt = (
+        env.get("PITSTOP_PRETRAINED_PREFIX"),
+        env.get("PITSTOP_PRETRAINED_CHECKPOINT"),
+    )
     if pre_prefix and pre_ckpt:
         pre = ModelKeys(pre_prefix)
         if pre_ckpt in ("last", "best"):  # DRfC's DR_LOCAL_S3_PRETRAINED_CHECKPOINT values
@@ -115,7 +118,10 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
 
     # what DRfC writes at start
     reward = w.read(env.get("PITSTOP_CUSTOM_FILES_PREFIX", "") + "reward_function.py") or b""
-    w.put(keys.training_params, f"WORLD_NAME: {env.get('PITSTOP_WORLD', '')}\nJOB_ID: {env['PITSTOP_JOB_ID']}\n")
+    w.put(
+        keys.training_params,
+        f"WORLD_NAME: {env.get('PITSTOP_WORLD', '')}\nJOB_ID: {env['PITSTOP_JOB_ID']}\n",
+    )
     w.put(keys.reward_function, reward)
     w.put(keys.ip("ip.json"), json.dumps({"IP": "127.0.0.1"}))
     w.put(keys.ip("hyperparameters.json"), "{}")
@@ -140,10 +146,10 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
         name = checkpoint_name(n, n * sim.steps_per_checkpoint)
         w.put(keys.lock, b"")
         files = keys.checkpoint_files(name)
-        if (f := _at(upload_crashes, done)) is not None:
+        if (crash := _at(upload_crashes, done)) is not None:
             w.put(files[0], os.urandom(64))
-            _log(f"crash during upload of {name} (holding model/.lock), exit {f.exit_code}")
-            return f.exit_code
+            _log(f"crash during upload of {name} (holding model/.lock), exit {crash.exit_code}")
+            return crash.exit_code
         for key in files[:3]:
             w.put(key, os.urandom(256))
         w.put(keys.coach_checkpoint, name)
@@ -155,8 +161,16 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
             keys.checkpoints_json,
             json.dumps(
                 {
-                    "best_checkpoint": {"name": best[1], "avg_eval_metric": best[0], "time_stamp": n * 60.0},
-                    "last_checkpoint": {"name": name, "avg_eval_metric": score, "time_stamp": n * 60.0},
+                    "best_checkpoint": {
+                        "name": best[1],
+                        "avg_eval_metric": best[0],
+                        "time_stamp": n * 60.0,
+                    },
+                    "last_checkpoint": {
+                        "name": name,
+                        "avg_eval_metric": score,
+                        "time_stamp": n * 60.0,
+                    },
                 }
             ),
         )
@@ -164,7 +178,10 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
         kept.append(n)
         _prune(w, keys, kept, best[1], sim)
         metrics += _episodes(n, score, rng)
-        w.put(keys.metrics, json.dumps({"metrics": metrics, "version": 2.0, "best_model_metric": "progress"}))
+        w.put(
+            keys.metrics,
+            json.dumps({"metrics": metrics, "version": 2.0, "best_model_metric": "progress"}),
+        )
         w.put(keys.simtrace(n), "episode,steps,x,y\n0,1,0.0,0.0\n")
         done += 1
         _log(f"checkpoint {name}")
@@ -175,7 +192,12 @@ def main() -> int:  # noqa: C901 - a linear script of what a trainer writes
 
 
 def _maybe_fault(
-    w: Writer, keys: ModelKeys, freezes: list[Fault], crashes: list[Fault], done: int, metrics: list[dict[str, Any]]
+    w: Writer,
+    keys: ModelKeys,
+    freezes: list[Fault],
+    crashes: list[Fault],
+    done: int,
+    metrics: list[dict[str, Any]],
 ) -> None:
     if (f := _at(crashes, done)) is not None:
         _log(f"crash after {done} checkpoints, exit {f.exit_code}")
@@ -185,9 +207,21 @@ def _maybe_fault(
         episode = len(metrics)
         while True:  # the endless-evaluation hang: TrainingMetrics.json changes, nothing else
             episode += 1
-            metrics.append({"episode": episode, "phase": "evaluation", "reward_score": 0.0,
-                            "completion_percentage": 0, "episode_status": "Off track"})
-            w.put(keys.metrics, json.dumps({"metrics": metrics[-50:], "version": 2.0, "best_model_metric": "progress"}))
+            metrics.append(
+                {
+                    "episode": episode,
+                    "phase": "evaluation",
+                    "reward_score": 0.0,
+                    "completion_percentage": 0,
+                    "episode_status": "Off track",
+                }
+            )
+            w.put(
+                keys.metrics,
+                json.dumps(
+                    {"metrics": metrics[-50:], "version": 2.0, "best_model_metric": "progress"}
+                ),
+            )
             time.sleep(0.5)
 
 
