@@ -70,7 +70,7 @@ def test_submit_bad_reward_file_writes_nothing(
         "syntax": "reward.py",
         "py310": "reward.py",
         "no-function": "reward_function",
-        "directory": "no such reward function file",
+        "directory": "is a directory, not a reward function file",
     }[make]
     if make == "not-python":
         path = tmp_path / "reward.txt"

@@ -16,6 +16,7 @@ from typing import Any
 from pitstop.action_space.check import Problem, metadata_problems
 from pitstop.action_space.models import ModelMetadata
 from pitstop.errors import CheckFailed, InvalidInput
+from pitstop.files import read_user_file
 
 
 def loads_json(text: str, source: str) -> Any:
@@ -31,16 +32,11 @@ def loads_json(text: str, source: str) -> Any:
 def read_text(path: str | os.PathLike[str]) -> str:
     """A file's text, with one-line errors (exit 2) for missing or unreadable files."""
     p = Path(path)
+    data = read_user_file(p)
     try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{p}: is a directory, not a file") from None
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{p}: not JSON: not UTF-8 text") from None
-    except OSError as e:
-        raise InvalidInput(f"{p}: cannot read ({e.strerror or e})") from None
 
 
 def raise_problems(source: str, problems: list[Problem]) -> None:

@@ -64,13 +64,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _read(path: str, what: str) -> bytes:
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidInput(f"{path}: no such {what} file")
-    try:
-        return p.read_bytes()
-    except OSError as e:
-        raise InvalidInput(f"{path}: cannot read: {e.strerror}") from None
+    from pitstop.files import read_user_file
+
+    return read_user_file(path, f"{what} file")
 
 
 def _submit(args: Any) -> int:

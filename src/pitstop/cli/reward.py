@@ -104,15 +104,10 @@ def _track(args: argparse.Namespace) -> Any:
 
 
 def _read(path: str) -> str:
+    from pitstop.files import read_user_file
+
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{p}: is a directory, not a reward function file") from None
-    except OSError as e:
-        raise InvalidInput(f"{p}: cannot read ({e.strerror})") from None
+    data = read_user_file(p)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

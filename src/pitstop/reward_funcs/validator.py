@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pitstop import tracks
-from pitstop.errors import InvalidInput
+from pitstop.files import read_user_file
 from pitstop.reward_funcs import harness, sandbox, static
 from pitstop.tracks import Track
 
@@ -287,12 +287,5 @@ def validate_file(
 ) -> ValidationReport:
     """Validate a reward function file; ``InvalidInput`` if it cannot be read."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{p}: is a directory, not a reward function file") from None
-    except OSError as e:
-        raise InvalidInput(f"{p}: cannot read ({e.strerror})") from None
+    data = read_user_file(p)
     return validate_source(data, p.name, track=track, dynamic=dynamic, stride=stride, limits=limits)
