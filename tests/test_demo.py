@@ -46,3 +46,44 @@ def test_demo_prints_a_readable_timeline() -> None:
     ):
         assert needle in r.stdout
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.e2e
+def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
+    import os
+    import re
+    import signal
+
+    from tests.helpers import wait_for
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pitstop.cli.main", "demo", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert p.stdout is not None
+
+        def exports() -> str | None:
+            line = p.stdout.readline()  # type: ignore[union-attr]
+            lines.append(line)
+            return line if line.strip().startswith("export ") else None
+
+        line = wait_for(exports, 240, "the settings to explore the demo")
+        env = dict(os.environ)
+        env.update(dict(re.findall(r"(\w+)=(\S+)", line)))
+        r = subprocess.run(
+            [sys.executable, "-m", "pitstop.cli.main", "jobs", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        jobs = json.loads(r.stdout)
+        assert len(jobs) == 1 and jobs[0]["state"] == "succeeded"
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
