@@ -137,6 +137,8 @@ def test_supervisor_drives_drfc_through_a_crash(
         in starts[1]
     )
     assert any(c.startswith("dr-upload-custom-files") for c in calls)
+    # every ended attempt is cleaned up with dr-stop-training, the crashed one included
+    assert len([c for c in calls if c.startswith("dr-stop-training")]) >= 2
     assert sorted((drfc_home / "custom_files.seen").read_text().split()) == [
         "hyperparameters.json",
         "model_metadata.json",

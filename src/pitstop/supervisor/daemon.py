@@ -520,6 +520,10 @@ class Supervisor:
         )
 
     def _end_attempt(self, cur: Current, action: lc.EndAttempt) -> None:
+        if action.outcome is not lc.Outcome.STOP_FAILED:
+            # an ended attempt leaves nothing behind: a crashed DRfC stack may still have
+            # containers up, a crashed run script may have children; this also saves logs
+            self.trainer.stop(self.settings.stop_timeout_s)
         prefix = model_prefix(cur.job_id, action.n)
         try:
             last = last_complete_checkpoint(self.store, prefix)
