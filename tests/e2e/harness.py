@@ -24,7 +24,7 @@ REWARD = b"def reward_function(params):\n    return float(params['progress'] / 1
 FAST = {
     "PITSTOP_POLL_INTERVAL_S": "0.2",
     "PITSTOP_STALL_TIMEOUT_S": "2.0",
-    "PITSTOP_STARTUP_GRACE_S": "3.0",
+    "PITSTOP_STARTUP_GRACE_S": "6.0",
     "PITSTOP_BACKOFF_BASE_S": "0.4",
     "PITSTOP_BACKOFF_MAX_S": "1.0",
     "PITSTOP_HEARTBEAT_INTERVAL_S": "0.5",
@@ -44,9 +44,12 @@ def jobs_store(env: dict[str, str]) -> JobStore:
 
 def submit(env: dict[str, str], name: str, simulation: dict[str, Any], **fields: Any) -> str:
     jobs = jobs_store(env)
+    # the bucket in the content makes the job id unique to this test, even across test runs
+    # on one machine (trainer processes are found by job id)
+    reward = REWARD + f"# {env['PITSTOP_BUCKET']}\n".encode()
     sub = Submission(
         name=name,
-        files={"reward_function.py": REWARD, **defaults()},
+        files={"reward_function.py": reward, **defaults()},
         fields={"simulation": simulation, **fields},
     )
     spec = build_spec(sub)

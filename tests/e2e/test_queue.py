@@ -151,13 +151,13 @@ def test_eight_supervisors_twenty_drops_each_job_once_never_overlapping(
             s3.put_object(
                 Bucket=bucket,
                 Key=f"pitstop/inbox/reward_{i:02d}.py",
-                Body=REWARD + f"# {i}\n".encode(),
+                Body=REWARD + f"# {i} {bucket}\n".encode(),
             )
         else:
             s3.put_object(
                 Bucket=bucket,
                 Key=f"pitstop/inbox/drop_{i:02d}/reward_function.py",
-                Body=REWARD + f"# {i}\n".encode(),
+                Body=REWARD + f"# {i} {bucket}\n".encode(),
             )
             s3.put_object(
                 Bucket=bucket,

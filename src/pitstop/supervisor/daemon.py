@@ -16,7 +16,6 @@ import socket
 import subprocess
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -36,6 +35,8 @@ from pitstop.store.objects import ObjectStore
 from pitstop.store.states import JobState
 from pitstop.supervisor import events as ev
 from pitstop.supervisor import lifecycle as lc
+from pitstop.supervisor.cache import LocalCache
+from pitstop.supervisor.claims import ClaimOrder, spread
 from pitstop.supervisor.spot import ImdsError, InterruptionSource, Notice
 from pitstop.trainers.base import AttemptPlan, Trainer
 
@@ -74,22 +75,6 @@ class Current:
     run: lc.Run
     policy: lc.Policy
     notified: bool = False
-
-
-CLAIM_WINDOW = 8
-
-
-def spread(candidates: list[str], instance_id: str, window: int = CLAIM_WINDOW) -> list[str]:
-    """Rotate the first ``window`` candidates by a hash of the instance id.
-
-    Instances that wake together then try different jobs first instead of all racing for
-    the oldest one; order beyond the window (and which jobs are in it) is unchanged.
-    """
-    head, tail = candidates[:window], candidates[window:]
-    if len(head) < 2:
-        return candidates
-    k = zlib.crc32(instance_id.encode()) % len(head)
-    return head[k:] + head[:k] + tail
 
 
 def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
@@ -133,7 +118,8 @@ class Supervisor:
         self.clock = clock or SystemClock()
         self.commands = commands
         self.notifier = notifier
-        self.claim_order = claimer or self.claimable_jobs
+        self.claims = ClaimOrder(self.jobs, self.leases, instance_id, settings.lease_ttl_s)
+        self.claim_order = claimer or (lambda: self.claims.candidates(self.clock.monotonic()))
         self.scan_inbox = inbox
         self.current: Current | None = None
         self.lock = threading.RLock()
@@ -143,30 +129,10 @@ class Supervisor:
         self.lease_lost = False
         self.stop_failed = False
         self.idle_since: float | None = None
-        self._last_full_scan: float | None = None
         self.state_dir = Path(settings.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.cache = LocalCache(self.state_dir / "current.json")
         self.powering_off = False
-
-    # -- local cache -------------------------------------------------------------------
-    @property
-    def _cache(self) -> Path:
-        return self.state_dir / "current.json"
-
-    def _save_cache(self, **doc: Any) -> None:
-        tmp = self._cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc))
-        tmp.replace(self._cache)
-
-    def _read_cache(self) -> dict[str, Any]:
-        try:
-            doc = json.loads(self._cache.read_text())
-            return doc if isinstance(doc, dict) else {}
-        except (OSError, json.JSONDecodeError):
-            return {}
-
-    def _clear_cache(self) -> None:
-        self._cache.unlink(missing_ok=True)
 
     # -- logging and events ------------------------------------------------------------
     def _log_event(self, event: str, job_id: str | None = None, **fields: Any) -> None:
@@ -190,7 +156,7 @@ class Supervisor:
     # -- start: resume what we hold ----------------------------------------------------
     def resume(self) -> None:
         """At start: resume the job this instance holds (S3 first, local cache as a hint)."""
-        cache = self._read_cache()
+        cache = self.cache.read()
         candidates: list[str] = []
         if cache.get("job_id"):
             candidates.append(str(cache["job_id"]))
@@ -212,7 +178,7 @@ class Supervisor:
                     self._log_event(ev.LEASE_LOST, job_id, action="stopping leftover trainer")
                     self.trainer.stop(self.settings.stop_timeout_s)
                 if cache.get("job_id") == job_id:
-                    self._clear_cache()
+                    self.cache.clear()
                 continue
             self._resume_held(job_id, lease, handle)
             return
@@ -250,47 +216,6 @@ class Supervisor:
         self._execute(self.current, actions)
 
     # -- the queue ---------------------------------------------------------------------
-    def claimable_jobs(self) -> list[str]:
-        """Job ids worth trying, best first: preempted, then oldest pending (from the claim
-        index: one listing); every ``lease_ttl_s`` also a full scan, which finds jobs whose
-        instance went silent (active, lease expired) and repairs a stale index."""
-        ranked = self.jobs.claimable_index()
-        now = self.clock.monotonic()
-        if self._last_full_scan is None or now - self._last_full_scan >= self.settings.lease_ttl_s:
-            self._last_full_scan = now
-            live = self.jobs.live_job_ids()
-            self._repair_index(ranked, set(live))
-            ranked = [j for j in ranked if j in live]
-            ranked += [j for j in self._full_scan(live) if j not in ranked]
-        return ranked
-
-    def _repair_index(self, indexed: list[str], live: set[str]) -> None:
-        """Drop index entries of jobs that ended (their writer died between two writes)."""
-        for job_id in indexed:
-            if job_id not in live:
-                with contextlib.suppress(StoreError):
-                    self.jobs.unindex(self.jobs.status(job_id)[0])
-
-    def _full_scan(self, live: list[str]) -> list[str]:
-        ranked: list[tuple[int, str, str]] = []
-        for job_id in live:
-            try:
-                status, _ = self.jobs.status(job_id)
-            except StoreError:
-                continue
-            created = status.created_at or ""
-            if status.state is JobState.PREEMPTED:
-                ranked.append((0, created, job_id))
-            elif status.instance_id not in (None, self.instance_id) and (
-                status.state.is_active() or status.state is JobState.PENDING
-            ):
-                info = self.leases.info(job_id)
-                if info is None or self.leases.is_expired(info):
-                    ranked.append((1, created, job_id))
-            elif status.state is JobState.PENDING:
-                ranked.append((2, created, job_id))
-        return [job_id for _, _, job_id in sorted(ranked)]
-
     def try_claim(self) -> bool:
         for job_id in spread(self.claim_order(), self.instance_id):
             try:
@@ -346,7 +271,7 @@ class Supervisor:
         )
         self.current = Current(job_id, spec, lease, run, policy_for(self.settings, spec))
         self.idle_since = None
-        self._save_cache(job_id=job_id)
+        self.cache.save(job_id=job_id)
         self._emit(self.current, ev.LEASE_CLAIMED, {"previous_state": status.state.value})
         if lost_attempt:
             self._emit(self.current, ev.RUN_PREEMPTED, {"reason": status.reason})
@@ -453,7 +378,7 @@ class Supervisor:
         self.stop_failed = False
         self.lease_lost = False
         if not keep_cache:
-            self._clear_cache()
+            self.cache.clear()
 
     def _power(self, event: str, which: str, reason: str) -> None:
         self.write_heartbeat()
@@ -510,7 +435,7 @@ class Supervisor:
         except TrainerError as e:
             self._emit(cur, ev.RUN_CRASHED, {"reason": f"could not start: {e}"})
             return  # the next observation sees no trainer: a crash, with backoff
-        self._save_cache(job_id=cur.job_id, handle={**handle, "attempt": action.n})
+        self.cache.save(job_id=cur.job_id, handle={**handle, "attempt": action.n})
         self._log_event(
             "run.launched",
             cur.job_id,

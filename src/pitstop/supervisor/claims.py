@@ -1,0 +1,81 @@
+"""Which jobs an idle supervisor tries to claim, in which order.
+
+Preempted jobs first, then the oldest pending ones: one listing of ``index/claimable/``.
+Every ``full_scan_every_s`` (the lease TTL) a full scan also finds jobs whose instance went
+silent (claimed or active, lease expired by the S3 server's clock) and drops index entries
+of jobs that ended. The claim itself (lease, state) is the supervisor's: this only orders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+
+from pitstop.errors import StoreError
+from pitstop.store.jobs import JobStore
+from pitstop.store.leases import Leases
+from pitstop.store.states import JobState
+
+CLAIM_WINDOW = 8
+
+
+def spread(candidates: list[str], instance_id: str, window: int = CLAIM_WINDOW) -> list[str]:
+    """Rotate the first ``window`` candidates by a hash of the instance id.
+
+    Instances that wake together then try different jobs first instead of all racing for
+    the oldest one; order beyond the window (and which jobs are in it) is unchanged.
+    """
+    head, tail = candidates[:window], candidates[window:]
+    if len(head) < 2:
+        return candidates
+    k = zlib.crc32(instance_id.encode()) % len(head)
+    return head[k:] + head[:k] + tail
+
+
+class ClaimOrder:
+    def __init__(
+        self, jobs: JobStore, leases: Leases, instance_id: str, full_scan_every_s: float
+    ) -> None:
+        self.jobs = jobs
+        self.leases = leases
+        self.instance_id = instance_id
+        self.full_scan_every_s = full_scan_every_s
+        self._last_full_scan: float | None = None
+
+    def candidates(self, now: float) -> list[str]:
+        """Job ids worth trying, best first."""
+        ranked = self.jobs.claimable_index()
+        if self._last_full_scan is None or now - self._last_full_scan >= self.full_scan_every_s:
+            self._last_full_scan = now
+            live = self.jobs.live_job_ids()
+            self._repair_index(ranked, set(live))
+            ranked = [j for j in ranked if j in live]
+            ranked += [j for j in self._full_scan(live) if j not in ranked]
+        return ranked
+
+    def _repair_index(self, indexed: list[str], live: set[str]) -> None:
+        """Drop index entries of jobs that ended (their writer died between two writes)."""
+        for job_id in indexed:
+            if job_id not in live:
+                with contextlib.suppress(StoreError):
+                    self.jobs.unindex(self.jobs.status(job_id)[0])
+
+    def _full_scan(self, live: list[str]) -> list[str]:
+        ranked: list[tuple[int, str, str]] = []
+        for job_id in live:
+            try:
+                status, _ = self.jobs.status(job_id)
+            except StoreError:
+                continue
+            created = status.created_at or ""
+            if status.state is JobState.PREEMPTED:
+                ranked.append((0, created, job_id))
+            elif status.instance_id not in (None, self.instance_id) and (
+                status.state.is_active() or status.state is JobState.PENDING
+            ):
+                info = self.leases.info(job_id)
+                if info is None or self.leases.is_expired(info):
+                    ranked.append((1, created, job_id))
+            elif status.state is JobState.PENDING:
+                ranked.append((2, created, job_id))
+        return [job_id for _, _, job_id in sorted(ranked)]
