@@ -206,6 +206,14 @@ def test_sigterm_stops_trainer_records_and_exits_zero(e2e_env, supervisors) -> N
     supervisors.job_ids.append(job_id)
     sup = supervisors(e2e_env)
     wait_for(lambda: job(e2e_env, job_id)["state"] == "running", 30, "the job to run")
+    # logs reach S3 while training runs, not only when the attempt ends
+    jobs = jobs_store(e2e_env)
+
+    def live_log() -> bool:
+        keys = [k for k in jobs.logs(job_id) if "attempt-1-" in k]
+        return bool(keys) and b"checkpoint 2_Step" in jobs.store.get(keys[0]).body
+
+    wait_for(live_log, 20, "the running attempt's log in S3")
     sup.kill(signal.SIGTERM)
     assert sup.wait(30) == 0
     assert trainer_pids(job_id) == []

@@ -43,6 +43,7 @@ from pitstop.trainers.base import AttemptPlan, Trainer
 log = structlog.get_logger("pitstop.supervisor")
 
 MAX_STEPS_PER_TICK = 8
+MAX_LOG_UPLOAD = 5 * 1024 * 1024
 
 
 class Clock(Protocol):
@@ -133,6 +134,7 @@ class Supervisor:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cache = LocalCache(self.state_dir / "current.json")
         self.powering_off = False
+        self._uploaded: dict[str, int] = {}  # log name -> size at its last upload
 
     # -- logging and events ------------------------------------------------------------
     def _log_event(self, event: str, job_id: str | None = None, **fields: Any) -> None:
@@ -470,10 +472,22 @@ class Supervisor:
         self._update(cur, close)
         self._upload_logs(cur, action.n)
 
-    def _upload_logs(self, cur: Current, n: int) -> None:
+    def _upload_logs(self, cur: Current, n: int, *, only_grown: bool = False) -> None:
+        """Copy the attempt's local logs into ``jobs/JOB/logs/`` (the last 5 MB of each).
+
+        ``only_grown``: skip files that did not grow since the last upload (the heartbeat
+        uses it, so logs can be followed while training runs at one PUT per heartbeat).
+        """
         for path in self.trainer.log_files():
+            name = f"attempt-{n}-{path.name}"
             try:
-                self.jobs.put_log(cur.job_id, f"attempt-{n}-{path.name}", path.read_bytes())
+                size = path.stat().st_size
+                if only_grown and self._uploaded.get(name) == size:
+                    continue
+                with path.open("rb") as f:
+                    f.seek(max(0, size - MAX_LOG_UPLOAD))
+                    self.jobs.put_log(cur.job_id, name, f.read())
+                self._uploaded[name] = size
             except (OSError, StoreError) as e:
                 log.warning(ev.TICK_FAILED, job_id=cur.job_id, error=str(e), what="uploading logs")
 
@@ -518,6 +532,8 @@ class Supervisor:
                     log.warning(
                         ev.TICK_FAILED, job_id=cur.job_id, error=str(e), what="renewing lease"
                     )
+                if cur.run.attempt_started_at is not None:
+                    self._upload_logs(cur, cur.run.attempt, only_grown=True)
             try:
                 self.write_heartbeat()
             except StoreError as e:
