@@ -175,7 +175,7 @@ def test_fleet_status_and_watch_once(
         (["fleet", "scale", "two"], "N must be a number"),
         (["fleet", "scale", "1", "--name", "x"], "--name"),
         (["fleet", "iam-policy", "--account-id", "12"], "12 digits"),
-        (["fleet", "ssh", "i-1"], "give the command"),
+        (["fleet", "ssh", "i-1", "--json"], "--json needs a command"),
         (["fleet", "exec", "--", "true"], "--all or instance"),
         (["report", "--out", "r.pdf"], ".html"),
         (["status", "--spot-price", "cheap"], "--spot-price must be a number"),

@@ -204,8 +204,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     ssh = cmds.add_parser(
         "ssh",
-        help="run a command on one instance over SSH",
-        description="pitstop fleet ssh INSTANCE [-- CMD]: INSTANCE is an instance id or a host.",
+        help="a shell on one instance, or run a command there, over SSH",
+        description="pitstop fleet ssh INSTANCE [-- CMD]: INSTANCE is an instance id or a host. "
+        "Without CMD, an interactive shell (a pty when stdin is a terminal).",
     )
     ssh.add_argument("instance", metavar="INSTANCE")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
@@ -234,8 +235,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     lg = sub.add_parser(
         "logs",
-        help="print a job's logs from S3",
-        description="Print a job's logs (jobs/JOB/logs/ in S3).",
+        help="print a job's logs from S3, or live from its instance",
+        description="Print a job's logs (jobs/JOB/logs/ in S3), or with --live the current "
+        "attempt's trainer log, read over SSH from the instance running it.",
     )
     lg.add_argument("job_id", metavar="JOB_ID")
     lg.add_argument(
@@ -246,6 +248,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         type=_positive(float, "--interval", 0.05),
         default=2.0,
         help="poll interval with --follow (s)",
+    )
+    lg.add_argument(
+        "--live",
+        action="store_true",
+        help="read the current attempt's log over SSH from the instance running the job",
+    )
+    lg.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default="/var/lib/pitstop",
+        help="the supervisor's state directory on the instance, with --live (default: /var/lib/pitstop)",
+    )
+    _ssh_flags(lg)
+    lg.add_argument("--name", default="pitstop", help="fleet name, with --live (default: pitstop)")
+    lg.add_argument(
+        "--endpoint-url", metavar="URL", help="AWS endpoint for EC2, with --live (tests)"
     )
     add_settings_flags(lg)
     lg.set_defaults(func=_logs)
@@ -564,10 +582,13 @@ def _command(parts: list[str]) -> str:
 
 
 def _options_after_instance(args: Any) -> Any:
-    """``fleet ssh INSTANCE --opt ... -- CMD``: argparse hands the options to CMD; parse them."""
-    if "--" not in args.cmd or args.cmd[0] == "--":
+    """``fleet ssh INSTANCE --opt ... [-- CMD]``: argparse hands the options to CMD; parse them.
+
+    Without ``--``, CMD is options only (a shell) when it starts with one, else all command.
+    """
+    if not args.cmd or args.cmd[0] == "--" or ("--" not in args.cmd and args.cmd[0][:1] != "-"):
         return args
-    cut = args.cmd.index("--")
+    cut = args.cmd.index("--") if "--" in args.cmd else len(args.cmd)
     before, args.cmd = args.cmd[:cut], args.cmd[cut:]
     p = argparse.ArgumentParser(prog="pitstop fleet ssh", add_help=False, exit_on_error=False)
     _ssh_flags(p)
@@ -577,18 +598,24 @@ def _options_after_instance(args: Any) -> Any:
     except (argparse.ArgumentError, SystemExit) as e:
         raise UsageError(f"fleet ssh: {e}") from None
     if unknown:
-        raise UsageError(f"fleet ssh: unrecognized arguments: {' '.join(unknown)}")
+        raise UsageError(
+            f"fleet ssh: unrecognized arguments: {' '.join(unknown)} (put the command after --)"
+        )
     return extra
 
 
 def _ssh(args: Any) -> int:
-    from pitstop.fleet.ssh import SshError, run
+    from pitstop.fleet.ssh import SshError, run, shell
 
     args = _options_after_instance(args)
     command = _command(args.cmd)
-    if not command:
-        raise UsageError("give the command to run: pitstop fleet ssh INSTANCE -- CMD")
     opts = _ssh_options(args)
+    if not command:
+        if args.json:
+            raise UsageError("--json needs a command: pitstop fleet ssh INSTANCE --json -- CMD")
+        target = _target(args, args.instance, opts)
+        sys.stdout.flush()
+        return shell(target, opts, stdin=sys.stdin.fileno(), stdout=sys.stdout.fileno())
     res = run(_target(args, args.instance, opts), command, opts)
     if args.json:
         print_json(res.as_dict())
@@ -639,6 +666,8 @@ def _logs(args: Any) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    if args.live:
+        return _live_logs(args, write)
     n = follow_logs(
         job_store(settings_from(args)),
         args.job_id,
@@ -652,6 +681,39 @@ def _logs(args: Any) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _live_logs(args: Any, write: Any) -> int:
+    from pathlib import PurePosixPath
+
+    from pitstop.fleet.logs import LiveLog, live_logs
+    from pitstop.fleet.ssh import stream
+
+    state_dir = PurePosixPath(args.state_dir)
+    if not state_dir.is_absolute():
+        raise UsageError(f"--state-dir {args.state_dir}: must be an absolute path")
+    opts = _ssh_options(args)
+
+    def out(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    def err(data: bytes) -> None:
+        sys.stderr.buffer.write(data)
+        sys.stderr.flush()
+
+    def tail(log: LiveLog, command: str, stop: Any) -> int | None:
+        target = _target(args, log.instance_id, opts)
+        return stream(target, command, opts, out=out, err=err, stop=stop, poll_s=args.interval)
+
+    return live_logs(
+        job_store(settings_from(args)),
+        args.job_id,
+        tail,
+        write,
+        state_dir=state_dir,
+        follow=args.follow,
+    )
 
 
 def _status(args: Any) -> int:

@@ -1,4 +1,5 @@
-"""SSH into fleet instances with paramiko: one command, or one command on many in parallel.
+"""SSH into fleet instances with paramiko: a shell, one command (collected or streamed), or
+one command on many in parallel.
 
 Host keys are checked against a known_hosts file: an unknown key is refused unless
 ``accept_new`` (then it is saved); a changed key is always refused. Keys come from the
@@ -10,7 +11,10 @@ OpenSSH client config (``Host i-*`` blocks with ``HostName``, ``Port``, ``User``
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+import select
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +106,9 @@ def _client(opts: SshOptions) -> Any:
     return client
 
 
-def run(target: Target, command: str, opts: SshOptions) -> Result:
-    """Run ``command`` on ``target``; never raises, the error is in the result."""
+@contextlib.contextmanager
+def _session(target: Target, opts: SshOptions) -> Iterator[Any]:
+    """A connected, authenticated client; every failure, then or inside, is an ``SshError``."""
     import paramiko
 
     client = _client(opts)
@@ -120,36 +125,169 @@ def run(target: Target, command: str, opts: SshOptions) -> Result:
             banner_timeout=opts.timeout_s,
             auth_timeout=opts.timeout_s,
         )
-        _, out, err = client.exec_command(command, timeout=None)
-        stdout = out.read().decode(errors="replace")
-        stderr = err.read().decode(errors="replace")
-        code = out.channel.recv_exit_status()
-        return Result(target.name, code, stdout, stderr)
+        yield client
     except paramiko.BadHostKeyException as e:
-        return Result(
-            target.name,
-            None,
-            error=(
-                f"{target.host}:{target.port}: HOST KEY CHANGED (got {e.key.get_name()} "
-                f"{e.key.get_fingerprint().hex()}); refusing to connect. If the instance was replaced, "
-                f"remove its line from {opts.known_hosts}"
-            ),
-        )
-    except SshError as e:
-        return Result(target.name, None, error=str(e))
+        raise SshError(
+            f"{target.host}:{target.port}: HOST KEY CHANGED (got {e.key.get_name()} "
+            f"{e.key.get_fingerprint().hex()}); refusing to connect. If the instance was replaced, "
+            f"remove its line from {opts.known_hosts}"
+        ) from None
+    except BrokenPipeError:  # our own stdout went away (`| head`): not the connection
+        raise
     except paramiko.AuthenticationException as e:
-        return Result(
-            target.name,
-            None,
-            error=f"{target.user}@{target.host}:{target.port}: authentication failed: {e}",
-        )
+        raise SshError(
+            f"{target.user}@{target.host}:{target.port}: authentication failed: {e}"
+        ) from None
     except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
-        return Result(
-            target.name, None, error=f"{target.host}:{target.port}: {e or type(e).__name__}"
-        )
+        raise SshError(f"{target.host}:{target.port}: {e or type(e).__name__}") from None
     finally:
         with contextlib.suppress(Exception):
             client.close()
+
+
+def run(target: Target, command: str, opts: SshOptions) -> Result:
+    """Run ``command`` on ``target``; never raises, the error is in the result."""
+    try:
+        with _session(target, opts) as client:
+            _, out, err = client.exec_command(command, timeout=None)
+            stdout = out.read().decode(errors="replace")
+            stderr = err.read().decode(errors="replace")
+            code = out.channel.recv_exit_status()
+            return Result(target.name, code, stdout, stderr)
+    except SshError as e:
+        return Result(target.name, None, error=str(e))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _status(chan: Any) -> int:
+    code = int(chan.recv_exit_status())
+    return 255 if code < 0 else code  # -1: no status (killed by a signal, dropped): as ssh does
+
+
+def stream(
+    target: Target,
+    command: str,
+    opts: SshOptions,
+    *,
+    out: Callable[[bytes], None],
+    err: Callable[[bytes], None],
+    stop: Callable[[], bool] | None = None,
+    poll_s: float = 1.0,
+) -> int | None:
+    """Run ``command``, handing its stdout and stderr to ``out`` and ``err`` as they come.
+
+    Returns the remote exit status, or None when ``stop()`` (asked every ``poll_s``) said to
+    stop first; the remote command then gets its channel closed (``tail -F`` ends on SIGPIPE).
+    Raises ``SshError``.
+    """
+    with _session(target, opts) as client:
+        chan = client.get_transport().open_session(timeout=opts.timeout_s)
+        chan.exec_command(command)
+        chan.shutdown_write()
+        checked = time.monotonic()
+        while True:
+            select.select([chan], [], [], poll_s)
+            if _relay(chan, out, err):
+                return _status(chan)
+            if stop is not None and time.monotonic() - checked >= poll_s:
+                if stop():
+                    chan.close()
+                    return None
+                checked = time.monotonic()
+
+
+def _relay(chan: Any, out: Callable[[bytes], None], err: Callable[[bytes], None]) -> bool:
+    """Hand on what the channel has; True once the remote side is done sending."""
+    while chan.recv_stderr_ready():
+        err(chan.recv_stderr(32768))
+    if chan.recv_ready():
+        data = chan.recv(32768)
+        if data:
+            out(data)
+            return False
+    return bool(chan.eof_received or chan.closed) and not (
+        chan.recv_ready() or chan.recv_stderr_ready()
+    )
+
+
+def _terminal_size(fd: int) -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(fd)
+        return size.columns, size.lines
+    except OSError:
+        return 80, 24
+
+
+def shell(
+    target: Target, opts: SshOptions, *, stdin: int = 0, stdout: int = 1, stderr: int = 2
+) -> int:
+    """An interactive login shell on ``target``; returns the shell's exit status.
+
+    When ``stdin`` is a terminal: a pty of the local terminal's size and ``$TERM``, the local
+    terminal in raw mode (restored on the way out, whatever happens) and window-size changes
+    passed on. Otherwise, like ``ssh host < file``: no pty, the shell reads commands from
+    ``stdin`` and its stdout and stderr stay apart. Raises ``SshError``.
+    """
+    is_tty = os.isatty(stdin)
+    with _session(target, opts) as client:
+        chan = client.get_transport().open_session(timeout=opts.timeout_s)
+        if is_tty:
+            cols, rows = _terminal_size(stdout if os.isatty(stdout) else stdin)
+            chan.get_pty(term=os.environ.get("TERM", "xterm"), width=cols, height=rows)
+        chan.invoke_shell()
+        with _raw(stdin, chan, stdout) if is_tty else contextlib.nullcontext():
+            _pump(chan, stdin, stdout, stderr)
+        return _status(chan)
+
+
+def _pump(chan: Any, stdin: int, stdout: int, stderr: int) -> None:
+    stdin_open = True
+    while True:
+        ready, _, _ = select.select([chan, stdin] if stdin_open else [chan], [], [])
+        if chan in ready and _relay(
+            chan, lambda b: _write_all(stdout, b), lambda b: _write_all(stderr, b)
+        ):
+            return
+        if stdin in ready:
+            try:
+                data = os.read(stdin, 4096)
+            except OSError:  # a pty whose other side closed
+                data = b""
+            if data:
+                chan.sendall(data)
+            else:
+                chan.shutdown_write()  # EOF on our stdin: EOF on the shell's
+                stdin_open = False
+
+
+@contextlib.contextmanager
+def _raw(fd: int, chan: Any, size_fd: int) -> Iterator[None]:
+    """The terminal on ``fd`` in raw mode, with SIGWINCH resizing the remote pty."""
+    import signal
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    old_handler: Any = None
+    resizing = False
+    try:
+        with contextlib.suppress(ValueError):  # not the main thread: no resizing
+            old_handler = signal.signal(
+                signal.SIGWINCH,
+                lambda *_: chan.resize_pty(*_terminal_size(size_fd if os.isatty(size_fd) else fd)),
+            )
+            resizing = True
+        tty.setraw(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        if resizing:
+            signal.signal(signal.SIGWINCH, old_handler)
 
 
 def run_many(
