@@ -289,12 +289,7 @@ def _restarting(run: Run, obs: Observation, now: float, policy: Policy) -> tuple
     if obs.interruption:
         return _preempted(run, _notice_reason(obs.interruption), policy)
     if obs.cancel_requested:
-        new = replace(run, state=JobState.CANCELLED, reason="cancelled by request", done=True)
-        return new, [
-            SetState(JobState.CANCELLED, new.reason),
-            _emit(new, ev.RUN_CANCELLED),
-            ReleaseLease(),
-        ]
+        return _end_job(run, JobState.CANCELLED, "cancelled by request", [])
     if run.start_after is None or now >= run.start_after:
         return _start(run, now)  # restarting -> starting
     return run, []
@@ -457,14 +452,28 @@ def _reboot(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action
     ]
 
 
-def _fail(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]:
-    new = replace(run, state=JobState.FAILED, reason=reason, done=True)
+_END_EVENTS = {
+    JobState.SUCCEEDED: ev.RUN_SUCCEEDED,
+    JobState.CANCELLED: ev.RUN_CANCELLED,
+    JobState.FAILED: ev.RUN_FAILED,
+}
+
+
+def _end_job(
+    run: Run, state: JobState, reason: str, acts: list[Action]
+) -> tuple[Run, list[Action]]:
+    """The job is over (succeeded, cancelled, failed): record it and hand the lease back."""
+    new = replace(run, state=state, reason=reason, done=True)
     return new, [
         *acts,
-        SetState(JobState.FAILED, reason),
-        _emit(new, ev.RUN_FAILED, reason=reason),
+        SetState(state, reason),
+        _emit(new, _END_EVENTS[state], reason=reason),
         ReleaseLease(),
     ]
+
+
+def _fail(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]:
+    return _end_job(run, JobState.FAILED, reason, acts)
 
 
 def _finish_stop(
@@ -485,21 +494,9 @@ def _finish_stop(
         ClearStaleLock(run.attempt),
     ]
     if outcome in (Outcome.SUCCEEDED, Outcome.BUDGET_SPENT):
-        new = replace(base, state=JobState.SUCCEEDED, done=True)
-        return new, [
-            *acts,
-            SetState(JobState.SUCCEEDED, reason),
-            _emit(new, ev.RUN_SUCCEEDED, reason=reason),
-            ReleaseLease(),
-        ]
+        return _end_job(base, JobState.SUCCEEDED, reason, acts)
     if outcome is Outcome.CANCELLED:
-        new = replace(base, state=JobState.CANCELLED, done=True)
-        return new, [
-            *acts,
-            SetState(JobState.CANCELLED, reason),
-            _emit(new, ev.RUN_CANCELLED, reason=reason),
-            ReleaseLease(),
-        ]
+        return _end_job(base, JobState.CANCELLED, reason, acts)
     if outcome is Outcome.PREEMPTED:
         new, more = _preempted(base, reason, policy)
         return new, acts + more
@@ -511,13 +508,7 @@ def _finish_stop(
         acts.append(_emit(base, ev.RUN_CRASHED, reason=reason))
     if restarts > policy.max_restarts:
         why = f"restart budget of {policy.max_restarts} spent; last failure: {reason}"
-        new = replace(base, state=JobState.FAILED, reason=why, done=True)
-        return new, [
-            *acts,
-            SetState(JobState.FAILED, why),
-            _emit(new, ev.RUN_FAILED, reason=why),
-            ReleaseLease(),
-        ]
+        return _fail(base, why, acts)
     if (
         policy.reboot_after_failed_attempts
         and failures >= policy.reboot_after_failed_attempts
