@@ -174,18 +174,18 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
         stderr=subprocess.STDOUT,
     )
     timeline = Timeline(t0=time.time())
-    seen = 0
-    doc: dict[str, Any] = {}
+    seen: set[str] = set()
+    state = ""
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            doc = job_document(jobs, spec.id)
-            for e in doc["events"][seen:]:
+            # state, one listing and only the new events: not the whole history every poll
+            state = jobs.status(spec.id)[0].state.value
+            for e in jobs.events(spec.id, seen):
                 line = timeline.add(e)
                 if line:
                     out(line)
-            seen = len(doc["events"])
-            if doc["state"] in ("succeeded", "failed", "cancelled"):
+            if state in ("succeeded", "failed", "cancelled"):
                 break
             if sup.poll() is not None:
                 raise PitstopError(
@@ -203,6 +203,7 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
         except subprocess.TimeoutExpired:
             sup.kill()
         log.close()
+    doc = job_document(jobs, spec.id)
     summary = {
         "job_id": spec.id,
         "state": doc.get("state"),

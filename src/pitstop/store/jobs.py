@@ -300,9 +300,15 @@ class JobStore:
         self.store.put(key, json.dumps(doc, default=str).encode(), content_type="application/json")
         return doc
 
-    def events(self, job_id: str) -> list[dict[str, Any]]:
+    def events(self, job_id: str, seen: set[str] | None = None) -> list[dict[str, Any]]:
+        """The job's events, oldest first. With ``seen``, only events whose keys are not in it
+        (one listing, then one GET per new event) and their keys are added: for followers."""
         out = []
         for item in self.store.list(self.layout.events(job_id)):
+            if seen is not None:
+                if item.key in seen:
+                    continue
+                seen.add(item.key)
             try:
                 out.append(json.loads(self.store.get(item.key).body))
             except (NotFound, json.JSONDecodeError):

@@ -162,7 +162,7 @@ class Supervisor:
         candidates: list[str] = []
         if cache.get("job_id"):
             candidates.append(str(cache["job_id"]))
-        for job_id in self.jobs.job_ids():
+        for job_id in self.jobs.live_job_ids():  # ended jobs cannot be ours to resume
             if job_id in candidates:
                 continue
             try:
