@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,14 @@ FAST = {
 }
 
 
+ENDED = ("succeeded", "failed", "cancelled", "rejected")
+
+
+def at(iso: str) -> float:
+    """An event's ISO time as epoch seconds."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 def jobs_store(env: dict[str, str]) -> JobStore:
     settings = load_settings(
         None, **{k[8:].lower(): v for k, v in env.items() if k.startswith("PITSTOP_")}
@@ -59,6 +69,34 @@ def submit(env: dict[str, str], name: str, simulation: dict[str, Any], **fields:
 
 def job(env: dict[str, str], job_id: str) -> dict[str, Any]:
     return job_document(jobs_store(env), job_id)
+
+
+def job_in(env: dict[str, str], job_id: str, *states: str) -> dict[str, Any] | None:
+    """The job document if the job is in one of ``states`` (default: ended), else None."""
+    doc = job(env, job_id)
+    return doc if doc["state"] in (states or ENDED) else None
+
+
+def logged_checkpoints(env: dict[str, str], job_id: str) -> dict[int, list[tuple[float, int]]]:
+    """(time written, checkpoint number) per attempt, from the trainer logs in S3."""
+    jobs = jobs_store(env)
+    out: dict[int, list[tuple[float, int]]] = {}
+    for key in jobs.logs(job_id):
+        m = re.search(r"/attempt-(\d+)-attempt-\d+\.log$", key)
+        if not m:
+            continue
+        text = jobs.store.get(key).body.decode()
+        found = re.findall(r"\[simulated-trainer ([\d.]+)\] checkpoint (\d+)_Step", text)
+        out[int(m.group(1))] = [(float(t), int(c)) for t, c in found]
+    return out
+
+
+def checkpoint_numbers(
+    env: dict[str, str], job_id: str, attempts: tuple[int, ...] = ()
+) -> list[int]:
+    """Checkpoints the attempts (default: all) wrote, sorted."""
+    logged = logged_checkpoints(env, job_id)
+    return sorted(c for n, w in logged.items() if not attempts or n in attempts for _, c in w)
 
 
 def trainer_pids(job_id: str) -> list[int]:
@@ -135,3 +173,18 @@ def kill_trainers(job_ids: list[str]) -> None:
         for pid in trainer_pids(job_id):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def supervise_until_ended(
+    env: dict[str, str], job_id: str, log_path: Path, timeout: float = 60
+) -> dict[str, Any]:
+    """Run one supervisor process until the job ends; return the job document."""
+    from tests.helpers import wait_for
+
+    sup = SupervisorProc(env, log_path).start()
+    try:
+        doc = wait_for(lambda: job_in(env, job_id), timeout, f"job {job_id} to end")
+    finally:
+        sup.close()
+        kill_trainers([job_id])
+    return doc

@@ -5,45 +5,28 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import signal
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.harness import REWARD, job, jobs_store, kill_trainers, submit, trainer_pids
+from tests.e2e.harness import (
+    ENDED,
+    REWARD,
+    at,
+    checkpoint_numbers,
+    job,
+    job_in,
+    jobs_store,
+    kill_trainers,
+    submit,
+    trainer_pids,
+)
 from tests.helpers import wait_for
 from tests.servers import FakeImds
 
 pytestmark = pytest.mark.e2e
-ENDED = ("succeeded", "failed", "cancelled", "rejected")
-
-
-def ts(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def state_is(env: dict[str, str], job_id: str, *states: str) -> dict[str, Any] | None:
-    doc = job(env, job_id)
-    return doc if doc["state"] in states else None
-
-
-def checkpoint_numbers(
-    env: dict[str, str], job_id: str, attempts: tuple[int, ...] = ()
-) -> list[int]:
-    """Checkpoints the attempts (default: all) wrote, from the trainer logs the supervisors uploaded."""
-    jobs = jobs_store(env)
-    found: list[int] = []
-    for key in jobs.logs(job_id):
-        if attempts and not any(f"/attempt-{n}-" in key for n in attempts):
-            continue
-        found += [
-            int(n) for n in re.findall(r"checkpoint (\d+)_Step", jobs.store.get(key).body.decode())
-        ]
-    return sorted(found)
 
 
 @pytest.fixture
@@ -83,7 +66,7 @@ def test_spot_notice_preempts_within_10s_and_another_instance_resumes(
     wait_for(lambda: len(checkpoint_numbers_live(e2e_env, job_id)) >= 3, 30, "three checkpoints")
     imds_a.notice("terminate")
     t0 = time.time()
-    doc = wait_for(lambda: state_is(e2e_env, job_id, "preempted"), 10, "the job to be preempted")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, "preempted"), 10, "the job to be preempted")
     assert time.time() - t0 <= 10
     assert trainer_pids(job_id) == []  # stopped
     attempt = doc["attempts"][0]
@@ -100,7 +83,7 @@ def test_spot_notice_preempts_within_10s_and_another_instance_resumes(
 
     imds_b = imds_servers("i-bbbb")
     supervisors(instance(e2e_env, "b", imds_b, tmp_path), name="b")
-    doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 40, "instance b to finish the job")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 40, "instance b to finish the job")
     assert doc["state"] == "succeeded"
     second = doc["attempts"][1]
     assert (
@@ -130,7 +113,7 @@ def test_rebalance_is_recorded_and_acts_only_when_configured(
     supervisors.job_ids.append(job_id)
     imds = imds_servers("i-rebal")
     supervisors(instance(e2e_env, "r", imds, tmp_path), name="r")
-    wait_for(lambda: state_is(e2e_env, job_id, "running"), 30, "running")
+    wait_for(lambda: job_in(e2e_env, job_id, "running"), 30, "running")
     imds.rebalance = {"noticeTime": "2026-11-21T11:50:00Z"}
     wait_for(
         lambda: any(
@@ -139,7 +122,7 @@ def test_rebalance_is_recorded_and_acts_only_when_configured(
         10,
         "the rebalance event",
     )
-    doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 30, "the job to end")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 30, "the job to end")
     assert doc["state"] == "succeeded" and len(doc["attempts"]) == 1
 
 
@@ -191,7 +174,7 @@ def test_eight_supervisors_twenty_drops_each_job_once_never_overlapping(
         status, _ = jobs.status(job_id)
         assert status.state.value == "succeeded", (job_id, status.reason)
         spans = sorted(
-            (ts(a.started_at), ts(a.ended_at))
+            (at(a.started_at), at(a.ended_at))
             for a in status.attempts
             if a.started_at and a.ended_at
         )
@@ -242,7 +225,7 @@ def test_silent_instance_loses_its_job_and_fences_itself(e2e_env, supervisors, t
         assert len(trainer_pids(job_id)) <= 1
         time.sleep(0.2)
     assert not [e for e in again.events() if e.get("event") == "run.launched"]
-    doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 60, "b to finish")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 60, "b to finish")
     assert doc["state"] == "succeeded"
     assert all(a_["instance_id"] != "i-lost" for a_ in doc["attempts"][1:])
     # the lost instance's logs died with it; its checkpoints are in S3, and b continued from them
@@ -273,7 +256,7 @@ def test_metadata_trouble_is_never_a_notice(
     else:
         imds.mode = mode
     sup = supervisors(env, name="m")
-    doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 60, "the job to end")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 60, "the job to end")
     assert doc["state"] == "succeeded" and len(doc["attempts"]) == 1
     names = sup.names()
     assert "spot.notice_received" not in names
@@ -363,10 +346,10 @@ def test_cancel_stops_a_running_job_within_a_poll(e2e_env, supervisors) -> None:
     job_id = submit(e2e_env, "to-cancel", {"checkpoint_interval_s": 0.3, "checkpoints": 100})
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
-    wait_for(lambda: state_is(e2e_env, job_id, "running"), 30, "running")
+    wait_for(lambda: job_in(e2e_env, job_id, "running"), 30, "running")
     assert main(["cancel", job_id]) == 0
     t0 = time.time()
-    doc = wait_for(lambda: state_is(e2e_env, job_id, "cancelled"), 10, "cancelled")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, "cancelled"), 10, "cancelled")
     assert time.time() - t0 < 5
     assert trainer_pids(job_id) == [] and doc["attempts"][0]["outcome"] == "cancelled"
 
@@ -381,7 +364,7 @@ def test_time_budget_counts_training_over_attempts(e2e_env, supervisors) -> None
     job_id = submit(e2e_env, "budget", sim, max_hours=budget_h)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
-    doc = wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 40, "the budget to run out")
+    doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 40, "the budget to run out")
     assert doc["state"] == "succeeded" and "time budget" in doc["reason"]
     assert [a["outcome"] for a in doc["attempts"]] == ["crashed", "budget_spent"]
     total = sum(a["training_s"] for a in doc["attempts"])
@@ -421,7 +404,7 @@ def test_sns_message_per_job_event(e2e_env, supervisors, s3_endpoint) -> None:
     job_id = submit(e2e_env, "notify", sim)
     supervisors.job_ids.append(job_id)
     supervisors({**e2e_env, "PITSTOP_SNS_TOPIC_ARN": topic})
-    wait_for(lambda: state_is(e2e_env, job_id, *ENDED), 40, "the job to end")
+    wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 40, "the job to end")
     seen: list[str] = []
 
     def received() -> bool:

@@ -4,52 +4,26 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 import signal
-from datetime import datetime
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import job, jobs_store, submit, trainer_pids
+from tests.e2e.harness import at, job, job_in, jobs_store, logged_checkpoints, submit, trainer_pids
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def when(ts: str) -> float:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-
-
-def done(
-    env: dict[str, str], job_id: str, states: tuple[str, ...] = ("succeeded", "failed", "cancelled")
-) -> dict[str, Any] | None:
-    doc = job(env, job_id)
-    return doc if doc["state"] in states else None
-
-
-def written_by_attempt(
-    env: dict[str, str], job_id: str, attempts: int
-) -> dict[int, list[tuple[float, int]]]:
-    """(time written, checkpoint number) per attempt, from the trainer logs the supervisor uploaded."""
-    jobs = jobs_store(env)
-    out: dict[int, list[tuple[float, int]]] = {}
-    for n in range(1, attempts + 1):
-        keys = [k for k in jobs.logs(job_id) if f"attempt-{n}-" in k]
-        assert keys, f"no uploaded log for attempt {n}"
-        text = jobs.store.get(keys[0]).body.decode()
-        found = re.findall(r"\[simulated-trainer ([\d.]+)\] checkpoint (\d+)_Step", text)
-        out[n] = [(float(t), int(c)) for t, c in found]
-    return out
-
-
 def checkpoints_by_attempt(env: dict[str, str], job_id: str, attempts: int) -> dict[int, list[int]]:
-    """Checkpoint numbers each attempt wrote."""
-    return {n: [c for _, c in w] for n, w in written_by_attempt(env, job_id, attempts).items()}
+    """Checkpoint numbers each of attempts 1..N wrote (each must have an uploaded log)."""
+    logged = logged_checkpoints(env, job_id)
+    assert set(range(1, attempts + 1)) <= set(logged), f"logs for attempts {sorted(logged)}"
+    return {n: [c for _, c in logged[n]] for n in range(1, attempts + 1)}
 
 
 def event_times(doc: dict[str, Any], name: str) -> list[float]:
-    return [when(e["at"]) for e in doc["events"] if e["event"] == name]
+    return [at(e["at"]) for e in doc["events"] if e["event"] == name]
 
 
 def test_freeze_then_crash_resume_from_checkpoint_and_succeed(e2e_env, supervisors) -> None:
@@ -64,7 +38,7 @@ def test_freeze_then_crash_resume_from_checkpoint_and_succeed(e2e_env, superviso
     job_id = submit(e2e_env, "freeze-crash", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
-    doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to end")
+    doc = wait_for(lambda: job_in(e2e_env, job_id), 60, "the job to end")
     assert doc["state"] == "succeeded", doc["reason"]
     outcomes = [a["outcome"] for a in doc["attempts"]]
     assert outcomes == ["stalled", "crashed", "succeeded"]
@@ -82,7 +56,7 @@ def test_freeze_then_crash_resume_from_checkpoint_and_succeed(e2e_env, superviso
 
     # freeze detected within stall_timeout + 2 polls (+1 s: S3 timestamps have 1 s resolution)
     stall_at = event_times(doc, "run.stalled")[0]
-    last_written = written_by_attempt(e2e_env, job_id, 1)[1][-1][0]  # the trainer's own clock
+    last_written = logged_checkpoints(e2e_env, job_id)[1][-1][0]  # the trainer's own clock
     latency = stall_at - last_written
     assert 2.0 - 1.0 <= latency <= 2.0 + 2 * 0.2 + 1.0, latency
     # crash restarted after its backoff (first failure in a row: base 0.4 s)
@@ -100,7 +74,7 @@ def test_restart_budget_spent_fails_with_reason(e2e_env, supervisors) -> None:
     job_id = submit(e2e_env, "always-crashes", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env, PITSTOP_MAX_RESTARTS="2")
-    doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to fail")
+    doc = wait_for(lambda: job_in(e2e_env, job_id), 60, "the job to fail")
     assert doc["state"] == "failed"
     assert "restart budget of 2 spent" in doc["reason"] and "code 7" in doc["reason"]
     assert [a["outcome"] for a in doc["attempts"]] == ["crashed"] * 3
@@ -122,7 +96,7 @@ def test_trainer_ignoring_sigterm_is_killed(e2e_env, supervisors) -> None:
     wait_for(lambda: len(job(e2e_env, job_id)["attempts"]) >= 2, 40, "a second attempt")
     # the stubborn attempt-1 trainer is gone: exactly one trainer runs
     assert len(trainer_pids(job_id)) <= 1
-    doc = wait_for(lambda: done(e2e_env, job_id), 40, "the job to end")
+    doc = wait_for(lambda: job_in(e2e_env, job_id), 40, "the job to end")
     assert doc["state"] == "succeeded"
     assert doc["attempts"][0]["outcome"] == "stalled"
 
@@ -136,7 +110,7 @@ def test_stale_lock_is_removed_and_recorded(e2e_env, supervisors, s3, bucket) ->
     job_id = submit(e2e_env, "dies-uploading", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
-    doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to end")
+    doc = wait_for(lambda: job_in(e2e_env, job_id), 60, "the job to end")
     assert doc["state"] == "succeeded"
     cleared = [e for e in doc["events"] if e["event"] == "lock.cleared"]
     assert cleared and cleared[0]["model_prefix"].endswith("attempt-1")
@@ -172,7 +146,7 @@ def test_s3_unreachable_is_never_a_stall(e2e_env, supervisors, moto_server) -> N
             time.sleep(0.2)
         proxy.restore()
         wait_for(lambda: "heartbeat.restored" in sup.names(), 20, "monitoring to resume")
-        doc = wait_for(lambda: done(e2e_env, job_id), 60, "the job to end")
+        doc = wait_for(lambda: job_in(e2e_env, job_id), 60, "the job to end")
         assert doc["state"] == "succeeded"
         assert len(doc["attempts"]) == 1, [a["outcome"] for a in doc["attempts"]]
         assert "run.stalled" not in sup.names()
@@ -196,9 +170,9 @@ def test_sigkilled_supervisor_resumes_same_job_without_duplicates(e2e_env, super
     )
     assert trainer_pids(first) == trainer  # the same trainer: no duplicate
     assert job(e2e_env, second)["state"] == "pending"  # no second job claimed meanwhile
-    doc = wait_for(lambda: done(e2e_env, first), 60, "the first job to end")
+    doc = wait_for(lambda: job_in(e2e_env, first), 60, "the first job to end")
     assert doc["state"] == "succeeded" and len(doc["attempts"]) == 1
-    wait_for(lambda: done(e2e_env, second), 60, "the second job, claimed only afterwards")
+    wait_for(lambda: job_in(e2e_env, second), 60, "the second job, claimed only afterwards")
 
 
 def test_sigterm_stops_trainer_records_and_exits_zero(e2e_env, supervisors) -> None:

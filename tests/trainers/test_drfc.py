@@ -14,8 +14,7 @@ from pitstop.store.jobs import JobSpec, Simulation
 from pitstop.store.layout import model_prefix
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.drfc import merge_env, render_env_files
-from tests.e2e.harness import job, submit
-from tests.helpers import wait_for
+from tests.e2e.harness import submit
 
 FAKE = Path(__file__).parent / "fake_drfc"
 GOLDEN = Path(__file__).parent / "golden"
@@ -99,7 +98,7 @@ def test_values_with_spaces_are_refused(tmp_path: Path) -> None:
 def test_supervisor_drives_drfc_through_a_crash(
     drfc_home: Path, settings_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from tests.e2e.harness import FAST, SupervisorProc, kill_trainers
+    from tests.e2e.harness import FAST, supervise_until_ended
 
     env = {
         **settings_env,
@@ -116,16 +115,7 @@ def test_supervisor_drives_drfc_through_a_crash(
         "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 2, "exit_code": 5}],
     }
     job_id = submit(env, "drfc-crash", sim, world="Oval_track")
-    sup = SupervisorProc(env, tmp_path / "sup.log").start()
-    try:
-        doc = wait_for(
-            lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d,
-            60,
-            "the job to end",
-        )
-    finally:
-        sup.close()
-        kill_trainers([job_id])
+    doc = supervise_until_ended(env, job_id, tmp_path / "sup.log")
     assert doc["state"] == "succeeded", doc["reason"]
     assert [a["outcome"] for a in doc["attempts"]] == ["crashed", "succeeded"]
     calls = (drfc_home / "calls.log").read_text().splitlines()

@@ -12,8 +12,7 @@ from pitstop.store.jobs import JobSpec
 from pitstop.store.layout import Layout
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.script import ScriptTrainer
-from tests.e2e.harness import FAST, SupervisorProc, job, jobs_store, kill_trainers, submit
-from tests.helpers import wait_for
+from tests.e2e.harness import FAST, jobs_store, submit, supervise_until_ended
 
 RUN_SH = """#!/usr/bin/env bash
 echo "attempt=$PITSTOP_ATTEMPT model=$PITSTOP_MODEL_PREFIX pretrained=$PITSTOP_PRETRAINED_PREFIX/$PITSTOP_PRETRAINED_CHECKPOINT bucket=$PITSTOP_BUCKET"
@@ -43,16 +42,7 @@ def test_script_trainer_resumes_from_checkpoint(
         "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 2}],
     }
     job_id = submit(env, "scripted", sim)
-    sup = SupervisorProc(env, tmp_path / "sup.log").start()
-    try:
-        doc = wait_for(
-            lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d,
-            60,
-            "the job to end",
-        )
-    finally:
-        sup.close()
-        kill_trainers([job_id])
+    doc = supervise_until_ended(env, job_id, tmp_path / "sup.log")
     assert doc["state"] == "succeeded" and [a["outcome"] for a in doc["attempts"]] == [
         "crashed",
         "succeeded",
@@ -70,15 +60,7 @@ def test_script_trainer_resumes_from_checkpoint(
 def test_missing_run_script_is_a_failed_start(settings_env: dict[str, str], tmp_path: Path) -> None:
     env = {**settings_env, **FAST, "PITSTOP_TRAINER": "script", "PITSTOP_MAX_RESTARTS": "1"}
     job_id = submit(env, "no-script", {"checkpoints": 2})
-    sup = SupervisorProc(env, tmp_path / "sup.log").start()
-    try:
-        doc = wait_for(
-            lambda: (d := job(env, job_id))["state"] in ("succeeded", "failed") and d,
-            60,
-            "the job to fail",
-        )
-    finally:
-        sup.close()
+    doc = supervise_until_ended(env, job_id, tmp_path / "sup.log")
     assert doc["state"] == "failed"
     crashed = [e for e in doc["events"] if e["event"] == "run.crashed"]
     assert any("no run script at s3://" in (e.get("reason") or "") for e in crashed)
