@@ -15,52 +15,23 @@ Usage: python benchmarks/queue_claims.py [--jobs 100] [--notices 10]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+from _common import make_jobs, start_supervisor, supervisor_env
+from tests.servers import FakeImds, MotoServer
 
-from tests.servers import FakeImds, MotoServer  # noqa: E402
-
-from pitstop.config import load_settings  # noqa: E402
-from pitstop.intake import Submission, build_spec, defaults  # noqa: E402
-from pitstop.store.jobs import JobStatus, JobStore  # noqa: E402
-from pitstop.store.layout import Layout  # noqa: E402
-from pitstop.store.objects import S3Store  # noqa: E402
-from pitstop.store.states import JobState  # noqa: E402
-from pitstop.supervisor.daemon import Supervisor  # noqa: E402
-from pitstop.supervisor.spot import NoInterruptions  # noqa: E402
-from pitstop.trainers.simulated import SimulatedTrainer  # noqa: E402
-
-REWARD = b"def reward_function(params):\n    return 1.0\n"
-
-
-def make_jobs(
-    endpoint: str, bucket: str, n: int, simulation: dict[str, object] | None = None
-) -> tuple[JobStore, list[str]]:
-    store = S3Store(bucket, region="us-east-1", endpoint_url=endpoint)
-    store._s3.create_bucket(Bucket=bucket)
-    jobs = JobStore(store, Layout("pitstop"))
-    ids = []
-    for i in range(n):
-        sub = Submission(
-            name=f"job{i:03d}",
-            files={"reward_function.py": REWARD + f"#{i}".encode(), **defaults()},
-            fields={"simulation": simulation} if simulation else {},
-        )
-        spec = build_spec(sub)
-        jobs.create(spec, sub.files)
-        ids.append(spec.id)
-    return jobs, ids
+from pitstop.config import load_settings
+from pitstop.store.jobs import JobStatus
+from pitstop.store.objects import S3Store
+from pitstop.store.states import JobState
+from pitstop.supervisor.daemon import Supervisor
+from pitstop.supervisor.spot import NoInterruptions
+from pitstop.trainers.simulated import SimulatedTrainer
 
 
 def drain(endpoint: str, workers: int, n_jobs: int, work: Path) -> tuple[float, float, int]:
@@ -127,27 +98,18 @@ def notice_latencies(endpoint: str, runs: int, work: Path) -> list[float]:
             endpoint, bucket, 1, {"checkpoint_interval_s": 0.3, "checkpoints": 1000}
         )
         imds = FakeImds(f"i-notice{i}")
-        env = {
-            **os.environ,
-            "PITSTOP_BUCKET": bucket,
-            "PITSTOP_S3_ENDPOINT_URL": endpoint,
-            "PITSTOP_TRAINER": "simulated",
-            "PITSTOP_STATE_DIR": str(work / f"n{i}"),
-            "PITSTOP_INSTANCE_ID": imds.instance_id,
-            "PITSTOP_IMDS_ENDPOINT": imds.endpoint,
-            "PITSTOP_POLL_INTERVAL_S": "1",
-            "PITSTOP_STALL_TIMEOUT_S": "60",
-            "PITSTOP_STARTUP_GRACE_S": "60",
-            "PITSTOP_SPOT_POLL_INTERVAL_S": "5",
-            "PITSTOP_REBOOT_COMMAND": "true",
-            "PITSTOP_SHUTDOWN_COMMAND": "true",
-        }
-        p = subprocess.Popen(
-            [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        env = supervisor_env(
+            endpoint,
+            bucket,
+            work / f"n{i}",
+            instance_id=imds.instance_id,
+            imds_endpoint=imds.endpoint,
+            poll_interval_s="1",
+            stall_timeout_s="60",
+            startup_grace_s="60",
+            spot_poll_interval_s="5",
         )
+        p = start_supervisor(env)
         try:
             deadline = time.monotonic() + 30
             while (

@@ -20,61 +20,21 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+from _common import make_jobs, start_supervisor, supervisor_env
+from tests.servers import MotoServer
 
-from tests.servers import MotoServer  # noqa: E402
-
-from pitstop.config import load_settings  # noqa: E402
-from pitstop.intake import Submission, build_spec, defaults  # noqa: E402
-from pitstop.store.jobs import JobStore  # noqa: E402
-from pitstop.store.layout import Layout, model_prefix  # noqa: E402
-from pitstop.store.objects import S3Store  # noqa: E402
-from pitstop.supervisor.daemon import Supervisor  # noqa: E402
-from pitstop.supervisor.spot import NoInterruptions  # noqa: E402
-from pitstop.trainers.simulated import SimulatedTrainer  # noqa: E402
-
-REWARD = b"def reward_function(params):\n    return 1.0\n"
-
-
-def base_env(endpoint: str, bucket: str, work: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PITSTOP_BUCKET": bucket,
-        "PITSTOP_S3_ENDPOINT_URL": endpoint,
-        "PITSTOP_TRAINER": "simulated",
-        "PITSTOP_STATE_DIR": str(work / "state"),
-        "PITSTOP_INSTANCE_ID": "i-bench",
-        "PITSTOP_IMDS_ENDPOINT": "http://127.0.0.1:9",
-        "PITSTOP_REBOOT_COMMAND": "true",
-        "PITSTOP_SHUTDOWN_COMMAND": "true",
-    }
-
-
-def submit(jobs: JobStore, name: str, simulation: dict[str, object]) -> str:
-    sub = Submission(
-        name=name,
-        files={"reward_function.py": REWARD, **defaults()},
-        fields={"simulation": simulation},
-    )
-    spec = build_spec(sub)
-    jobs.create(spec, sub.files)
-    return spec.id
-
-
-def make_bucket(endpoint: str, name: str) -> JobStore:
-    store = S3Store(name, region="us-east-1", endpoint_url=endpoint)
-    store._s3.create_bucket(Bucket=name)
-    return JobStore(store, Layout("pitstop"))
+from pitstop.config import load_settings
+from pitstop.store.layout import model_prefix
+from pitstop.store.objects import S3Store
+from pitstop.supervisor.daemon import Supervisor
+from pitstop.supervisor.spot import NoInterruptions
+from pitstop.trainers.simulated import SimulatedTrainer
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
@@ -88,23 +48,19 @@ def proc_stats(pid: int) -> tuple[float, float]:
 
 
 def measure_rss_cpu(endpoint: str, work: Path) -> dict[str, float]:
-    jobs = make_bucket(endpoint, "bench-rss")
-    submit(jobs, "long", {"checkpoint_interval_s": 1.0, "checkpoints": 1000})
-    interval = 0.5
-    env = {
-        **base_env(endpoint, "bench-rss", work / "rss"),
-        "PITSTOP_POLL_INTERVAL_S": str(interval),
-        "PITSTOP_SPOT_POLL_INTERVAL_S": str(interval),
-        "PITSTOP_HEARTBEAT_INTERVAL_S": str(interval),
-        "PITSTOP_STALL_TIMEOUT_S": "60",
-        "PITSTOP_STARTUP_GRACE_S": "60",
-    }
-    p = subprocess.Popen(
-        [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    make_jobs(endpoint, "bench-rss", 1, {"checkpoint_interval_s": 1.0, "checkpoints": 1000})
+    interval = "0.5"
+    env = supervisor_env(
+        endpoint,
+        "bench-rss",
+        work / "rss",
+        poll_interval_s=interval,
+        spot_poll_interval_s=interval,
+        heartbeat_interval_s=interval,
+        stall_timeout_s="60",
+        startup_grace_s="60",
     )
+    p = start_supervisor(env)
     try:
         time.sleep(8)  # start-up (imports, claim, launch) is not steady state
         rss0, cpu0 = proc_stats(p.pid)
@@ -114,7 +70,7 @@ def measure_rss_cpu(endpoint: str, work: Path) -> dict[str, float]:
     finally:
         p.terminate()
         p.wait(30)
-    runs = 3 * window / interval  # tick + spot + heartbeat each every `interval`
+    runs = 3 * window / float(interval)  # tick + spot + heartbeat each every `interval`
     cpu_per_run = (cpu1 - cpu0) / runs
     default_runs_per_hour = 3600 / 30 + 3600 / 5 + 3600 / 60
     return {
@@ -127,8 +83,9 @@ def measure_rss_cpu(endpoint: str, work: Path) -> dict[str, float]:
 
 def requests_per_poll(endpoint: str, work: Path, extra_objects: int) -> float:
     bucket = f"bench-req-{extra_objects}"
-    jobs = make_bucket(endpoint, bucket)
-    job_id = submit(jobs, "req", {"checkpoint_interval_s": 0.2, "checkpoints": 100000})
+    _, (job_id,) = make_jobs(
+        endpoint, bucket, 1, {"checkpoint_interval_s": 0.2, "checkpoints": 100000}
+    )
     settings = load_settings(
         None,
         bucket=bucket,
@@ -157,35 +114,27 @@ def requests_per_poll(endpoint: str, work: Path, extra_objects: int) -> float:
 
 
 def stall_latencies(endpoint: str, work: Path, freezes: int) -> list[float]:
-    jobs = make_bucket(endpoint, "bench-stall")
-    job_id = submit(
-        jobs,
-        "freezer",
-        {
-            "checkpoint_interval_s": 0.2,
-            "checkpoints": 1000,
-            "faults": [{"kind": "freeze", "after_checkpoint": 1}],
-        },
-    )
-    env = {
-        **base_env(endpoint, "bench-stall", work / "stall"),
-        "PITSTOP_POLL_INTERVAL_S": "0.25",
-        "PITSTOP_STALL_TIMEOUT_S": "2",
-        "PITSTOP_STARTUP_GRACE_S": "2",
-        "PITSTOP_BACKOFF_BASE_S": "0.1",
-        "PITSTOP_BACKOFF_MAX_S": "0.1",
-        "PITSTOP_MAX_RESTARTS": str(freezes + 5),
-        "PITSTOP_STOP_TIMEOUT_S": "1",
-        "PITSTOP_HEARTBEAT_INTERVAL_S": "1",
-        "PITSTOP_LEASE_TTL_S": "10",
+    freezer = {
+        "checkpoint_interval_s": 0.2,
+        "checkpoints": 1000,
+        "faults": [{"kind": "freeze", "after_checkpoint": 1}],
     }
-    log = work / "stall.log"
-    p = subprocess.Popen(
-        [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    jobs, (job_id,) = make_jobs(endpoint, "bench-stall", 1, freezer)
+    env = supervisor_env(
+        endpoint,
+        "bench-stall",
+        work / "stall",
+        poll_interval_s="0.25",
+        stall_timeout_s="2",
+        startup_grace_s="2",
+        backoff_base_s="0.1",
+        backoff_max_s="0.1",
+        max_restarts=str(freezes + 5),
+        stop_timeout_s="1",
+        heartbeat_interval_s="1",
+        lease_ttl_s="10",
     )
+    p = start_supervisor(env, work / "stall.log")
     try:
         deadline = time.monotonic() + freezes * 8 + 30
         while time.monotonic() < deadline:
@@ -197,7 +146,7 @@ def stall_latencies(endpoint: str, work: Path, freezes: int) -> list[float]:
         p.terminate()
         p.wait(30)
     out = []
-    state_dir = work / "stall" / "state" / "jobs" / job_id
+    state_dir = work / "stall" / "jobs" / job_id
     stalls = {}
     for e in jobs.events(job_id):
         if e["event"] == "run.stalled":
