@@ -17,10 +17,16 @@ import pytest
 from pitstop.config import Settings
 from tests.servers import MotoServer
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.pop("AWS_PROFILE", None)
+# Nothing of this machine's AWS set-up may reach a test: no real credentials, profiles,
+# config files or endpoint overrides (tests pass endpoints explicitly, to local servers).
+for _name in [n for n in os.environ if n.startswith("AWS_")]:
+    os.environ.pop(_name)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 os.environ.pop("PITSTOP_CONFIG", None)
 # a developer's own settings must not leak into tests (PITSTOP_UPDATE_GOLDEN and such stay)
 for _field in Settings.model_fields:

@@ -1,9 +1,13 @@
 """The supervisor component's build and validate phases really run, in a temporary root.
 
 A wheel of this repository is built, put where the component's S3Download finds it, and
-installed by the component's own commands into a venv under the redirected install prefix
-(``--system-site-packages`` and ``--no-index`` so no network is needed). ``systemctl`` is a
-recorder on PATH; ``systemd-analyze verify`` is the real one.
+installed by the component's own commands into a fresh venv under the redirected install
+prefix, with ``pip --no-index`` from a local wheelhouse: the wheel plus every dependency,
+fetched once per session with ``pip download`` (from pip's cache after CI's own install).
+The venv sees no site-packages but its own, so the test passes only if the wheel really
+installs a working pitstop with its declared dependencies, whatever this machine's base
+interpreter holds. ``systemctl`` is a recorder on PATH; ``systemd-analyze verify`` is the
+real one.
 """
 
 from __future__ import annotations
@@ -48,9 +52,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.fixture(scope="module")
+def wheelhouse(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel and all its dependencies as files, so the component's pip needs no index."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    shutil.copyfile(wheel, house / wheel.name)
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check"]
+    proc = subprocess.run(
+        [*cmd, "--dest", str(house), str(wheel)], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, f"pip download of the dependencies failed:\n{proc.stderr}"
+    return house
+
+
 @pytest.mark.slow
 def test_supervisor_component_installs_a_working_pitstop_and_a_verified_unit(
-    wheel: Path, tmp_path: Path
+    wheel: Path, wheelhouse: Path, tmp_path: Path
 ) -> None:
     root = tmp_path / "root"
     fake_s3 = tmp_path / "s3"
@@ -77,8 +94,8 @@ def test_supervisor_component_installs_a_working_pitstop_and_a_verified_unit(
         "ConfigDir": str(config_dir),
         "UnitDir": str(unit_dir),
         "Python": sys.executable,
-        "VenvOptions": "--system-site-packages",
-        "PipOptions": f"--no-input --no-index --find-links {wheel.parent}",
+        "VenvOptions": "",
+        "PipOptions": f"--no-input --no-index --find-links {wheelhouse}",
     }
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
