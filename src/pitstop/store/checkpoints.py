@@ -14,29 +14,43 @@ _CKPT = re.compile(r"^(\d+)_Step-(\d+)\.ckpt\.index$")
 
 @dataclass(frozen=True)
 class Progress:
-    """One heartbeat read: two requests whatever the size of the prefix."""
+    """One heartbeat read of a model prefix's markers."""
 
     checkpoint: str | None
     checkpoint_mtime: float | None
     age_s: float | None
     finished: bool
+    checkpoint_etag: str = ""
+    locked: bool = False  # model/.lock is present
 
 
-def read_progress(store: ObjectStore, prefix: str) -> Progress:
-    """GET ``model/.coach_checkpoint`` (name, LastModified, server Date) and HEAD ``.finished``.
+def read_progress(store: ObjectStore, prefix: str, known: Progress | None = None) -> Progress:
+    """One listing of ``model/.`` gives ``.coach_checkpoint``, ``.finished`` and ``.lock``.
 
-    Raises ``StoreError`` when S3 cannot be read: the caller treats that as *unknown*.
+    The listing carries each marker's LastModified and the server's Date (ages by the
+    server's clock). ``.coach_checkpoint`` is only fetched when its ETag changed since
+    ``known``, so a poll costs one request, whatever the number of checkpoints. Raises
+    ``StoreError`` when S3 cannot be read: the caller treats that as *unknown*.
     """
     keys = ModelKeys(prefix)
-    try:
-        obj = store.get(keys.coach_checkpoint)
-        name: str | None = obj.body.decode("utf-8", "replace").strip() or None
-        mtime: float | None = obj.head.last_modified.timestamp()
-        age: float | None = obj.head.age_s
-    except NotFound:
-        name, mtime, age = None, None, None
-    finished = store.head(keys.finished) is not None
-    return Progress(name, mtime, age, finished)
+    page = store.list_page(keys.markers)
+    found = {item.key: item for item in page.items}
+    marker = found.get(keys.coach_checkpoint)
+    finished = keys.finished in found
+    locked = keys.lock in found
+    if marker is None:
+        return Progress(None, None, None, finished, locked=locked)
+    mtime = marker.last_modified.timestamp()
+    age = (page.server_time - marker.last_modified).total_seconds()
+    if known is not None and known.checkpoint_etag == marker.etag and known.checkpoint:
+        name: str | None = known.checkpoint
+    else:
+        try:
+            name = store.get(keys.coach_checkpoint).body.decode("utf-8", "replace").strip()
+        except NotFound:  # replaced between the listing and the read: next poll sees it
+            return Progress(None, None, None, finished, locked=locked)
+        name = name or None
+    return Progress(name, mtime, age, finished, marker.etag, locked)
 
 
 def complete_checkpoints(store: ObjectStore, prefix: str) -> list[str]:

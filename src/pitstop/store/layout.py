@@ -126,6 +126,11 @@ class ModelKeys:
         return self._k("model") + "/"
 
     @property
+    def markers(self) -> str:
+        """Listing prefix of the dot-files (``.coach_checkpoint``, ``.finished``, ``.lock``)."""
+        return self._k("model", ".")
+
+    @property
     def coach_checkpoint(self) -> str:
         return self._k("model", ".coach_checkpoint")
 

@@ -52,6 +52,15 @@ class Listed:
     etag: str = ""
 
 
+@dataclass(frozen=True)
+class Page:
+    """One listing request: up to 1,000 keys and the server's clock at the reply."""
+
+    items: builtins.list[Listed]
+    server_time: datetime
+    truncated: bool
+
+
 class ObjectStore(Protocol):
     bucket: str
 
@@ -68,6 +77,7 @@ class ObjectStore(Protocol):
     ) -> str: ...
     def list(self, prefix: str, *, delimiter: str | None = None) -> Iterator[Listed]: ...
     def list_dirs(self, prefix: str) -> builtins.list[str]: ...
+    def list_page(self, prefix: str) -> Page: ...
     def delete(self, key: str) -> None: ...
     def copy(self, src: str, dst: str) -> None: ...
     def server_time(self) -> datetime: ...
@@ -206,6 +216,15 @@ class S3Store:
             if not r.get("IsTruncated"):
                 return
             token = r.get("NextContinuationToken")
+
+    def list_page(self, prefix: str) -> Page:
+        """The first page of keys under ``prefix``, in one request, with the server's Date."""
+        r = self._call("list_objects_v2", prefix, Prefix=prefix)
+        items = [
+            Listed(i["Key"], int(i["Size"]), i["LastModified"], i.get("ETag", ""))
+            for i in r.get("Contents", [])
+        ]
+        return Page(items, _server_time(r["ResponseMetadata"]), bool(r.get("IsTruncated")))
 
     def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Immediate 'sub-folders' under ``prefix`` (common prefixes), sorted."""

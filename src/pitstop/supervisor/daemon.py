@@ -27,7 +27,12 @@ import structlog
 from pitstop import __version__
 from pitstop.config import Settings
 from pitstop.errors import LeaseLost, PitstopError, StoreError, TrainerError
-from pitstop.store.checkpoints import clear_stale_lock, last_complete_checkpoint, read_progress
+from pitstop.store.checkpoints import (
+    Progress,
+    clear_stale_lock,
+    last_complete_checkpoint,
+    read_progress,
+)
 from pitstop.store.jobs import Attempt, JobSpec, JobStatus, JobStore, iso, utcnow
 from pitstop.store.layout import Layout, model_prefix
 from pitstop.store.leases import Lease, Leases
@@ -76,6 +81,7 @@ class Current:
     run: lc.Run
     policy: lc.Policy
     notified: bool = False
+    progress: Progress | None = None  # the last heartbeat read (its .coach_checkpoint ETag)
 
 
 def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
@@ -328,7 +334,9 @@ class Supervisor:
         cancel = False
         if cur.run.attempt > 0:
             try:
-                p = read_progress(self.store, model_prefix(cur.job_id, cur.run.attempt))
+                known = cur.progress
+                p = read_progress(self.store, model_prefix(cur.job_id, cur.run.attempt), known)
+                cur.progress = p
                 heartbeat = lc.Heartbeat(p.checkpoint, p.checkpoint_mtime, p.age_s, p.finished)
             except StoreError as e:
                 log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
