@@ -56,7 +56,7 @@ def test_shutdown_command_is_split_shell_style(tmp_path: Path) -> None:
         (
             'bucket = "ok-bucket"\npoll_interval_s = -1\n',
             {},
-            "poll_interval_s: Input should be greater than 0",
+            "poll_interval_s: Input should be greater than or equal to 0.01",
         ),
         (
             'bucket = "ok-bucket"\n',
@@ -74,7 +74,7 @@ def test_shutdown_command_is_split_shell_style(tmp_path: Path) -> None:
         (
             'bucket = "ok-bucket"\nheartbeat_interval_s = 400\n',
             {},
-            "heartbeat_interval_s must be < lease_ttl_s",
+            "heartbeat_interval_s must be at most half of lease_ttl_s",
         ),
         (
             'bucket = "ok-bucket"\nreboot_command = "\'unclosed"\n',
@@ -102,3 +102,18 @@ def test_bad_settings_are_one_line_errors(
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such settings file"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_supervisor_refuses_a_power_command_that_does_not_exist(tmp_path: Path) -> None:
+    s = load_settings(
+        write(tmp_path, 'bucket = "ok-bucket"\nshutdown_command = "/no/such/off now"\n')
+    )
+    with pytest.raises(ConfigError) as e:
+        s.check_supervisor()
+    assert "shutdown_command: '/no/such/off' is not an executable on PATH" in str(e.value)
+    ok = load_settings(
+        write(
+            tmp_path, 'bucket = "ok-bucket"\nshutdown_command = "true"\nreboot_command = "true"\n'
+        )
+    )
+    ok.check_supervisor()  # no error

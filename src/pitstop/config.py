@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +39,11 @@ class Settings(BaseSettings):
     """Every setting pitstop reads. TOML key = field name; env var = PITSTOP_ + upper case."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+        allow_inf_nan=False,  # an "inf" timeout is never meant
     )
 
     bucket: str = Field(description="S3 bucket holding the queue and the models")
@@ -49,17 +54,20 @@ class Settings(BaseSettings):
     )
     trainer: TrainerKind = Field("drfc", description="training backend")
     drfc_home: Path = Field(Path.home() / "deepracer-for-cloud", description="DRfC checkout")
-    poll_interval_s: float = Field(30.0, gt=0, le=3600)
-    stall_timeout_s: float = Field(1800.0, gt=0)
-    startup_grace_s: float = Field(2400.0, ge=0)
+    poll_interval_s: float = Field(30.0, ge=0.01, le=3600)
+    stall_timeout_s: float = Field(1800.0, gt=0, le=7 * 86400)
+    startup_grace_s: float = Field(2400.0, ge=0, le=7 * 86400)
     stop_timeout_s: float = Field(60.0, gt=0, le=600, description="SIGTERM -> SIGKILL wait")
     max_restarts: int = Field(10, ge=0, le=1000)
     backoff_base_s: float = Field(10.0, ge=0)
     backoff_max_s: float = Field(600.0, ge=0)
     reboot_after_failed_attempts: int = Field(3, ge=0, description="0 = never reboot for this")
     max_reboots: int = Field(2, ge=0, le=10, description="per job, so it can never reboot-loop")
-    lease_ttl_s: float = Field(300.0, gt=0)
-    heartbeat_interval_s: float = Field(60.0, gt=0)
+    lease_ttl_s: float = Field(300.0, gt=0, le=86400)
+    heartbeat_interval_s: float = Field(60.0, ge=0.01)
+    max_failed_ticks: int = Field(
+        20, ge=1, le=100000, description="ticks in a row without progress before exiting non-zero"
+    )
     imds_endpoint: str = Field("http://169.254.169.254")
     spot_poll_interval_s: float = Field(5.0, gt=0, le=60)
     rebalance_is_notice: bool = Field(False, description="act on a rebalance recommendation")
@@ -113,11 +121,27 @@ class Settings(BaseSettings):
             raise ValueError("backoff_max_s must be >= backoff_base_s")
         if self.stall_timeout_s < self.poll_interval_s:
             raise ValueError("stall_timeout_s must be >= poll_interval_s")
-        if self.heartbeat_interval_s >= self.lease_ttl_s:
+        if self.heartbeat_interval_s * 2 > self.lease_ttl_s:
             raise ValueError(
-                "heartbeat_interval_s must be < lease_ttl_s, or leases expire between renewals"
+                "heartbeat_interval_s must be at most half of lease_ttl_s, or one slow renewal "
+                "lets the lease expire"
+            )
+        if self.stop_timeout_s >= self.lease_ttl_s:
+            raise ValueError(
+                "stop_timeout_s must be < lease_ttl_s, or the lease expires while a trainer stops"
             )
         return self
+
+    def check_supervisor(self) -> None:
+        """What only the daemon needs (a CLI on a laptop reads the same model without it):
+        the power commands exist. Raises ``ConfigError``."""
+        for which in ("reboot", "shutdown"):
+            program = self.command_argv(which)[0]
+            if shutil.which(program) is None:
+                raise ConfigError(
+                    f"{which}_command: {program!r} is not an executable on PATH; "
+                    f"the supervisor could never {which} the instance"
+                )
 
     def command_argv(self, which: Literal["reboot", "shutdown"]) -> list[str]:
         return shlex.split(self.reboot_command if which == "reboot" else self.shutdown_command)

@@ -48,6 +48,18 @@ class NotFound(StoreError):
     """The object or job does not exist."""
 
 
+class CorruptObject(StoreError):
+    """An object exists but cannot be read as what it should be (not JSON, wrong shape).
+
+    Unlike a plain ``StoreError`` this does not go away by retrying: the caller must set the
+    object aside and decide, never crash-loop on it. ``key`` names the object.
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
 class TrainerError(PitstopError):
     """A trainer backend could not start, stop or inspect its training run."""
 

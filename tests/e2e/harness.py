@@ -34,6 +34,7 @@ FAST = {
     "PITSTOP_STOP_TIMEOUT_S": "1.0",
     "PITSTOP_SPOT_POLL_INTERVAL_S": "0.5",
     "PITSTOP_IMDS_ENDPOINT": "http://127.0.0.1:9",  # nothing there: errors, never a notice
+    "PITSTOP_MAX_FAILED_TICKS": "150",  # 30 s of 0.2 s polls: outlives the outage tests
 }
 
 

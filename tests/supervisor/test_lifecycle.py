@@ -302,6 +302,7 @@ def test_resume_after_supervisor_restart(alive: bool) -> None:
     run, acts = lc.resume(
         JobState.RUNNING,
         attempts=2,
+        attempt_open=True,
         trained_s=50.0,
         restarts=1,
         reboots=0,

@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _supervise(args: Any) -> int:
     settings = settings_from(args, instance_id=args.instance_id, log_format=args.log_format)
+    settings.check_supervisor()
     if args.check:
         print(
             f"settings OK: bucket={settings.bucket} prefix={settings.prefix} trainer={settings.trainer}"

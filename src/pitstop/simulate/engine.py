@@ -396,10 +396,8 @@ def run_pitstop(
             if not cap.available(t):
                 t = min(cap.next_change(t), cap.end)
                 continue
-            # capacity: an instance boots and claims the job (daemon._take): an active job
-            # whose instance vanished without a notice is preempted, not failed
-            if state.is_active():
-                state = JobState.PREEMPTED
+            # capacity: an instance boots and claims the job (the lifecycle's claim rule)
+            state = lc.claimed_state(state)
             run = lc.Run(
                 state=state,
                 attempt=attempt,
@@ -461,6 +459,7 @@ def run_pitstop(
             run, _ = lc.resume(
                 run.state,
                 attempts=run.attempt,
+                attempt_open=False,  # the reboot's EndAttempt closed it
                 trained_s=trained_s,
                 restarts=run.restarts,
                 reboots=run.reboots,

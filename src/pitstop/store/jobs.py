@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pitstop.errors import InvalidInput, NotFound, PreconditionFailed, StoreError
+from pitstop.errors import CorruptObject, InvalidInput, NotFound, PreconditionFailed, StoreError
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.objects import ObjectStore
 from pitstop.store.states import CLAIMABLE_STATES, JobState
@@ -110,6 +110,7 @@ class JobStatus(BaseModel):
     restarts: int = 0
     reboots: int = 0
     cancel_requested: bool = False
+    lease_epoch: int = 0  # the epoch of the lease its last owner held (fencing token)
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -209,8 +210,8 @@ class JobStore:
         try:
             return JobSpec.model_validate_json(obj.body)
         except ValidationError as e:
-            raise StoreError(
-                f"{self.layout.spec(job_id)}: unreadable job spec: {e.errors()[0]['msg']}"
+            raise CorruptObject(
+                self.layout.spec(job_id), f"unreadable job spec: {e.errors()[0]['msg']}"
             ) from None
 
     def status(self, job_id: str) -> tuple[JobStatus, str]:
@@ -222,8 +223,8 @@ class JobStore:
         try:
             return JobStatus.model_validate_json(obj.body), obj.head.etag
         except ValidationError as e:
-            raise StoreError(
-                f"{self.layout.state(job_id)}: unreadable state: {e.errors()[0]['msg']}"
+            raise CorruptObject(
+                self.layout.state(job_id), f"unreadable state: {e.errors()[0]['msg']}"
             ) from None
 
     def custom_files(self, job_id: str) -> dict[str, bytes]:
@@ -242,6 +243,9 @@ class JobStore:
         """Apply ``change`` to the current state and write it with If-Match; retry lost races.
 
         ``change`` returns the new state, or None to leave it as it is (then None is returned).
+        A 412 re-reads and re-applies ``change``, so ``change`` must be idempotent: after a
+        lost reply it sees its own write. Every write keeps the claim and terminal indexes
+        in step (hints: a failure there is repaired by the next full scan).
         """
         for _ in range(MAX_UPDATE_RETRIES):
             current, etag = self.status(job_id)
@@ -256,9 +260,10 @@ class JobStore:
                     if_match=etag,
                     content_type="application/json",
                 )
-                return new
             except PreconditionFailed:
                 continue
+            self._keep_indexes(current, new)
+            return new
         raise StoreError(
             f"{self.layout.state(job_id)}: gave up after {MAX_UPDATE_RETRIES} write races"
         )
@@ -280,6 +285,31 @@ class JobStore:
         if old_key and old_key != new_key:
             self.store.delete(old_key)
 
+    def _keep_indexes(self, old: JobStatus, new: JobStatus) -> None:
+        with contextlib.suppress(StoreError):
+            self.reindex(old, new)
+            if new.state.is_terminal():
+                self.store.put(self.layout.terminal_marker(new.id), b"")
+
+    def replace_corrupt(self, job_id: str, status: JobStatus) -> None:
+        """Set an unreadable or missing ``state.json`` aside and write ``status`` in its place.
+
+        The bad object is copied to ``state.json.corrupt-TIME`` first: nothing is lost.
+        """
+        key = self.layout.state(job_id)
+        head = self.store.head(key)
+        if head is not None:
+            self.store.copy(key, f"{key}.corrupt-{utcnow():%Y%m%dT%H%M%S%fZ}")
+        status.updated_at = iso(utcnow())
+        if head is None:
+            self.store.put(key, _dump(status), if_none_match=True, content_type="application/json")
+        else:
+            self.store.put(key, _dump(status), if_match=head.etag, content_type="application/json")
+        with contextlib.suppress(StoreError):
+            self.unindex(status)
+            if status.state.is_terminal():
+                self.store.put(self.layout.terminal_marker(job_id), b"")
+
     def unindex(self, status: JobStatus) -> None:
         """Drop a stale index entry (the job is no longer claimable)."""
         for state in (JobState.PREEMPTED, JobState.PENDING):
@@ -293,10 +323,14 @@ class JobStore:
         ]
 
     # -- events and logs ---------------------------------------------------------------
-    def event(self, job_id: str, event: str, **fields: Any) -> dict[str, Any]:
-        now = utcnow()
+    def event(
+        self, job_id: str, event: str, *, at: datetime | None = None, token: str = "", **fields: Any
+    ) -> dict[str, Any]:
+        """Append one event. The same ``at`` and ``token`` give the same key, so a retried
+        write (after a lost reply) never records the event twice."""
+        now = at or utcnow()
         doc = {"at": iso(now), "event": event, "job_id": job_id, **fields}
-        key = f"{self.layout.events(job_id)}{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}.json"
+        key = self.layout.event(job_id, now, token or uuid.uuid4().hex[:8])
         self.store.put(key, json.dumps(doc, default=str).encode(), content_type="application/json")
         return doc
 

@@ -20,6 +20,7 @@ Each attempt trains into ``models/JOB_ID/attempt-N`` at the bucket root (DRfC's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.json")
 MODELS_ROOT = "models"
@@ -95,8 +96,17 @@ class Layout:
     def events(self, job_id: str) -> str:
         return self._k("jobs", job_id, "events") + "/"
 
+    def event(self, job_id: str, at: datetime, token: str) -> str:
+        """``events/TIME-TOKEN.json``: listing order is time order; the same token, the same key."""
+        return f"{self.events(job_id)}{at:%Y%m%dT%H%M%S%fZ}-{token}.json"
+
     def logs(self, job_id: str) -> str:
         return self._k("jobs", job_id, "logs") + "/"
+
+    @staticmethod
+    def log_name(attempt: int, filename: str) -> str:
+        """The name under ``logs/`` of one of attempt ``attempt``'s local log files."""
+        return f"attempt-{attempt}-{filename}"
 
     def instance(self, instance_id: str) -> str:
         return self._k("instances", f"{instance_id}.json")

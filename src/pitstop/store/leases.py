@@ -3,14 +3,21 @@
 ``lease.json`` is created with ``If-None-Match: *`` and renewed with ``If-Match`` on its
 ETag. A lease whose owner has been silent past ``ttl_s`` (its LastModified against the S3
 server's ``Date``, never the instance clock), or that was released, is taken over with
-``If-Match`` on the old ETag, so of several takers exactly one wins. A renewal that loses
-means another instance owns the job now: the caller must stop training (``LeaseLost``).
+``If-Match`` on the old ETag, so of several takers exactly one wins.
+
+Every claim raises the lease's ``epoch`` (a fencing token): ``state.json`` records the epoch
+of the lease its writer held, and a writer holding an older epoch may not write it again.
+
+A 412 is a question, not a verdict. When a reply is lost, botocore retries the same
+conditional PUT, which then fails against our own first write. So after a 412 the lease is
+re-read: if it holds the nonce of the write we just tried, that write took effect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +32,7 @@ class Lease:
     job_id: str
     owner: str
     etag: str
+    epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,8 @@ class LeaseInfo:
     released: bool
     age_s: float
     etag: str
+    epoch: int = 0
+    nonce: str = ""
 
 
 class Leases:
@@ -50,17 +60,16 @@ class Leases:
         self.key_for = key_for or layout.lease
         self.instance_id = instance_id
         self.ttl_s = ttl_s
-        self._renewals = 0
 
-    def _body(self, job_id: str, released: bool = False) -> bytes:
-        self._renewals += 1
+    def _body(self, job_id: str, epoch: int, nonce: str, released: bool = False) -> bytes:
         doc = {
             "job_id": job_id,
             "owner": None if released else self.instance_id,
             "released": released,
             "by": self.instance_id,
             "at": iso(utcnow()),
-            "seq": self._renewals,  # every write differs, so every write has a new ETag
+            "epoch": epoch,
+            "nonce": nonce,  # every write differs (new ETag), and a lost reply can be recognised
         }
         return json.dumps(doc).encode()
 
@@ -72,48 +81,70 @@ class Leases:
         try:
             doc = json.loads(obj.body)
             owner, released = doc.get("owner"), bool(doc.get("released"))
-        except (json.JSONDecodeError, AttributeError):
-            owner, released = None, True  # unreadable: treat as free, the takeover is still fenced
-        return LeaseInfo(owner=owner, released=released, age_s=obj.head.age_s, etag=obj.head.etag)
+            epoch, nonce = int(doc.get("epoch") or 0), str(doc.get("nonce") or "")
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            # unreadable: treat as free; the takeover is still fenced by If-Match
+            owner, released, epoch, nonce = None, True, 0, ""
+        return LeaseInfo(owner, released, obj.head.age_s, obj.head.etag, epoch, nonce)
 
     def is_expired(self, info: LeaseInfo) -> bool:
         return info.released or info.owner is None or info.age_s > self.ttl_s
 
+    def _put(
+        self,
+        job_id: str,
+        epoch: int,
+        *,
+        released: bool = False,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """One conditional write; a 412 whose write did land (lost reply) counts as done."""
+        nonce = uuid.uuid4().hex
+        body = self._body(job_id, epoch, nonce, released)
+        try:
+            return self.store.put(
+                self.key_for(job_id), body, if_match=if_match, if_none_match=if_none_match
+            )
+        except PreconditionFailed:
+            now = self.info(job_id)
+            if now is not None and now.nonce == nonce:
+                return now.etag  # our write took effect; only its reply was lost
+            raise
+
     def claim(self, job_id: str) -> Lease | None:
         """Take the job's lease if it is free, released or expired; None if someone holds it."""
-        key = self.key_for(job_id)
         info = self.info(job_id)
         try:
             if info is None:
-                etag = self.store.put(key, self._body(job_id), if_none_match=True)
+                epoch = 1
+                etag = self._put(job_id, epoch, if_none_match=True)
             elif (info.owner == self.instance_id and not info.released) or self.is_expired(info):
-                etag = self.store.put(key, self._body(job_id), if_match=info.etag)
+                epoch = info.epoch + 1
+                etag = self._put(job_id, epoch, if_match=info.etag)
             else:
                 return None
         except PreconditionFailed:
             return None
-        return Lease(job_id=job_id, owner=self.instance_id, etag=etag)
+        return Lease(job_id=job_id, owner=self.instance_id, etag=etag, epoch=epoch)
 
     def held(self, job_id: str) -> Lease | None:
         """Our lease on the job if S3 still says we hold it (after a restart), else None."""
         info = self.info(job_id)
         if info is None or info.released or info.owner != self.instance_id:
             return None
-        return self.renew(Lease(job_id, self.instance_id, info.etag))
+        try:
+            return self.renew(Lease(job_id, self.instance_id, info.etag, info.epoch))
+        except LeaseLost:
+            return None
 
     def renew(self, lease: Lease) -> Lease:
         try:
-            etag = self.store.put(
-                self.key_for(lease.job_id), self._body(lease.job_id), if_match=lease.etag
-            )
+            etag = self._put(lease.job_id, lease.epoch, if_match=lease.etag)
         except PreconditionFailed:
             raise LeaseLost(f"job {lease.job_id}: lease taken over by another instance") from None
-        return Lease(lease.job_id, lease.owner, etag)
+        return Lease(lease.job_id, lease.owner, etag, lease.epoch)
 
     def release(self, lease: Lease) -> None:
         with contextlib.suppress(PreconditionFailed):  # someone else holds it: nothing of ours
-            self.store.put(
-                self.key_for(lease.job_id),
-                self._body(lease.job_id, released=True),
-                if_match=lease.etag,
-            )
+            self._put(lease.job_id, lease.epoch, released=True, if_match=lease.etag)

@@ -31,3 +31,29 @@ TERMINAL_STATES = frozenset(
 )
 ACTIVE_STATES = frozenset({JobState.STARTING, JobState.RUNNING, JobState.RESTARTING})
 CLAIMABLE_STATES = frozenset({JobState.PENDING, JobState.PREEMPTED})
+
+
+class TrainerStatus(str, Enum):
+    """What a trainer backend reports about the attempt it runs."""
+
+    RUNNING = "running"
+    EXITED = "exited"  # the process (or stack) ended; exit_code says how
+    ABSENT = "absent"  # nothing is running: never started, or stopped by us
+    STOP_FAILED = "stop_failed"  # SIGTERM, wait, SIGKILL, wait: still there
+
+
+class Outcome(str, Enum):
+    """How an attempt ended (``attempts[].outcome`` in state.json)."""
+
+    SUCCEEDED = "succeeded"
+    BUDGET_SPENT = "budget_spent"
+    CRASHED = "crashed"
+    STALLED = "stalled"
+    PREEMPTED = "preempted"  # a spot notice, or its instance went silent
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the supervisor went away (reboot, restart, SIGTERM)
+    LEASE_LOST = "lease_lost"
+    STOP_FAILED = "stop_failed"
+
+
+COUNTED = frozenset({Outcome.CRASHED, Outcome.STALLED})  # against max_restarts

@@ -5,6 +5,7 @@ JOB_REJECTED = "job.rejected"
 JOB_CANCEL_REQUESTED = "job.cancel_requested"
 RUN_STARTED = "run.started"  # an attempt was launched (n == 1) ...
 RUN_RESTARTED = "run.restarted"  # ... or relaunched from a checkpoint (n > 1)
+RUN_LAUNCHED = "run.launched"  # the trainer process/stack of an attempt was started
 RUN_ADOPTED = "run.adopted"  # a restarted supervisor found its trainer still running
 RUN_CHECKPOINTED = "run.checkpointed"
 RUN_STALLED = "run.stalled"
@@ -31,4 +32,8 @@ INSTANCE_IDLE = "instance.idle"
 SUPERVISOR_STARTED = "supervisor.started"
 SUPERVISOR_STOPPED = "supervisor.stopped"
 TICK_FAILED = "tick.failed"
+ACTION_FAILED = "action.failed"  # kept queued, retried on the next tick
+SUPERVISOR_GIVING_UP = "supervisor.giving_up"  # no progress for N ticks: exit, systemd restarts
+JOB_QUARANTINED = "job.quarantined"  # its state/spec is unreadable: failed, the bad file kept
+POWER_FAILED = "instance.power_command_failed"
 INBOX_ACCEPTED = "inbox.accepted"

@@ -28,35 +28,15 @@ upload while S3 was unreachable either).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pitstop.store.states import JobState
+from pitstop.store.states import COUNTED, JobState, Outcome, TrainerStatus
 from pitstop.supervisor import events as ev
 
+if TYPE_CHECKING:  # only the shape: take() edits a copy the caller read
+    from pitstop.store.jobs import JobStatus
 
-class TrainerStatus(str, Enum):
-    RUNNING = "running"
-    EXITED = "exited"  # the process (or stack) ended; exit_code says how
-    ABSENT = "absent"  # nothing is running: never started, or stopped by us
-    STOP_FAILED = "stop_failed"  # SIGTERM, wait, SIGKILL, wait: still there
-
-
-class Outcome(str, Enum):
-    """How an attempt ended (``attempts[].outcome`` in state.json)."""
-
-    SUCCEEDED = "succeeded"
-    BUDGET_SPENT = "budget_spent"
-    CRASHED = "crashed"
-    STALLED = "stalled"
-    PREEMPTED = "preempted"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-    LEASE_LOST = "lease_lost"
-    STOP_FAILED = "stop_failed"
-
-
-COUNTED = frozenset({Outcome.CRASHED, Outcome.STALLED})
+__all__ = ["COUNTED", "Outcome", "TrainerStatus"]  # re-exported: the lifecycle's vocabulary
 
 
 @dataclass(frozen=True)
@@ -101,6 +81,15 @@ class Policy:
         if failures_in_row <= 0:
             return 0.0
         return float(min(self.backoff_base_s * 2 ** (failures_in_row - 1), self.backoff_max_s))
+
+
+_DEFAULT_POLICY = Policy(
+    stall_timeout_s=1800.0,
+    startup_grace_s=2400.0,
+    max_restarts=10,
+    backoff_base_s=10.0,
+    backoff_max_s=600.0,
+)
 
 
 # -- actions (the daemon carries them out in order) -------------------------------------
@@ -204,34 +193,65 @@ def resume(
     state: JobState,
     *,
     attempts: int,
+    attempt_open: bool,
     trained_s: float,
     restarts: int,
     reboots: int,
     trainer_alive: bool,
     attempt_elapsed_s: float,
     now: float,
+    finished: bool = False,
+    reason: str | None = None,
+    policy: Policy | None = None,
 ) -> tuple[Run, list[Action]]:
-    """Rebuild the run of a job this instance holds (after a supervisor restart or reboot)."""
+    """Rebuild the run of a job this instance holds (after a supervisor restart or reboot).
+
+    ``attempt_open``: the last attempt has no ``ended_at`` yet. ``finished``: its model
+    prefix holds ``.finished`` (it may have ended while nobody watched). After this, exactly
+    one trainer runs for the job and every attempt but the running one is closed.
+    """
     base = Run(
         state=state, attempt=attempts, restarts=restarts, reboots=reboots, trained_s=trained_s
     )
-    if state in (JobState.STARTING, JobState.RUNNING) and attempts > 0:
+    stop_s = policy.stop_timeout_s if policy is not None else 60.0
+    if not (attempts > 0 and attempt_open):
+        if state is JobState.RESTARTING:
+            return replace(base, start_after=now), []  # restarting -> starting, next step
+        if state.is_active():
+            # active with every attempt closed (killed between two writes): start again
+            return replace(base, state=JobState.RESTARTING, start_after=now), []
+        return base, []
+    started = now - attempt_elapsed_s
+    if state is JobState.RESTARTING:
+        # killed while stopping a stalled or crashed attempt: finish that stop first
+        why = reason or "attempt being stopped when the supervisor restarted"
+        run = replace(base, attempt_started_at=started, stopping=Outcome.STALLED, stop_reason=why)
+        return run, ([StopTrainer(stop_s)] if trainer_alive else [])
+    if state in (JobState.STARTING, JobState.RUNNING):
         if trainer_alive:
             # the trainer outlived its supervisor: adopt it, with a fresh stall clock
-            started = now - attempt_elapsed_s
             run = replace(base, attempt_started_at=started, stale_since=now)
             return run, [_emit(run, ev.RUN_ADOPTED)]
+        if finished:
+            # it finished while nobody watched: record the success, never a new attempt
+            run = replace(base, attempt_started_at=started)
+            return _finish_stop(
+                run,
+                now,
+                policy or _DEFAULT_POLICY,
+                Outcome.SUCCEEDED,
+                "training finished (model/.finished) while the supervisor was down",
+            )
         # the trainer went down with the supervisor (reboot, kill): not the run's fault
-        run = replace(base, state=JobState.RESTARTING, start_after=now, trained_s=trained_s)
-        reason = "trainer lost with its supervisor (reboot or restart); resuming from checkpoint"
+        run = replace(base, state=JobState.RESTARTING, start_after=now)
+        why = "trainer lost with its supervisor (reboot or restart); resuming from checkpoint"
         return run, [
-            EndAttempt(attempts, Outcome.INTERRUPTED, reason, attempt_elapsed_s),
+            EndAttempt(attempts, Outcome.INTERRUPTED, why, attempt_elapsed_s),
             ClearStaleLock(attempts),
-            SetState(JobState.RESTARTING, reason),
-            _emit(run, ev.RUN_INTERRUPTED, reason=reason),
+            SetState(JobState.RESTARTING, why),
+            _emit(run, ev.RUN_INTERRUPTED, reason=why),
         ]
-    if state is JobState.RESTARTING:
-        return replace(base, start_after=now), []
+    # pending/preempted with an open attempt: closed by the claim (take) before a new one
     return base, []
 
 
@@ -523,3 +543,99 @@ def _finish_stop(
         SetState(JobState.RESTARTING, reason),
         _emit(new, ev.RUN_BACKING_OFF, reason=reason, backoff_s=backoff),
     ]
+
+
+# -- transitions outside a held run: claim/take-over, SIGTERM, idle --------------------
+@dataclass(frozen=True)
+class Claim:
+    """The facts a claim decides on (read by the claimer, passed in)."""
+
+    me: str
+    epoch: int  # our new lease's epoch
+    now_iso: str  # wall time, for the records
+    lost_at_iso: str | None = None  # when the previous owner was last heard of
+    lost_training_s: float = 0.0  # its open attempt's training time until then
+    lost_checkpoint: str | None = None  # its open attempt's last complete checkpoint
+
+
+def claimed_state(state: JobState) -> JobState:
+    """An active job claimed by another instance lost its owner without a notice: a
+    preemption, not the run's fault (``preempted``, not counted). Others keep their state."""
+    return JobState.PREEMPTED if state.is_active() else state
+
+
+def take(status: JobStatus, claim: Claim) -> JobStatus | None:
+    """The claim's change to ``state.json``: the job becomes ours, or None (not ours to take).
+
+    Fencing: a status written under a newer lease epoch than ours means someone claimed
+    after us; we step back. An open attempt of another (silent) instance is closed as
+    ``preempted`` with the training time and checkpoint it reached, so ``max_hours`` holds.
+    Idempotent: applied again to its own result (a lost reply), it changes nothing more.
+    """
+    if status.state.is_terminal() or status.cancel_requested:
+        return None
+    if status.lease_epoch > claim.epoch:
+        return None
+    if status.instance_id == claim.me and status.lease_epoch == claim.epoch:
+        return status  # our own write, seen again after a lost reply
+    last = status.attempts[-1] if status.attempts else None
+    if last is not None and last.ended_at is None:
+        mine = status.instance_id == claim.me
+        last.ended_at = claim.lost_at_iso or claim.now_iso
+        last.outcome = (Outcome.INTERRUPTED if mine else Outcome.PREEMPTED).value
+        last.training_s = round(max(last.training_s, claim.lost_training_s), 3)
+        last.last_checkpoint = last.last_checkpoint or claim.lost_checkpoint
+    if claimed_state(status.state) is not status.state:
+        status.state = claimed_state(status.state)
+        status.reason = f"instance {status.instance_id} went silent (lease expired)"
+    status.instance_id = claim.me
+    status.lease_epoch = claim.epoch
+    return status
+
+
+def run_for(status: JobStatus) -> Run:
+    """The run of a job just claimed (``pending`` or ``preempted``): the next step starts it."""
+    return Run(
+        state=status.state,
+        attempt=len(status.attempts),
+        restarts=status.restarts,
+        reboots=status.reboots,
+        trained_s=sum(a.training_s for a in status.attempts),
+    )
+
+
+def interrupt(run: Run, now: float, policy: Policy) -> tuple[Run, list[Action]]:
+    """SIGTERM to the supervisor: stop the trainer, close the attempt, hand the job back.
+
+    ``preempted`` (not counted): another instance, or this one after its restart, resumes
+    from the last checkpoint.
+    """
+    if run.done:
+        return run, []
+    reason = "supervisor stopped (SIGTERM); resuming from checkpoint later"
+    acts: list[Action] = []
+    if run.attempt_started_at is not None:
+        training = max(0.0, now - run.attempt_started_at)
+        acts += [
+            StopTrainer(policy.stop_timeout_s),
+            EndAttempt(run.attempt, Outcome.INTERRUPTED, reason, training),
+            ClearStaleLock(run.attempt),
+        ]
+    new = replace(run, state=JobState.PREEMPTED, reason=reason, done=True, stopping=None)
+    return new, [
+        *acts,
+        SetState(JobState.PREEMPTED, reason),
+        _emit(new, ev.RUN_PREEMPTED, reason=reason),
+        ReleaseLease(),
+    ]
+
+
+def idle(
+    idle_for_s: float, *, idle_shutdown_s: float, notice: bool, shutdown_on_notice: bool
+) -> Shutdown | None:
+    """What an instance holding no job does: power off after a notice or a long idle."""
+    if notice and shutdown_on_notice:
+        return Shutdown("spot interruption notice while idle")
+    if idle_shutdown_s and idle_for_s >= idle_shutdown_s:
+        return Shutdown(f"idle for {idle_for_s:.0f} s")
+    return None

@@ -114,9 +114,17 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
     sup.resume()
     sd_notify("READY=1")
 
-    def tick() -> None:
-        sup.tick()
-        sd_notify("WATCHDOG=1")
+    failed = 0
+
+    def tick() -> bool:
+        """One tick; systemd's watchdog is fed only after a tick that made progress."""
+        nonlocal failed
+        if sup.tick():
+            failed = 0
+            sd_notify("WATCHDOG=1")
+            return True
+        failed += 1
+        return failed < settings.max_failed_ticks
 
     sched = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -125,9 +133,15 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
     sched.add_job(sup.heartbeat, "interval", seconds=settings.heartbeat_interval_s, id="heartbeat")
     sched.start()
     sup.heartbeat()
+    code = 0
     try:
         while not stop_signal.is_set() and not sup.stopping.is_set():
-            tick()
+            if not tick():
+                # crash-only: no progress for max_failed_ticks ticks; systemd starts a fresh
+                # supervisor, which resumes from S3 (a running trainer is adopted)
+                log.error(ev.SUPERVISOR_GIVING_UP, instance_id=sup.instance_id, ticks=failed)
+                code = 1
+                break
             sup.wake.wait(settings.poll_interval_s)
             sup.wake.clear()
     finally:
@@ -139,5 +153,5 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
         sup.write_heartbeat()
     except Exception as e:  # the last heartbeat is best effort
         log.warning(ev.TICK_FAILED, error=str(e), what="last heartbeat")
-    log.info(ev.SUPERVISOR_STOPPED, instance_id=sup.instance_id)
-    return 0
+    log.info(ev.SUPERVISOR_STOPPED, instance_id=sup.instance_id, exit_code=code)
+    return code

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pitstop.store.jobs import JobSpec
-from pitstop.supervisor.lifecycle import TrainerStatus
+from pitstop.store.states import TrainerStatus
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class AttemptPlan:
     endpoint_url: str | None
     custom_files_prefix: str  # key prefix holding reward_function.py etc.
     work_dir: Path  # local scratch for this attempt (logs, rendered files)
+    instance_id: str = ""  # the supervisor's instance: its trainers can be found again
 
     def env(self) -> dict[str, str]:
         """The attempt described in environment variables (run scripts, simulated trainer)."""
@@ -38,6 +39,7 @@ class AttemptPlan:
             "PITSTOP_PRETRAINED_CHECKPOINT": self.pretrained_checkpoint or "",
             "PITSTOP_CUSTOM_FILES_PREFIX": self.custom_files_prefix,
             "PITSTOP_WORLD": self.spec.world,
+            "PITSTOP_INSTANCE_ID": self.instance_id,
         }
         if self.endpoint_url:
             env["PITSTOP_S3_ENDPOINT_URL"] = self.endpoint_url
@@ -62,6 +64,13 @@ class Trainer(Protocol):
 
     def stop(self, timeout_s: float) -> bool:
         """Stop cleanly (SIGTERM, wait, SIGKILL); False when it could not be stopped."""
+
+    def stop_strays(self, job_id: str, instance_id: str) -> int:
+        """Stop every trainer of ``job_id`` started by ``instance_id`` but the one adopted.
+
+        A supervisor killed between starting a trainer and saving its handle cannot adopt
+        it; this finds it anyway, so a job never has two trainers. Returns how many.
+        """
 
     def log_files(self) -> list[Path]:
         """Local log files of the current attempt, to copy into the job's logs."""

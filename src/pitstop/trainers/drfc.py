@@ -24,7 +24,7 @@ from pitstop.config import Settings
 from pitstop.errors import TrainerError
 from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
-from pitstop.supervisor.lifecycle import TrainerStatus
+from pitstop.store.states import TrainerStatus
 from pitstop.templates import render
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.process import ProcessGroup
@@ -210,6 +210,17 @@ class DrfcTrainer:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.5)
+
+    def stop_strays(self, job_id: str, instance_id: str) -> int:
+        """DRfC runs one stack per instance: one not adopted is a stray, whoever started it."""
+        if self._active or not self.home.is_dir():
+            return 0
+        containers = self._containers()
+        if not containers:
+            return 0
+        self._active = True
+        self.stop(self.stop_timeout_s)
+        return 1
 
     def _save_container_logs(self) -> None:
         if self._plan is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pitstop.errors import TrainerError
-from pitstop.supervisor.lifecycle import TrainerStatus
+from pitstop.store.states import TrainerStatus
 
 KILL_WAIT_S = 5.0
 
@@ -46,6 +46,43 @@ def _group_alive(pgid: int) -> bool:
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+def find_groups(env_match: dict[str, str]) -> list[int]:
+    """Process groups whose leader's environment holds every ``KEY=VALUE`` of ``env_match``.
+
+    Trainers carry their job and instance in their environment, so a supervisor that died
+    before saving a handle can still find them (``/proc/PID/environ``; same user only).
+    """
+    needles = {f"{k}={v}".encode() for k, v in env_match.items()}
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            if os.getpgid(pid) != pid or _proc_start_time(pid) is None:
+                continue  # only group leaders, never zombies
+            env = set((entry / "environ").read_bytes().split(b"\0"))
+        except (OSError, ProcessLookupError):
+            continue
+        if needles <= env:
+            found.append(pid)
+    return found
+
+
+def stop_group(pgid: int, timeout_s: float) -> bool:
+    """SIGTERM a process group, wait, SIGKILL; True once it is gone."""
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _group_alive(pgid):
+        _signal_group(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT_S
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return not _group_alive(pgid)
 
 
 class ProcessGroup:

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pitstop.supervisor.lifecycle import TrainerStatus
+from pitstop.store.states import TrainerStatus
 from pitstop.trainers.base import AttemptPlan
-from pitstop.trainers.process import ProcessGroup
+from pitstop.trainers.process import ProcessGroup, find_groups, stop_group
 
 
 class ProcessTrainer:
@@ -44,6 +44,14 @@ class ProcessTrainer:
 
     def stop(self, timeout_s: float) -> bool:
         return self._group.stop(timeout_s)
+
+    def stop_strays(self, job_id: str, instance_id: str) -> int:
+        mine = self._group.pid
+        found = find_groups({"PITSTOP_JOB_ID": job_id, "PITSTOP_INSTANCE_ID": instance_id})
+        strays = [pgid for pgid in found if pgid != mine]
+        for pgid in strays:
+            stop_group(pgid, 5.0)
+        return len(strays)
 
     def log_files(self) -> list[Path]:
         return [self._log] if self._log is not None and self._log.exists() else []

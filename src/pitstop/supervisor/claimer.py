@@ -1,0 +1,138 @@
+"""Claiming a job from the queue, and setting aside a job whose objects are unreadable.
+
+The order comes from ``claims.ClaimOrder``; what a claim does to ``state.json`` is the pure
+``lifecycle.take``. This module only reads, takes the lease, and writes what ``take`` says.
+A job that cannot be read (corrupt or missing ``state.json``/``spec.json``) never stops the
+queue: it is marked ``failed`` with the object named, the bad object kept, and skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from pitstop.errors import CorruptObject, NotFound, StoreError
+from pitstop.store.checkpoints import last_complete_checkpoint
+from pitstop.store.jobs import JobStatus, iso
+from pitstop.store.layout import model_prefix
+from pitstop.store.leases import Lease
+from pitstop.store.states import JobState
+from pitstop.supervisor import events as ev
+from pitstop.supervisor import lifecycle as lc
+from pitstop.supervisor.claims import spread
+from pitstop.supervisor.context import Context, Current, policy_for
+
+log = structlog.get_logger("pitstop.supervisor")
+
+
+class Claimer:
+    def __init__(self, ctx: Context, order: Callable[[], list[str]]) -> None:
+        self.ctx = ctx
+        self.order = order
+
+    def try_claim(self) -> Current | None:
+        for job_id in spread(self.order(), self.ctx.instance_id):
+            try:
+                cur = self._try(job_id)
+            except StoreError as e:
+                log.warning(ev.TICK_FAILED, job_id=job_id, error=str(e), what="claiming")
+                continue
+            if cur is not None:
+                return cur
+        return None
+
+    def _try(self, job_id: str) -> Current | None:
+        ctx = self.ctx
+        try:
+            status, _ = ctx.jobs.status(job_id)
+        except NotFound:
+            return None  # still being created (state.json is written after the files)
+        except CorruptObject as e:
+            lease = ctx.leases.claim(job_id)
+            if lease is not None:
+                self.quarantine(job_id, lease, e)
+            return None
+        if status.state.is_terminal() or status.cancel_requested:
+            return None  # ended since the index was listed
+        before = ctx.leases.info(job_id)
+        lease = ctx.leases.claim(job_id)
+        if lease is None:
+            return None
+        try:
+            spec = ctx.jobs.spec(job_id)
+        except (CorruptObject, NotFound) as e:
+            self.quarantine(job_id, lease, e)
+            return None
+        claim = self._facts(status, lease, before.age_s if before else None)
+        try:
+            new = ctx.jobs.update(job_id, lambda s: lc.take(s, claim))
+        except CorruptObject as e:
+            self.quarantine(job_id, lease, e)
+            return None
+        if new is None:
+            ctx.leases.release(lease)
+            return None
+        cur = Current(job_id, spec, lease, lc.run_for(new), policy_for(ctx.settings, spec))
+        cur.renewed_at = ctx.clock.monotonic()
+        if status.state.is_active() and new.state is JobState.PREEMPTED:
+            cur.took_over = new.reason
+        ctx.cache.save(job_id=job_id)
+        return cur
+
+    def _facts(self, status: JobStatus, lease: Lease, silent_s: float | None) -> lc.Claim:
+        """What ``take`` needs to close a silent instance's open attempt fairly."""
+        now = self.ctx.clock.wall()
+        last = status.attempts[-1] if status.attempts else None
+        claim = lc.Claim(me=self.ctx.instance_id, epoch=lease.epoch, now_iso=iso(now) or "")
+        if last is None or last.ended_at is not None:
+            return claim
+        # the old owner was last heard of when it last renewed its lease
+        lost_at = now - timedelta(seconds=max(0.0, silent_s or 0.0))
+        training = 0.0
+        if last.started_at:
+            started = datetime.fromisoformat(last.started_at.replace("Z", "+00:00"))
+            training = max(0.0, (lost_at - started).total_seconds())
+        checkpoint = None
+        with contextlib.suppress(StoreError):
+            checkpoint = last_complete_checkpoint(self.ctx.store, model_prefix(status.id, last.n))
+        return lc.Claim(
+            me=claim.me,
+            epoch=claim.epoch,
+            now_iso=claim.now_iso,
+            lost_at_iso=iso(lost_at),
+            lost_training_s=training,
+            lost_checkpoint=checkpoint,
+        )
+
+    def quarantine(self, job_id: str, lease: Lease | None, error: StoreError) -> None:
+        """A job we cannot read: stop its trainer, mark it failed naming the object, go on."""
+        ctx = self.ctx
+        ctx.trainer.stop_strays(job_id, ctx.instance_id)
+        reason = f"unreadable job: {error}"
+        ctx.log_event(ev.JOB_QUARANTINED, job_id, reason=reason)
+        failed = JobState.FAILED
+
+        def fail(s: JobStatus) -> JobStatus:
+            s.state, s.reason, s.instance_id = failed, reason, ctx.instance_id
+            s.lease_epoch = max(s.lease_epoch, lease.epoch if lease else 0)
+            for a in s.attempts:
+                if a.ended_at is None:
+                    a.ended_at, a.outcome = iso(ctx.clock.wall()), lc.Outcome.INTERRUPTED.value
+            return s
+
+        try:
+            ctx.jobs.update(job_id, fail)  # state.json readable: only the spec is bad
+        except (CorruptObject, NotFound):
+            fresh = JobStatus(id=job_id, state=failed, reason=reason, instance_id=ctx.instance_id)
+            ctx.jobs.replace_corrupt(job_id, fresh)
+        with contextlib.suppress(StoreError):
+            ctx.jobs.event(
+                job_id, ev.RUN_FAILED, state=failed, reason=reason, instance_id=ctx.instance_id
+            )
+        if lease is not None:
+            ctx.leases.release(lease)
+        if ctx.cache.read().get("job_id") == job_id:
+            ctx.cache.clear()

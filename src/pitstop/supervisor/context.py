@@ -1,0 +1,122 @@
+"""What the supervisor's parts share: its ports (store, trainer, clock, commands) and the held job.
+
+The loop (``daemon.py``), the claimer, the executor and the shipper each own one job and
+reach the outside world only through this context, so tests pass fakes in, never patch.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from pitstop.config import Settings
+from pitstop.store.checkpoints import Progress
+from pitstop.store.jobs import JobSpec, JobStore
+from pitstop.store.layout import Layout
+from pitstop.store.leases import Lease, Leases
+from pitstop.store.objects import ObjectStore
+from pitstop.supervisor import lifecycle as lc
+from pitstop.supervisor.cache import LocalCache
+from pitstop.trainers.base import Trainer
+
+log = structlog.get_logger("pitstop.supervisor")
+
+
+class Clock(Protocol):
+    """Monotonic seconds for durations, wall time (UTC) for the records."""
+
+    def monotonic(self) -> float: ...
+    def wall(self) -> datetime: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+CommandRunner = Callable[[list[str]], int]
+
+
+def run_command(argv: list[str]) -> int:
+    """Run a power command; its exit status (127: it could not be started)."""
+    try:
+        return subprocess.run(argv, check=False, timeout=60).returncode
+    except (OSError, subprocess.SubprocessError):
+        return 127
+
+
+def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
+    return lc.Policy(
+        stall_timeout_s=settings.stall_timeout_s,
+        startup_grace_s=settings.startup_grace_s,
+        max_restarts=settings.max_restarts,
+        backoff_base_s=settings.backoff_base_s,
+        backoff_max_s=settings.backoff_max_s,
+        stop_timeout_s=settings.stop_timeout_s,
+        reboot_after_failed_attempts=settings.reboot_after_failed_attempts,
+        max_reboots=settings.max_reboots,
+        max_training_s=None if spec.max_hours is None else spec.max_hours * 3600,
+        shutdown_on_notice=settings.shutdown_on_notice,
+    )
+
+
+@dataclass
+class Pending:
+    """An action not yet carried out; ``token`` makes its S3 write the same on every retry."""
+
+    action: lc.Action
+    token: str
+    at: datetime  # when it was decided (an event's time, the same on every retry)
+
+
+@dataclass
+class Current:
+    """The job this instance holds."""
+
+    job_id: str
+    spec: JobSpec
+    lease: Lease
+    run: lc.Run
+    policy: lc.Policy
+    pending: list[Pending] = field(default_factory=list)  # actions still to carry out, in order
+    progress: Progress | None = None  # the last heartbeat read (its .coach_checkpoint ETag)
+    cancel_requested: bool = False  # as of the last read of state.json (every heartbeat)
+    fenced: bool = False  # the lease is lost: no more writes, no more side effects
+    renewed_at: float | None = None  # monotonic time of the last successful lease write
+    took_over: str | None = None  # the claim closed a silent instance's attempt: why
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: ObjectStore
+    trainer: Trainer
+    instance_id: str
+    clock: Clock
+    commands: CommandRunner
+    notifier: Callable[[str, dict[str, Any]], None] | None
+    state_dir: Path
+    layout: Layout = field(init=False)
+    jobs: JobStore = field(init=False)
+    leases: Leases = field(init=False)
+    cache: LocalCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.layout = Layout(self.settings.prefix)
+        self.jobs = JobStore(self.store, self.layout)
+        self.leases = Leases(self.store, self.layout, self.instance_id, self.settings.lease_ttl_s)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.cache = LocalCache(self.state_dir / "current.json")
+
+    def log_event(self, event: str, job_id: str | None = None, **fields: Any) -> None:
+        log.info(event, **{"job_id": job_id, "instance_id": self.instance_id, **fields})

@@ -1,0 +1,255 @@
+"""Carrying out the lifecycle's actions: idempotent, retried until they take effect, fenced.
+
+The lifecycle decides; this module acts. Actions are queued on the held job and carried
+out in order; one that fails (S3 unreachable, a trainer error) stays at the head of the
+queue with everything after it, and the next tick tries again before anything new is
+decided. Every action can be repeated safely: state writes re-read and re-apply, events
+keep the key chosen when they were first queued, a start checks what already runs.
+
+Fencing comes before every side effect: without the lease, nothing is started, written
+or recorded; the only thing still done is stopping our own trainer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import structlog
+
+from pitstop.errors import LeaseLost, PitstopError, StoreError, TrainerError
+from pitstop.store.checkpoints import clear_stale_lock, last_complete_checkpoint
+from pitstop.store.jobs import Attempt, JobStatus, iso
+from pitstop.store.layout import model_prefix
+from pitstop.store.states import Outcome, TrainerStatus
+from pitstop.supervisor import events as ev
+from pitstop.supervisor import lifecycle as lc
+from pitstop.supervisor.context import Context, Current, Pending
+from pitstop.supervisor.shipper import Shipper
+from pitstop.trainers.base import AttemptPlan
+
+log = structlog.get_logger("pitstop.supervisor")
+
+
+class Executor:
+    def __init__(self, ctx: Context, shipper: Shipper, drop: Callable[[Current, bool], None]):
+        self.ctx = ctx
+        self.shipper = shipper
+        self.drop = drop  # forget the held job (keep_cache)
+        self.stop_failed = False
+        self.power: Callable[[str, str, str], bool] | None = None  # set by the daemon
+
+    # -- the queue -----------------------------------------------------------------------
+    def queue(self, cur: Current, actions: list[lc.Action]) -> None:
+        at = self.ctx.clock.wall()
+        cur.pending += [Pending(a, uuid.uuid4().hex[:12], at) for a in actions]
+
+    def drain(self, cur: Current) -> bool:
+        """Carry out queued actions in order; False if one failed (it stays queued)."""
+        while cur.pending:
+            item = cur.pending[0]
+            if cur.fenced and not isinstance(item.action, lc.StopTrainer):
+                cur.pending.pop(0)
+                continue
+            try:
+                self._do(cur, item)
+            except LeaseLost as e:
+                self.fence(cur, str(e))
+                return True
+            except PitstopError as e:
+                log.warning(
+                    ev.ACTION_FAILED,
+                    job_id=cur.job_id,
+                    action=type(item.action).__name__,
+                    error=str(e),
+                    instance_id=self.ctx.instance_id,
+                )
+                self._stop_now(cur)
+                return False
+            if cur.pending and cur.pending[0] is item:
+                cur.pending.pop(0)
+        return True
+
+    def _stop_now(self, cur: Current) -> None:
+        """Stopping our trainer needs no S3 and is always allowed: never wait behind a write."""
+        for item in [p for p in cur.pending if isinstance(p.action, lc.StopTrainer)]:
+            self.stop_failed = not self.ctx.trainer.stop(item.action.timeout_s)
+            cur.pending.remove(item)
+
+    def fence(self, cur: Current, why: str) -> None:
+        """The lease is gone: stop our trainer, write nothing more, forget the job."""
+        if cur.fenced:
+            return
+        cur.fenced = True
+        self.ctx.log_event(ev.LEASE_LOST, cur.job_id, attempt=cur.run.attempt, reason=why)
+        if self.ctx.trainer.status()[0] is TrainerStatus.RUNNING:
+            self.ctx.trainer.stop(cur.policy.notice_stop_timeout_s)
+        cur.pending.clear()
+        self.drop(cur, False)
+
+    # -- one action ----------------------------------------------------------------------
+    def _do(self, cur: Current, item: Pending) -> None:
+        a = item.action
+        if isinstance(a, lc.Emit):
+            if a.event == ev.LEASE_LOST:
+                self.fence(cur, "lease lost to another instance")
+            else:
+                self.emit(cur, a.event, a.fields, item)
+        elif isinstance(a, lc.StartAttempt):
+            self._start_attempt(cur, a)
+        elif isinstance(a, lc.StopTrainer):
+            self.stop_failed = not self.ctx.trainer.stop(a.timeout_s)
+        elif isinstance(a, lc.EndAttempt):
+            self._end_attempt(cur, a)
+        elif isinstance(a, lc.ClearStaleLock):
+            prefix = model_prefix(cur.job_id, a.n)
+            if clear_stale_lock(self.ctx.store, prefix):
+                self.emit(cur, ev.LOCK_CLEARED, {"model_prefix": prefix}, item)
+        elif isinstance(a, lc.SetState):
+            self._set_state(cur, a)
+        elif isinstance(a, lc.ReleaseLease):
+            self.ctx.leases.release(cur.lease)
+            self.ctx.log_event(ev.LEASE_RELEASED, cur.job_id)
+            cur.pending.pop(0)
+            self.drop(cur, False)
+        elif isinstance(a, lc.Reboot):
+            cur.pending.pop(0)
+            self.drop(cur, True)
+            assert self.power is not None
+            self.power(ev.INSTANCE_REBOOTING, "reboot", a.reason)
+        elif isinstance(a, lc.Shutdown):
+            assert self.power is not None
+            self.power(ev.INSTANCE_SHUTTING_DOWN, "shutdown", a.reason)
+
+    def emit(
+        self, cur: Current, event: str, fields: dict[str, object], item: Pending | None = None
+    ) -> None:
+        """Record an event in S3 (and log it, and notify); never after the lease is lost."""
+        if cur.fenced:
+            return
+        doc = {
+            "attempt": cur.run.attempt,
+            "state": cur.run.state.value,
+            **fields,
+            "instance_id": self.ctx.instance_id,
+        }
+        self.ctx.log_event(event, cur.job_id, **doc)
+        at, token = (item.at, item.token) if item is not None else (None, "")
+        self.ctx.jobs.event(cur.job_id, event, at=at, token=token, **doc)
+        if self.ctx.notifier is not None:
+            self.ctx.notifier(event, {"job_id": cur.job_id, **doc})
+
+    def update(self, cur: Current, change: Callable[[JobStatus], JobStatus]) -> None:
+        """Write state.json only while the job is ours: the lease epoch is the fence."""
+        me, epoch = self.ctx.instance_id, cur.lease.epoch
+
+        def guarded(s: JobStatus) -> JobStatus:
+            if s.lease_epoch > epoch or s.instance_id not in (None, me):
+                raise LeaseLost(f"job {cur.job_id} is owned by {s.instance_id} now")
+            s.instance_id, s.lease_epoch = me, epoch
+            return change(s)
+
+        self.ctx.jobs.update(cur.job_id, guarded)
+
+    def ensure_lease(self, cur: Current) -> None:
+        """Prove we hold the lease right now (one conditional write) before a side effect."""
+        cur.lease = self.ctx.leases.renew(cur.lease)
+        cur.renewed_at = self.ctx.clock.monotonic()
+
+    # -- actions with more than one step ---------------------------------------------------
+    def _pretrained(self, cur: Current, from_attempt: int | None) -> tuple[str | None, str | None]:
+        """The newest complete checkpoint at or before attempt ``from_attempt``."""
+        n = from_attempt
+        while n:
+            prefix = model_prefix(cur.job_id, n)
+            name = last_complete_checkpoint(self.ctx.store, prefix)
+            if name is not None:
+                return prefix, name
+            n -= 1
+        return None, None
+
+    def _start_attempt(self, cur: Current, action: lc.StartAttempt) -> None:
+        ctx = self.ctx
+        self.ensure_lease(cur)
+        pre_prefix, pre_ckpt = self._pretrained(cur, action.pretrained_from)
+        prefix = model_prefix(cur.job_id, action.n)
+        attempt = Attempt(
+            n=action.n,
+            instance_id=ctx.instance_id,
+            model_prefix=prefix,
+            pretrained_prefix=pre_prefix,
+            pretrained_checkpoint=pre_ckpt,
+            started_at=iso(ctx.clock.wall()),
+            outcome="running",
+        )
+
+        def add(s: JobStatus) -> JobStatus:
+            if not any(a.n == action.n for a in s.attempts):  # a retry keeps the first record
+                s.attempts.append(attempt)
+            return s
+
+        self.update(cur, add)
+        handle = ctx.cache.read().get("handle") or {}
+        if handle.get("attempt") == action.n and ctx.trainer.status()[0] is TrainerStatus.RUNNING:
+            return  # started by an earlier try of this action
+        ctx.trainer.stop_strays(cur.job_id, ctx.instance_id)
+        plan = AttemptPlan(
+            job_id=cur.job_id,
+            attempt=action.n,
+            spec=cur.spec,
+            model_prefix=prefix,
+            pretrained_prefix=pre_prefix,
+            pretrained_checkpoint=pre_ckpt,
+            bucket=ctx.settings.bucket,
+            region=ctx.settings.region,
+            endpoint_url=ctx.settings.s3_endpoint_url,
+            custom_files_prefix=ctx.layout.custom_files(cur.job_id),
+            work_dir=ctx.state_dir / "jobs" / cur.job_id,
+            instance_id=ctx.instance_id,
+        )
+        try:
+            handle = ctx.trainer.start(plan)
+        except TrainerError as e:
+            self.emit(cur, ev.RUN_CRASHED, {"reason": f"could not start: {e}"})
+            return  # the next observation sees no trainer: a crash, with backoff
+        ctx.cache.save(job_id=cur.job_id, handle={**handle, "attempt": action.n})
+        ctx.log_event(
+            ev.RUN_LAUNCHED,
+            cur.job_id,
+            attempt=action.n,
+            model_prefix=prefix,
+            pretrained=f"{pre_prefix}/{pre_ckpt}" if pre_prefix else None,
+        )
+
+    def _end_attempt(self, cur: Current, action: lc.EndAttempt) -> None:
+        if action.outcome is not Outcome.STOP_FAILED:
+            # an ended attempt leaves nothing behind: a crashed DRfC stack may still have
+            # containers up, a crashed run script may have children; this also saves logs
+            self.ctx.trainer.stop(self.ctx.settings.stop_timeout_s)
+        prefix = model_prefix(cur.job_id, action.n)
+        try:
+            last = last_complete_checkpoint(self.ctx.store, prefix)
+        except StoreError:
+            last = None
+        ended = iso(self.ctx.clock.wall())
+
+        def close(s: JobStatus) -> JobStatus:
+            for a in s.attempts:
+                if a.n == action.n and a.ended_at is None:
+                    a.ended_at, a.outcome = ended, action.outcome.value
+                    a.training_s = round(action.training_s, 3)
+                    a.last_checkpoint = last or a.last_checkpoint
+            return s
+
+        self.update(cur, close)
+        self.shipper.upload_logs(cur, action.n)
+
+    def _set_state(self, cur: Current, action: lc.SetState) -> None:
+        run = cur.run
+
+        def change(s: JobStatus) -> JobStatus:
+            s.state, s.reason = action.state, action.reason
+            s.restarts, s.reboots = run.restarts, run.reboots
+            return s
+
+        self.update(cur, change)
