@@ -72,9 +72,10 @@ class Executor:
 
     def _stop_now(self, cur: Current) -> None:
         """Stopping our trainer needs no S3 and is always allowed: never wait behind a write."""
-        for item in [p for p in cur.pending if isinstance(p.action, lc.StopTrainer)]:
-            self.stop_failed = not self.ctx.trainer.stop(item.action.timeout_s)
-            cur.pending.remove(item)
+        for item in list(cur.pending):
+            if isinstance(item.action, lc.StopTrainer):
+                self.stop_failed = not self.ctx.trainer.stop(item.action.timeout_s)
+                cur.pending.remove(item)
 
     def fence(self, cur: Current, why: str) -> None:
         """The lease is gone: stop our trainer, write nothing more, forget the job."""
