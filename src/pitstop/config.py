@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     shutdown_on_notice: bool = Field(True, description="power off after a spot notice")
     state_dir: Path = Field(Path("/var/lib/pitstop"))
     instance_id: str | None = Field(None, description="read from IMDS when unset")
+    inbox_settle_s: float = Field(
+        10.0, ge=0, le=3600, description="an inbox drop is taken once unchanged this long"
+    )
     idle_shutdown_s: float = Field(0.0, ge=0, description="0 = never")
     sns_topic_arn: str | None = None
     reboot_command: str = "systemctl reboot"

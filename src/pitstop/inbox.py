@@ -7,12 +7,17 @@ under ``inbox/processed/.claims/``) keeps several instances from validating the 
 and the job spec's ``If-None-Match: *`` makes creation exactly-once even if claims race.
 A drop that fails validation becomes a ``rejected`` job with a one-line reason. Either way
 the drop is moved to ``inbox/processed/JOB_ID/``: never lost.
+
+A drop is only taken once it has *settled*: no file of it changed for ``settle_s`` seconds
+(by the S3 server's clock), so a folder uploaded file by file is read whole. A folder drop
+that holds a ``.ready`` file is taken at once (upload it last).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 
@@ -29,10 +34,21 @@ log = structlog.get_logger("pitstop.inbox")
 KNOWN = ("reward_function.py", "model_metadata.json", "hyperparameters.json", "job.json")
 
 
+READY = ".ready"  # a folder drop's "complete" marker
+
+
 @dataclass
 class Drop:
     name: str
     objects: dict[str, Listed] = field(default_factory=dict)  # file name -> object
+    ready: bool = False  # its .ready marker is there
+    marker: Listed | None = None
+
+    def settled(self, server_now: datetime, settle_s: float) -> bool:
+        if self.ready:
+            return True
+        newest = max(o.last_modified for o in self.objects.values())
+        return (server_now - newest).total_seconds() >= settle_s
 
     def job_id(self) -> str:
         h = hashlib.sha256()
@@ -55,15 +71,26 @@ def list_drops(jobs: JobStore) -> list[Drop]:
             drops.setdefault(f"file:{parts[0]}", Drop(name)).objects[
                 "reward_function.py" if parts[0].endswith(".py") else parts[0]
             ] = item
+        elif len(parts) == 2 and parts[1] == READY:
+            drop = drops.setdefault(f"dir:{parts[0]}", Drop(parts[0]))
+            drop.ready, drop.marker = True, item
         elif len(parts) == 2 and parts[1]:
             drops.setdefault(f"dir:{parts[0]}", Drop(parts[0])).objects[parts[1]] = item
-    return sorted(drops.values(), key=lambda d: min(o.last_modified for o in d.objects.values()))
+    found = [d for d in drops.values() if d.objects]
+    return sorted(found, key=lambda d: min(o.last_modified for o in d.objects.values()))
 
 
 class Inbox:
     def __init__(
-        self, jobs: JobStore, instance_id: str, claim_ttl_s: float, *, dynamic: bool = True
+        self,
+        jobs: JobStore,
+        instance_id: str,
+        claim_ttl_s: float,
+        *,
+        dynamic: bool = True,
+        settle_s: float = 10.0,
     ) -> None:
+        self.settle_s = settle_s
         self.jobs = jobs
         self.claims = Leases(
             jobs.store, jobs.layout, instance_id, claim_ttl_s, key_for=jobs.layout.inbox_claim
@@ -73,7 +100,12 @@ class Inbox:
     def scan(self) -> list[str]:
         """Process every drop in the inbox; return the job ids this call created or rejected."""
         done: list[str] = []
-        for drop in list_drops(self.jobs):
+        drops = list_drops(self.jobs)
+        server_now = self.jobs.store.server_time() if drops else None
+        for drop in drops:
+            assert server_now is not None
+            if not drop.settled(server_now, self.settle_s):
+                continue  # still being uploaded: the next scan looks again
             job_id = drop.job_id()
             try:
                 if self.jobs.exists(job_id):
@@ -151,7 +183,8 @@ class Inbox:
     def _move(self, drop: Drop, job_id: str) -> None:
         """Move the drop under inbox/processed/JOB_ID/ (copy first: it is never lost)."""
         lay = self.jobs.layout
-        for _fname, obj in drop.objects.items():
+        marker = [drop.marker] if drop.marker is not None else []
+        for obj in [*drop.objects.values(), *marker]:
             target = f"{lay.inbox_processed}{job_id}/{obj.key.rsplit('/', 1)[-1]}"
             try:
                 self.jobs.store.copy(obj.key, target)

@@ -34,7 +34,8 @@ FAST = {
     "PITSTOP_STOP_TIMEOUT_S": "1.0",
     "PITSTOP_SPOT_POLL_INTERVAL_S": "0.5",
     "PITSTOP_IMDS_ENDPOINT": "http://127.0.0.1:9",  # nothing there: errors, never a notice
-    "PITSTOP_MAX_FAILED_TICKS": "150",  # 30 s of 0.2 s polls: outlives the outage tests
+    "PITSTOP_MAX_FAILED_TICKS": "150",
+    "PITSTOP_INBOX_SETTLE_S": "0.5",  # 30 s of 0.2 s polls: outlives the outage tests
 }
 
 

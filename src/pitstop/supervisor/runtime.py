@@ -80,7 +80,10 @@ def build(settings: Settings) -> Supervisor:
     instance_id = resolve_instance_id(settings, imds)
     notifier = SnsNotifier.from_settings(settings) if settings.sns_topic_arn else None
     inbox = Inbox(
-        JobStore(store, Layout(settings.prefix)), instance_id, claim_ttl_s=settings.lease_ttl_s
+        JobStore(store, Layout(settings.prefix)),
+        instance_id,
+        claim_ttl_s=settings.lease_ttl_s,
+        settle_s=settings.inbox_settle_s,
     )
     return Supervisor(
         settings,
