@@ -45,7 +45,11 @@ class PreconditionFailed(StoreError):
 
 
 class NotFound(StoreError):
-    """The object or job does not exist."""
+    """The object or job does not exist; ``key`` names the object where known."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class CorruptObject(StoreError):

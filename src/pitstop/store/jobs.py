@@ -206,7 +206,7 @@ class JobStore:
         try:
             obj = self.store.get(self.layout.spec(job_id))
         except NotFound:
-            raise NotFound(f"no job {job_id!r}") from None
+            raise NotFound(f"no job {job_id!r}", key=self.layout.spec(job_id)) from None
         try:
             return JobSpec.model_validate_json(obj.body)
         except ValidationError as e:
@@ -219,7 +219,7 @@ class JobStore:
         try:
             obj = self.store.get(self.layout.state(job_id))
         except NotFound:
-            raise NotFound(f"no job {job_id!r}") from None
+            raise NotFound(f"no job {job_id!r}", key=self.layout.state(job_id)) from None
         try:
             return JobStatus.model_validate_json(obj.body), obj.head.etag
         except ValidationError as e:

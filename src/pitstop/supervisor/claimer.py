@@ -111,7 +111,8 @@ class Claimer:
         """A job we cannot read: stop its trainer, mark it failed naming the object, go on."""
         ctx = self.ctx
         ctx.trainer.stop_strays(job_id, ctx.instance_id)
-        reason = f"unreadable job: {error}"
+        what = f"{error.key}: missing" if isinstance(error, NotFound) and error.key else error
+        reason = f"unreadable job: {what}"
         ctx.log_event(ev.JOB_QUARANTINED, job_id, reason=reason)
         failed = JobState.FAILED
 
