@@ -324,3 +324,120 @@ def test_resume_after_supervisor_restart(alive: bool) -> None:
 def test_terminal_state_needs_no_supervision() -> None:
     run, acts = lc.step(Run(JobState.SUCCEEDED), obs(TrainerStatus.ABSENT), 1.0, POLICY)
     assert run.done and acts == []
+
+
+# -- claim / take-over (lifecycle.take), SIGTERM (interrupt), idle, resume edges --------
+def _status(**fields):  # type: ignore[no-untyped-def]
+    from pitstop.store.jobs import Attempt, JobStatus
+
+    attempts = [Attempt(**a) for a in fields.pop("attempts", [])]
+    return JobStatus(id="j", attempts=attempts, **fields)
+
+
+CLAIM = lc.Claim(
+    me="i-b",
+    epoch=3,
+    now_iso="2026-01-01T00:10:00.000Z",
+    lost_at_iso="2026-01-01T00:09:00.000Z",
+    lost_training_s=500.0,
+    lost_checkpoint="7_Step-700.ckpt",
+)
+
+
+def test_pending_to_claimed_takes_owner_and_epoch() -> None:
+    new = lc.take(_status(state=JobState.PENDING, lease_epoch=2), CLAIM)
+    assert new is not None and new.instance_id == "i-b" and new.lease_epoch == 3
+    assert new.state is JobState.PENDING  # the first step starts it
+
+
+def test_running_of_a_silent_instance_to_preempted_closes_its_attempt_fairly() -> None:
+    attempt = {"n": 1, "model_prefix": "m/1", "started_at": "2026-01-01T00:00:00.000Z"}
+    old = _status(state=JobState.RUNNING, instance_id="i-a", lease_epoch=2, attempts=[attempt])
+    new = lc.take(old, CLAIM)
+    assert new is not None and new.state is JobState.PREEMPTED
+    (a,) = new.attempts
+    assert a.outcome == "preempted" and a.ended_at == CLAIM.lost_at_iso
+    assert a.training_s == 500.0 and a.last_checkpoint == "7_Step-700.ckpt"  # max_hours holds
+    again = lc.take(new.model_copy(deep=True), CLAIM)  # a lost reply: applied to itself
+    assert again == new
+
+
+def test_claim_steps_back_when_a_newer_lease_wrote_the_state() -> None:
+    newer = _status(state=JobState.STARTING, instance_id="i-c", lease_epoch=4)
+    assert lc.take(newer, CLAIM) is None
+
+
+def test_claim_of_an_ended_or_cancelled_job_is_refused() -> None:
+    assert lc.take(_status(state=JobState.SUCCEEDED), CLAIM) is None
+    assert lc.take(_status(state=JobState.PENDING, cancel_requested=True), CLAIM) is None
+
+
+def test_own_stranded_attempt_is_closed_as_interrupted() -> None:
+    attempt = {"n": 2, "model_prefix": "m/2", "started_at": "2026-01-01T00:00:00.000Z"}
+    mine = _status(state=JobState.RUNNING, instance_id="i-b", lease_epoch=1, attempts=[attempt])
+    new = lc.take(mine, CLAIM)
+    assert new is not None and new.attempts[0].outcome == "interrupted"
+    assert new.state is JobState.PREEMPTED
+
+
+def test_running_to_preempted_on_sigterm_stops_closes_and_releases() -> None:
+    run = Run(state=JobState.RUNNING, attempt=2, attempt_started_at=100.0)
+    new, acts = lc.interrupt(run, 160.0, POLICY)
+    assert new.state is JobState.PREEMPTED and new.done
+    assert acts[:3] == [
+        StopTrainer(POLICY.stop_timeout_s),
+        EndAttempt(2, Outcome.INTERRUPTED, acts[1].reason, 60.0),  # type: ignore[union-attr]
+        ClearStaleLock(2),
+    ]
+    assert SetState(JobState.PREEMPTED, acts[1].reason) in acts  # type: ignore[union-attr]
+    assert isinstance(acts[-1], ReleaseLease)
+
+
+def test_idle_decisions() -> None:
+    assert lc.idle(10, idle_shutdown_s=0, notice=False, shutdown_on_notice=True) is None
+    assert lc.idle(10, idle_shutdown_s=5, notice=False, shutdown_on_notice=True) == Shutdown(
+        "idle for 10 s"
+    )
+    notice = lc.idle(0, idle_shutdown_s=0, notice=True, shutdown_on_notice=True)
+    assert notice is not None and "notice" in notice.reason
+    assert lc.idle(0, idle_shutdown_s=0, notice=True, shutdown_on_notice=False) is None
+
+
+def test_resume_restarting_with_live_trainer_finishes_the_stop_first() -> None:
+    run, acts = lc.resume(
+        JobState.RESTARTING,
+        attempts=1,
+        attempt_open=True,
+        trained_s=0.0,
+        restarts=0,
+        reboots=0,
+        trainer_alive=True,
+        attempt_elapsed_s=40.0,
+        now=1000.0,
+        reason="stall: no new checkpoint for 60 s",
+        policy=POLICY,
+    )
+    assert acts == [StopTrainer(POLICY.stop_timeout_s)] and run.stopping is Outcome.STALLED
+    # the next step sees it stopped: the attempt is closed and counted, then backoff
+    run, acts = lc.step(run, Observation(TrainerStatus.ABSENT), 1001.0, POLICY)
+    assert EndAttempt(1, Outcome.STALLED, "stall: no new checkpoint for 60 s", 41.0) in acts
+    assert run.restarts == 1 and run.state is JobState.RESTARTING
+
+
+def test_resume_running_finished_while_down_succeeds_without_a_new_attempt() -> None:
+    run, acts = lc.resume(
+        JobState.RUNNING,
+        attempts=1,
+        attempt_open=True,
+        trained_s=0.0,
+        restarts=0,
+        reboots=0,
+        trainer_alive=False,
+        attempt_elapsed_s=30.0,
+        now=1000.0,
+        finished=True,
+        policy=POLICY,
+    )
+    assert run.state is JobState.SUCCEEDED and run.done
+    assert not any(isinstance(a, StartAttempt) for a in acts)
+    assert isinstance(acts[0], EndAttempt) and acts[0].outcome is Outcome.SUCCEEDED
