@@ -4,7 +4,11 @@ Prints:
 - supervisor RSS (a real ``pitstop supervise`` process, trainer excluded);
 - CPU seconds per hour of supervision: CPU per scheduled run measured at compressed
   intervals, scaled to the default intervals (poll 30 s, spot 5 s, heartbeat 60 s);
-- S3 requests per poll with 10 and with 5,000 objects in the model prefix;
+- S3 requests per poll while training, with 10 and with 5,000 checkpoints in the model
+  prefix: per tick, and amortised at the default intervals (a heartbeat every 2 polls);
+- S3 requests per tick of an idle instance with 10 and with 2,000 ended jobs in the bucket
+  (and per full scan, once every lease TTL);
+- how fast an idle instance takes a preempted job (polls from the preemption to the claim);
 - the distribution of stall-detection latency over >= 20 injected freezes (time from the
   trainer writing its last checkpoint to the supervisor's stall verdict), with
   stall_timeout_s = 2 and poll_interval_s = 0.25.
@@ -32,6 +36,7 @@ from tests.servers import MotoServer
 from pitstop.config import load_settings
 from pitstop.store.layout import model_prefix
 from pitstop.store.objects import S3Store
+from pitstop.store.states import JobState
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.spot import NoInterruptions
 from pitstop.trainers.simulated import SimulatedTrainer
@@ -81,36 +86,102 @@ def measure_rss_cpu(endpoint: str, work: Path) -> dict[str, float]:
     }
 
 
-def requests_per_poll(endpoint: str, work: Path, extra_objects: int) -> float:
-    bucket = f"bench-req-{extra_objects}"
-    _, (job_id,) = make_jobs(
-        endpoint, bucket, 1, {"checkpoint_interval_s": 0.2, "checkpoints": 100000}
-    )
-    settings = load_settings(
+def _settings(endpoint: str, bucket: str, state_dir: Path, instance: str, **extra: object):  # type: ignore[no-untyped-def]
+    return load_settings(
         None,
         bucket=bucket,
         s3_endpoint_url=endpoint,
         trainer="simulated",
-        state_dir=work / f"req-{extra_objects}",
-        instance_id="i-req",
+        state_dir=state_dir,
+        instance_id=instance,
         stall_timeout_s=600,
         startup_grace_s=600,
+        reboot_command="true",
+        shutdown_command="true",
+        **extra,
     )
+
+
+def requests_per_poll(endpoint: str, work: Path, checkpoints: int) -> tuple[float, float]:
+    """(requests per tick, per poll amortised with a heartbeat every second poll)."""
+    bucket = f"bench-req-{checkpoints}"
+    _, (job_id,) = make_jobs(
+        endpoint, bucket, 1, {"checkpoint_interval_s": 0.2, "checkpoints": 100000}
+    )
+    settings = _settings(endpoint, bucket, work / f"req-{checkpoints}", "i-req")
     store = S3Store.from_settings(settings)
     trainer = SimulatedTrainer()
     sup = Supervisor(settings, store, trainer, "i-req", spot=NoInterruptions())
     sup.tick()  # claim and launch
     prefix = model_prefix(job_id, 1)
-    for i in range(extra_objects):
-        store.put(f"{prefix}/training-simtrace/filler-{i:05d}.csv", b"x")
+    for i in range(checkpoints):  # old checkpoints the trainer would have written
+        store.put(f"{prefix}/model/{i + 100000}_Step-{i}.ckpt.index", b"x")
     try:
-        store.requests.clear()
         polls = 20
+        store.requests.clear()
         for _ in range(polls):
             sup.tick()
-        return sum(store.requests.values()) / polls
+        per_tick = sum(store.requests.values()) / polls
+        store.requests.clear()
+        for i in range(polls):
+            sup.tick()
+            if i % 2:
+                sup.heartbeat()  # default intervals: poll 30 s, heartbeat 60 s
+        return per_tick, sum(store.requests.values()) / polls
     finally:
         trainer.stop(2)
+
+
+def idle_requests(endpoint: str, work: Path, ended: int) -> tuple[float, int]:
+    """(requests per idle tick between full scans, requests of one full scan)."""
+    bucket = f"bench-idle-{ended}"
+    jobs, ids = make_jobs(endpoint, bucket, ended)
+
+    def done(s):  # type: ignore[no-untyped-def]
+        s.state = JobState.SUCCEEDED
+        return s
+
+    for job_id in ids:
+        jobs.update(job_id, done)
+    settings = _settings(endpoint, bucket, work / f"idle-{ended}", "i-idle")
+    store = S3Store.from_settings(settings)
+    sup = Supervisor(settings, store, SimulatedTrainer(), "i-idle", spot=NoInterruptions())
+    store.requests.clear()
+    sup.tick()  # the first tick does a full scan
+    full = sum(store.requests.values())
+    store.requests.clear()
+    ticks = 20
+    for _ in range(ticks):
+        sup.tick()
+    return sum(store.requests.values()) / ticks, full
+
+
+def preempted_pickup(endpoint: str, work: Path, poll_s: float = 0.2) -> float:
+    """Polls between a job's preemption (SIGTERM path) and an idle instance's claim of it."""
+    bucket = "bench-pickup"
+    jobs, (job_id,) = make_jobs(
+        endpoint, bucket, 1, {"checkpoint_interval_s": 0.2, "checkpoints": 100000}
+    )
+    a_set = _settings(endpoint, bucket, work / "pick-a", "i-a", poll_interval_s=poll_s)
+    b_set = _settings(endpoint, bucket, work / "pick-b", "i-b", poll_interval_s=poll_s)
+    a_trainer, b_trainer = SimulatedTrainer(), SimulatedTrainer()
+    a = Supervisor(a_set, S3Store.from_settings(a_set), a_trainer, "i-a", spot=NoInterruptions())
+    b = Supervisor(b_set, S3Store.from_settings(b_set), b_trainer, "i-b", spot=NoInterruptions())
+    try:
+        a.tick()
+        b.tick()  # b is idle now, and did its first full scan
+        a.shutdown()  # preempted, lease released
+        t0 = time.monotonic()
+        polls = 0
+        while jobs.status(job_id)[0].instance_id != "i-b" and polls < 10000:
+            time.sleep(poll_s)
+            b.tick()
+            polls += 1
+        del t0
+        return polls
+    finally:
+        a_trainer.stop(2)
+        b_trainer.stop(2)
 
 
 def stall_latencies(endpoint: str, work: Path, freezes: int) -> list[float]:
@@ -174,6 +245,9 @@ def main() -> int:
     try:
         small = requests_per_poll(server.endpoint, work, 10)
         large = requests_per_poll(server.endpoint, work, 5000)
+        idle_small = idle_requests(server.endpoint, work, 10)
+        idle_large = idle_requests(server.endpoint, work, 2000)
+        pickup = preempted_pickup(server.endpoint, work)
         usage = measure_rss_cpu(server.endpoint, work)
         lat = stall_latencies(server.endpoint, work, args.freezes)
     finally:
@@ -186,8 +260,16 @@ def main() -> int:
         f"  CPU per hour, default intervals         {usage['cpu_s_per_hour_default']:.1f} s  (poll 30 s, spot 5 s, heartbeat 60 s)"
     )
     print(f"  CPU per hour, 0.5 s intervals (measured) {usage['cpu_s_per_hour_compressed']:.1f} s")
-    print(f"  S3 requests per poll, 10 objects        {small:.2f}")
-    print(f"  S3 requests per poll, 5,000 objects     {large:.2f}")
+    print(f"  S3 requests per tick, 10 checkpoints    {small[0]:.2f}")
+    print(f"  S3 requests per tick, 5,000 checkpoints {large[0]:.2f}")
+    print(
+        f"  S3 requests per poll incl. heartbeat    {small[1]:.2f} / {large[1]:.2f}  (10 / 5,000)"
+    )
+    print(
+        f"  idle tick, 10 / 2,000 ended jobs        {idle_small[0]:.2f} / {idle_large[0]:.2f} requests"
+        f"  (full scan every lease TTL: {idle_small[1]} / {idle_large[1]})"
+    )
+    print(f"  preempted job taken by an idle instance {pickup:.0f} poll(s) after the preemption")
     print(f"  stall-detection latency, {len(lat)} freezes (stall_timeout 2 s, poll 0.25 s):")
     print(
         f"    min {min(lat):.2f} s  median {statistics.median(lat):.2f} s  p95 {q[18]:.2f} s  max {max(lat):.2f} s"
@@ -198,7 +280,13 @@ def main() -> int:
     )
     print(
         json.dumps(
-            {"usage": usage, "requests_per_poll": {"10": small, "5000": large}, "latencies": lat}
+            {
+                "usage": usage,
+                "requests_per_poll": {"10": small, "5000": large},
+                "idle": {"10": idle_small, "2000": idle_large},
+                "pickup_polls": pickup,
+                "latencies": lat,
+            }
         )
     )
     return 0

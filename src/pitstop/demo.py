@@ -121,10 +121,9 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     from moto.server import ThreadedMotoServer
 
     from pitstop import reward_funcs
-    from pitstop.cli.jobs import job_document
     from pitstop.intake import Submission, build_spec, defaults
     from pitstop.reward_funcs import catalog
-    from pitstop.store.jobs import JobStore
+    from pitstop.store.jobs import JobStore, job_document
     from pitstop.store.layout import Layout
     from pitstop.store.objects import S3Store
 

@@ -21,13 +21,13 @@ from datetime import datetime
 
 import structlog
 
+from pitstop import events as ev
 from pitstop.errors import InvalidInput, NotFound, StoreError
 from pitstop.intake import MAX_FILE_BYTES, Submission, build_spec, fill_defaults, validate
 from pitstop.store.jobs import JobStore, parse_user_fields, slug
 from pitstop.store.leases import Leases
 from pitstop.store.objects import Listed
 from pitstop.store.states import JobState
-from pitstop.supervisor import events as ev
 
 log = structlog.get_logger("pitstop.inbox")
 

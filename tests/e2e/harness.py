@@ -14,10 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.jobs import job_document
 from pitstop.config import load_settings
 from pitstop.intake import Submission, build_spec, defaults
-from pitstop.store.jobs import JobStore
+from pitstop.store.jobs import JobStore, job_document
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 

@@ -40,6 +40,10 @@ from tests.e2e.harness import (
 )
 from tests.faults.proxy import FaultProxy, Rule
 
+FAULTS = [  # drawn uniformly: the repeats weigh them
+    *("drop_reply", "drop_reply", "reset", "delay", "cut"),
+    *("kill", "kill_mid", "kill_mid", "stop", "trainer"),
+]
 TERMINAL_EVENTS = ("run.succeeded", "run.failed", "run.cancelled", "job.rejected")
 S3_OPS = [
     ("PUT", r"/lease\.json$"),
@@ -103,10 +107,7 @@ def run_chaos(
         deadline = time.monotonic() + window_s
         while time.monotonic() < deadline:
             time.sleep(rng.uniform(0.2, 2 * every_s))
-            kind = rng.choice(
-                ["drop_reply", "drop_reply", "reset", "delay", "cut"]
-                + ["kill", "kill_mid", "kill_mid", "stop", "trainer"]
-            )
+            kind = rng.choice(FAULTS)
             name = rng.choice(sorted(sups))
             if kind in ("drop_reply", "reset", "delay"):
                 method, key = rng.choice(S3_OPS)

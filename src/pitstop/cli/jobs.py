@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -148,30 +147,9 @@ def _jobs(args: Any) -> int:
     return 0
 
 
-def job_document(jobs: Any, job_id: str) -> dict[str, Any]:
-    status, _ = jobs.status(job_id)
-    spec = jobs.spec(job_id)
-    events = [
-        {"at": e.get("at"), **{k: v for k, v in e.items() if k != "at"}}
-        for e in jobs.events(job_id)
-    ]
-    return {
-        "id": job_id,
-        "name": spec.name,
-        "state": status.state.value,
-        "reason": status.reason,
-        "instance_id": status.instance_id,
-        "restarts": status.restarts,
-        "reboots": status.reboots,
-        "training_s": round(status.training_s, 3),
-        "cancel_requested": status.cancel_requested,
-        "spec": json.loads(spec.model_dump_json()),
-        "attempts": [json.loads(a.model_dump_json()) for a in status.attempts],
-        "events": events,
-    }
-
-
 def _job(args: Any) -> int:
+    from pitstop.store.jobs import job_document
+
     doc = job_document(job_store(settings_from(args)), args.job_id)
     if args.json:
         print_json(doc)
@@ -220,18 +198,10 @@ def _job(args: Any) -> int:
 
 def _cancel(args: Any) -> int:
     from pitstop.store.states import JobState
+    from pitstop.supervisor.lifecycle import request_cancel
 
     jobs = job_store(settings_from(args))
-
-    def change(s: Any) -> Any:
-        if s.state.is_terminal():
-            return None
-        s.cancel_requested = True
-        if s.state in (JobState.PENDING, JobState.PREEMPTED):
-            s.state, s.reason = JobState.CANCELLED, "cancelled by request"
-        return s
-
-    status = jobs.update(args.job_id, change)
+    status = jobs.update(args.job_id, request_cancel)
     if status is None:
         current, _ = jobs.status(args.job_id)
         raise UsageError(f"job {args.job_id} is already {current.state.value}; nothing to cancel")

@@ -129,7 +129,7 @@ class JobProgress:
 def job_progress(
     jobs: JobStore, job_id: str, now: datetime, spot_price: float | None, with_curves: bool = False
 ) -> JobProgress:
-    from pitstop.cli.jobs import job_document
+    from pitstop.store.jobs import job_document
 
     doc = job_document(jobs, job_id)
     status, _ = jobs.status(job_id)

@@ -381,3 +381,27 @@ def parse_user_fields(text: str | bytes, source: str) -> dict[str, Any]:
         loc = ".".join(str(p) for p in err["loc"])
         raise InvalidInput(f"{source}: {loc}: {err['msg']}") from None
     return doc
+
+
+def job_document(jobs: JobStore, job_id: str) -> dict[str, Any]:
+    """``pitstop job ID --json``: state, spec, attempts and events of one job."""
+    status, _ = jobs.status(job_id)
+    spec = jobs.spec(job_id)
+    events = [
+        {"at": e.get("at"), **{k: v for k, v in e.items() if k != "at"}}
+        for e in jobs.events(job_id)
+    ]
+    return {
+        "id": job_id,
+        "name": spec.name,
+        "state": status.state.value,
+        "reason": status.reason,
+        "instance_id": status.instance_id,
+        "restarts": status.restarts,
+        "reboots": status.reboots,
+        "training_s": round(status.training_s, 3),
+        "cancel_requested": status.cancel_requested,
+        "spec": json.loads(spec.model_dump_json()),
+        "attempts": [json.loads(a.model_dump_json()) for a in status.attempts],
+        "events": events,
+    }

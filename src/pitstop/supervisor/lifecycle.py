@@ -639,3 +639,14 @@ def idle(
     if idle_shutdown_s and idle_for_s >= idle_shutdown_s:
         return Shutdown(f"idle for {idle_for_s:.0f} s")
     return None
+
+
+def request_cancel(status: JobStatus) -> JobStatus | None:
+    """``pitstop cancel``: a queued job ends at once; a running one is stopped by its
+    supervisor (``cancel_requested``, read at its next heartbeat). None: already ended."""
+    if status.state.is_terminal():
+        return None
+    status.cancel_requested = True
+    if status.state in (JobState.PENDING, JobState.PREEMPTED):
+        status.state, status.reason = JobState.CANCELLED, "cancelled by request"
+    return status

@@ -1,0 +1,42 @@
+"""Log and S3 event names (``noun.past_tense``): a public interface, kept as constants.
+
+Shared below every package (the inbox, the supervisor, the CLI all record events).
+"""
+
+JOB_SUBMITTED = "job.submitted"
+JOB_REJECTED = "job.rejected"
+JOB_CANCEL_REQUESTED = "job.cancel_requested"
+RUN_STARTED = "run.started"  # an attempt was launched (n == 1) ...
+RUN_RESTARTED = "run.restarted"  # ... or relaunched from a checkpoint (n > 1)
+RUN_LAUNCHED = "run.launched"  # the trainer process/stack of an attempt was started
+RUN_ADOPTED = "run.adopted"  # a restarted supervisor found its trainer still running
+RUN_CHECKPOINTED = "run.checkpointed"
+RUN_STALLED = "run.stalled"
+RUN_CRASHED = "run.crashed"
+RUN_INTERRUPTED = "run.interrupted"  # the trainer vanished with the supervisor (reboot, kill)
+RUN_BACKING_OFF = "run.backing_off"
+RUN_PREEMPTED = "run.preempted"
+RUN_SUCCEEDED = "run.succeeded"
+RUN_FAILED = "run.failed"
+RUN_CANCELLED = "run.cancelled"
+RUN_STOP_FAILED = "run.stop_failed"
+LOCK_CLEARED = "lock.cleared"
+LEASE_CLAIMED = "lease.claimed"
+LEASE_RELEASED = "lease.released"
+LEASE_LOST = "lease.lost"
+HEARTBEAT_UNKNOWN = "heartbeat.unknown"
+HEARTBEAT_RESTORED = "heartbeat.restored"
+SPOT_NOTICE = "spot.notice_received"
+SPOT_REBALANCE = "spot.rebalance_recommended"
+IMDS_ERROR = "imds.error"
+INSTANCE_REBOOTING = "instance.rebooting"
+INSTANCE_SHUTTING_DOWN = "instance.shutting_down"
+INSTANCE_IDLE = "instance.idle"
+SUPERVISOR_STARTED = "supervisor.started"
+SUPERVISOR_STOPPED = "supervisor.stopped"
+TICK_FAILED = "tick.failed"
+ACTION_FAILED = "action.failed"  # kept queued, retried on the next tick
+SUPERVISOR_GIVING_UP = "supervisor.giving_up"  # no progress for N ticks: exit, systemd restarts
+JOB_QUARANTINED = "job.quarantined"  # its state/spec is unreadable: failed, the bad file kept
+POWER_FAILED = "instance.power_command_failed"
+INBOX_ACCEPTED = "inbox.accepted"
