@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "cancel",
         help="cancel a job",
-        description="Cancel a job: a pending job is cancelled at once; a running one is stopped by its supervisor within one poll. Checkpoints are kept.",
+        description="Cancel a job: a pending job is cancelled at once; a running one is stopped by its supervisor at its next heartbeat (heartbeat_interval_s). Checkpoints are kept.",
     )
     p.add_argument("job_id", metavar="JOB_ID")
     add_settings_flags(p)
@@ -211,5 +211,5 @@ def _cancel(args: Any) -> int:
     elif status.state is JobState.CANCELLED:
         print(f"{args.job_id} cancelled")
     else:
-        print(f"{args.job_id}: cancel requested; its supervisor stops it within one poll")
+        print(f"{args.job_id}: cancel requested; its supervisor stops it at its next heartbeat")
     return 0

@@ -20,6 +20,18 @@ Edges (``# A -> B`` comments below name them):
 - stop failed or too many failures in a row -> reboot, bounded by ``max_reboots``.
 - lease lost -> stop at once and write nothing: another instance owns the job.
 
+Outside a held run (each a pure function here, so no rule is written twice):
+
+- claim (``take``): ``pending``/``preempted`` stay; an active job of a silent instance ->
+  ``preempted``, its open attempt closed with the training time and checkpoint it reached;
+  a state written under a newer lease epoch -> step back (fencing).
+- resume after a restart: adopt a live trainer; finish a stop that was under way;
+  ``.finished`` seen -> ``succeeded`` (never an extra attempt); else ``interrupted``.
+- SIGTERM (``interrupt``): active -> ``preempted`` (not counted), lease released.
+- idle (``idle``): a notice or ``idle_shutdown_s`` -> power off.
+- cancel (``request_cancel``): ``pending``/``preempted`` -> ``cancelled`` at once; an
+  active job is flagged and its supervisor stops it (active -> ``cancelled``).
+
 A heartbeat that could not be read is *unknown*: it never yields a stall verdict, and once
 readings return the trainer gets a full stall timeout from that moment (it could not
 upload while S3 was unreachable either).
