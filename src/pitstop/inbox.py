@@ -62,20 +62,18 @@ def list_drops(jobs: JobStore) -> list[Drop]:
     lay = jobs.layout
     drops: dict[str, Drop] = {}
     for item in jobs.store.list(lay.inbox):
-        rel = item.key[len(lay.inbox) :]
-        if not rel or rel.startswith("processed/"):
+        entry = lay.inbox_entry(item.key)
+        if entry is None:
             continue
-        parts = rel.split("/")
-        if len(parts) == 1:  # inbox/NAME.py (or something that is not a reward file)
-            name = parts[0].rsplit(".", 1)[0] if parts[0].endswith(".py") else parts[0]
-            drops.setdefault(f"file:{parts[0]}", Drop(name)).objects[
-                "reward_function.py" if parts[0].endswith(".py") else parts[0]
-            ] = item
-        elif len(parts) == 2 and parts[1] == READY:
-            drop = drops.setdefault(f"dir:{parts[0]}", Drop(parts[0]))
+        kind, name, fname = entry
+        if kind == "file":  # inbox/NAME.py (or something that is not a reward file)
+            drop = drops.setdefault(f"file:{name}", Drop(name.removesuffix(".py")))
+            drop.objects["reward_function.py" if name.endswith(".py") else name] = item
+        elif fname == READY:
+            drop = drops.setdefault(f"dir:{name}", Drop(name))
             drop.ready, drop.marker = True, item
-        elif len(parts) == 2 and parts[1]:
-            drops.setdefault(f"dir:{parts[0]}", Drop(parts[0])).objects[parts[1]] = item
+        else:
+            drops.setdefault(f"dir:{name}", Drop(name)).objects[fname] = item
     found = [d for d in drops.values() if d.objects]
     return sorted(found, key=lambda d: min(o.last_modified for o in d.objects.values()))
 
@@ -185,7 +183,7 @@ class Inbox:
         lay = self.jobs.layout
         marker = [drop.marker] if drop.marker is not None else []
         for obj in [*drop.objects.values(), *marker]:
-            target = f"{lay.inbox_processed}{job_id}/{obj.key.rsplit('/', 1)[-1]}"
+            target = lay.processed(job_id, lay.last_part(obj.key))
             try:
                 self.jobs.store.copy(obj.key, target)
                 self.jobs.store.delete(obj.key)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pitstop.errors import NotFound
-from pitstop.store.layout import ModelKeys
+from pitstop.store.layout import ModelKeys, checkpoint_number, checkpoint_of_index_file
 from pitstop.store.objects import ObjectStore
-
-_CKPT = re.compile(r"^(\d+)_Step-(\d+)\.ckpt\.index$")
 
 
 @dataclass(frozen=True)
@@ -59,12 +56,9 @@ def complete_checkpoints(store: ObjectStore, prefix: str) -> list[str]:
     present = {item.key for item in store.list(keys.model_dir)}
     found: list[tuple[int, str]] = []
     for key in present:
-        m = _CKPT.match(key.rsplit("/", 1)[-1])
-        if not m:
-            continue
-        name = f"{m.group(1)}_Step-{m.group(2)}.ckpt"
-        if all(k in present for k in keys.checkpoint_files(name)):
-            found.append((int(m.group(1)), name))
+        name = checkpoint_of_index_file(key)
+        if name is not None and all(k in present for k in keys.checkpoint_files(name)):
+            found.append((checkpoint_number(name), name))
     return [name for _, name in sorted(found)]
 
 

@@ -192,11 +192,11 @@ class JobStore:
 
     # -- reading -----------------------------------------------------------------------
     def job_ids(self) -> list[str]:
-        return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.store.list_dirs(self.layout.jobs)]
+        return [self.layout.last_part(p) for p in self.store.list_dirs(self.layout.jobs)]
 
     def live_job_ids(self) -> list[str]:
         """Jobs not yet ended: two listings, whatever the number of ended jobs."""
-        ended = {i.key.rsplit("/", 1)[-1] for i in self.store.list(self.layout.terminal_index)}
+        ended = {self.layout.last_part(i.key) for i in self.store.list(self.layout.terminal_index)}
         return [j for j in self.job_ids() if j not in ended]
 
     def exists(self, job_id: str) -> bool:
@@ -270,9 +270,8 @@ class JobStore:
 
     # -- the claim index ----------------------------------------------------------------
     def _claim_key(self, status: JobStatus, state: JobState | None = None) -> str:
-        rank = 0 if (state or status.state) is JobState.PREEMPTED else 1  # preempted first
-        created = re.sub(r"[^0-9TZ]", "", status.created_at or "")
-        return f"{self.layout.claimable_index}{rank}-{created}-{status.id}"
+        preempted = (state or status.state) is JobState.PREEMPTED
+        return self.layout.claim_key(preempted, status.created_at, status.id)
 
     def reindex(self, old: JobStatus | None, new: JobStatus) -> None:
         """Keep ``index/claimable/`` in step with a state change (a hint; the claim re-checks)."""
@@ -318,7 +317,7 @@ class JobStore:
     def claimable_index(self) -> list[str]:
         """Job ids from the claim index, best first (one listing per 1,000 claimable jobs)."""
         return [
-            i.key.rsplit("/", 1)[-1].split("-", 2)[-1]
+            self.layout.job_of_claim_key(i.key)
             for i in self.store.list(self.layout.claimable_index)
         ]
 

@@ -19,6 +19,7 @@ Each attempt trains into ``models/JOB_ID/attempt-N`` at the bucket root (DRfC's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +55,38 @@ class Layout:
     def claimable_index(self) -> str:
         """``index/claimable/RANK-CREATED-JOB_ID``: listing order is claim order."""
         return self._k("index", "claimable") + "/"
+
+    def claim_key(self, preempted: bool, created_at: str | None, job_id: str) -> str:
+        """``index/claimable/RANK-CREATED-JOB_ID``: preempted (rank 0) before pending (1),
+        then oldest first, in plain listing order."""
+        created = re.sub(r"[^0-9TZ]", "", created_at or "")
+        return f"{self.claimable_index}{0 if preempted else 1}-{created}-{job_id}"
+
+    @staticmethod
+    def job_of_claim_key(key: str) -> str:
+        return key.rsplit("/", 1)[-1].split("-", 2)[-1]
+
+    @staticmethod
+    def last_part(key: str) -> str:
+        """The name after the last ``/`` (a job id in ``jobs/ID/`` or an index key)."""
+        return key.rstrip("/").rsplit("/", 1)[-1]
+
+    def inbox_entry(self, key: str) -> tuple[str, str, str] | None:
+        """An inbox key as (``file``|``dir``, drop name, file name); None for processed
+        drops and anything deeper than ``inbox/NAME/FILE``."""
+        rel = key[len(self.inbox) :]
+        if not rel or rel.startswith("processed/"):
+            return None
+        parts = rel.split("/")
+        if len(parts) == 1:
+            return "file", parts[0], parts[0]
+        if len(parts) == 2 and parts[1]:
+            return "dir", parts[0], parts[1]
+        return None
+
+    def processed(self, job_id: str, filename: str) -> str:
+        """Where an inbox drop's file is kept once it became (or was rejected as) a job."""
+        return f"{self.inbox_processed}{job_id}/{filename}"
 
     @property
     def terminal_index(self) -> str:
@@ -203,3 +236,12 @@ def checkpoint_number(name: str) -> int:
     if not head.isdigit():
         raise ValueError(f"not a DeepRacer checkpoint name: {name!r}")
     return int(head)
+
+
+_CKPT_INDEX = re.compile(r"^(\d+)_Step-(\d+)\.ckpt\.index$")
+
+
+def checkpoint_of_index_file(key: str) -> str | None:
+    """``.../model/12_Step-3400.ckpt.index`` -> ``12_Step-3400.ckpt``; None for other files."""
+    m = _CKPT_INDEX.match(key.rsplit("/", 1)[-1])
+    return checkpoint_name(int(m.group(1)), int(m.group(2))) if m else None
