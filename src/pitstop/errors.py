@@ -48,6 +48,17 @@ class NotFound(StoreError):
     """The object or job does not exist."""
 
 
+class InvalidJob(StoreError):
+    """A job in the store breaks pitstop's rules (its spec's id is not its directory...).
+
+    Such a job is never claimed or run; listings skip it and say why.
+    """
+
+
+class InvalidJobId(InvalidJob):
+    """A job id (from an S3 key, a document or a caller) is outside the job-id grammar."""
+
+
 class TrainerError(PitstopError):
     """A trainer backend could not start, stop or inspect its training run."""
 

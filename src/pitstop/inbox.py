@@ -152,7 +152,7 @@ class Inbox:
         """Move the drop under inbox/processed/JOB_ID/ (copy first: it is never lost)."""
         lay = self.jobs.layout
         for _fname, obj in drop.objects.items():
-            target = f"{lay.inbox_processed}{job_id}/{obj.key.rsplit('/', 1)[-1]}"
+            target = lay.inbox_processed_drop(job_id) + obj.key.rsplit("/", 1)[-1]
             try:
                 self.jobs.store.copy(obj.key, target)
                 self.jobs.store.delete(obj.key)

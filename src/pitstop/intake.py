@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pitstop.errors import InvalidInput
+from pitstop.store.ids import check_job_id
 from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_user_fields, utcnow
 
 MAX_FILE_BYTES = 1_000_000  # a reward function of a megabyte is a mistake, not a model
@@ -96,7 +97,7 @@ def build_spec(sub: Submission, job_id: str | None = None) -> JobSpec:
     fields = {k: v for k, v in sub.fields.items() if k != "name"}
     derived, digest = job_id_for(sub.name, sub.files, fields)
     return JobSpec(
-        id=job_id or derived,
+        id=check_job_id(job_id or derived, f"{sub.source}: job id"),
         name=sub.name,
         submitted_at=iso(utcnow()) or "",
         source=sub.source,

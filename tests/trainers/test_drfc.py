@@ -143,3 +143,53 @@ def test_supervisor_drives_drfc_through_a_crash(
 
     logs = list(jobs_store(env).logs(job_id))
     assert any("containers" in k for k in logs)
+
+
+@pytest.mark.e2e
+def test_a_job_directory_named_like_a_command_never_reaches_run_env(
+    drfc_home: Path, settings_env: dict[str, str], tmp_path: Path, s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13, path 1: ``jobs/x;touch${IFS}INJECTED;/`` would run as root via ``eval export``."""
+    import json
+
+    from tests.e2e.harness import FAST, SupervisorProc, job_in, kill_trainers
+    from tests.helpers import wait_for
+
+    env = {
+        **settings_env,
+        **FAST,
+        "PITSTOP_TRAINER": "drfc",
+        "PITSTOP_DRFC_HOME": str(drfc_home),
+        "PATH": os.environ["PATH"],
+        "PYTHON": sys.executable,
+        "DR_DIR": str(drfc_home),
+    }
+    bad = "x;touch${IFS}INJECTED;"
+    spec = {"id": "any", "name": "x", "submitted_at": "2020-01-01T00:00:00.000Z"}
+    state = {"id": "any", "state": "pending", "created_at": "2020-01-01T00:00:00.000Z"}
+    s3.put_object(Bucket=bucket, Key=f"pitstop/jobs/{bad}/spec.json", Body=json.dumps(spec))
+    s3.put_object(Bucket=bucket, Key=f"pitstop/jobs/{bad}/state.json", Body=json.dumps(state))
+    good = submit(env, "drfc-good", {"checkpoint_interval_s": 0.2, "checkpoints": 2})
+
+    def injected() -> list[Path]:
+        return [p for root in (drfc_home, tmp_path, Path.cwd()) for p in root.rglob("INJECTED")]
+
+    sup = SupervisorProc(env, tmp_path / "sup.log").start()
+    try:
+        wait_for(lambda: job_in(env, good), 60, "the good job to end")
+        # the full scan (every lease TTL) lists the bad directory: it is reported, not claimed
+        wait_for(
+            lambda: injected() or "job.invalid" in sup.names(), 30, "the bad job dir to be judged"
+        )
+    finally:
+        sup.close()
+        kill_trainers([good])
+    assert injected() == []
+    assert job_in(env, good, "succeeded")
+    reported = [e for e in sup.events() if e.get("event") == "job.invalid"]
+    assert reported and reported[0]["job_dir"] == bad
+    calls = (drfc_home / "calls.log").read_text()
+    assert "INJECTED" not in calls and "models/x" not in calls
+    assert "DR_LOCAL_S3_MODEL_PREFIX=models/x" not in (drfc_home / "run.env").read_text()
+    objs = s3.list_objects_v2(Bucket=bucket, Prefix=f"pitstop/jobs/{bad}/")["Contents"]
+    assert sorted(o["Key"].rsplit("/", 1)[-1] for o in objs) == ["spec.json", "state.json"]

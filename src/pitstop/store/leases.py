@@ -72,7 +72,9 @@ class Leases:
         try:
             doc = json.loads(obj.body)
             owner, released = doc.get("owner"), bool(doc.get("released"))
-        except (json.JSONDecodeError, AttributeError):
+            if doc.get("job_id", job_id) != job_id:
+                raise ValueError("a lease naming another job")  # forged or copied: not a lease
+        except (json.JSONDecodeError, AttributeError, ValueError):
             owner, released = None, True  # unreadable: treat as free, the takeover is still fenced
         return LeaseInfo(owner=owner, released=released, age_s=obj.head.age_s, etag=obj.head.etag)
 
