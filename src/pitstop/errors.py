@@ -63,5 +63,13 @@ class TrainerError(PitstopError):
     """A trainer backend could not start, stop or inspect its training run."""
 
 
+class EnvValueRefused(TrainerError):
+    """A value for DRfC's shell-read run.env/system.env breaks its key's grammar."""
+
+
+class RunScriptRefused(TrainerError):
+    """A run script named by a job lies outside ``PREFIX/scripts/``: it is never run."""
+
+
 class LeaseLost(PitstopError):
     """This instance no longer holds the job's lease: it must stop training at once."""
