@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 import structlog
 
 from pitstop.errors import InvalidInput, NotFound, StoreError
-from pitstop.intake import MAX_FILE_BYTES, Submission, build_spec, fill_defaults, validate
+from pitstop.intake import (
+    MAX_FILE_BYTES,
+    Submission,
+    build_spec,
+    check_run_script,
+    fill_defaults,
+    validate,
+)
 from pitstop.store.jobs import JobStore, parse_user_fields, slug
 from pitstop.store.leases import Leases
 from pitstop.store.objects import Listed
@@ -131,6 +138,7 @@ class Inbox:
         sub, reason = self._read(drop)
         if reason is None:
             try:
+                check_run_script(sub, self.jobs.layout, self.jobs.store.bucket)
                 validate(sub, dynamic=self.dynamic)
                 fill_defaults(self.jobs, sub)
             except InvalidInput as e:

@@ -15,6 +15,7 @@ from typing import Any
 from pitstop.errors import InvalidInput
 from pitstop.store.ids import check_job_id
 from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_user_fields, utcnow
+from pitstop.store.layout import Layout
 
 MAX_FILE_BYTES = 1_000_000  # a reward function of a megabyte is a mistake, not a model
 
@@ -90,6 +91,20 @@ def validate(sub: Submission, *, dynamic: bool = False) -> None:
         )
     if sub.fields:
         parse_user_fields(json.dumps(sub.fields), sub.source_name("job.json"))
+
+
+def check_run_script(sub: Submission, layout: Layout, bucket: str) -> None:
+    """A job may name a run script under ``PREFIX/scripts/`` only (written by whoever
+    administers the bucket); anything a trainer can write is refused with one line."""
+    key = sub.fields.get("run_script")
+    if key is None:
+        return
+    if not isinstance(key, str) or layout.parse_script_key(key) is None:
+        raise InvalidInput(
+            f"{sub.source_name('job.json')}: run_script {key!r}: run scripts come only from "
+            f"s3://{bucket}/{layout.scripts} (written by whoever administers the bucket), "
+            "never from the inbox or a job's files"
+        )
 
 
 def build_spec(sub: Submission, job_id: str | None = None) -> JobSpec:

@@ -169,3 +169,25 @@ def test_jobs_lists_bad_job_directories_as_notes_without_crashing(
     assert table.returncode == 0, table.stderr
     assert "invalid" in table.stdout and repr(bad) in table.stdout
     assert_one_line_error(pitstop("job", bad, env=settings_env), 2, "not a valid job id")
+
+
+def test_submit_refuses_a_run_script_outside_scripts(
+    tmp_path: Path, settings_env: dict[str, str], s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    reward = tmp_path / "r.py"
+    reward.write_text("def reward_function(params):\n    return 1.0\n")
+    job = tmp_path / "job.json"
+    for key in ("pitstop/inbox/processed/payload-0123456789/run.sh", "pitstop/jobs/j/run.sh"):
+        job.write_text(json.dumps({"run_script": key}))
+        assert_one_line_error(
+            pitstop("submit", str(reward), "--job", str(job), env=settings_env),
+            2,
+            str(job),
+            f"run_script '{key}'",
+            f"s3://{bucket}/pitstop/scripts/",
+        )
+    assert objects(s3, bucket) == []
+    job.write_text('{"run_script": "pitstop/scripts/train.sh"}')
+    assert pitstop("submit", str(reward), "--job", str(job), env=settings_env).returncode == 0

@@ -93,6 +93,7 @@ def _submit(args: Any) -> int:
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
     jobs = job_store(settings)
+    intake.check_run_script(sub, jobs.layout, settings.bucket)
     intake.fill_defaults(jobs, sub)
     spec = intake.build_spec(sub)
     created = jobs.create(spec, sub.files)
