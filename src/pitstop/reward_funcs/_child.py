@@ -327,8 +327,8 @@ def _sandbox_failure(result: dict[str, Any], attempts: list[Any]) -> None:
         "rule": "sandbox",
         "case": first.case if first.case is not None else old.get("case"),
         "message": message,
-        "line": old.get("line"),
-        "attempts": [{"what": a.what, "held_by": a.held_by} for a in attempts[:20]],
+        "line": first.line if first.line is not None else old.get("line"),
+        "attempts": [{"what": a.what, "held_by": a.held_by, "line": a.line} for a in attempts[:20]],
     }
 
 
@@ -363,6 +363,7 @@ def main() -> int:
             }
         else:
             guard.attempts.clear()
+            guard.filename = filename
             result = _run_one(
                 index, source, filename, total, make, limits, progress, bool(request.get("collect"))
             )

@@ -115,6 +115,7 @@ class Attempt:
     what: str  # "read /etc/shadow", "connect to 169.254.169.254:80"
     held_by: str  # the layer that stopped it
     case: int | None = None  # the swept state the reward was called with (None: loading)
+    line: int | None = None  # the reward file's line that made the attempt
 
     def describe(self) -> str:
         return f"tried to {self.what}; stopped by {self.held_by}"
@@ -305,6 +306,7 @@ class Guard:
         self.roots = tuple(roots)
         self.attempts: list[Attempt] = []
         self.where: Callable[[], int | None] = lambda: None
+        self.filename = ""  # the reward file running now (its frames give the line)
         self._handlers: dict[str, Callable[[str, tuple[Any, ...]], None]] = {
             "open": self._open,
             "os.listdir": self._listdir,
@@ -335,7 +337,15 @@ class Guard:
     def _record(self, what: str, held_by: str) -> None:
         """Each distinct attempt once (a reward repeats itself on every call), at most 100."""
         if len(self.attempts) < MAX_ATTEMPTS and all(a.what != what for a in self.attempts):
-            self.attempts.append(Attempt(what, held_by, self.where()))
+            self.attempts.append(Attempt(what, held_by, self.where(), self._line()))
+
+    def _line(self) -> int | None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename:
+                return frame.f_lineno
+            frame = frame.f_back  # type: ignore[assignment]
+        return None
 
     def _refuse(self, what: str) -> None:
         self._record(what, GUARD)
