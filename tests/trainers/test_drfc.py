@@ -169,6 +169,11 @@ def test_a_job_directory_named_like_a_command_never_reaches_run_env(
     state = {"id": "any", "state": "pending", "created_at": "2020-01-01T00:00:00.000Z"}
     s3.put_object(Bucket=bucket, Key=f"pitstop/jobs/{bad}/spec.json", Body=json.dumps(spec))
     s3.put_object(Bucket=bucket, Key=f"pitstop/jobs/{bad}/state.json", Body=json.dumps(state))
+    # a well-named directory whose spec names another job: never claimed either
+    liar_spec = {**spec, "id": "someone-else"}
+    liar_state = {**state, "id": "liar-1"}
+    s3.put_object(Bucket=bucket, Key="pitstop/jobs/liar-1/spec.json", Body=json.dumps(liar_spec))
+    s3.put_object(Bucket=bucket, Key="pitstop/jobs/liar-1/state.json", Body=json.dumps(liar_state))
     good = submit(env, "drfc-good", {"checkpoint_interval_s": 0.2, "checkpoints": 2})
 
     def injected() -> list[Path]:
@@ -177,19 +182,24 @@ def test_a_job_directory_named_like_a_command_never_reaches_run_env(
     sup = SupervisorProc(env, tmp_path / "sup.log").start()
     try:
         wait_for(lambda: job_in(env, good), 60, "the good job to end")
+
         # the full scan (every lease TTL) lists the bad directory: it is reported, not claimed
-        wait_for(
-            lambda: injected() or "job.invalid" in sup.names(), 30, "the bad job dir to be judged"
-        )
+        def judged() -> bool:
+            dirs = {e.get("job_dir") for e in sup.events() if e.get("event") == "job.invalid"}
+            return bool(injected()) or {bad, "liar-1"} <= dirs
+
+        wait_for(judged, 30, "the bad job dirs to be judged")
     finally:
         sup.close()
         kill_trainers([good])
     assert injected() == []
     assert job_in(env, good, "succeeded")
-    reported = [e for e in sup.events() if e.get("event") == "job.invalid"]
-    assert reported and reported[0]["job_dir"] == bad
+    reported = {e["job_dir"]: e["reason"] for e in sup.events() if e.get("event") == "job.invalid"}
+    assert "not a valid job id" in reported[bad] and "'someone-else'" in reported["liar-1"]
     calls = (drfc_home / "calls.log").read_text()
-    assert "INJECTED" not in calls and "models/x" not in calls
+    assert "INJECTED" not in calls and "models/x" not in calls and "liar-1" not in calls
+    objs = s3.list_objects_v2(Bucket=bucket, Prefix="pitstop/jobs/liar-1/")["Contents"]
+    assert sorted(o["Key"].rsplit("/", 1)[-1] for o in objs) == ["spec.json", "state.json"]
     assert "DR_LOCAL_S3_MODEL_PREFIX=models/x" not in (drfc_home / "run.env").read_text()
     objs = s3.list_objects_v2(Bucket=bucket, Prefix=f"pitstop/jobs/{bad}/")["Contents"]
     assert sorted(o["Key"].rsplit("/", 1)[-1] for o in objs) == ["spec.json", "state.json"]

@@ -293,8 +293,8 @@ class JobStore:
     def status(self, job_id: str) -> tuple[JobStatus, str]:
         """The job's state and the ETag to update it with.
 
-        ``InvalidJob`` when the job's state or spec names another id than its directory: a
-        claim reads this first, so such a job is never claimed.
+        ``InvalidJob`` when the job's state, or the spec of a job not yet ended, names another
+        id than its directory: a claim reads this first, so such a job is never claimed.
         """
         key = self.layout.state(job_id)
         try:
@@ -313,7 +313,10 @@ class JobStore:
             reason = f"{key}: id {status.id!r} is not the directory's name {job_id!r}"
             self._report(job_id, reason)
             raise InvalidJob(reason)
-        self.spec(job_id)  # once per job (cached): a spec naming another id is refused here
+        if not status.state.is_terminal():
+            # once per job and process (specs are immutable): a spec naming another id is
+            # refused before any claim or update, so the job can never be run
+            self.spec(job_id)
         return status, obj.head.etag
 
     def custom_files(self, job_id: str) -> dict[str, bytes]:
