@@ -7,10 +7,12 @@ dunder), so only the sandbox stands between them and the instance. Each drop mus
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pitstop.inbox import Inbox
-from pitstop.reward_funcs import static
+from pitstop.reward_funcs import sandbox, static
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
@@ -73,3 +75,13 @@ def test_a_drop_that_snoops_is_rejected_naming_what_it_tried(
     assert "for params {" in reason  # the state the reward was called with
     kept = s3.list_objects_v2(Bucket=bucket, Prefix=f"pitstop/inbox/processed/{job_id}/")
     assert [o["Key"].rsplit("/", 1)[-1] for o in kept["Contents"]] == ["reward_function.py"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop happens only as root")
+def test_the_sandbox_user_is_configurable(s3, bucket: str, s3_endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket=bucket, Key="pitstop/inbox/who/reward_function.py", Body=SNOOP_SHADOW)
+    jobs = JobStore(S3Store(bucket, region="us-east-1", endpoint_url=s3_endpoint), Layout())
+    inbox = Inbox(jobs, "i-test0001", claim_ttl_s=30, sandbox=sandbox.Limits(user="54321"))
+    [job_id] = inbox.scan()
+    reason = jobs.status(job_id)[0].reason or ""
+    assert "tried to read /etc/shadow; stopped by the unprivileged user uid 54321" in reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -30,6 +31,9 @@ from pitstop.store.leases import Leases
 from pitstop.store.objects import Listed
 from pitstop.store.states import JobState
 from pitstop.supervisor import events as ev
+
+if TYPE_CHECKING:
+    from pitstop.reward_funcs.sandbox import Limits
 
 log = structlog.get_logger("pitstop.inbox")
 
@@ -69,9 +73,18 @@ def list_drops(jobs: JobStore) -> list[Drop]:
 
 class Inbox:
     def __init__(
-        self, jobs: JobStore, instance_id: str, claim_ttl_s: float, *, dynamic: bool = True
+        self,
+        jobs: JobStore,
+        instance_id: str,
+        claim_ttl_s: float,
+        *,
+        dynamic: bool = True,
+        sandbox: Limits | None = None,
     ) -> None:
+        """``sandbox``: limits and confinement of the reward check (default ``Limits()``:
+        user ``nobody`` when running as root)."""
         self.jobs = jobs
+        self.sandbox = sandbox
         self.claims = Leases(
             jobs.store, jobs.layout, instance_id, claim_ttl_s, key_for=jobs.layout.inbox_claim
         )
@@ -139,7 +152,7 @@ class Inbox:
         if reason is None:
             try:
                 check_run_script(sub, self.jobs.layout, self.jobs.store.bucket)
-                validate(sub, dynamic=self.dynamic)
+                validate(sub, dynamic=self.dynamic, sandbox=self.sandbox)
                 fill_defaults(self.jobs, sub)
             except InvalidInput as e:
                 reason = str(e)

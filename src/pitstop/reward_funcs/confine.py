@@ -224,7 +224,8 @@ def drop_privileges(conf: Confinement, uid: int, gid: int, name: str) -> None:
             "install pitstop where every user can read it"
         )
         return
-    conf.user, conf.uid, conf.dropped = f"{name} (uid {uid})", uid, True
+    shown = name if name == f"uid {uid}" else f"{name} (uid {uid})"
+    conf.user, conf.uid, conf.dropped = shown, uid, True
 
 
 def preimport(sources: Iterable[str], allowed: Iterable[str]) -> None:
