@@ -297,7 +297,10 @@ def _confine(
         conf.network_note = "not asked for"
     confine.no_new_privileges(conf)
     confine.drop_privileges(
-        conf, int(isolation["uid"]), int(isolation["gid"]), str(isolation["user"])
+        conf,
+        int(isolation.get("uid", confine.NOBODY)),
+        int(isolation.get("gid", confine.NOBODY)),
+        str(isolation.get("user", "nobody")),
     )
     if conf.failure is not None:
         return conf, None

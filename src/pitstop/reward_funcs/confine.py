@@ -45,6 +45,7 @@ CLONE_NEWNET = 0x40000000
 PR_SET_NO_NEW_PRIVS = 38
 PROBE_ADDRESS = ("169.254.169.254", 80)  # the instance metadata service
 MAX_ATTEMPTS = 100
+NOBODY = 65534  # nobody's uid and gid on Debian/Ubuntu/Amazon Linux
 
 GUARD = "the in-process guard"
 NETNS = "the network namespace (the sandbox has no network)"
@@ -129,7 +130,8 @@ class Confinement:
     network_note: str = ""  # why there is no namespace, when there is none
     user: str = "unchanged"  # "nobody (uid 65534)" after a drop
     uid: int = field(default_factory=os.getuid)
-    dropped: bool = False
+    dropped: bool = False  # root privileges were dropped to ``user``
+    unprivileged: bool = False  # reward code runs without root (dropped, or never had it)
     no_new_privs: bool = False
     failure: str | None = None  # set when reward code must not run at all
 
@@ -138,6 +140,7 @@ class Confinement:
             "network": self.network,
             "network_note": self.network_note,
             "user": self.user,
+            "dropped_root": self.dropped,
             "no_new_privs": self.no_new_privs,
             "failure": self.failure,
         }
@@ -194,8 +197,8 @@ def no_new_privileges(conf: Confinement) -> None:
 
 def drop_privileges(conf: Confinement, uid: int, gid: int, name: str) -> None:
     """As root: become ``uid``/``gid`` for good, or set ``conf.failure`` (fail closed)."""
-    if os.geteuid() != 0:
-        conf.user = f"uid {os.geteuid()} (not root: nothing to drop)"
+    if os.geteuid() != 0:  # started unprivileged: nothing to drop
+        conf.user, conf.uid, conf.unprivileged = f"uid {os.geteuid()}", os.geteuid(), True
         return
     if uid == 0:
         conf.failure = "the sandbox user is root; refusing to run reward code as root"
@@ -225,7 +228,7 @@ def drop_privileges(conf: Confinement, uid: int, gid: int, name: str) -> None:
         )
         return
     shown = name if name == f"uid {uid}" else f"{name} (uid {uid})"
-    conf.user, conf.uid, conf.dropped = shown, uid, True
+    conf.user, conf.uid, conf.dropped, conf.unprivileged = shown, uid, True, True
 
 
 def preimport(sources: Iterable[str], allowed: Iterable[str]) -> None:
@@ -258,16 +261,21 @@ def preimport(sources: Iterable[str], allowed: Iterable[str]) -> None:
 
 
 def import_roots() -> list[str]:
-    """Directories Python imports from (real paths), never ``/`` or the working directory."""
+    """Where Python imports from (real paths): directories end in ``/``, zip files do not.
+
+    Never ``/`` or the working directory."""
     cwd = os.path.realpath(os.getcwd())
     out = []
     for p in sys.path:
         if not p:
             continue
         real = os.path.realpath(p)
-        if real in ("/", cwd) or not os.path.isdir(real):
+        if real in ("/", cwd):
             continue
-        out.append(real.rstrip("/") + "/")
+        if os.path.isdir(real):
+            out.append(real.rstrip("/") + "/")
+        elif os.path.isfile(real):  # a zip archive on sys.path (python3X.zip)
+            out.append(real)
     return sorted(set(out))
 
 
@@ -358,11 +366,12 @@ class Guard:
 
     def _under_roots(self, path: str) -> bool:
         real = os.path.realpath(path)
-        return real in READABLE or any(real.startswith(r) for r in self.roots)
+        # a directory root ends in "/", so only a zip root can equal a path
+        return real in READABLE or any(real == r or real.startswith(r) for r in self.roots)
 
     def _os_refuses(self, path: str, mode: int) -> bool:
         """True when the unprivileged user may not do ``mode`` on an existing ``path``."""
-        return self.conf.dropped and os.path.lexists(path) and not os.access(path, mode)
+        return self.conf.unprivileged and os.path.lexists(path) and not os.access(path, mode)
 
     def _open(self, event: str, args: tuple[Any, ...]) -> None:
         path = _path(args[0]) if args else "?"

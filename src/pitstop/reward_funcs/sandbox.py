@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pitstop
+from pitstop.reward_funcs.confine import NOBODY
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _identity(user: str) -> dict[str, Any]:
     except KeyError:
         if user.isdigit():
             return {"user": f"uid {user}", "uid": int(user), "gid": int(user)}
-        return {"user": user, "uid": 65534, "gid": 65534}
+        return {"user": user, "uid": NOBODY, "gid": NOBODY}
 
 
 def _describe_signal(rc: int) -> str:
