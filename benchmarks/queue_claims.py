@@ -66,17 +66,15 @@ def drain(endpoint: str, workers: int, n_jobs: int, work: Path) -> tuple[float, 
     def run(sup: Supervisor) -> None:
         misses = 0
         while misses < 2:
-            if not sup.try_claim():
+            cur = sup.claimer.try_claim()
+            if cur is None:
                 misses += 1
                 continue
             misses = 0
-            cur = sup.current
-            assert cur is not None
             with lock:
                 claimed.append(cur.job_id)
             sup.jobs.update(cur.job_id, finish)
             sup.leases.release(cur.lease)
-            sup.current = None
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=run, args=(s,)) for s in sups]

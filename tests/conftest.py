@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import structlog
 
 from pitstop.config import Settings
 from tests.servers import MotoServer
@@ -31,6 +32,13 @@ os.environ.pop("PITSTOP_CONFIG", None)
 # a developer's own settings must not leak into tests (PITSTOP_UPDATE_GOLDEN and such stay)
 for _field in Settings.model_fields:
     os.environ.pop(f"PITSTOP_{_field.upper()}", None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """A CLI run configures structlog (level, stream) globally: never let it leak."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,10 @@ ALLOWED: dict[str, set[str]] = {
 }
 UPPER = {"cli", "demo"}  # above everything: never imported by a package
 # the intake services (CLI, inbox and demo turn user files into jobs) sit between
-SERVICES = {"intake": {"store", "action_space", "reward_funcs"}, "inbox": {"store", "intake"}}
+SERVICES = {
+    "intake": {"store", "action_space", "reward_funcs"},
+    "inbox": {"store", "intake", "reward_funcs"},
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -59,13 +59,32 @@ class CorruptObject(StoreError):
     object aside and decide, never crash-loop on it. ``key`` names the object.
     """
 
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
         self.key = key
+
+
+class InvalidJob(CorruptObject):
+    """A job in the store breaks pitstop's rules (its spec's id is not its directory...).
+
+    Such a job is never claimed or run; listings skip it and say why.
+    """
+
+
+class InvalidJobId(InvalidJob):
+    """A job id (from an S3 key, a document or a caller) is outside the job-id grammar."""
 
 
 class TrainerError(PitstopError):
     """A trainer backend could not start, stop or inspect its training run."""
+
+
+class EnvValueRefused(TrainerError):
+    """A value for DRfC's shell-read run.env/system.env breaks its key's grammar."""
+
+
+class RunScriptRefused(TrainerError):
+    """A run script named by a job lies outside ``PREFIX/scripts/``: it is never run."""
 
 
 class LeaseLost(PitstopError):

@@ -18,16 +18,27 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
 from pitstop import events as ev
 from pitstop.errors import InvalidInput, NotFound, StoreError
-from pitstop.intake import MAX_FILE_BYTES, Submission, build_spec, fill_defaults, validate
+from pitstop.intake import (
+    MAX_FILE_BYTES,
+    Submission,
+    build_spec,
+    check_run_script,
+    fill_defaults,
+    validate,
+)
 from pitstop.store.jobs import JobStore, parse_user_fields, slug
 from pitstop.store.leases import Leases
 from pitstop.store.objects import Listed
 from pitstop.store.states import JobState
+
+if TYPE_CHECKING:
+    from pitstop.reward_funcs.sandbox import Limits
 
 log = structlog.get_logger("pitstop.inbox")
 
@@ -87,9 +98,13 @@ class Inbox:
         *,
         dynamic: bool = True,
         settle_s: float = 10.0,
+        sandbox: Limits | None = None,
     ) -> None:
+        """``sandbox``: limits and confinement of the reward check (default ``Limits()``:
+        user ``nobody`` when running as root)."""
         self.settle_s = settle_s
         self.jobs = jobs
+        self.sandbox = sandbox
         self.claims = Leases(
             jobs.store, jobs.layout, instance_id, claim_ttl_s, key_for=jobs.layout.inbox_claim
         )
@@ -161,7 +176,8 @@ class Inbox:
         sub, reason = self._read(drop)
         if reason is None:
             try:
-                validate(sub, dynamic=self.dynamic)
+                check_run_script(sub, self.jobs.layout, self.jobs.store.bucket)
+                validate(sub, dynamic=self.dynamic, sandbox=self.sandbox)
                 fill_defaults(self.jobs, sub)
             except InvalidInput as e:
                 reason = str(e)

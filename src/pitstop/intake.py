@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import InvalidInput
+from pitstop.store.ids import check_job_id
 from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_user_fields, utcnow
+from pitstop.store.layout import Layout
+
+if TYPE_CHECKING:
+    from pitstop.reward_funcs.sandbox import Limits
 
 MAX_FILE_BYTES = 1_000_000  # a reward function of a megabyte is a mistake, not a model
 
@@ -30,15 +35,19 @@ class Submission:
         return self.labels.get(name, name)
 
 
-def check_reward(source: bytes, filename: str, *, dynamic: bool = False) -> None:
-    """Raise ``InvalidInput`` with one line when the reward file cannot run in the simulator."""
+def check_reward(
+    source: bytes, filename: str, *, dynamic: bool = False, sandbox: Limits | None = None
+) -> None:
+    """Raise ``InvalidInput`` with one line when the reward file cannot run in the simulator.
+
+    ``sandbox``: the dynamic check's limits and confinement (e.g. which user it runs as)."""
     if len(source) > MAX_FILE_BYTES:
         raise InvalidInput(
             f"{filename}: {len(source) / 1e6:.1f} MB is too large for a reward function (limit 1 MB)"
         )
     from pitstop.reward_funcs import validate_source
 
-    report = validate_source(source, filename, dynamic=dynamic)
+    report = validate_source(source, filename, dynamic=dynamic, limits=sandbox)
     if not report.ok:
         raise InvalidInput(report.reason or f"{filename}: invalid reward function")
 
@@ -70,12 +79,15 @@ def defaults() -> dict[str, bytes]:
     }
 
 
-def validate(sub: Submission, *, dynamic: bool = False) -> None:
+def validate(sub: Submission, *, dynamic: bool = False, sandbox: Limits | None = None) -> None:
     """Every check a job must pass before it may cost GPU time."""
     if "reward_function.py" not in sub.files:
         raise InvalidInput(f"{sub.source}: no reward_function.py")
     check_reward(
-        sub.files["reward_function.py"], sub.source_name("reward_function.py"), dynamic=dynamic
+        sub.files["reward_function.py"],
+        sub.source_name("reward_function.py"),
+        dynamic=dynamic,
+        sandbox=sandbox,
     )
     if "model_metadata.json" in sub.files:
         _check_json(
@@ -91,12 +103,26 @@ def validate(sub: Submission, *, dynamic: bool = False) -> None:
         parse_user_fields(json.dumps(sub.fields), sub.source_name("job.json"))
 
 
+def check_run_script(sub: Submission, layout: Layout, bucket: str) -> None:
+    """A job may name a run script under ``PREFIX/scripts/`` only (written by whoever
+    administers the bucket); anything a trainer can write is refused with one line."""
+    key = sub.fields.get("run_script")
+    if key is None:
+        return
+    if not isinstance(key, str) or layout.parse_script_key(key) is None:
+        raise InvalidInput(
+            f"{sub.source_name('job.json')}: run_script {key!r}: run scripts come only from "
+            f"s3://{bucket}/{layout.scripts} (written by whoever administers the bucket), "
+            "never from the inbox or a job's files"
+        )
+
+
 def build_spec(sub: Submission, job_id: str | None = None) -> JobSpec:
     """The spec for a submission; its id is derived from name and content unless given."""
     fields = {k: v for k, v in sub.fields.items() if k != "name"}
     derived, digest = job_id_for(sub.name, sub.files, fields)
     return JobSpec(
-        id=job_id or derived,
+        id=check_job_id(job_id or derived, f"{sub.source}: job id"),
         name=sub.name,
         submitted_at=iso(utcnow()) or "",
         source=sub.source,

@@ -14,21 +14,22 @@ def configure(fmt: Literal["auto", "json", "console"] = "auto", level: int = log
     if fmt == "auto":
         under_systemd = bool(os.environ.get("INVOCATION_ID") or os.environ.get("JOURNAL_STREAM"))
         fmt = "json" if under_systemd or not sys.stderr.isatty() else "console"
-    renderer: structlog.types.Processor
+    # JSON carries a traceback as structured data; the console renderer formats its own
+    tail: list[structlog.types.Processor]
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
+        tail = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        tail = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            renderer,
+            *tail,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr looked up at each use, never kept: it may be replaced (tests capture it)
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     # APScheduler logs through the standard library; keep it quiet unless something is wrong

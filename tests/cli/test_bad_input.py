@@ -136,3 +136,58 @@ def test_submit_then_jobs_then_cancel(tmp_path: Path, settings_env: dict[str, st
     assert_one_line_error(
         pitstop("job", "no-such-job", env=settings_env), 1, "no job 'no-such-job'"
     )
+
+
+def test_jobs_lists_bad_job_directories_as_notes_without_crashing(
+    tmp_path: Path, settings_env: dict[str, str], s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    reward = tmp_path / "ok.py"
+    reward.write_text("def reward_function(params):\n    return 1.0\n")
+    good = json.loads(pitstop("submit", str(reward), "--json", env=settings_env).stdout)["id"]
+    bad = "x;touch${IFS}INJECTED;"
+    for d, spec_id in ((bad, "any"), ("liar-1", "someone-else")):
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"pitstop/jobs/{d}/spec.json",
+            Body=json.dumps({"id": spec_id, "name": "x", "submitted_at": "2020-01-01T00:00:00Z"}),
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"pitstop/jobs/{d}/state.json",
+            Body=json.dumps({"id": d, "state": "pending", "created_at": "2020-01-01T00:00:00Z"}),
+        )
+    r = pitstop("jobs", "--json", env=settings_env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    rows = {row["id"]: row for row in json.loads(r.stdout)}
+    assert rows[good]["state"] == "pending" and not rows[good].get("invalid")
+    for d, needle in ((bad, "not a valid job id"), ("liar-1", "'someone-else'")):
+        assert rows[d]["state"] == "invalid" and rows[d]["invalid"] is True
+        assert needle in rows[d]["reason"]
+    table = pitstop("jobs", env=settings_env)
+    assert table.returncode == 0, table.stderr
+    assert "invalid" in table.stdout and repr(bad) in table.stdout
+    assert_one_line_error(pitstop("job", bad, env=settings_env), 2, "not a valid job id")
+
+
+def test_submit_refuses_a_run_script_outside_scripts(
+    tmp_path: Path, settings_env: dict[str, str], s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    reward = tmp_path / "r.py"
+    reward.write_text("def reward_function(params):\n    return 1.0\n")
+    job = tmp_path / "job.json"
+    for key in ("pitstop/inbox/processed/payload-0123456789/run.sh", "pitstop/jobs/j/run.sh"):
+        job.write_text(json.dumps({"run_script": key}))
+        assert_one_line_error(
+            pitstop("submit", str(reward), "--job", str(job), env=settings_env),
+            2,
+            str(job),
+            f"run_script '{key}'",
+            f"s3://{bucket}/pitstop/scripts/",
+        )
+    assert objects(s3, bucket) == []
+    job.write_text('{"run_script": "pitstop/scripts/train.sh"}')
+    assert pitstop("submit", str(reward), "--job", str(job), env=settings_env).returncode == 0

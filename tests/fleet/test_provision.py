@@ -129,19 +129,28 @@ def test_scale_without_a_fleet_is_an_error(aws: AwsClients, fleet_name: str) -> 
         Fleet(aws, fleet_name).scale(2)
 
 
-def test_iam_policy_is_scoped_to_named_resources(settings_env: dict[str, str]) -> None:
-    from pitstop.config import load_settings
+def _writes(policy: dict[str, object], action: str) -> set[str]:
+    """Resources an Allow statement grants ``action`` on."""
+    out: set[str] = set()
+    for st in policy["Statement"]:  # type: ignore[attr-defined]
+        if st["Effect"] == "Allow" and action in st["Action"]:
+            out.update(st["Resource"])
+    return out
 
-    s = load_settings(None, sns_topic_arn="arn:aws:sns:us-east-1:123456789012:pitstop")
-    policy = instance_policy(s, account_id="123456789012")
-    allowed_wildcards = {
-        f"arn:aws:s3:::{s.bucket}/pitstop/*",
-        f"arn:aws:s3:::{s.bucket}/models/*",
-        "arn:aws:ssm:us-east-1:123456789012:parameter/pitstop/*",
-    }
+
+def _denied(policy: dict[str, object], action: str) -> set[str]:
+    out: set[str] = set()
+    for st in policy["Statement"]:  # type: ignore[attr-defined]
+        if st["Effect"] == "Deny" and action in st["Action"]:
+            out.update(st["Resource"])
+    return out
+
+
+def _scoped(policy: dict[str, object], allowed_wildcards: set[str]) -> set[str]:
+    """No wildcard actions, no NotAction/NotResource, wildcards only where named; services."""
     services = set()
-    for st in policy["Statement"]:
-        assert st["Effect"] == "Allow"
+    for st in policy["Statement"]:  # type: ignore[attr-defined]
+        assert st["Effect"] in ("Allow", "Deny")
         assert "NotAction" not in st and "NotResource" not in st
         for action in st["Action"]:
             assert "*" not in action, action
@@ -150,10 +159,93 @@ def test_iam_policy_is_scoped_to_named_resources(settings_env: dict[str, str]) -
             assert res != "*"
             if "*" in res:
                 assert res in allowed_wildcards, res
+    json.dumps(policy)
+    return services
+
+
+def test_instance_policy_is_scoped_to_named_resources(settings_env: dict[str, str]) -> None:
+    from pitstop.config import load_settings
+
+    s = load_settings(None, sns_topic_arn="arn:aws:sns:us-east-1:123456789012:pitstop")
+    policy = instance_policy(s, account_id="123456789012")
+    b = f"arn:aws:s3:::{s.bucket}"
+    allowed_wildcards = {
+        f"{b}/pitstop/*",
+        f"{b}/pitstop/jobs/*",
+        f"{b}/pitstop/index/*",
+        f"{b}/pitstop/instances/*",
+        f"{b}/pitstop/inbox/*",
+        f"{b}/pitstop/inbox/processed/*",
+        f"{b}/models/*",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/pitstop/*",
+    }
+    assert _scoped(policy, allowed_wildcards) == {"s3", "ssm", "sns"}
+    for st in policy["Statement"]:
         if st["Action"] == ["s3:ListBucket"]:
-            assert st["Resource"] == [f"arn:aws:s3:::{s.bucket}"]
+            assert st["Resource"] == [b]
             assert st["Condition"]["StringLike"]["s3:prefix"] == ["pitstop/*", "models/*"]
-    assert services == {"s3", "ssm", "sns"}
+    assert _writes(policy, "s3:GetObject") == {f"{b}/pitstop/*", f"{b}/models/*"}
+    # an instance writes the queue, its heartbeat and models; never scripts/ or defaults/,
+    # and in the inbox only what it moves out of it (processed/)
+    assert _writes(policy, "s3:PutObject") == {
+        f"{b}/pitstop/jobs/*",
+        f"{b}/pitstop/index/*",
+        f"{b}/pitstop/instances/*",
+        f"{b}/pitstop/inbox/processed/*",
+        f"{b}/models/*",
+    }
+    assert _writes(policy, "s3:DeleteObject") == {
+        f"{b}/pitstop/inbox/*",
+        f"{b}/pitstop/index/*",
+        f"{b}/models/*",
+    }
     sns = [st for st in policy["Statement"] if st["Action"] == ["sns:Publish"]]
     assert sns[0]["Resource"] == ["arn:aws:sns:us-east-1:123456789012:pitstop"]
-    json.dumps(policy)
+
+
+def test_trainer_policy_writes_the_inbox_only(settings_env: dict[str, str]) -> None:
+    from pitstop.config import load_settings
+    from pitstop.fleet.policy import trainer_policy
+
+    s = load_settings(None)
+    policy = trainer_policy(s)
+    b = f"arn:aws:s3:::{s.bucket}"
+    wildcards = {
+        f"{b}/pitstop/*",
+        f"{b}/pitstop/inbox/*",
+        f"{b}/pitstop/inbox/processed/*",
+        f"{b}/models/*",
+    }
+    assert _scoped(policy, wildcards) == {"s3"}
+    assert _writes(policy, "s3:PutObject") == {f"{b}/pitstop/inbox/*"}
+    assert _denied(policy, "s3:PutObject") == {f"{b}/pitstop/inbox/processed/*"}
+    assert _writes(policy, "s3:DeleteObject") == set()
+    assert _writes(policy, "s3:GetObject") == {f"{b}/pitstop/*", f"{b}/models/*"}
+    for st in policy["Statement"]:
+        for res in st["Resource"]:
+            assert "/scripts/" not in res and "/jobs/" not in res
+
+
+ACCOUNT = ("--account-id", "123456789012")
+
+
+def test_iam_policy_command_prints_either_policy(settings_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    def run(*extra: str) -> dict[str, object]:
+        r = subprocess.run(
+            [sys.executable, "-m", "pitstop.cli.main", "fleet", "iam-policy", *ACCOUNT, *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+    assert "sts:AssumeRole" not in json.dumps(run())
+    assert _writes(run(), "s3:PutObject") == _writes(run("--for", "instance"), "s3:PutObject")
+    trainer = run("--for", "trainer")
+    assert _writes(trainer, "s3:PutObject") == {
+        f"arn:aws:s3:::{settings_env['PITSTOP_BUCKET']}/pitstop/inbox/*"
+    }

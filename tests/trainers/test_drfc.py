@@ -90,7 +90,7 @@ def test_values_with_spaces_are_refused(tmp_path: Path) -> None:
 
     p = plan(tmp_path)
     bad = AttemptPlan(**{**p.__dict__, "custom_files_prefix": "pitstop/jobs/a b/"})
-    with pytest.raises(TrainerError, match="may not contain spaces"):
+    with pytest.raises(TrainerError, match="DR_LOCAL_S3_CUSTOM_FILES_PREFIX='pitstop/jobs/a b'"):
         render_env_files(bad)
 
 
@@ -143,3 +143,63 @@ def test_supervisor_drives_drfc_through_a_crash(
 
     logs = list(jobs_store(env).logs(job_id))
     assert any("containers" in k for k in logs)
+
+
+@pytest.mark.e2e
+def test_a_job_directory_named_like_a_command_never_reaches_run_env(
+    drfc_home: Path, settings_env: dict[str, str], tmp_path: Path, s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13, path 1: ``jobs/x;touch${IFS}INJECTED;/`` would run as root via ``eval export``."""
+    import json
+
+    from tests.e2e.harness import FAST, SupervisorProc, job_in, kill_trainers
+    from tests.helpers import wait_for
+
+    env = {
+        **settings_env,
+        **FAST,
+        "PITSTOP_TRAINER": "drfc",
+        "PITSTOP_DRFC_HOME": str(drfc_home),
+        "PATH": os.environ["PATH"],
+        "PYTHON": sys.executable,
+        "DR_DIR": str(drfc_home),
+    }
+    bad = "x;touch${IFS}INJECTED;"
+    spec = {"id": "any", "name": "x", "submitted_at": "2020-01-01T00:00:00.000Z"}
+    state = {"id": "any", "state": "pending", "created_at": "2020-01-01T00:00:00.000Z"}
+    s3.put_object(Bucket=bucket, Key=f"pitstop/jobs/{bad}/spec.json", Body=json.dumps(spec))
+    s3.put_object(Bucket=bucket, Key=f"pitstop/jobs/{bad}/state.json", Body=json.dumps(state))
+    # a well-named directory whose spec names another job: never claimed either
+    liar_spec = {**spec, "id": "someone-else"}
+    liar_state = {**state, "id": "liar-1"}
+    s3.put_object(Bucket=bucket, Key="pitstop/jobs/liar-1/spec.json", Body=json.dumps(liar_spec))
+    s3.put_object(Bucket=bucket, Key="pitstop/jobs/liar-1/state.json", Body=json.dumps(liar_state))
+    good = submit(env, "drfc-good", {"checkpoint_interval_s": 0.2, "checkpoints": 2})
+
+    def injected() -> list[Path]:
+        return [p for root in (drfc_home, tmp_path, Path.cwd()) for p in root.rglob("INJECTED")]
+
+    sup = SupervisorProc(env, tmp_path / "sup.log").start()
+    try:
+        wait_for(lambda: job_in(env, good), 60, "the good job to end")
+
+        # the full scan (every lease TTL) lists the bad directory: it is reported, not claimed
+        def judged() -> bool:
+            dirs = {e.get("job_dir") for e in sup.events() if e.get("event") == "job.invalid"}
+            return bool(injected()) or {bad, "liar-1"} <= dirs
+
+        wait_for(judged, 30, "the bad job dirs to be judged")
+    finally:
+        sup.close()
+        kill_trainers([good])
+    assert injected() == []
+    assert job_in(env, good, "succeeded")
+    reported = {e["job_dir"]: e["reason"] for e in sup.events() if e.get("event") == "job.invalid"}
+    assert "not a valid job id" in reported[bad] and "'someone-else'" in reported["liar-1"]
+    calls = (drfc_home / "calls.log").read_text()
+    assert "INJECTED" not in calls and "models/x" not in calls and "liar-1" not in calls
+    objs = s3.list_objects_v2(Bucket=bucket, Prefix="pitstop/jobs/liar-1/")["Contents"]
+    assert sorted(o["Key"].rsplit("/", 1)[-1] for o in objs) == ["spec.json", "state.json"]
+    assert "DR_LOCAL_S3_MODEL_PREFIX=models/x" not in (drfc_home / "run.env").read_text()
+    objs = s3.list_objects_v2(Bucket=bucket, Prefix=f"pitstop/jobs/{bad}/")["Contents"]
+    assert sorted(o["Key"].rsplit("/", 1)[-1] for o in objs) == ["spec.json", "state.json"]

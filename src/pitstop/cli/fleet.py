@@ -162,7 +162,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _aws_flags(st)
     st.set_defaults(func=_fleet_status)
 
-    pol = cmds.add_parser("iam-policy", help="print the instance IAM policy (JSON)")
+    pol = cmds.add_parser(
+        "iam-policy",
+        help="print the IAM policy of instances (default) or of trainers (JSON)",
+        description=(
+            "Print an IAM policy document. --for instance (default): the instance role's "
+            "(what --create-role attaches). --for trainer: read pitstop's objects and models, "
+            "write the inbox only. See docs/security.md."
+        ),
+    )
+    pol.add_argument(
+        "--for",
+        dest="principal",
+        choices=("instance", "trainer"),
+        default="instance",
+        help="whose policy (default: instance)",
+    )
     pol.add_argument("--account-id", help="AWS account id (default: from STS)")
     _aws_flags(pol)
     pol.set_defaults(func=_policy)
@@ -377,15 +392,18 @@ def _down(args: Any) -> int:
 
 
 def _policy(args: Any) -> int:
-    from pitstop.fleet.policy import instance_policy
+    from pitstop.fleet.policy import policy_for, trainer_policy
 
     settings = settings_from(args)
+    if args.principal == "trainer":  # names no account: no STS call
+        print_json(trainer_policy(settings))
+        return 0
     account = args.account_id
     if account is not None and not re.match(r"^\d{12}$", account):
         raise UsageError(f"--account-id {account!r}: expected 12 digits")
     if account is None:
         account = _fleet(args, settings).account_id()
-    print_json(instance_policy(settings, account_id=account))
+    print_json(policy_for(args.principal, settings, account_id=account))
     return 0
 
 

@@ -92,6 +92,7 @@ def _submit(args: Any) -> int:
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
     jobs = job_store(settings)
+    intake.check_run_script(sub, jobs.layout, settings.bucket)
     intake.fill_defaults(jobs, sub)
     spec = intake.build_spec(sub)
     created = jobs.create(spec, sub.files)
@@ -102,11 +103,43 @@ def _submit(args: Any) -> int:
     return 0
 
 
+def _job_id_arg(value: str) -> str:
+    from pitstop.store.ids import job_id_problem
+
+    problem = job_id_problem(value)
+    if problem is not None:
+        raise InvalidInput(f"JOB_ID {value!r} is not a valid job id: {problem}")
+    return value
+
+
+def _invalid_row(job_dir: str, reason: str) -> dict[str, Any]:
+    """A directory under jobs/ that is not a runnable job: shown, never run."""
+    return {
+        "id": job_dir,
+        "state": "invalid",
+        "invalid": True,
+        "attempts": 0,
+        "restarts": 0,
+        "instance_id": None,
+        "last_checkpoint": None,
+        "created_at": None,
+        "reason": reason,
+    }
+
+
 def _jobs(args: Any) -> int:
+    from pitstop.errors import InvalidJob
+
     jobs = job_store(settings_from(args))
     rows = []
-    for job_id in jobs.job_ids():
-        status, _ = jobs.status(job_id)
+    ids, bad = jobs.scan()
+    rows += [_invalid_row(b.job_dir, b.reason) for b in bad]
+    for job_id in ids:
+        try:
+            status, _ = jobs.status(job_id)
+        except InvalidJob as e:
+            rows.append(_invalid_row(job_id, str(e)))
+            continue
         last = status.attempts[-1] if status.attempts else None
         rows.append(
             {
@@ -132,7 +165,7 @@ def _jobs(args: Any) -> int:
             ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED", "REASON"],
             [
                 [
-                    r["id"],
+                    repr(r["id"]) if r.get("invalid") else r["id"],  # the name may hold anything
                     r["state"],
                     r["attempts"],
                     r["restarts"],
@@ -150,7 +183,7 @@ def _jobs(args: Any) -> int:
 def _job(args: Any) -> int:
     from pitstop.store.jobs import job_document
 
-    doc = job_document(job_store(settings_from(args)), args.job_id)
+    doc = job_document(job_store(settings_from(args)), _job_id_arg(args.job_id))
     if args.json:
         print_json(doc)
         return 0
@@ -200,16 +233,17 @@ def _cancel(args: Any) -> int:
     from pitstop.store.states import JobState
     from pitstop.supervisor.lifecycle import request_cancel
 
+    job_id = _job_id_arg(args.job_id)
     jobs = job_store(settings_from(args))
-    status = jobs.update(args.job_id, request_cancel)
+    status = jobs.update(job_id, request_cancel)
     if status is None:
-        current, _ = jobs.status(args.job_id)
-        raise UsageError(f"job {args.job_id} is already {current.state.value}; nothing to cancel")
-    jobs.event(args.job_id, "job.cancel_requested", state=status.state.value)
+        current, _ = jobs.status(job_id)
+        raise UsageError(f"job {job_id} is already {current.state.value}; nothing to cancel")
+    jobs.event(job_id, "job.cancel_requested", state=status.state.value)
     if args.json:
-        print_json({"id": args.job_id, "state": status.state.value, "cancel_requested": True})
+        print_json({"id": job_id, "state": status.state.value, "cancel_requested": True})
     elif status.state is JobState.CANCELLED:
-        print(f"{args.job_id} cancelled")
+        print(f"{job_id} cancelled")
     else:
-        print(f"{args.job_id}: cancel requested; its supervisor stops it at its next heartbeat")
+        print(f"{job_id}: cancel requested; its supervisor stops it at its next heartbeat")
     return 0

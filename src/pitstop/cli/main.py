@@ -68,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = getattr(args, "group_parser", parser)
         target.print_help()
         return 2 if args.command is None else 0
+    import logging
+
+    from pitstop import logs
+
+    # commands print their results on stdout; log lines (warnings up) go to stderr, never into
+    # a --json document. ``pitstop supervise`` configures its own logging.
+    logs.configure("console", level=logging.WARNING)
     try:
         return int(func(args))
     except PitstopError as e:

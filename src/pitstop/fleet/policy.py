@@ -1,19 +1,31 @@
-"""The instance's IAM policy: exactly what a supervisor needs, scoped to named resources.
+"""IAM policies for the two kinds of principal that touch the bucket, scoped to named keys.
 
-S3: the bucket's pitstop prefix (queue, leases, events, heartbeats) and the model prefixes
-(``models/*``, DRfC's ``DR_LOCAL_S3_MODEL_PREFIX``); SNS publish on the configured topic;
-SSM read of ``/pitstop/*``. No ``*`` actions, no resource wildcards beyond those prefixes.
+Who may write what is the trust boundary (docs/security.md):
+
+- **instances** (``instance_policy``, the role ``fleet up --create-role`` makes): read
+  ``PREFIX/*`` and ``models/*``; write the queue (``jobs/``, ``index/``), their heartbeat
+  (``instances/``), processed drops (``inbox/processed/``) and models (``models/*``, which
+  DRfC's containers write through the same role); delete only drops they moved, index
+  entries and model objects (stale ``.lock``, DRfC's checkpoint rotation). Never
+  ``scripts/`` or ``defaults/``: an instance runs those, so it may not change them.
+  SNS publish on the configured topic, SSM read of ``/pitstop/*``.
+- **trainers** (``trainer_policy``): read ``PREFIX/*`` and ``models/*`` (their jobs, logs
+  and models); write ``inbox/`` only, never ``inbox/processed/`` (explicit deny), delete
+  nothing. ``pitstop submit`` and ``cancel`` write ``jobs/`` directly, so they need the
+  credentials of whoever administers the bucket, as writing ``scripts/`` and ``defaults/`` does.
+
+No ``*`` actions, no resource wildcards beyond those prefixes, no NotAction/NotResource.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pitstop.config import Settings
 from pitstop.store.layout import MODELS_ROOT
 
-OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 SSM_PARAMETER_PREFIX = "/pitstop/"
+Principal = Literal["instance", "trainer"]
 
 
 def _partition(region: str) -> str:
@@ -24,24 +36,56 @@ def _partition(region: str) -> str:
     return "aws"
 
 
-def instance_policy(settings: Settings, *, account_id: str) -> dict[str, Any]:
-    """The policy document attached to the instance role (``account_id`` names the SSM ARN's account)."""
-    part = _partition(settings.region)
-    bucket_arn = f"arn:{part}:s3:::{settings.bucket}"
-    prefixes = [f"{settings.prefix}/", f"{MODELS_ROOT}/"]
-    statements: list[dict[str, Any]] = [
+def _s3(settings: Settings) -> tuple[str, str, str]:
+    """(bucket ARN, ARN prefix of pitstop's objects, ARN prefix of the models)."""
+    bucket_arn = f"arn:{_partition(settings.region)}:s3:::{settings.bucket}"
+    return bucket_arn, f"{bucket_arn}/{settings.prefix}/", f"{bucket_arn}/{MODELS_ROOT}/"
+
+
+def _read(settings: Settings) -> list[dict[str, Any]]:
+    bucket_arn, ours, models = _s3(settings)
+    return [
         {
             "Sid": "ListPitstopAndModelPrefixes",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket_arn],
-            "Condition": {"StringLike": {"s3:prefix": [p + "*" for p in prefixes]}},
+            "Condition": {
+                "StringLike": {"s3:prefix": [f"{settings.prefix}/*", f"{MODELS_ROOT}/*"]}
+            },
         },
         {
-            "Sid": "ReadWritePitstopAndModelObjects",
+            "Sid": "ReadPitstopAndModelObjects",
             "Effect": "Allow",
-            "Action": OBJECT_ACTIONS,
-            "Resource": [f"{bucket_arn}/{p}*" for p in prefixes],
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{ours}*", f"{models}*"],
+        },
+    ]
+
+
+def instance_policy(settings: Settings, *, account_id: str) -> dict[str, Any]:
+    """The policy document attached to the instance role (``account_id`` names the SSM ARN's account)."""
+    part = _partition(settings.region)
+    _, ours, models = _s3(settings)
+    statements: list[dict[str, Any]] = [
+        *_read(settings),
+        {
+            "Sid": "WriteQueueHeartbeatsProcessedDropsAndModels",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [
+                f"{ours}jobs/*",
+                f"{ours}index/*",
+                f"{ours}instances/*",
+                f"{ours}inbox/processed/*",
+                f"{models}*",
+            ],
+        },
+        {
+            "Sid": "DeleteMovedDropsIndexEntriesAndModelObjects",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
+            "Resource": [f"{ours}inbox/*", f"{ours}index/*", f"{models}*"],
         },
         {
             "Sid": "ReadPitstopParameters",
@@ -62,6 +106,37 @@ def instance_policy(settings: Settings, *, account_id: str) -> dict[str, Any]:
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def trainer_policy(settings: Settings) -> dict[str, Any]:
+    """For the people who train models: read everything of pitstop's, write the inbox only."""
+    _, ours, _ = _s3(settings)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *_read(settings),
+            {
+                "Sid": "DropIntoTheInbox",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{ours}inbox/*"],
+            },
+            {
+                # instances keep rejected drops and their claims here; a trainer's write
+                # could fake one
+                "Sid": "NeverWriteProcessedDrops",
+                "Effect": "Deny",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{ours}inbox/processed/*"],
+            },
+        ],
+    }
+
+
+def policy_for(principal: Principal, settings: Settings, *, account_id: str) -> dict[str, Any]:
+    if principal == "trainer":
+        return trainer_policy(settings)
+    return instance_policy(settings, account_id=account_id)
 
 
 EC2_TRUST_POLICY: dict[str, Any] = {

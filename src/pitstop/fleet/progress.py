@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pitstop.errors import StoreError
+from pitstop.errors import InvalidJob, StoreError
 from pitstop.store.jobs import Attempt, JobStore
 from pitstop.store.layout import ModelKeys
 
@@ -148,6 +148,11 @@ def all_progress(
     jobs: JobStore, spot_price: float | None, with_curves: bool = False
 ) -> list[JobProgress]:
     now = jobs.store.server_time()
-    out = [job_progress(jobs, j, now, spot_price, with_curves) for j in jobs.job_ids()]
+    out = []
+    for job_id in jobs.job_ids():
+        try:
+            out.append(job_progress(jobs, job_id, now, spot_price, with_curves))
+        except InvalidJob:
+            continue  # not a runnable job; ``pitstop jobs`` lists it with the reason
     out.sort(key=lambda p: str(p.doc["spec"].get("submitted_at", "")))
     return out

@@ -4,26 +4,30 @@ Started by ``pitstop.reward_funcs.sandbox`` as ``python -m pitstop.reward_funcs.
 REQUEST_FILE PROGRESS_FILE``. It imports nothing heavy (no NumPy unless the reward does) so it starts in
 a fraction of a second. Protocol:
 
-- REQUEST_FILE: a pickle written by the parent (trusted) with the sources, the sweep as plain lists and
-  the limits;
-- it sets its own resource limits (address space, CPU seconds, no file writes, no new
-  processes) before any reward code runs, then for each source execs the module and calls
+- REQUEST_FILE: a pickle written by the parent (trusted) with the sources, the sweep as plain
+  lists, the limits and the isolation to apply;
+- it confines itself before any reward code runs (``confine``: a network namespace, no new
+  privileges, an unprivileged user when started as root, then its resource limits: address
+  space, CPU seconds, no file writes, no new processes; last the guard, an audit hook that
+  records every file, network or process attempt), then for each source execs the module and calls
   ``reward_function`` with a fresh params dict per state, as the simulator does
   (``float(reward_function(copy.deepcopy(params)))``);
 - before each call it writes (source index, state index) into PROGRESS_FILE (mmap), so the
   parent can name the params even when it has to kill this process;
 - it writes one JSON line per source on the original stdout (with every value when the
   request asks to ``collect`` them, for the preview); reward code's own prints go
-  to stderr.
+  to stderr. A source that tried anything the sandbox does not allow fails with rule
+  ``sandbox`` and a message naming the first attempt and the layer that stopped it, even
+  when the reward caught the error and carried on.
 
 The parent never unpickles anything this process writes.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import json
+import linecache
 import math
 import mmap
 import numbers
@@ -81,9 +85,9 @@ def _set_limits(limits: dict[str, Any]) -> None:
 
 def _user_line(tb: Any, filename: str) -> int | None:
     line = None
-    for frame in traceback.extract_tb(tb):
-        if frame.filename == filename:
-            line = frame.lineno
+    for frame, lineno in traceback.walk_tb(tb):  # no source lookup: no file is opened
+        if frame.f_code.co_filename == filename:
+            line = lineno
     return line
 
 
@@ -178,6 +182,8 @@ def _run_one(
     budget = float(limits["budget_seconds"])
     namespace: dict[str, Any] = {"__name__": "reward_function_module", "__file__": filename}
     struct.pack_into("qq", progress, 0, index, -1)
+    # tracebacks and warnings read the source from here, never from a file
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
         code = compile(source, filename, "exec")
         signal.setitimer(signal.ITIMER_REAL, max(call_limit, 1.0) * 5)
@@ -277,8 +283,62 @@ def _run_one(
     return result
 
 
+def _confine(
+    isolation: dict[str, Any], limits: dict[str, Any], texts: list[str], progress: mmap.mmap
+) -> tuple[Any, Any]:
+    """Shut this process in (see ``confine``); returns (confinement, guard or None)."""
+    from pitstop.reward_funcs import confine
+    from pitstop.reward_funcs.static import ALLOWED_MODULES
+
+    conf = confine.Confinement()
+    if isolation.get("network_namespace", True):
+        confine.enter_network_namespace(conf)
+    else:
+        conf.network_note = "not asked for"
+    confine.no_new_privileges(conf)
+    confine.drop_privileges(
+        conf,
+        int(isolation.get("uid", confine.NOBODY)),
+        int(isolation.get("gid", confine.NOBODY)),
+        str(isolation.get("user", "nobody")),
+    )
+    if conf.failure is not None:
+        return conf, None
+    confine.preimport(texts, ALLOWED_MODULES)
+    _set_limits(limits)
+    guard = confine.Guard(conf, confine.import_roots())
+
+    def case() -> int | None:  # which state the reward was called with, if any
+        c = int(struct.unpack_from("qq", progress, 0)[1])
+        return c if c >= 0 else None
+
+    guard.where = case
+    if isolation.get("guard", True):
+        guard.install()
+    return conf, guard
+
+
+def _sandbox_failure(result: dict[str, Any], attempts: list[Any]) -> None:
+    """Turn what the reward tried into the source's failure (it outranks any other)."""
+    first = attempts[0]
+    message = first.describe()
+    more = len(attempts) - 1
+    if more:
+        message += f" (and {more} more attempt{'s' if more > 1 else ''})"
+    old = result.get("failure") or {}
+    result["failure"] = {
+        "rule": "sandbox",
+        "case": first.case if first.case is not None else old.get("case"),
+        "message": message,
+        "line": first.line if first.line is not None else old.get("line"),
+        "attempts": [{"what": a.what, "held_by": a.held_by, "line": a.line} for a in attempts[:20]],
+    }
+
+
 def main() -> int:
     request_path, progress_path = sys.argv[1], sys.argv[2]
+    cwd = os.path.realpath(os.getcwd())
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != cwd]  # not from cwd
     with open(request_path, "rb") as f:
         request = pickle.load(f)
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -288,17 +348,31 @@ def main() -> int:
         progress = mmap.mmap(pf.fileno(), 16)
     total, make = _params_factory(request["rows"])
     limits = request["limits"]
+    sources = request["sources"]
     signal.signal(signal.SIGALRM, _on_alarm)
-    _set_limits(limits)
-
-    def _blocked(*args: Any, **kwargs: Any) -> Any:
-        raise PermissionError("file access is not allowed in a reward function")
-
-    builtins.open = _blocked
-    for index, (source, filename) in enumerate(request["sources"]):
-        result = _run_one(
-            index, source, filename, total, make, limits, progress, bool(request.get("collect"))
-        )
+    conf, guard = _confine(request.get("isolation", {}), limits, [s for s, _ in sources], progress)
+    for index, (source, filename) in enumerate(sources):
+        if conf.failure is not None:  # fail closed: no reward code runs
+            result: dict[str, Any] = {
+                "index": index,
+                "calls": 0,
+                "cases_total": total,
+                "failure": {
+                    "rule": "sandbox",
+                    "case": None,
+                    "message": f"not run: {conf.failure}",
+                    "line": None,
+                },
+            }
+        else:
+            guard.attempts.clear()
+            guard.filename = filename
+            result = _run_one(
+                index, source, filename, total, make, limits, progress, bool(request.get("collect"))
+            )
+            if guard.attempts:
+                _sandbox_failure(result, list(guard.attempts))
+        result["isolation"] = conf.as_dict()
         out.write(json.dumps(result) + "\n")
         out.flush()
     return 0

@@ -1,8 +1,16 @@
-"""Run reward functions in a child process with time and memory limits (parent side).
+"""Run reward functions in a confined child process with time and memory limits (parent side).
 
-The child (``_child.py``) sets its own limits with ``resource.setrlimit`` (no ``preexec_fn``,
-which is unsafe in a threaded caller such as the supervisor) and reports one JSON line per
-source. This side enforces a wall-clock limit: a child that does not finish is killed (only
+Reward code comes from the inbox, so the child is treated as hostile. This side starts it
+with a minimal environment (no ``AWS_*``, ``PITSTOP_*`` or anything else inherited: only
+``PATH``, the locale and Python's own switches) and tells it which user to become; the child
+(``_child.py``, ``confine.py``) confines itself before any reward code runs: no network (its
+own network namespace, or the guard), no new privileges, an unprivileged user (``nobody``
+when started as root, or ``Limits.user``), its resource limits, and an audit hook that
+records every attempt at files, network or processes. All of that happens in the child,
+not in a ``preexec_fn``, which is unsafe in a threaded caller such as the supervisor. It
+reports one JSON line per source.
+
+This side enforces a wall-clock limit: a child that does not finish is killed (only
 that child, by its pid) and the state it was running is read back from a small shared
 progress file, so even an uninterruptible hang is reported with its params.
 """
@@ -24,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pitstop
+from pitstop.reward_funcs.confine import NOBODY
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,11 @@ class Limits:
     budget_seconds: float = 5.0  # soft: stop sweeping (and say so) after this much time
     memory_bytes: int = 512 * 1024 * 1024  # address space the reward may add
     startup_seconds: float = 10.0  # margin for interpreter start and module load
+    user: str = "nobody"  # who the child becomes when started as root (a name or a uid)
+    # the layers can be turned off one at a time to measure what each holds by itself
+    # (tests, docs/security.md); never in production
+    network_namespace: bool = True
+    guard: bool = True
 
     def wall_seconds(self, sources: int) -> float:
         return self.startup_seconds + sources * (self.budget_seconds + self.call_seconds + 1.0)
@@ -51,18 +65,38 @@ class ChildResult:
     max_call_seconds: float = 0.0
     values: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    isolation: dict[str, Any] | None = None  # what the child did to confine itself
 
 
 def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
+    """A minimal, explicit environment: nothing of the parent's (credentials, settings)."""
     src_dir = str(Path(pitstop.__file__).resolve().parent.parent)
-    old = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = src_dir + (os.pathsep + old if old else "")
+    old = os.environ.get("PYTHONPATH")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": src_dir + (os.pathsep + old if old else ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONSAFEPATH": "1",  # 3.11+: the working directory is not an import path
+    }
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def _identity(user: str) -> dict[str, Any]:
+    """uid/gid of the sandbox user (``nobody``'s 65534 when the name is unknown here)."""
+    import pwd
+
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+        return {"user": pw.pw_name, "uid": pw.pw_uid, "gid": pw.pw_gid}
+    except KeyError:
+        if user.isdigit():
+            return {"user": f"uid {user}", "uid": int(user), "gid": int(user)}
+        return {"user": user, "uid": NOBODY, "gid": NOBODY}
 
 
 def _describe_signal(rc: int) -> str:
@@ -129,6 +163,11 @@ def run(
         "collect": collect,
         "sources": sources,
         "rows": rows,
+        "isolation": {
+            **_identity(limits.user),
+            "network_namespace": limits.network_namespace,
+            "guard": limits.guard,
+        },
         "limits": {
             "call_seconds": limits.call_seconds,
             "budget_seconds": limits.budget_seconds,
@@ -177,6 +216,7 @@ def run(
             call_seconds_total=float(doc.get("call_seconds_total", 0.0)),
             max_call_seconds=float(doc.get("max_call_seconds", 0.0)),
             values=doc.get("values"),
+            isolation=doc.get("isolation"),
         )
     for i in range(len(sources)):
         if i in results:

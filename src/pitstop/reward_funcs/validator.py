@@ -83,6 +83,7 @@ class ValidationReport:
     max_call_ms: float | None = None
     dynamic_checked: bool = False
     elapsed_s: float = 0.0
+    sandbox: dict[str, Any] | None = None  # how the dynamic check was confined (confine.py)
 
     def fail(self, problem: Problem, reason: str) -> None:
         self.problems.append(problem)
@@ -105,6 +106,7 @@ class ValidationReport:
             "max_call_ms": self.max_call_ms,
             "dynamic_checked": self.dynamic_checked,
             "elapsed_s": round(self.elapsed_s, 3),
+            "sandbox": self.sandbox,
         }
 
 
@@ -225,6 +227,7 @@ def _apply(
     report: ValidationReport, res: sandbox.ChildResult, sw: harness.Sweep, track: Track
 ) -> None:
     report.dynamic_checked = True
+    report.sandbox = res.isolation
     report.calls = res.calls
     report.cases_total = res.cases_total or len(sw)
     if res.calls and res.call_seconds_total > 0:

@@ -3,6 +3,11 @@
 A job is created exactly once (spec and state written with ``If-None-Match: *``), its
 ``state.json`` is only ever updated with ``If-Match`` on the ETag just read (a lost race is
 re-read and re-applied), and its history is append-only: one object per event.
+
+Job ids read from S3 are checked against the job-id grammar (``store/ids.py``): a directory
+whose name breaks it, or whose ``spec.json``/``state.json`` names another id, is never
+offered for a claim; listings skip it and report it once (``job.invalid``), and reading it
+raises ``InvalidJob`` (a ``StoreError``, so callers that skip unreadable jobs skip it too).
 """
 
 from __future__ import annotations
@@ -13,17 +18,29 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pitstop.errors import CorruptObject, InvalidInput, NotFound, PreconditionFailed, StoreError
+from pitstop.errors import (
+    InvalidInput,
+    InvalidJob,
+    NotFound,
+    PreconditionFailed,
+    StoreError,
+)
+from pitstop.store.ids import JOB_ID_PATTERN, check_job_id, job_id_problem
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.objects import ObjectStore
 from pitstop.store.states import CLAIMABLE_STATES, JobState
 
 MAX_UPDATE_RETRIES = 20
+JOB_INVALID = "job.invalid"  # log event: a job directory that is skipped, and why
+
+log = structlog.get_logger("pitstop.store")
 
 
 def utcnow() -> datetime:
@@ -63,7 +80,7 @@ class JobSpec(BaseModel):
     """The immutable spec of a job. User-settable fields come from ``--job FILE`` or job.json."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: str = Field(pattern=JOB_ID_PATTERN)
     name: str
     submitted_at: str
     source: str = "cli"
@@ -102,7 +119,7 @@ class JobStatus(BaseModel):
     """``state.json``: what S3 says about a job right now."""
 
     model_config = ConfigDict(extra="ignore")
-    id: str
+    id: str = Field(pattern=JOB_ID_PATTERN)
     state: JobState = JobState.PENDING
     reason: str | None = None
     instance_id: str | None = None
@@ -138,12 +155,28 @@ def _dump(model: BaseModel) -> bytes:
     return model.model_dump_json(indent=2).encode()
 
 
+@dataclass(frozen=True)
+class InvalidJobDir:
+    """A directory under ``jobs/`` that is not a job pitstop will run, and why."""
+
+    job_dir: str  # the name as listed: it may hold anything, so print it with repr()
+    reason: str
+
+
 class JobStore:
     """Reads and writes jobs through an ``ObjectStore``; knows nothing of processes or clocks."""
 
     def __init__(self, store: ObjectStore, layout: Layout) -> None:
         self.store = store
         self.layout = layout
+        self._specs: dict[str, JobSpec] = {}  # specs are immutable: each is read (and checked) once
+        self._reported: set[str] = set()
+
+    def _report(self, job_dir: str, reason: str) -> None:
+        """Log a skipped job directory once per process (listings repeat every poll)."""
+        if job_dir not in self._reported:
+            self._reported.add(job_dir)
+            log.warning(JOB_INVALID, job_dir=job_dir, reason=reason)
 
     # -- creation ----------------------------------------------------------------------
     def create(
@@ -159,6 +192,7 @@ class JobStore:
         A ``rejected`` job is recorded the same way, with its reason, so the trainer sees why.
         """
         lay = self.layout
+        check_job_id(spec.id, "new job")
         for name in CUSTOM_FILES:
             if name in files:
                 self.store.put(lay.custom_file(spec.id, name), files[name])
@@ -191,41 +225,106 @@ class JobStore:
         return True
 
     # -- reading -----------------------------------------------------------------------
+    def scan(self) -> tuple[list[str], list[InvalidJobDir]]:
+        """One listing of ``jobs/``: the valid job ids, and the directories named otherwise."""
+        ids: list[str] = []
+        bad: list[InvalidJobDir] = []
+        for prefix in self.store.list_dirs(self.layout.jobs):
+            name = self.layout.parse_job_dir(prefix)
+            if name is None:
+                continue
+            problem = job_id_problem(name)
+            if problem is None:
+                ids.append(name)
+                continue
+            bad.append(InvalidJobDir(name, f"{prefix}: not a valid job id: {problem}"))
+            self._report(name, bad[-1].reason)
+        return ids, bad
+
     def job_ids(self) -> list[str]:
-        return [self.layout.last_part(p) for p in self.store.list_dirs(self.layout.jobs)]
+        """Every job directory with a valid id (the others are reported and skipped)."""
+        return self.scan()[0]
+
+    def invalid_jobs(self) -> list[InvalidJobDir]:
+        """Directories that are not runnable jobs: bad names, and state/spec naming another id.
+
+        Reads every job's state (and spec, once): for ``pitstop jobs``, not for a poll loop.
+        """
+        ids, bad = self.scan()
+        for job_id in ids:
+            try:
+                self.status(job_id)
+            except InvalidJob as e:
+                bad.append(InvalidJobDir(job_id, str(e)))
+            except StoreError:
+                continue  # missing or unreadable: a listing shows that as it always did
+        return bad
 
     def live_job_ids(self) -> list[str]:
         """Jobs not yet ended: two listings, whatever the number of ended jobs."""
-        ended = {self.layout.last_part(i.key) for i in self.store.list(self.layout.terminal_index)}
+        ended = set()
+        for item in self.store.list(self.layout.terminal_index):
+            job_id = self.layout.parse_terminal_key(item.key)
+            if job_id is not None and job_id_problem(job_id) is None:
+                ended.add(job_id)
         return [j for j in self.job_ids() if j not in ended]
 
     def exists(self, job_id: str) -> bool:
         return self.store.head(self.layout.spec(job_id)) is not None
 
     def spec(self, job_id: str) -> JobSpec:
+        """The job's spec; ``InvalidJob`` when its id is not the directory's name."""
+        cached = self._specs.get(job_id)
+        if cached is not None:
+            return cached.model_copy(deep=True)
+        key = self.layout.spec(job_id)
         try:
-            obj = self.store.get(self.layout.spec(job_id))
+            obj = self.store.get(key)
         except NotFound:
             raise NotFound(f"no job {job_id!r}", key=self.layout.spec(job_id)) from None
         try:
-            return JobSpec.model_validate_json(obj.body)
+            spec = JobSpec.model_validate_json(obj.body)
         except ValidationError as e:
-            raise CorruptObject(
-                self.layout.spec(job_id), f"unreadable job spec: {e.errors()[0]['msg']}"
+            err = e.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise InvalidJob(
+                f"{key}: unreadable job spec: {loc + ': ' if loc else ''}{err['msg']}", key=key
             ) from None
+        if spec.id != job_id:
+            reason = f"{key}: id {spec.id!r} is not the directory's name {job_id!r}"
+            self._report(job_id, reason)
+            raise InvalidJob(reason, key=key)
+        self._specs[job_id] = spec
+        return spec.model_copy(deep=True)
 
     def status(self, job_id: str) -> tuple[JobStatus, str]:
-        """The job's state and the ETag to update it with."""
+        """The job's state and the ETag to update it with.
+
+        ``InvalidJob`` when the job's state, or the spec of a job not yet ended, names another
+        id than its directory: a claim reads this first, so such a job is never claimed.
+        """
+        key = self.layout.state(job_id)
         try:
-            obj = self.store.get(self.layout.state(job_id))
+            obj = self.store.get(key)
         except NotFound:
             raise NotFound(f"no job {job_id!r}", key=self.layout.state(job_id)) from None
         try:
-            return JobStatus.model_validate_json(obj.body), obj.head.etag
+            status = JobStatus.model_validate_json(obj.body)
         except ValidationError as e:
-            raise CorruptObject(
-                self.layout.state(job_id), f"unreadable state: {e.errors()[0]['msg']}"
+            err = e.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise InvalidJob(
+                f"{key}: unreadable state: {loc + ': ' if loc else ''}{err['msg']}", key=key
             ) from None
+        if status.id != job_id:
+            reason = f"{key}: id {status.id!r} is not the directory's name {job_id!r}"
+            self._report(job_id, reason)
+            raise InvalidJob(reason, key=key)
+        if not status.state.is_terminal():
+            # once per job and process (specs are immutable): a spec naming another id is
+            # refused before any claim or update, so the job can never be run
+            self.spec(job_id)
+        return status, obj.head.etag
 
     def custom_files(self, job_id: str) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
@@ -271,7 +370,8 @@ class JobStore:
     # -- the claim index ----------------------------------------------------------------
     def _claim_key(self, status: JobStatus, state: JobState | None = None) -> str:
         preempted = (state or status.state) is JobState.PREEMPTED
-        return self.layout.claim_key(preempted, status.created_at, status.id)
+        created = re.sub(r"[^0-9TZ]", "", status.created_at or "")
+        return self.layout.claim_key(0 if preempted else 1, created, status.id)
 
     def reindex(self, old: JobStatus | None, new: JobStatus) -> None:
         """Keep ``index/claimable/`` in step with a state change (a hint; the claim re-checks)."""
@@ -315,11 +415,18 @@ class JobStore:
             self.store.delete(self._claim_key(status, state))
 
     def claimable_index(self) -> list[str]:
-        """Job ids from the claim index, best first (one listing per 1,000 claimable jobs)."""
-        return [
-            self.layout.job_of_claim_key(i.key)
-            for i in self.store.list(self.layout.claimable_index)
-        ]
+        """Job ids from the claim index, best first (one listing per 1,000 claimable jobs).
+
+        Entries whose id breaks the grammar are skipped and reported."""
+        out: list[str] = []
+        for item in self.store.list(self.layout.claimable_index):
+            parsed = self.layout.parse_claim_key(item.key)
+            problem = "not an index key" if parsed is None else job_id_problem(parsed.job_id)
+            if parsed is None or problem is not None:
+                self._report(item.key, f"{item.key}: skipped claim-index entry: {problem}")
+                continue
+            out.append(parsed.job_id)
+        return out
 
     # -- events and logs ---------------------------------------------------------------
     def event(

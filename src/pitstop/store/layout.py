@@ -15,6 +15,11 @@ DESIGN.md's layout::
 
 Each attempt trains into ``models/JOB_ID/attempt-N`` at the bucket root (DRfC's
 ``DR_LOCAL_S3_MODEL_PREFIX``).
+
+Every key built for a job checks its id against the job-id grammar (``store/ids.py``), so a
+bad id can never name an object; the ``parse_*`` functions take ids out of keys (raw: the
+caller checks them and decides what to do with a bad one). Run scripts live under
+``scripts/`` only, which whoever administers the bucket writes.
 """
 
 from __future__ import annotations
@@ -22,9 +27,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
+
+from pitstop.store.ids import check_job_id
 
 CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.json")
 MODELS_ROOT = "models"
+_SCRIPT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_CLAIM_NAME = re.compile(r"\A([01])-([0-9TZ]*)-(.+)\Z", re.DOTALL)
+
+
+class ClaimKey(NamedTuple):
+    """``index/claimable/RANK-CREATED-JOB_ID``, parsed (``job_id`` raw)."""
+
+    rank: int
+    created: str
+    job_id: str
 
 
 @dataclass(frozen=True)
@@ -45,26 +63,45 @@ class Layout:
 
     def inbox_claim(self, job_id: str) -> str:
         """Short lease on turning one inbox drop into a job, so only one instance validates it."""
-        return self._k("inbox", "processed", ".claims", f"{job_id}.json")
+        return self._k("inbox", "processed", ".claims", f"{_id(job_id)}.json")
+
+    def inbox_processed_drop(self, job_id: str) -> str:
+        """Where a drop's files are kept once it became job ``job_id`` (accepted or not)."""
+        return self._k("inbox", "processed", _id(job_id)) + "/"
 
     def terminal_marker(self, job_id: str) -> str:
         """Written once a job ends, so the claim scan never reads ended jobs again."""
-        return self._k("index", "terminal", job_id)
+        return self._k("index", "terminal", _id(job_id))
+
+    def claim_key(self, rank: int, created: str, job_id: str) -> str:
+        """The claim-index entry of a job: listing order is claim order."""
+        return f"{self.claimable_index}{rank}-{created}-{_id(job_id)}"
+
+    def parse_claim_key(self, key: str) -> ClaimKey | None:
+        """A claim-index key's parts (job id unchecked); None for a key of another shape."""
+        if not key.startswith(self.claimable_index):
+            return None
+        m = _CLAIM_NAME.match(key[len(self.claimable_index) :])
+        return ClaimKey(int(m.group(1)), m.group(2), m.group(3)) if m else None
+
+    def parse_terminal_key(self, key: str) -> str | None:
+        """``index/terminal/JOB_ID`` -> the job id (unchecked); None for another shape."""
+        if not key.startswith(self.terminal_index):
+            return None
+        name = key[len(self.terminal_index) :]
+        return name if name and "/" not in name else None
+
+    def parse_job_dir(self, key: str) -> str | None:
+        """``jobs/JOB_ID/`` (a listing's common prefix) -> the job id (unchecked)."""
+        if not key.startswith(self.jobs) or not key.endswith("/"):
+            return None
+        name = key[len(self.jobs) : -1]
+        return name if name and "/" not in name else None
 
     @property
     def claimable_index(self) -> str:
         """``index/claimable/RANK-CREATED-JOB_ID``: listing order is claim order."""
         return self._k("index", "claimable") + "/"
-
-    def claim_key(self, preempted: bool, created_at: str | None, job_id: str) -> str:
-        """``index/claimable/RANK-CREATED-JOB_ID``: preempted (rank 0) before pending (1),
-        then oldest first, in plain listing order."""
-        created = re.sub(r"[^0-9TZ]", "", created_at or "")
-        return f"{self.claimable_index}{0 if preempted else 1}-{created}-{job_id}"
-
-    @staticmethod
-    def job_of_claim_key(key: str) -> str:
-        return key.rsplit("/", 1)[-1].split("-", 2)[-1]
 
     @staticmethod
     def last_part(key: str) -> str:
@@ -104,37 +141,50 @@ class Layout:
         return self._k("defaults", name)
 
     @property
+    def scripts(self) -> str:
+        """Run scripts: written by whoever administers the bucket, never by trainers."""
+        return self._k("scripts") + "/"
+
+    @property
     def run_script(self) -> str:
-        return self._k("scripts", "run.sh")
+        return self.scripts + "run.sh"
+
+    def parse_script_key(self, key: str) -> str | None:
+        """``scripts/NAME`` -> ``NAME``; None for any key outside ``scripts/`` (or nested,
+        or with odd characters): only those keys may name a run script."""
+        if not key.startswith(self.scripts):
+            return None
+        name = key[len(self.scripts) :]
+        return name if _SCRIPT_NAME.match(name) and name not in (".", "..") else None
 
     # one job
     def job(self, job_id: str) -> str:
-        return self._k("jobs", job_id) + "/"
+        return self._k("jobs", _id(job_id)) + "/"
 
     def spec(self, job_id: str) -> str:
-        return self._k("jobs", job_id, "spec.json")
+        return self.job(job_id) + "spec.json"
 
     def state(self, job_id: str) -> str:
-        return self._k("jobs", job_id, "state.json")
+        return self.job(job_id) + "state.json"
 
     def lease(self, job_id: str) -> str:
-        return self._k("jobs", job_id, "lease.json")
+        return self.job(job_id) + "lease.json"
 
     def custom_files(self, job_id: str) -> str:
-        return self._k("jobs", job_id, "custom_files") + "/"
+        return self.job(job_id) + "custom_files/"
 
     def custom_file(self, job_id: str, name: str) -> str:
         return self.custom_files(job_id) + name
 
     def events(self, job_id: str) -> str:
-        return self._k("jobs", job_id, "events") + "/"
+        return self.job(job_id) + "events/"
 
     def event(self, job_id: str, at: datetime, token: str) -> str:
         """``events/TIME-TOKEN.json``: listing order is time order; the same token, the same key."""
         return f"{self.events(job_id)}{at:%Y%m%dT%H%M%S%fZ}-{token}.json"
 
     def logs(self, job_id: str) -> str:
-        return self._k("jobs", job_id, "logs") + "/"
+        return self.job(job_id) + "logs/"
 
     @staticmethod
     def log_name(attempt: int, filename: str) -> str:
@@ -146,13 +196,17 @@ class Layout:
 
     @staticmethod
     def job_id_of(key: str) -> str:
-        """``PREFIX/jobs/JOB_ID/...`` -> ``JOB_ID``."""
+        """``PREFIX/jobs/JOB_ID/...`` -> ``JOB_ID`` (unchecked)."""
         parts = key.rstrip("/").split("/")
         return parts[parts.index("jobs") + 1]
 
 
+def _id(job_id: str) -> str:
+    return check_job_id(job_id, "job id in an S3 key")
+
+
 def model_prefix(job_id: str, attempt: int) -> str:
-    return f"{MODELS_ROOT}/{job_id}/attempt-{attempt}"
+    return f"{MODELS_ROOT}/{_id(job_id)}/attempt-{int(attempt)}"
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ class Leases:
             doc = json.loads(obj.body)
             owner, released = doc.get("owner"), bool(doc.get("released"))
             epoch, nonce = int(doc.get("epoch") or 0), str(doc.get("nonce") or "")
+            if doc.get("job_id", job_id) != job_id:
+                raise ValueError("a lease naming another job")  # forged or copied: not a lease
         except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
             # unreadable: treat as free; the takeover is still fenced by If-Match
             owner, released, epoch, nonce = None, True, 0, ""

@@ -27,6 +27,7 @@ from pitstop.store.objects import ObjectStore
 from pitstop.store.states import TrainerStatus
 from pitstop.templates import render
 from pitstop.trainers.base import AttemptPlan
+from pitstop.trainers.envfile import check_env_file
 from pitstop.trainers.process import ProcessGroup
 
 RUN_ID = "0"
@@ -75,11 +76,7 @@ def render_env_files(plan: AttemptPlan, workers: int | None = None) -> dict[str,
         "system.env": render("drfc/system.env.j2", **ctx),
     }
     for name, text in files.items():
-        for line in text.splitlines():
-            if _KEY.match(line) and re.search(r"\s", line.split("=", 1)[1]):
-                raise TrainerError(
-                    f"{name}: {line!r}: DRfC reads values with 'eval export', so they may not contain spaces"
-                )
+        check_env_file(name, text)  # DRfC evaluates these files as shell: a strict grammar
     return files
 
 
@@ -105,11 +102,10 @@ class DrfcTrainer:
         return {**os.environ, **(plan.env() if plan else {}), "DR_DIR": str(self.home)}
 
     def _dr(self, commands: str) -> list[str]:
-        return [
-            "bash",
-            "-c",
-            f"set -e; cd {str(self.home)!r}; source bin/activate.sh >/dev/null; {commands}",
-        ]
+        # ``commands`` are literals of this module; the checkout's path is an argument ($1),
+        # never shell text
+        script = 'set -e; cd "$1"; source bin/activate.sh >/dev/null; ' + commands
+        return ["bash", "-c", script, "pitstop-drfc", str(self.home)]
 
     def _write_env_files(self, plan: AttemptPlan) -> None:
         for name, rendered in render_env_files(plan).items():
