@@ -19,6 +19,7 @@ from pitstop.store.layout import Layout
 
 if TYPE_CHECKING:
     from pitstop.reward_funcs.sandbox import Limits
+    from pitstop.store.jobs import JobStore
 
 MAX_FILE_BYTES = 1_000_000  # a reward function of a megabyte is a mistake, not a model
 
@@ -146,3 +147,15 @@ def fill_defaults(jobs: Any, sub: Submission) -> None:
             sub.files[name] = body
         except NotFound:
             sub.files[name] = builtin[name]
+
+
+def submit(
+    jobs: JobStore, sub: Submission, bucket: str, *, dynamic: bool = True
+) -> tuple[JobSpec, bool]:
+    """The one way a job is made from user files (CLI, Python client): every check, the
+    bucket's defaults, then exactly-once creation. Returns the spec and whether it is new."""
+    validate(sub, dynamic=dynamic)
+    check_run_script(sub, jobs.layout, bucket)
+    fill_defaults(jobs, sub)
+    spec = build_spec(sub)
+    return spec, jobs.create(spec, sub.files)

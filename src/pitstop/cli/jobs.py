@@ -91,11 +91,7 @@ def _submit(args: Any) -> int:
     sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
-    jobs = job_store(settings)
-    intake.check_run_script(sub, jobs.layout, settings.bucket)
-    intake.fill_defaults(jobs, sub)
-    spec = intake.build_spec(sub)
-    created = jobs.create(spec, sub.files)
+    spec, created = intake.submit(job_store(settings), sub, settings.bucket, dynamic=False)
     if args.json:
         print_json({"id": spec.id, "created": created})
     else:

@@ -260,13 +260,18 @@ class JobStore:
                 continue  # missing or unreadable: a listing shows that as it always did
         return bad
 
-    def live_job_ids(self) -> list[str]:
-        """Jobs not yet ended: two listings, whatever the number of ended jobs."""
-        ended = set()
+    def ended_job_ids(self) -> list[str]:
+        """Jobs that ended: one listing of ``index/terminal/`` per 1,000 of them."""
+        ended = []
         for item in self.store.list(self.layout.terminal_index):
             job_id = self.layout.parse_terminal_key(item.key)
             if job_id is not None and job_id_problem(job_id) is None:
-                ended.add(job_id)
+                ended.append(job_id)
+        return ended
+
+    def live_job_ids(self) -> list[str]:
+        """Jobs not yet ended: two listings, whatever the number of ended jobs."""
+        ended = set(self.ended_job_ids())
         return [j for j in self.job_ids() if j not in ended]
 
     def exists(self, job_id: str) -> bool:
