@@ -1,0 +1,255 @@
+"""Sweeps: a grid or random search over reward parameters, hyperparameters and action-space
+speed scales, run as pitstop jobs through ``pitstop.client``.
+
+A sweep file (YAML) names a reward template whose ``{{ name }}`` placeholders take each
+point's values, the parameter grid (or ranges to sample), optional hyperparameter values
+and speed scales, and the job fields every job shares. Each point becomes one job; its
+metric is read from the trained model's ``metrics/TrainingMetrics.json`` (the mean
+``reward_score`` of the last training episodes) when the job ends. Results: one row per
+point (CSV and JSON) and a PNG of the metric against each swept parameter.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pitstop.errors import InvalidInput, NotFound, StoreError
+from pitstop.store.layout import ModelKeys
+
+PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+LAST_EPISODES = 10
+
+
+class RandomSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    samples: int = Field(ge=1, le=10000)
+    seed: int = 0
+    ranges: dict[str, tuple[float, float]]
+
+
+class SweepFile(BaseModel):
+    """The sweep file's fields; paths are relative to the file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("sweep", pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
+    reward_template: str
+    parameters: dict[str, list[Any]] = Field(default_factory=dict)
+    random: RandomSearch | None = None
+    hyperparameters: dict[str, list[Any]] = Field(default_factory=dict)
+    speed_scale: list[float] = Field(default_factory=list)
+    metadata: str | None = None
+    job: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_search(self) -> SweepFile:
+        if self.parameters and self.random:
+            raise ValueError("give either 'parameters' (a grid) or 'random', not both")
+        for k, v in self.parameters.items():
+            if not v:
+                raise ValueError(f"parameters.{k}: needs at least one value")
+        if any(s <= 0 for s in self.speed_scale):
+            raise ValueError("speed_scale: every scale must be > 0")
+        return self
+
+
+@dataclass
+class Sweep:
+    file: Path
+    spec: SweepFile
+    template: str
+    metadata: dict[str, Any] | None
+    points: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check a sweep file; one-line ``InvalidInput`` naming the file otherwise."""
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except OSError as e:
+        raise InvalidInput(f"{p}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise InvalidInput(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
+    try:
+        spec = SweepFile.model_validate(doc if doc is not None else {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "sweep"
+        raise InvalidInput(f"{p}: {loc}: {err['msg'].removeprefix('Value error, ')}") from None
+    template_path = p.parent / spec.reward_template
+    try:
+        template = template_path.read_text()
+    except OSError as e:
+        raise InvalidInput(f"{p}: reward_template {template_path}: {e.strerror}") from None
+    names = set(spec.parameters) | (set(spec.random.ranges) if spec.random else set())
+    used = set(PLACEHOLDER.findall(template))
+    if used - names:
+        raise InvalidInput(
+            f"{template_path}: placeholder {sorted(used - names)[0]!r} has no values in {p}"
+        )
+    metadata = None
+    if spec.metadata:
+        metadata = _read_json(p.parent / spec.metadata, p)
+    sweep = Sweep(p, spec, template, metadata)
+    sweep.points = expand(spec)
+    return sweep
+
+
+def _read_json(path: Path, sweep_file: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InvalidInput(f"{sweep_file}: {path}: {e}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{sweep_file}: {path}: must be a JSON object")
+    return doc
+
+
+def expand(spec: SweepFile) -> list[dict[str, Any]]:
+    """Every point of the search: reward parameters x hyperparameters x speed scales."""
+    if spec.random is not None:
+        rng = random.Random(spec.random.seed)
+        reward = [
+            {k: round(rng.uniform(lo, hi), 6) for k, (lo, hi) in spec.random.ranges.items()}
+            for _ in range(spec.random.samples)
+        ]
+    else:
+        keys = list(spec.parameters)
+        reward = [
+            dict(zip(keys, vals, strict=True))
+            for vals in itertools.product(*spec.parameters.values())
+        ]
+    hkeys = list(spec.hyperparameters)
+    hyper = [
+        {f"hp.{k}": v for k, v in zip(hkeys, vals, strict=True)}
+        for vals in itertools.product(*spec.hyperparameters.values())
+    ]
+    scales = [{"speed_scale": s} for s in spec.speed_scale] or [{}]
+    return [{**r, **h, **s} for r, h, s in itertools.product(reward, hyper, scales)]
+
+
+def render(template: str, point: dict[str, Any]) -> str:
+    return PLACEHOLDER.sub(lambda m: repr(point[m.group(1)]), template)
+
+
+def job_spec(sweep: Sweep, n: int, point: dict[str, Any]) -> dict[str, Any]:
+    """The client spec (job.json fields + files) of point ``n``."""
+    from pitstop import action_space
+    from pitstop.action_space.edit import scale_speeds
+    from pitstop.action_space.models import ModelMetadata
+
+    spec: dict[str, Any] = {
+        **sweep.spec.job,
+        "name": f"{sweep.spec.name}-{n:03d}",
+        "reward_function": render(sweep.template, point),
+    }
+    hps = {k[3:]: v for k, v in point.items() if k.startswith("hp.")}
+    if hps:
+        spec["hyperparameters"] = {**action_space.default_hyperparameters(), **hps}
+    if "speed_scale" in point or sweep.metadata is not None:
+        base = sweep.metadata or action_space.default_metadata()
+        meta = ModelMetadata.model_validate(base)
+        if "speed_scale" in point:
+            meta, _ = scale_speeds(meta, float(point["speed_scale"]))
+        spec["model_metadata"] = json.loads(meta.to_json())
+    return spec
+
+
+def metric(store: Any, doc: dict[str, Any]) -> float | None:
+    """Mean ``reward_score`` of the last training episodes of the job's last attempt."""
+    for attempt in reversed(doc.get("attempts") or []):
+        try:
+            body = store.get(ModelKeys(attempt["model_prefix"]).metrics).body
+            episodes = json.loads(body).get("metrics", [])
+        except (NotFound, json.JSONDecodeError, AttributeError):
+            continue
+        except StoreError:
+            return None
+        scores = [
+            float(e["reward_score"])
+            for e in episodes
+            if isinstance(e, dict) and e.get("phase", "training") == "training"
+        ][-LAST_EPISODES:]
+        if scores:
+            return sum(scores) / len(scores)
+    return None
+
+
+def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """``results.csv``, ``results.json`` and ``metric.png`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with (out / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "results.json").write_text(json.dumps(rows, indent=2))
+    plot_metric(rows, out / "metric.png")
+    return [out / "results.csv", out / "results.json", out / "metric.png"]
+
+
+def plot_metric(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fixed = {"n", "job_id", "state", "metric", "reason"}
+    params = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in fixed]
+    params = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1] or ["n"]
+    fig, axes = plt.subplots(1, len(params), figsize=(4 * len(params), 3.4), squeeze=False)
+    for ax, p in zip(axes[0], params, strict=True):
+        xs = [r[p] for r in rows if r.get("metric") is not None]
+        ys = [r["metric"] for r in rows if r.get("metric") is not None]
+        ax.scatter(xs, ys, color="#1f77b4")
+        ax.set_xlabel(p)
+        ax.set_ylabel("mean reward (last training episodes)")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{len(rows)} jobs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run_sweep(
+    sweep: Sweep,
+    executor: Any,
+    store: Any,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Submit every point through ``executor`` (a ``pitstop.client.Executor``) and collect a
+    row per point as its job ends, in point order."""
+    from concurrent.futures import as_completed
+
+    from pitstop.client import JobFailed
+
+    futures = {
+        executor.submit(job_spec, sweep, n, point): (n, point)
+        for n, point in enumerate(sweep.points)
+    }
+    rows: dict[int, dict[str, Any]] = {}
+    for future in as_completed(futures):
+        n, point = futures[future]
+        row: dict[str, Any] = {"n": n, **point}
+        try:
+            doc = future.result()
+            row.update(job_id=doc["id"], state=doc["state"], metric=metric(store, doc))
+        except JobFailed as e:
+            row.update(job_id=e.doc["id"], state=e.doc["state"], metric=None, reason=e.reason)
+        except Exception as e:
+            row.update(job_id=None, state="not submitted", metric=None, reason=str(e))
+        rows[n] = row
+        if on_done is not None:
+            on_done(row)
+    return [rows[n] for n in sorted(rows)]
