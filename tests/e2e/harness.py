@@ -189,3 +189,14 @@ def supervise_until_ended(
         sup.close()
         kill_trainers([job_id])
     return doc
+
+
+def start_fleet(supervisors, env: dict[str, str], tag: str, n: int = 2) -> None:  # type: ignore[no-untyped-def]
+    """``n`` supervisor processes, each its own instance id and state dir."""
+    for i in range(n):
+        supervisors(
+            env,
+            f"{tag}{i}",
+            PITSTOP_INSTANCE_ID=f"i-{tag}{i}",
+            PITSTOP_STATE_DIR=f"{env['PITSTOP_STATE_DIR']}-{tag}{i}",
+        )

@@ -11,7 +11,7 @@ import pytest
 
 from pitstop.client import Client, Executor, JobFailed
 from pitstop.errors import InvalidInput
-from tests.e2e.harness import kill_trainers, trainer_pids
+from tests.e2e.harness import kill_trainers, start_fleet, trainer_pids
 
 pytestmark = pytest.mark.e2e
 
@@ -40,13 +40,7 @@ def spec(n: int, tag: str = "", **extra: object) -> dict[str, object]:
 def test_map_keeps_input_order_and_resolves_to_job_documents(
     client, e2e_env, supervisors, bucket
 ) -> None:
-    for name in ("a", "b"):
-        supervisors(
-            e2e_env,
-            name,
-            PITSTOP_INSTANCE_ID=f"i-{name}",
-            PITSTOP_STATE_DIR=f"{e2e_env['PITSTOP_STATE_DIR']}-{name}",
-        )
+    start_fleet(supervisors, e2e_env, "map")
     with Executor(client) as ex:
         docs = list(ex.map(lambda n: spec(n, bucket), range(6)))
     supervisors.job_ids.extend(d["id"] for d in docs)
@@ -114,13 +108,7 @@ def test_a_job_cancelled_elsewhere_cancels_its_future(client, bucket) -> None:
 def test_a_tiny_genetic_algorithm_maps_over_the_fleet(client, e2e_env, supervisors, bucket) -> None:
     from deap import algorithms, base, creator, tools
 
-    for name in ("a", "b"):
-        supervisors(
-            e2e_env,
-            name,
-            PITSTOP_INSTANCE_ID=f"i-ga{name}",
-            PITSTOP_STATE_DIR=f"{e2e_env['PITSTOP_STATE_DIR']}-ga{name}",
-        )
+    start_fleet(supervisors, e2e_env, "ga")
     target = 0.7
 
     def make_spec(individual: list[float]) -> dict[str, object]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pitstop.cli.main import main
-from tests.e2e.harness import kill_trainers
+from tests.e2e.harness import kill_trainers, start_fleet
 
 pytestmark = pytest.mark.e2e
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "client.md"
@@ -19,16 +19,6 @@ TEMPLATE = (
     "def reward_function(params):\n"
     "    return float({{ w }} * (1.0 + params['speed']) + {{ bias }})  # {{ tag }}\n"
 )
-
-
-def _fleet(supervisors, e2e_env, n: int = 2) -> None:  # type: ignore[no-untyped-def]
-    for i in range(n):
-        supervisors(
-            e2e_env,
-            f"s{i}",
-            PITSTOP_INSTANCE_ID=f"i-sw{i}",
-            PITSTOP_STATE_DIR=f"{e2e_env['PITSTOP_STATE_DIR']}-sw{i}",
-        )
 
 
 def test_sweep_runs_a_grid_and_writes_results(
@@ -49,7 +39,7 @@ def test_sweep_runs_a_grid_and_writes_results(
     assert main(["sweep", str(tmp_path / "grid.yaml"), "--dry-run", "--json"]) == 0
     points = json.loads(capsys.readouterr().out)["points"]
     assert len(points) == 4 and {p["w"] for p in points} == {0.5, 2.0}
-    _fleet(supervisors, e2e_env)
+    start_fleet(supervisors, e2e_env, "sw")
     out = tmp_path / "out"
     code = main(
         [
@@ -87,7 +77,7 @@ def test_sweep_file_errors_are_one_line(tmp_path: Path, capsys, settings_env) ->
 
 def test_the_notebook_example_in_docs_client_md_runs(e2e_env, supervisors, capsys) -> None:
     (code,) = [b for b in re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)]
-    _fleet(supervisors, e2e_env)
+    start_fleet(supervisors, e2e_env, "sw")
     code = code.replace('"name": f"power-{power}"', '"name": f"power-{power}-" + TAG')
     exec(
         compile(code, str(DOCS), "exec"),
