@@ -15,6 +15,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,82 @@ def test_the_sandbox_reports_how_it_was_confined() -> None:
     json.dumps(iso)
     # this machine lets root make a network namespace: the namespace holds, not the guard
     assert iso["network"].startswith("the network namespace"), iso["network_note"]
+
+
+PRIVATE_PYTHON_SCRIPT = """
+import json, sys
+from pitstop import tracks
+from pitstop.reward_funcs import harness, sandbox
+sweep = harness.sweep(tracks.load("reInvent2019_track"), stride=40)
+src = sys.argv[1]
+limits = sandbox.Limits(call_seconds=2.0, budget_seconds=3.0)
+res = sandbox.run([(src, "r.py")], sweep.as_rows(), limits, collect=True)[0]
+print(json.dumps({"failure": res.failure, "calls": res.calls, "n": len(sweep),
+                  "isolation": res.isolation}))
+"""
+
+
+@needs_root
+def test_a_python_the_sandbox_user_cannot_read_still_validates(tmp_path: Path) -> None:
+    """CI's Python lives under /root (pyenv): nobody cannot read its library. The child
+    imports what rewards use before it drops root, so validation still works there."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    private = tmp_path / "private"
+    (private / "bin").mkdir(parents=True)
+    private.chmod(0o700)
+    (private / "lib").mkdir()
+    stdlib = Path(os.__file__).resolve().parent
+    (private / "lib" / stdlib.name).symlink_to(stdlib)
+    python = private / "bin" / "python3"
+    shutil.copy2(os.path.realpath(getattr(sys, "_base_executable", sys.executable)), python)
+    paths = sysconfig.get_paths()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(sandbox.__file__).resolve().parents[2]), paths["purelib"], paths["platlib"]]
+        ),
+    }
+    probe = subprocess.run(
+        [str(python), "-c", "import os; print(os.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:  # a Python linked to a shared libpython elsewhere
+        pytest.skip(f"could not make a private copy of this Python: {probe.stderr.strip()}")
+    assert probe.stdout.startswith(str(private)), probe.stdout
+    reward = (
+        "import math, random\n"
+        "def reward_function(params):\n"
+        "    return float(min(5.0, math.hypot(params['x'], params['y']) * random.random()))\n"
+    )
+    r = subprocess.run(
+        [str(python), "-c", PRIVATE_PYTHON_SCRIPT, reward],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout.splitlines()[-1])
+    assert doc["failure"] is None, doc
+    assert doc["calls"] == doc["n"]
+    assert doc["isolation"]["user"] == "nobody (uid 65534)"
+    assert "cannot read Python's library" in doc["isolation"]["library_note"]
+    # a module the reward could not import before the drop is reported, not a crash
+    late = "def reward_function(params):\n    __import__('statistics')\n    return 1.0\n"
+    r = subprocess.run(
+        [str(python), "-c", PRIVATE_PYTHON_SCRIPT, late],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    doc = json.loads(r.stdout.splitlines()[-1])
+    failure = doc["failure"]
+    assert failure is not None and failure["line"] == 2, doc
+    assert "statistics" in failure["message"] or str(private / "lib") in failure["message"], doc

@@ -26,6 +26,7 @@ The parent never unpickles anything this process writes.
 from __future__ import annotations
 
 import contextlib
+import encodings.ascii  # noqa: F401  (looked up lazily; the library may be unreadable later)
 import json
 import linecache
 import math
@@ -33,6 +34,7 @@ import mmap
 import numbers
 import os
 import pickle
+import resource
 import signal
 import struct
 import sys
@@ -64,8 +66,6 @@ def _vm_size_bytes() -> int:
 
 
 def _set_limits(limits: dict[str, Any]) -> None:
-    import resource
-
     mem = int(limits["memory_bytes"])
     if mem > 0:
         cap = _vm_size_bytes() + mem
@@ -296,6 +296,10 @@ def _confine(
     else:
         conf.network_note = "not asked for"
     confine.no_new_privileges(conf)
+    # Imports first, while the library is surely readable: the sandbox user may not be able
+    # to read it (a Python under /root, as pyenv installs it). Only allowed modules from
+    # sys.path (never the working directory) are imported, before any reward code runs.
+    confine.preimport(texts, ALLOWED_MODULES)
     confine.drop_privileges(
         conf,
         int(isolation.get("uid", confine.NOBODY)),
@@ -304,7 +308,6 @@ def _confine(
     )
     if conf.failure is not None:
         return conf, None
-    confine.preimport(texts, ALLOWED_MODULES)
     _set_limits(limits)
     guard = confine.Guard(conf, confine.import_roots())
 

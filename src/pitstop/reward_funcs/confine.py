@@ -133,6 +133,7 @@ class Confinement:
     dropped: bool = False  # root privileges were dropped to ``user``
     unprivileged: bool = False  # reward code runs without root (dropped, or never had it)
     no_new_privs: bool = False
+    library_note: str = ""  # set when the sandbox user cannot read Python's library
     failure: str | None = None  # set when reward code must not run at all
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +143,7 @@ class Confinement:
             "user": self.user,
             "dropped_root": self.dropped,
             "no_new_privs": self.no_new_privs,
+            "library_note": self.library_note,
             "failure": self.failure,
         }
 
@@ -222,11 +224,12 @@ def drop_privileges(conf: Confinement, uid: int, gid: int, name: str) -> None:
         return
     stdlib = os.path.dirname(os.__file__)
     if not os.access(stdlib, os.R_OK | os.X_OK):
-        conf.failure = (
-            f"the sandbox user {name} (uid {uid}) cannot read Python's library at {stdlib}; "
-            "install pitstop where every user can read it"
+        # Not a failure: what the rewards import was imported before the drop. A module
+        # imported later fails to load, and that reward is reported for it.
+        conf.library_note = (
+            f"{name} cannot read Python's library at {stdlib}: only modules imported "
+            "before the drop are available"
         )
-        return
     shown = name if name == f"uid {uid}" else f"{name} (uid {uid})"
     conf.user, conf.uid, conf.dropped, conf.unprivileged = shown, uid, True, True
 
