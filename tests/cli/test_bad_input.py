@@ -191,3 +191,29 @@ def test_submit_refuses_a_run_script_outside_scripts(
     assert objects(s3, bucket) == []
     job.write_text('{"run_script": "pitstop/scripts/train.sh"}')
     assert pitstop("submit", str(reward), "--job", str(job), env=settings_env).returncode == 0
+
+
+def test_submit_refuses_an_unknown_world_naming_the_nearest(
+    tmp_path: Path, settings_env: dict[str, str], s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    reward = tmp_path / "r.py"
+    reward.write_text("def reward_function(params):\n    return 1.0\n")
+    job = tmp_path / "job.json"
+    job.write_text('{"world": "reInvent2019_trak"}')
+    assert_one_line_error(
+        pitstop("submit", str(reward), "--job", str(job), env=settings_env),
+        2,
+        f"{job}: world: unknown world 'reInvent2019_trak'",
+        "did you mean reInvent2019_track",
+    )
+    assert objects(s3, bucket) == []
+    job.write_text('{"world": "REINVENT2019_TRACK"}')  # one case-insensitive match: taken
+    r = pitstop("submit", str(reward), "--job", str(job), "--json", env=settings_env)
+    assert r.returncode == 0, r.stderr
+    job_id = json.loads(r.stdout)["id"]
+    spec = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"pitstop/jobs/{job_id}/spec.json")["Body"].read()
+    )
+    assert spec["world"] == "reInvent2019_track"

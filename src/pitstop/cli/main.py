@@ -22,6 +22,7 @@ from pitstop.errors import PitstopError
 # Command-group modules, in the order ``--help`` lists them.
 GROUPS = (
     "jobs",
+    "worlds",
     "supervise",
     "demo",
     "action_space",
