@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
 UPPER = {"cli", "demo"}  # above everything: never imported by a package
 # the intake services (CLI, inbox and demo turn user files into jobs) sit between
 SERVICES = {
-    "intake": {"store", "action_space", "reward_funcs"},
+    "intake": {"store", "action_space", "reward_funcs", "tracks"},
     "inbox": {"store", "intake", "reward_funcs"},
 }
 
