@@ -53,8 +53,24 @@ def test_negative_duration_from_environment() -> None:
 
 
 def test_check_accepts_good_settings() -> None:
-    r = pitstop("supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket"})
-    assert r.returncode == 0 and "settings OK" in r.stdout
+    r = pitstop(
+        "supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"}
+    )
+    assert r.returncode == 0 and "settings OK" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"PITSTOP_POLL_INTERVALL_S": "5"}, "did you mean PITSTOP_POLL_INTERVAL_S?"),
+        ({"PITSTOP_STARTUP_GRACE_S": "0.1"}, "startup_grace_s must be >= poll_interval_s"),
+        ({"PITSTOP_TRAINER": "drfc", "PITSTOP_DRFC_HOME": "/no/drfc"}, "drfc_home: /no/drfc"),
+        ({"PITSTOP_STALL_TIMEOUT_S": "1e9"}, "PITSTOP_STALL_TIMEOUT_S"),
+    ],
+)
+def test_check_refuses_settings_that_cannot_work(env: dict[str, str], needle: str) -> None:
+    base = {"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"}
+    assert_one_line_error(pitstop("supervise", "--check", env={**base, **env}), 2, needle)
 
 
 @pytest.mark.parametrize(

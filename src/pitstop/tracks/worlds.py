@@ -21,7 +21,9 @@ from pitstop.errors import InvalidInput
 @cache
 def known_worlds() -> tuple[str, ...]:
     """Every world name the simulator knows, sorted."""
-    text = resources.files("pitstop.tracks").joinpath("data").joinpath("worlds.txt").read_text("utf-8")
+    text = (
+        resources.files("pitstop.tracks").joinpath("data").joinpath("worlds.txt").read_text("utf-8")
+    )
     names = {line.strip() for line in text.splitlines()}
     return tuple(sorted(n for n in names if n and not n.startswith("#")))
 
