@@ -115,10 +115,17 @@ def fault_figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def embedded_s3_server() -> Any:
+    """moto's threaded server class; ``MissingExtra`` naming the install line without it."""
+    from pitstop.extras import require
+
+    return require("moto.server", "the demo's embedded S3 server").ThreadedMotoServer
+
+
 def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -> dict[str, Any]:
     import logging
 
-    from moto.server import ThreadedMotoServer
+    server_class = embedded_s3_server()
 
     from pitstop import reward_funcs
     from pitstop.intake import Submission, build_spec, defaults
@@ -130,7 +137,7 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the terminal
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server = server_class(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{server._port}"
     work = Path(tempfile.mkdtemp(prefix="pitstop-demo-"))

@@ -20,6 +20,9 @@ from pitstop.errors import InvalidInput
 
 def plot_metadata(meta: ModelMetadata, path: str | os.PathLike[str], title: str = "") -> None:
     """Write a PNG of ``meta``'s actions to ``path``."""
+    from pitstop.extras import require
+
+    require("matplotlib", "plotting an action space")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle

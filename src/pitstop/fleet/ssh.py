@@ -59,8 +59,15 @@ class SshOptions:
     timeout_s: float = 10.0
 
 
+def _paramiko() -> None:
+    from pitstop.extras import require
+
+    require("paramiko", "SSH to instances")
+
+
 def resolve(name: str, address: str | None, opts: SshOptions) -> Target:
     """A target for ``name`` (instance id or host), its EC2 ``address`` and the ssh config."""
+    _paramiko()  # one line naming the extra when it is missing
     import paramiko
 
     found: dict[str, Any] = {}
@@ -80,6 +87,7 @@ def resolve(name: str, address: str | None, opts: SshOptions) -> Target:
 
 
 def _client(opts: SshOptions) -> Any:
+    _paramiko()  # one line naming the extra when it is missing
     import paramiko
 
     class Refuse(paramiko.MissingHostKeyPolicy):
@@ -109,6 +117,7 @@ def _client(opts: SshOptions) -> Any:
 @contextlib.contextmanager
 def _session(target: Target, opts: SshOptions) -> Iterator[Any]:
     """A connected, authenticated client; every failure, then or inside, is an ``SshError``."""
+    _paramiko()  # one line naming the extra when it is missing
     import paramiko
 
     client = _client(opts)

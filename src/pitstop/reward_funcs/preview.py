@@ -119,6 +119,9 @@ def render(
     title: str,
 ) -> Path:
     """Draw the heat map, the borders, the centre line and the direction of travel to PNG."""
+    from pitstop.extras import require
+
+    require("matplotlib", "the reward preview")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -189,6 +192,9 @@ def preview(
     speed: float = 2.0,
     heading_offset: float = 0.0,
 ) -> tuple[Path, Grid]:
+    from pitstop.extras import require
+
+    require("matplotlib", "the reward preview")  # before the sandbox's seconds of work
     grid = compute(source, filename, track, speed=speed, heading_offset=heading_offset)
     title = (
         f"{filename} on {track.name}: speed {speed:g} m/s, heading offset "

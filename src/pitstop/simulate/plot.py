@@ -33,6 +33,9 @@ def plot(
     path: str | Path, trace: Trace, results: list[Result], *, offset_h: float, hours: float
 ) -> None:
     """Write the PNG; the x axis is hours since the job was submitted."""
+    from pitstop.extras import require
+
+    require("matplotlib", "simulate --plot")
     import matplotlib
 
     matplotlib.use("Agg")
