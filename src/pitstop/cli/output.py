@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
 
 def print_json(doc: Any) -> None:
@@ -25,6 +25,20 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
     for row in text_rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def progress(stream: TextIO | None = None) -> Callable[[str], None]:
+    """A printer for progress lines on long work: writes to ``stream`` (stderr) only when
+    it is a terminal, so a pipe or a log gets nothing but the command's output."""
+    target = sys.stderr if stream is None else stream
+    if not target.isatty():
+        return lambda line: None
+
+    def write(line: str) -> None:
+        target.write(line + "\n")
+        target.flush()
+
+    return write
 
 
 def add_json_flag(parser: Any) -> None:
