@@ -359,3 +359,22 @@ def test_bare_groups_print_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "from-track" in out
     code, out, _ = run(capsys, "hyperparameters")
     assert code == 0 and "generate" in out
+
+
+def test_from_track_help_offers_only_what_it_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["action-space", "from-track", "--help"])
+    text = capsys.readouterr().out
+    assert "--continuous" not in text
+    assert "sac needs a continuous space" in " ".join(text.split())
+
+
+@pytest.mark.parametrize(("sample", "low"), [("drfc-sac.json", 0.5), ("drfc-discrete.json", 0.1)])
+def test_a_plot_draws_the_console_speed_limit_of_its_kind(sample: str, low: float) -> None:
+    from pitstop.action_space.io import parse_metadata
+    from pitstop.action_space.plot import figure
+
+    meta = parse_metadata((SAMPLES / sample).read_text(), sample)
+    (box,) = [p for p in figure(meta).axes[0].patches if "console limits" in p.get_label()]
+    assert box.get_y() == low and box.get_y() + box.get_height() == 4.0
+    assert f"({low:g}..4 m/s)" in box.get_label()

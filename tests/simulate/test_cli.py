@@ -62,6 +62,7 @@ def test_text_output_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         (["--trace-reading", "sideways"], "--trace-reading"),
         (["--start-offset", "999"], "past the end"),
         (["--stall-rate", "-1"], "--stall-rate"),
+        (["--plot", "{plotdir}"], ".png file name"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -74,6 +75,7 @@ def test_bad_input_is_one_line_exit_2(
         "missing": str(tmp_path / "missing.json"),
         "bad": str(tmp_path / "bad.json"),
         "nogap": str(tmp_path / "nogap.json"),
+        "plotdir": str(tmp_path / "plots"),
     }
     opts = {"--trace": str(good), "--hours": "1", "--checkpoint-minutes": "15"}
     for k, v in zip(extra[::2], extra[1::2], strict=True):
@@ -83,6 +85,7 @@ def test_bad_input_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "plots.png").exists()  # nothing written under another name
 
 
 def test_empty_trace_dir_is_invalid(tmp_path: Path) -> None:

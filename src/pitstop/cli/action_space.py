@@ -102,12 +102,15 @@ def _emit(meta: ModelMetadata, args: argparse.Namespace, what: str, usage: bool 
     return 0
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+def _add_model_options(p: argparse.ArgumentParser, continuous: bool = True) -> None:
     p.add_argument(
         "--algorithm",
-        choices=L.ALGORITHMS,
+        choices=L.ALGORITHMS if continuous else ("clipped_ppo",),
         default=L.DEFAULT_ALGORITHM,
-        help="training algorithm (default %(default)s; sac needs --continuous)",
+        help="training algorithm (default %(default)s; sac needs --continuous)"
+        if continuous
+        else "training algorithm: clipped_ppo (sac needs a continuous space, and these "
+        "actions are discrete)",
     )
     p.add_argument(
         "--sensor",
@@ -452,7 +455,7 @@ def _register_from_track(sub: Any) -> None:
     p.add_argument("--straight-deg", type=float, default=d.straight_deg, metavar="DEG")
     p.add_argument("--method", choices=("kmeans", "quantiles"), default=d.method)
     p.add_argument("--no-mirror", action="store_true", help="keep the line's own turn directions")
-    _add_model_options(p)
+    _add_model_options(p, continuous=False)
     p.set_defaults(func=_from_track)
 
 
@@ -577,7 +580,7 @@ def _register_hyperparameters(sub: Any) -> None:
         elif spec.low is not None and spec.high is not None:
             allowed = f"{spec.low:g}..{spec.high:g}"
         elif spec.low is not None:
-            allowed = f">= {spec.low:g}"
+            allowed = f"{'>' if spec.above_low else '>='} {spec.low:g}"
         else:
             allowed = "any"
         g.add_argument(

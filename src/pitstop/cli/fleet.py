@@ -695,7 +695,8 @@ def _logs(args: Any) -> int:
     )
     if n == 0 and not args.follow:
         print(
-            f"job {args.job_id}: no logs yet (they are uploaded when an attempt ends)",
+            f"job {args.job_id}: no logs yet (the supervisor uploads them on every heartbeat "
+            "once an attempt runs; --follow waits for them)",
             file=sys.stderr,
         )
     return 0
