@@ -185,10 +185,25 @@ def cmd_preview(args: argparse.Namespace) -> int:
             ) from None
         if not speeds:
             raise UsageError("--speeds: give at least one speed")
-        preview.preview_html(
-            source, name, track, out, speeds=speeds, heading_offset=args.heading_offset
+        from pitstop.cli.output import progress
+
+        _, (low, high) = preview.preview_html(
+            source,
+            name,
+            track,
+            out,
+            speeds=speeds,
+            heading_offset=args.heading_offset,
+            progress=progress(),
         )
-        doc: dict[str, Any] = {"out": str(out), "track": track.name, "speeds": speeds}
+        doc: dict[str, Any] = {
+            "out": str(out),
+            "track": track.name,
+            "speeds": speeds,
+            "pngs": [str(out.with_name(f"{out.stem}-{s:g}mps.png")) for s in speeds],
+            "min": low,
+            "max": high,
+        }
     else:
         if out.suffix.lower() != ".png":
             raise UsageError(f"--out: expected a .png or .html path, got {out}")
