@@ -98,3 +98,25 @@ def test_help_names_the_default_reading(capsys: pytest.CaptureFixture[str]) -> N
         main(["simulate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "unavailable-is-1 (default)" in text and "Can't Be Late" in text
+
+
+def test_the_plot_runs_until_the_slowest_policy_ends_and_its_legend_covers_no_curve(
+    tmp_path: Path,
+) -> None:
+    from pitstop.simulate import engine
+    from pitstop.simulate.plot import figure
+
+    trace = load_trace(write_trace(tmp_path, [0, 0, 0, 1, 1, 0, 0, 1] * 30))
+    setup = engine.Setup(job=engine.TrainingJob(2, 15, 5), record=True)
+    results = [engine.simulate(p, trace, setup) for p in engine.POLICIES]
+    slowest = max(r.wall_h for r in results)
+    assert slowest > 2 * min(r.wall_h for r in results)  # a spread worth framing
+    fig = figure(trace, results, offset_h=0, hours=2)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert ax.get_xlim()[1] >= slowest
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert len(legend.get_texts()) == len(results)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent())
