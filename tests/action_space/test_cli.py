@@ -272,7 +272,10 @@ def test_from_track_oval(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(out)
     assert code == 0 and check_metadata(doc) == []
     assert {"steering_angle": 0.0, "speed": 4.0} in doc["action_space"]
-    assert "tightest radius" in err
+    # what stderr says is what the file holds: the widest action covers the tightest corner
+    need = float(err.split(" deg;")[0].rsplit("-> ", 1)[1])
+    widest = max(abs(a["steering_angle"]) for a in doc["action_space"])
+    assert f"widest action {widest:g} deg" in err and widest >= need
 
 
 def test_from_track_help_states_its_assumptions(capsys: pytest.CaptureFixture[str]) -> None:

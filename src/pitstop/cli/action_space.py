@@ -389,10 +389,11 @@ def _from_track(args: argparse.Namespace) -> int:
     actions, prof = ft.actions_from_line(line, args.actions, settings)
     sharpest = float(abs(prof.curvature).max())
     radius = f"{1 / sharpest:.2f} m" if sharpest > 0 else "none"
+    widest = max(abs(a.steering_angle) for a in actions)
     print(
         f"{name}: {prof.length:.1f} m {'loop' if prof.is_loop else 'open line'}, tightest "
-        f"radius {radius} -> {float(abs(prof.steering).max()):.1f} deg; "
-        f"{len(actions)} actions"
+        f"radius {radius} -> {float(abs(prof.steering).max()):.2f} deg; widest action "
+        f"{widest:g} deg; {len(actions)} actions"
         + (
             ""
             if len(actions) == args.actions
@@ -432,9 +433,9 @@ def _register_from_track(sub: Any) -> None:
                          |steering| and each turning action mirrored left/right; straights
                          (|steering| < --straight-deg, {d.straight_deg:g}) become zero steering at
                          top speed (plus one slower straight action when N is even). The
-                         sharpest action takes the 95th percentile of its cluster, so the
-                         tightest corner is covered; each action's speed is the speed model
-                         at its steering angle.
+                         sharpest action on each side takes the largest angle of its cluster,
+                         rounded up to 0.1 deg, so the tightest corner is covered; each
+                         action's speed is the speed model at its steering angle.
             The model ignores tyre slip, acceleration limits and the car's reaction time.
             """
         ),
