@@ -143,6 +143,10 @@ def test_submit_then_jobs_then_cancel(tmp_path: Path, settings_env: dict[str, st
     for key in ("id", "state", "reason", "instance_id", "attempts", "events"):
         assert key in doc
     assert doc["events"][0]["event"] == "job.submitted"
+    text = pitstop("job", job_id, env=settings_env).stdout.splitlines()
+    assert "TIME (UTC)           EVENT          ATTEMPT  DETAIL" in text  # a header, no attempt 0
+    assert any(line.endswith("  job.submitted  -        -") for line in text), text
+    assert all(len(line) <= 100 and "\033[" not in line for line in text)  # piped: plain
     assert pitstop("cancel", job_id, env=settings_env).returncode == 0
     assert (
         json.loads(pitstop("job", job_id, "--json", env=settings_env).stdout)["state"]

@@ -15,7 +15,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from pitstop.action_space import limits as L
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
@@ -489,12 +489,12 @@ def _show(args: argparse.Namespace) -> int:
             ["steering_angle (deg)", fmt(space.steering_angle.low), fmt(space.steering_angle.high)],
             ["speed (m/s)", fmt(space.speed.low), fmt(space.speed.high)],
         ]
-        print(format_table(["", "low", "high"], rows))
+        print_table(["", "low", "high"], rows)
     else:
         rows = [
             [i, a.index, fmt(a.steering_angle), fmt(a.speed)] for i, a in enumerate(meta.actions)
         ]
-        print(format_table(["#", "index", "steering (deg)", "speed (m/s)"], rows))
+        print_table(["#", "index", "steering (deg)", "speed (m/s)"], rows)
     if args.plot:
         print(f"plot: {args.plot}")
     return 0

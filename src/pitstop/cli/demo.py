@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -44,20 +44,18 @@ def _demo(args: Any) -> int:
         print_json(summary)
     else:
         print()
-        print(
-            format_table(
-                ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"],
+        print_table(
+            ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"],
+            [
                 [
-                    [
-                        a["n"],
-                        a["outcome"],
-                        a["pretrained_checkpoint"],
-                        a["last_checkpoint"],
-                        f"{a['training_s']:.1f}",
-                    ]
-                    for a in summary["attempts"]
-                ],
-            )
+                    a["n"],
+                    a["outcome"],
+                    a["pretrained_checkpoint"],
+                    a["last_checkpoint"],
+                    f"{a['training_s']:.1f}",
+                ]
+                for a in summary["attempts"]
+            ],
         )
         print()
         for f in summary["faults"]:

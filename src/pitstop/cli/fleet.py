@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import add_settings_flags, job_store, settings_from
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import UsageError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,100}$")
@@ -330,11 +330,9 @@ def _print_changes(args: Any, changes: list[Any]) -> None:
     elif not changes:
         print("nothing to do")
     else:
-        print(
-            format_table(
-                ["RESOURCE", "ACTION", "DETAIL"],
-                [[c.resource, c.action, c.detail] for c in changes],
-            )
+        print_table(
+            ["RESOURCE", "ACTION", "DETAIL"],
+            [[c.resource, c.action, c.detail] for c in changes],
         )
 
 
@@ -466,34 +464,32 @@ def _fleet_status(args: Any) -> int:
             f"fleet {args.name}: desired {summary['desired']} (min {summary['min']}, max {summary['max']}), {len(rows)} instance(s)"
         )
     if rows:
-        print(
-            format_table(
+        print_table(
+            [
+                "INSTANCE",
+                "TYPE",
+                "ZONE",
+                "STATE",
+                "HEARTBEAT",
+                "SUPERVISOR",
+                "JOB",
+                "JOB STATE",
+                "CHECKPOINT",
+            ],
+            [
                 [
-                    "INSTANCE",
-                    "TYPE",
-                    "ZONE",
-                    "STATE",
-                    "HEARTBEAT",
-                    "SUPERVISOR",
-                    "JOB",
-                    "JOB STATE",
-                    "CHECKPOINT",
-                ],
-                [
-                    [
-                        r["instance_id"],
-                        r["type"],
-                        r["zone"],
-                        r["state"],
-                        _age(r["heartbeat_age_s"]),
-                        r["supervisor"],
-                        r["job_id"],
-                        r["job_state"],
-                        r["last_checkpoint"],
-                    ]
-                    for r in rows
-                ],
-            )
+                    r["instance_id"],
+                    r["type"],
+                    r["zone"],
+                    r["state"],
+                    _age(r["heartbeat_age_s"]),
+                    r["supervisor"],
+                    r["job_id"],
+                    r["job_state"],
+                    r["last_checkpoint"],
+                ]
+                for r in rows
+            ],
         )
     return 0
 
@@ -668,10 +664,8 @@ def _exec(args: Any) -> int:
     else:
         for r in results:
             _print_result(r, prefix=True)
-        print(
-            format_table(
-                ["INSTANCE", "EXIT", "ERROR"], [[r.target, r.exit_code, r.error] for r in results]
-            )
+        print_table(
+            ["INSTANCE", "EXIT", "ERROR"], [[r.target, r.exit_code, r.error] for r in results]
         )
     return 0 if results and all(r.exit_code == 0 for r in results) else 1
 
@@ -745,34 +739,32 @@ def _status(args: Any) -> int:
     if not rows:
         print("no jobs")
         return 0
-    print(
-        format_table(
+    print_table(
+        [
+            "JOB",
+            "STATE",
+            "ATTEMPTS",
+            "RESTARTS",
+            "PREEMPTED",
+            "INSTANCE",
+            "PROGRESS",
+            "HOURS",
+            "COST",
+        ],
+        [
             [
-                "JOB",
-                "STATE",
-                "ATTEMPTS",
-                "RESTARTS",
-                "PREEMPTED",
-                "INSTANCE",
-                "PROGRESS",
-                "HOURS",
-                "COST",
-            ],
-            [
-                [
-                    r["id"],
-                    r["state"],
-                    r["attempts"],
-                    r["restarts"],
-                    r["preemptions"],
-                    r["instance_id"],
-                    r["progress"],
-                    f"{r['instance_hours']:.2f}",
-                    None if r["cost"] is None else f"${r['cost']:.2f}",
-                ]
-                for r in rows
-            ],
-        )
+                r["id"],
+                r["state"],
+                r["attempts"],
+                r["restarts"],
+                r["preemptions"],
+                r["instance_id"],
+                r["progress"],
+                f"{r['instance_hours']:.2f}",
+                None if r["cost"] is None else f"${r['cost']:.2f}",
+            ]
+            for r in rows
+        ],
     )
     if args.spot_price is not None:
         total = sum(r["cost"] or 0 for r in rows)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import add_settings_flags, settings_from
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -257,10 +257,8 @@ def _list(args: Any) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(
-            format_table(
-                ["VERSION", "STATE", "AMI", "CREATED"],
-                [(r["version"], r["state"], r["ami_id"], r["created"]) for r in rows],
-            )
+        print_table(
+            ["VERSION", "STATE", "AMI", "CREATED"],
+            [(r["version"], r["state"], r["ami_id"], r["created"]) for r in rows],
         )
     return 0

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import InvalidInput, UsageError
 
 
@@ -121,7 +121,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{"name": e.name, "summary": e.summary} for e in entries])
     else:
-        print(format_table(["NAME", "SUMMARY"], [(e.name, e.summary) for e in entries]))
+        print_table(["NAME", "SUMMARY"], [(e.name, e.summary) for e in entries])
     return 0
 
 

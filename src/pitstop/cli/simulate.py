@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import UsageError
 
 POLICY_CHOICES = ("all", "pitstop", "restart-from-scratch", "notify-only", "on-demand")
@@ -183,7 +183,7 @@ def handle(args: argparse.Namespace) -> int:
         ]
         for r in results
     ]
-    print(format_table(headers, rows))
+    print_table(headers, rows)
     if args.plot:
         print(f"plot: {args.plot}")
     return 0

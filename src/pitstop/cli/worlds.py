@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -38,10 +38,8 @@ def _worlds(args: Any) -> int:
     elif not rows:
         print(f"no world name contains {args.pattern!r}")
     else:
-        print(
-            format_table(
-                ["WORLD", "WAYPOINTS"],
-                [[r["name"], "bundled" if r["waypoints"] else None] for r in rows],
-            )
+        print_table(
+            ["WORLD", "WAYPOINTS"],
+            [[r["name"], "bundled" if r["waypoints"] else None] for r in rows],
         )
     return 0
