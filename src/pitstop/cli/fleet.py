@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import add_settings_flags, job_store, settings_from
-from pitstop.cli.output import add_json_flag, print_json, print_table
+from pitstop.cli.output import add_json_flag, print_json, print_table, state_style
 from pitstop.errors import UsageError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,100}$")
@@ -490,6 +490,7 @@ def _fleet_status(args: Any) -> int:
                 ]
                 for r in rows
             ],
+            styles={7: state_style},
         )
     return 0
 
@@ -765,6 +766,7 @@ def _status(args: Any) -> int:
             ]
             for r in rows
         ],
+        styles={1: state_style},
     )
     if args.spot_price is not None:
         total = sum(r["cost"] or 0 for r in rows)
