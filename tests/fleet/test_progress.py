@@ -35,7 +35,9 @@ def test_report_has_a_chart_per_job_attempts_events_and_cost(
     history: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "report.html"
-    assert main(["report", "--out", str(out), "--spot-price", "0.75"]) == 0
+    assert main(["report", "--out", str(out), "--spot-price", "0.75", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["out"] == str(out) and [j["id"] for j in doc["jobs"]] == [history]
     html = out.read_text()
     assert html.count('<img class="chart"') == 1 and "data:image/png;base64," in html
     assert "run.preempted" in html and "run.crashed" in html and "models/" in html

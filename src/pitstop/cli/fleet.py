@@ -307,6 +307,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     r.add_argument("--spot-price", type=_positive(float, "--spot-price"), metavar="USD_PER_HOUR")
     add_settings_flags(r)
+    add_json_flag(r)
     r.set_defaults(func=_report)
 
 
@@ -791,5 +792,8 @@ def _report(args: Any) -> int:
     else:
         progress = all_progress(jobs, args.spot_price, with_curves=True)
     out.write_text(render(progress, args.spot_price, settings.bucket))
-    print(f"{out} ({len(progress)} job(s))")
+    if args.json:
+        print_json({"out": str(out), "jobs": [p.row() for p in progress]})
+    else:
+        print(f"{out} ({len(progress)} job(s))")
     return 0

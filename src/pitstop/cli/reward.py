@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     show = cmds.add_parser("show", help="print a library function's source")
     show.add_argument("name", help="library name, e.g. centerline")
+    add_json_flag(show)
     show.set_defaults(func=cmd_show)
 
     new = cmds.add_parser("new", help="start a reward file from a library function")
@@ -128,7 +129,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs import catalog
 
-    print(catalog.get(args.name).source(), end="")
+    entry = catalog.get(args.name)
+    if args.json:
+        print_json({"name": entry.name, "summary": entry.summary, "source": entry.source()})
+    else:
+        print(entry.source(), end="")
     return 0
 
 
