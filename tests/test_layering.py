@@ -29,6 +29,7 @@ UPPER = {"cli", "demo"}  # above everything: never imported by a package
 SERVICES = {
     "intake": {"store", "action_space", "reward_funcs", "tracks"},
     "inbox": {"store", "intake", "reward_funcs"},
+    "queue": {"store", "supervisor"},  # the cancel rule is a lifecycle edge
 }
 
 

@@ -15,7 +15,7 @@ from pitstop.cli.output import (
     state_style,
     table_or_json,
 )
-from pitstop.errors import InvalidInput, UsageError
+from pitstop.errors import InvalidInput
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -119,48 +119,10 @@ def _job_id_arg(value: str) -> str:
     return value
 
 
-def _invalid_row(job_dir: str, reason: str) -> dict[str, Any]:
-    """A directory under jobs/ that is not a runnable job: shown, never run."""
-    return {
-        "id": job_dir,
-        "state": "invalid",
-        "invalid": True,
-        "attempts": 0,
-        "restarts": 0,
-        "instance_id": None,
-        "last_checkpoint": None,
-        "created_at": None,
-        "reason": reason,
-    }
-
-
 def _jobs(args: Any) -> int:
-    from pitstop.errors import InvalidJob
+    from pitstop.queue import job_rows
 
-    jobs = job_store(settings_from(args))
-    rows = []
-    ids, bad = jobs.scan()
-    rows += [_invalid_row(b.job_dir, b.reason) for b in bad]
-    for job_id in ids:
-        try:
-            status, _ = jobs.status(job_id)
-        except InvalidJob as e:
-            rows.append(_invalid_row(job_id, str(e)))
-            continue
-        last = status.attempts[-1] if status.attempts else None
-        rows.append(
-            {
-                "id": job_id,
-                "state": status.state.value,
-                "attempts": len(status.attempts),
-                "restarts": status.restarts,
-                "instance_id": status.instance_id,
-                "last_checkpoint": last.last_checkpoint if last else None,
-                "created_at": status.created_at,
-                "reason": status.reason,
-            }
-        )
-    rows.sort(key=lambda r: str(r["created_at"]))
+    rows = job_rows(job_store(settings_from(args)))
     table_or_json(
         args.json,
         rows,
@@ -265,16 +227,11 @@ def _job(args: Any) -> int:
 
 
 def _cancel(args: Any) -> int:
+    from pitstop.queue import cancel
     from pitstop.store.states import JobState
-    from pitstop.supervisor.lifecycle import request_cancel
 
     job_id = _job_id_arg(args.job_id)
-    jobs = job_store(settings_from(args))
-    status = jobs.update(job_id, request_cancel)
-    if status is None:
-        current, _ = jobs.status(job_id)
-        raise UsageError(f"job {job_id} is already {current.state.value}; nothing to cancel")
-    jobs.event(job_id, "job.cancel_requested", state=status.state.value)
+    status = cancel(job_store(settings_from(args)), job_id)
     if args.json:
         print_json({"id": job_id, "state": status.state.value, "cancel_requested": True})
     elif status.state is JobState.CANCELLED:
