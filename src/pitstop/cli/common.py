@@ -21,6 +21,17 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bucket", help="S3 bucket (overrides the settings file)")
 
 
+def read_input(path: str) -> tuple[str, str]:
+    """(text, source name) of a user's file, or of standard input for '-'."""
+    import sys
+
+    from pitstop.action_space.io import read_text
+
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    return read_text(path), path
+
+
 def settings_from(args: Any, **overrides: Any) -> Settings:
     return load_settings(
         getattr(args, "config", None), bucket=getattr(args, "bucket", None), **overrides

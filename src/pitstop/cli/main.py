@@ -26,6 +26,7 @@ GROUPS = (
     "supervise",
     "demo",
     "action_space",
+    "hyperparameters",
     "reward",
     "image",
     "fleet",
