@@ -357,11 +357,12 @@ def test_hyperparameters_generate_and_check(
     assert run(capsys, "hyperparameters", "check", str(f))[0] == 2
 
 
-def test_bare_groups_print_help(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bare_groups_print_help_and_exit_2_like_pitstop(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "action-space")
-    assert code == 0 and "from-track" in out
+    assert code == 2 and "from-track" in out
     code, out, _ = run(capsys, "hyperparameters")
-    assert code == 0 and "generate" in out
+    assert code == 2 and "generate" in out
+    assert main([]) == 2
 
 
 def test_from_track_help_offers_only_what_it_takes(capsys: pytest.CaptureFixture[str]) -> None:

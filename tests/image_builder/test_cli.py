@@ -50,5 +50,5 @@ def test_render_writes_every_document(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_bare_group_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["image"]) == 0
+    assert main(["image"]) == 2  # bad usage, as a bare `pitstop` is
     assert "render" in capsys.readouterr().out

@@ -11,6 +11,21 @@ from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 
 
+def positive(kind: type, what: str, minimum: float = 0) -> Any:
+    """An argparse ``type`` for a number of ``kind`` that is at least ``minimum``."""
+
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be >= {minimum}, got {text}")
+        return v
+
+    return parse
+
+
 def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",

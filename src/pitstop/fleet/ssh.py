@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,6 +85,24 @@ def resolve(name: str, address: str | None, opts: SshOptions) -> Target:
     identity = opts.identity or (found.get("identityfile") or [None])[0]
     user = opts.user or found.get("user") or "ubuntu"
     return Target(name=name, host=host, port=port, user=str(user), identity=identity)
+
+
+def target_for(name: str, opts: SshOptions, lookup: Callable[[str], str | None]) -> Target:
+    """The target for an instance id or host: the ssh config first; an instance id the
+    config gives no address for is looked up (``lookup``: EC2's address of an id)."""
+    target = resolve(name, None, opts)
+    if name.startswith("i-") and target.host == name:
+        found = lookup(name)
+        if not found:
+            raise UsageError(f"{name}: no IP address (is it running?)")
+        target = resolve(name, found, opts)
+    return target
+
+
+def remote_command(parts: list[str]) -> str:
+    """The command line to run remotely: one word as it is (a shell snippet such as
+    'echo hi; exit 4'), several words each quoted."""
+    return " ".join(shlex.quote(p) if len(parts) > 1 else p for p in parts)
 
 
 def _client(opts: SshOptions) -> Any:
