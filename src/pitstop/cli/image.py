@@ -62,14 +62,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_json_flag(build)
     build.set_defaults(func=_build)
 
-    status = cmds.add_parser("status", help="state of the newest (or a given) image build")
+    status = cmds.add_parser(
+        "status",
+        help="state of the newest (or a given) image build",
+        description="The state of an image build (the newest, or IMAGE_ARN): building, "
+        "testing, available or failed with the reason, and the AMI ids once available.",
+    )
     status.add_argument("image_arn", nargs="?", metavar="IMAGE_ARN", help="an image build ARN")
     add_settings_flags(status)
     status.add_argument("--name", default="pitstop", help="image name (default pitstop)")
     add_json_flag(status)
     status.set_defaults(func=_status)
 
-    listing = cmds.add_parser("list", help="the images the pipeline has built, newest first")
+    listing = cmds.add_parser(
+        "list",
+        help="the images the pipeline has built, newest first",
+        description="Every image the pipeline has built, newest first, with its state and AMI.",
+    )
     add_settings_flags(listing)
     listing.add_argument("--name", default="pitstop", help="image name (default pitstop)")
     add_json_flag(listing)

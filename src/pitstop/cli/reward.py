@@ -29,16 +29,30 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(group_parser=p)
     cmds = p.add_subparsers(dest="reward_command", metavar="COMMAND")
 
-    ls = cmds.add_parser("list", help="list the library's reward functions")
+    ls = cmds.add_parser(
+        "list",
+        help="list the library's reward functions",
+        description="The bundled reward functions (tested, Python 3.8 like the simulator), "
+        "each with a one-line summary; start your own from one with 'reward new'.",
+    )
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
 
-    show = cmds.add_parser("show", help="print a library function's source")
+    show = cmds.add_parser(
+        "show",
+        help="print a library function's source",
+        description="Print the source of a library reward function (see 'reward list').",
+    )
     show.add_argument("name", help="library name, e.g. centerline")
     add_json_flag(show)
     show.set_defaults(func=cmd_show)
 
-    new = cmds.add_parser("new", help="start a reward file from a library function")
+    new = cmds.add_parser(
+        "new",
+        help="start a reward file from a library function",
+        description="Write NAME.py (or the path given) as a copy of a library function, to "
+        "edit and then check with 'reward check'. An existing file is kept unless --force.",
+    )
     new.add_argument("name", help="new file name (NAME or path/NAME.py)")
     new.add_argument(
         "--from",
@@ -67,6 +81,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     prev = cmds.add_parser(
         "preview",
         help="draw a heat map of the reward over a track (PNG, or HTML with several speeds)",
+        description="Draw the reward at every point of the track's surface, for a car "
+        "heading along the track (plus --heading-offset) at --speed, steering straight: a PNG "
+        "with the borders, centre line and direction of travel. An .html --out draws one "
+        "picture per speed of --speeds on one colour scale, side by side. The file runs in "
+        "the same sandbox as 'reward check'. Needs the plot extra (matplotlib).",
     )
     prev.add_argument("file", help="reward function .py file")
     _add_track_args(prev)
