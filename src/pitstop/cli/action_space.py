@@ -240,36 +240,27 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from pitstop.action_space import edit as e
+    from pitstop.action_space.edit import Edits, apply_edits
 
-    if args.speed_shift is not None and args.speed_scale is not None:
-        raise UsageError("give --speed-shift or --speed-scale, not both")
     meta = _load(args.file, strict=False)  # rule problems may be what this edit repairs
     if not meta.has_version and args.set_version is None:
         raise CheckFailed(
             f"{args.file}: version: missing (the simulator would use version 1 physics); "
             f'give --set-version (DRfC writes "{L.DEFAULT_VERSION}")'
         )
-    notes = []
-    if args.drop:
-        meta = e.drop_actions(meta, args.drop)
-    if args.add:
-        meta = e.add_actions(meta, args.add)
-    dropped = 0
-    if args.speed_shift is not None:
-        meta, dropped = e.shift_speeds(meta, args.speed_shift)
-    if args.speed_scale is not None:
-        meta, dropped = e.scale_speeds(meta, args.speed_scale)
-    if dropped:
-        notes.append(f"{dropped} action(s) became duplicates at the speed limit and were dropped")
-    if args.sort:
-        meta = e.sort_actions(meta)
-    if args.reindex:
-        meta = e.reindex(meta, True)
-    if args.no_index:
-        meta = e.reindex(meta, False)
-    if args.set_version is not None:
-        meta = e.set_version(meta, args.set_version)
+    meta, notes = apply_edits(
+        meta,
+        Edits(
+            drop=tuple(args.drop or ()),
+            add=tuple(args.add or ()),
+            speed_shift=args.speed_shift,
+            speed_scale=args.speed_scale,
+            sort=args.sort,
+            reindex=args.reindex,
+            no_index=args.no_index,
+            set_version=args.set_version,
+        ),
+    )
     for note in notes:
         print(f"pitstop: note: {note}", file=sys.stderr)
     return _emit(meta, args, f"{args.file} after editing")
