@@ -57,6 +57,20 @@ def test_check_accepts_good_settings() -> None:
         "supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"}
     )
     assert r.returncode == 0 and "settings OK" in r.stdout, r.stderr
+    r = pitstop(
+        "supervise",
+        "--check",
+        "--json",
+        env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"},
+    )
+    import json
+
+    doc = json.loads(r.stdout)
+    assert (doc["bucket"], doc["trainer"], doc["poll_interval_s"]) == (
+        "ok-bucket",
+        "simulated",
+        30.0,
+    )
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,11 @@ def test_render_writes_every_document(tmp_path: Path, capsys: pytest.CaptureFixt
     printed = capsys.readouterr().out.split()
     assert len(printed) == 6 and all(Path(p).is_file() for p in printed)
     assert "ssm:/aws/service/deeplearning/" in (out / "image-recipe.json").read_text()
+    argv = ["image", "render", "--out", str(out), "--bucket", "my-bucket", "--json"]
+    assert main(argv) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["files"] == printed
 
 
 def test_bare_group_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "bump it when a component changes",
     )
     _image_flags(render)
+    add_json_flag(render)
     render.set_defaults(func=_render)
 
     build = cmds.add_parser(
@@ -152,8 +153,11 @@ def _render(args: Any) -> int:
 
     settings = settings_from(args, region=args.region)
     options = _options(args, settings, version=args.component_version)
-    for path in render_all(settings, options, Path(args.out), args.unit):
-        print(path)
+    paths = [str(p) for p in render_all(settings, options, Path(args.out), args.unit)]
+    if args.json:
+        print_json({"out": args.out, "files": paths})
+    else:
+        print("\n".join(paths))
     return 0
 
 

@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="library function to copy (default: centerline)",
     )
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_json_flag(new)
     new.set_defaults(func=cmd_new)
 
     check = cmds.add_parser(
@@ -160,7 +161,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs import catalog
 
     target = catalog.new(args.name, args.base, force=args.force)
-    print(f"wrote {target} (from {args.base}); check it with: pitstop reward check {target}")
+    if args.json:
+        print_json({"out": str(target), "from": args.base})
+    else:
+        print(f"wrote {target} (from {args.base}); check it with: pitstop reward check {target}")
     return 0
 
 
