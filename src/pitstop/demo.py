@@ -243,7 +243,8 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
     from pitstop.store.objects import S3Store
 
     env = {
-        **os.environ,
+        # the demo's supervisor reads the demo's settings only, never the user's PITSTOP_*
+        **{k: v for k, v in os.environ.items() if not k.startswith("PITSTOP_")},
         **DEMO_SETTINGS,
         "PITSTOP_BUCKET": DEMO_BUCKET,
         "PITSTOP_S3_ENDPOINT_URL": endpoint,
