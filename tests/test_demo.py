@@ -89,8 +89,7 @@ def test_an_interrupted_demo_removes_its_folder(sig: signal.Signals, tmp_path: P
 
 
 @pytest.mark.e2e
-def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
-    import os
+def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None:
     import re
     import signal
 
@@ -101,6 +100,7 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # --keep keeps its folder: in tmp_path
     )
     lines: list[str] = []
     try:
@@ -124,6 +124,9 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
         assert r.returncode == 0, r.stderr
         jobs = json.loads(r.stdout)
         assert len(jobs) == 1 and jobs[0]["state"] == "succeeded"
+        (kept,) = tmp_path.glob("pitstop-demo-*")  # --keep keeps the folder, and says where
+        assert (kept / "supervisor.log").is_file()
+        assert any(str(kept) in line for line in [*lines, p.stdout.readline()])
     finally:
         p.send_signal(signal.SIGINT)
         p.wait(30)
