@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, print_json, print_table
+from pitstop.cli.output import add_json_flag, print_json, table_or_json
 from pitstop.errors import InvalidInput, UsageError
 
 
@@ -138,11 +138,8 @@ def _read(path: str) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs import catalog
 
-    entries = catalog.entries()
-    if args.json:
-        print_json([{"name": e.name, "summary": e.summary} for e in entries])
-    else:
-        print_table(["NAME", "SUMMARY"], [(e.name, e.summary) for e in entries])
+    rows = [{"name": e.name, "summary": e.summary} for e in catalog.entries()]
+    table_or_json(args.json, rows, ["NAME", "SUMMARY"], [(r["name"], r["summary"]) for r in rows])
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, print_json, print_table
+from pitstop.cli.output import add_json_flag, table_or_json
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -33,13 +33,11 @@ def _worlds(args: Any) -> int:
     bundled = set(tracks.available())
     text = (args.pattern or "").lower()
     rows = [{"name": w, "waypoints": w in bundled} for w in known_worlds() if text in w.lower()]
-    if args.json:
-        print_json(rows)
-    elif not rows:
-        print(f"no world name contains {args.pattern!r}")
-    else:
-        print_table(
-            ["WORLD", "WAYPOINTS"],
-            [[r["name"], "bundled" if r["waypoints"] else None] for r in rows],
-        )
+    table_or_json(
+        args.json,
+        rows,
+        ["WORLD", "WAYPOINTS"],
+        [[r["name"], "bundled" if r["waypoints"] else None] for r in rows],
+        empty=f"no world name contains {args.pattern!r}",
+    )
     return 0
