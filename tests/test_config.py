@@ -86,6 +86,22 @@ def test_shutdown_command_is_split_shell_style(tmp_path: Path) -> None:
             {},
             "must be an http:// or https:// URL",
         ),
+        (
+            'bucket = "ok-bucket"\npoll_interval_s = 30\nstartup_grace_s = 10\n',
+            {},
+            "startup_grace_s must be >= poll_interval_s",
+        ),
+        ('bucket = "ok-bucket"\nstall_timeout_s = 1e9\n', {}, "stall_timeout_s"),
+        (
+            'bucket = "ok-bucket"\n',
+            {"PITSTOP_POLL_INTERVALL_S": "5"},
+            "PITSTOP_POLL_INTERVALL_S: unknown setting; did you mean PITSTOP_POLL_INTERVAL_S?",
+        ),
+        (
+            'bucket = "ok-bucket"\nstall_timeout = 60\n',
+            {},
+            "unknown setting 'stall_timeout'; did you mean 'stall_timeout_s'?",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors(
@@ -113,7 +129,38 @@ def test_supervisor_refuses_a_power_command_that_does_not_exist(tmp_path: Path) 
     assert "shutdown_command: '/no/such/off' is not an executable on PATH" in str(e.value)
     ok = load_settings(
         write(
-            tmp_path, 'bucket = "ok-bucket"\nshutdown_command = "true"\nreboot_command = "true"\n'
+            tmp_path,
+            'bucket = "ok-bucket"\ntrainer = "simulated"\n'
+            'shutdown_command = "true"\nreboot_command = "true"\n',
         )
     )
-    ok.check_supervisor()  # no error
+    ok.check_supervisor(environ={})  # no error
+
+
+def _ok(tmp_path: Path, extra: str = "") -> str:
+    return 'bucket = "ok-bucket"\nshutdown_command = "true"\nreboot_command = "true"\n' + extra
+
+
+def test_supervisor_refuses_any_pitstop_variable_it_does_not_know(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, _ok(tmp_path, 'trainer = "simulated"\n')))
+    with pytest.raises(ConfigError) as e:
+        s.check_supervisor(environ={"PITSTOP_COLOUR": "red"})
+    assert str(e.value).startswith("PITSTOP_COLOUR: unknown setting; not one of pitstop's")
+    # what pitstop itself sets for a trainer's attempt, and the settings themselves, pass
+    s.check_supervisor(environ={"PITSTOP_JOB_ID": "j-1", "PITSTOP_BUCKET": "ok-bucket"})
+
+
+def test_supervisor_with_the_drfc_trainer_needs_a_drfc_checkout(tmp_path: Path) -> None:
+    missing = tmp_path / "no-drfc"
+    s = load_settings(write(tmp_path, _ok(tmp_path, f'drfc_home = "{missing}"\n')))
+    with pytest.raises(ConfigError) as e:
+        s.check_supervisor(environ={})
+    assert f"drfc_home: {missing}: no such directory; the drfc trainer needs" in str(e.value)
+    missing.mkdir()
+    with pytest.raises(ConfigError, match=r"it has no bin/activate\.sh"):
+        s.check_supervisor(environ={})
+    fake = Path(__file__).parent / "trainers" / "fake_drfc"
+    ok = load_settings(write(tmp_path, _ok(tmp_path, f'drfc_home = "{fake}"\n')))
+    ok.check_supervisor(environ={})
+    # a CLI on a laptop reads the same settings without a DRfC checkout
+    assert load_settings(write(tmp_path, _ok(tmp_path))).trainer == "drfc"

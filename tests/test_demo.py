@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,27 +34,62 @@ def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
     )  # the backoff
 
 
-def test_demo_prints_a_readable_timeline() -> None:
+def test_demo_prints_a_readable_timeline_and_leaves_no_folder(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "pitstop.cli.main", "demo"],
         capture_output=True,
         text=True,
         timeout=240,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert r.returncode == 0, r.stderr[-2000:]
     for needle in (
-        "STALL detected",
+        "STALL detected: no new checkpoint",
         "CRASH detected",
-        "final state: succeeded",
+        "final state: succeeded: training finished",
         "freeze in attempt 1",
     ):
         assert needle in r.stdout
-    assert "Traceback" not in r.stderr
+    assert "stall: " not in r.stdout and "Traceback" not in r.stderr
+    # every checkpoint the summary names is in the timeline, even one no poll saw
+    timeline = r.stdout.split("\nATTEMPT")[0]
+    shown: set[int] = set()
+    for first, last in re.findall(r"checkpoints (\d+) (?:and|to) (\d+)", timeline):
+        shown |= set(range(int(first), int(last) + 1))
+    shown |= {int(n) for n in re.findall(r"checkpoint (\d+)_Step", timeline)}
+    assert shown == set(range(1, 11)), timeline
+    assert list(tmp_path.iterdir()) == []  # the work folder is gone
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_demo_removes_its_folder(sig: signal.Signals, tmp_path: Path) -> None:
+    from tests.helpers import wait_for
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pitstop.cli.main", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        wait_for(
+            lambda: any((d / "supervisor.log").exists() for d in tmp_path.glob("pitstop-demo-*")),
+            60,
+            "the demo's supervisor to start",
+        )
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "pitstop: interrupted" and "Traceback" not in err
+    assert list(tmp_path.glob("pitstop-demo-*")) == []
 
 
 @pytest.mark.e2e
-def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
-    import os
+def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None:
     import re
     import signal
 
@@ -61,6 +100,7 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # --keep keeps its folder: in tmp_path
     )
     lines: list[str] = []
     try:
@@ -84,6 +124,45 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs() -> None:
         assert r.returncode == 0, r.stderr
         jobs = json.loads(r.stdout)
         assert len(jobs) == 1 and jobs[0]["state"] == "succeeded"
+        (kept,) = tmp_path.glob("pitstop-demo-*")  # --keep keeps the folder, and says where
+        assert (kept / "supervisor.log").is_file()
+        assert any(str(kept) in line for line in [*lines, p.stdout.readline()])
     finally:
         p.send_signal(signal.SIGINT)
         p.wait(30)
+
+
+def test_a_checkpoint_no_poll_saw_is_named_before_the_end_of_its_attempt() -> None:
+    from pitstop.demo import Timeline
+
+    t = Timeline(t0=0.0)
+    at = "1970-01-01T00:00:%02dZ"
+
+    def ev(kind: str, sec: int, **kw: object) -> dict[str, object]:
+        return {"event": kind, "at": at % sec, "attempt": 1, **kw}
+
+    lines = t.add(ev("run.checkpointed", 1, checkpoint="1_Step-1000.ckpt"))
+    lines += t.add(ev("run.checkpointed", 3, checkpoint="3_Step-3000.ckpt"))
+    ended = [{"n": 1, "last_checkpoint": "5_Step-5000.ckpt", "ended_at": at % 6}]
+    lines += t.add(ev("run.crashed", 6, reason="trainer exited with code 3"), ended)
+    assert lines == [
+        "  t+   1.0s  checkpoint 1_Step-1000.ckpt",
+        "  t+   3.0s  checkpoints 2 and 3 (3_Step-3000.ckpt; one poll found both)",
+        "  t+   6.0s  checkpoints 4 and 5 (5_Step-5000.ckpt; the end of the attempt found both)",
+        "  t+   6.0s  CRASH detected: trainer exited with code 3",
+    ]
+
+
+def test_progress_goes_to_a_terminal_only() -> None:
+    import io
+
+    from pitstop.cli.output import progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    progress(tty)("t+ 1.0s checkpoint 1")
+    progress(pipe)("t+ 1.0s checkpoint 1")
+    assert tty.getvalue() == "t+ 1.0s checkpoint 1\n" and pipe.getvalue() == ""

@@ -27,8 +27,9 @@ ALLOWED: dict[str, set[str]] = {
 UPPER = {"cli", "demo", "client", "sweep"}  # above everything: never imported by a package
 # the intake services (CLI, inbox and demo turn user files into jobs) sit between
 SERVICES = {
-    "intake": {"store", "action_space", "reward_funcs"},
+    "intake": {"store", "action_space", "reward_funcs", "tracks"},
     "inbox": {"store", "intake", "reward_funcs"},
+    "queue": {"store", "supervisor"},  # the cancel rule is a lifecycle edge
 }
 
 

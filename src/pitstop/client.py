@@ -26,6 +26,7 @@ from concurrent.futures import Executor as _Executor
 from pathlib import Path
 from typing import Any
 
+from pitstop import queue
 from pitstop.config import Settings, load_settings
 from pitstop.errors import InvalidInput, PitstopError
 from pitstop.intake import Submission, submit
@@ -33,7 +34,6 @@ from pitstop.store.jobs import JobStore, job_document
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 from pitstop.store.states import JobState
-from pitstop.supervisor.lifecycle import request_cancel
 
 __all__ = ["Client", "Executor", "JobFailed", "JobFuture", "spec_submission"]
 
@@ -138,11 +138,7 @@ class Client:
         return out
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        status = self.job_store.update(job_id, request_cancel)
-        if status is None:
-            current, _ = self.job_store.status(job_id)
-            raise InvalidInput(f"job {job_id} is already {current.state.value}")
-        self.job_store.event(job_id, "job.cancel_requested", state=status.state.value)
+        status = queue.cancel(self.job_store, job_id)  # InvalidInput when it has ended
         return {"id": job_id, "state": status.state.value, "cancel_requested": True}
 
     def ended(self) -> set[str]:

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +31,23 @@ else:  # pragma: no cover
 
 DEFAULT_CONFIG_PATH = Path("/etc/pitstop/pitstop.toml")
 ENV_PREFIX = "PITSTOP_"
+# PITSTOP_* variables that are not settings: the settings file, what the supervisor sets for
+# a trainer's attempt (a run script may call pitstop), and the test suite's own switches
+OTHER_VARIABLES = frozenset(
+    {
+        "PITSTOP_CONFIG",
+        "PITSTOP_JOB_ID",
+        "PITSTOP_ATTEMPT",
+        "PITSTOP_MODEL_PREFIX",
+        "PITSTOP_PRETRAINED_PREFIX",
+        "PITSTOP_PRETRAINED_CHECKPOINT",
+        "PITSTOP_CUSTOM_FILES_PREFIX",
+        "PITSTOP_WORLD",
+        "PITSTOP_SIMULATION",
+        "PITSTOP_UPDATE_GOLDEN",
+        "PITSTOP_REPORT_SCREENSHOT",
+    }
+)
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 TrainerKind = Literal["drfc", "script", "simulated"]
@@ -124,6 +142,11 @@ class Settings(BaseSettings):
             raise ValueError("backoff_max_s must be >= backoff_base_s")
         if self.stall_timeout_s < self.poll_interval_s:
             raise ValueError("stall_timeout_s must be >= poll_interval_s")
+        if self.startup_grace_s < self.poll_interval_s:
+            raise ValueError(
+                "startup_grace_s must be >= poll_interval_s: the first checkpoint is looked "
+                "for once a poll, so a shorter grace could never see it"
+            )
         if self.heartbeat_interval_s * 2 > self.lease_ttl_s:
             raise ValueError(
                 "heartbeat_interval_s must be at most half of lease_ttl_s, or one slow renewal "
@@ -135,9 +158,17 @@ class Settings(BaseSettings):
             )
         return self
 
-    def check_supervisor(self) -> None:
+    def check_supervisor(self, environ: Mapping[str, str] | None = None) -> None:
         """What only the daemon needs (a CLI on a laptop reads the same model without it):
-        the power commands exist. Raises ``ConfigError``."""
+        the power commands exist, ``drfc_home`` is a DRfC checkout for the ``drfc`` trainer,
+        and no ``PITSTOP_*`` variable is one pitstop does not know (a misspelt setting would
+        silently keep its default). Raises ``ConfigError``."""
+        env = os.environ if environ is None else environ
+        for name in sorted(env):
+            if name.startswith(ENV_PREFIX) and name not in OTHER_VARIABLES:
+                key = name[len(ENV_PREFIX) :].lower()
+                if key not in type(self).model_fields:
+                    raise ConfigError(_unknown_variable(name))
         for which in ("reboot", "shutdown"):
             program = self.command_argv(which)[0]
             if shutil.which(program) is None:
@@ -145,9 +176,36 @@ class Settings(BaseSettings):
                     f"{which}_command: {program!r} is not an executable on PATH; "
                     f"the supervisor could never {which} the instance"
                 )
+        if self.trainer == "drfc" and not (self.drfc_home / "bin" / "activate.sh").is_file():
+            where = (
+                "no such directory" if not self.drfc_home.is_dir() else "it has no bin/activate.sh"
+            )
+            raise ConfigError(
+                f"drfc_home: {self.drfc_home}: {where}; the drfc trainer needs a "
+                "deepracer-for-cloud checkout there (set drfc_home or PITSTOP_DRFC_HOME, or "
+                "another trainer)"
+            )
 
     def command_argv(self, which: Literal["reboot", "shutdown"]) -> list[str]:
         return shlex.split(self.reboot_command if which == "reboot" else self.shutdown_command)
+
+
+def _close_setting(key: str) -> str | None:
+    """The setting whose name is nearest to ``key`` (a likely typo of it), if any."""
+    import difflib
+
+    near = difflib.get_close_matches(key.lower(), list(Settings.model_fields), n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
+def _unknown_variable(name: str) -> str:
+    near = _close_setting(name[len(ENV_PREFIX) :])
+    hint = (
+        f"did you mean {ENV_PREFIX}{near.upper()}?"
+        if near
+        else "not one of pitstop's settings (see README.md, Settings); unset it"
+    )
+    return f"{name}: unknown setting; {hint}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -172,7 +230,8 @@ def _describe(err: dict[str, Any], source: str, file_keys: set[str]) -> str:
     if err.get("type") == "missing":
         return f"{source}: required setting {loc!r} is missing (set it in the file or {ENV_PREFIX}{loc.upper()})"
     if err.get("type") == "extra_forbidden":
-        return f"{source}: unknown setting {loc!r}"
+        near = _close_setting(loc)
+        return f"{source}: unknown setting {loc!r}" + (f"; did you mean {near!r}?" if near else "")
     origin = (
         source
         if loc in file_keys
@@ -199,6 +258,17 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     data = _read_toml(file) if file else {}
     source = str(file) if file else "settings"
     env_keys = {k[len(ENV_PREFIX) :].lower() for k in os.environ if k.startswith(ENV_PREFIX)}
+    for name in sorted(os.environ):
+        # a misspelt setting in the environment would silently keep its default: refuse it
+        # (any other unknown PITSTOP_* variable is refused by ``check_supervisor``)
+        key = name[len(ENV_PREFIX) :].lower()
+        if (
+            name.startswith(ENV_PREFIX)
+            and name not in OTHER_VARIABLES
+            and key not in Settings.model_fields
+            and _close_setting(key) is not None
+        ):
+            raise ConfigError(_unknown_variable(name))
     # environment variables win over the file: drop file keys that the environment sets
     init = {k: v for k, v in data.items() if k not in env_keys}
     init.update({k: v for k, v in overrides.items() if v is not None})

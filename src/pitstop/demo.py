@@ -9,9 +9,12 @@ each fault took to detect and recover from.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,24 +61,81 @@ DESCRIBE = {
     "run.succeeded": "SUCCEEDED: {reason}",
     "run.failed": "FAILED: {reason}",
 }
+# events after which an attempt is over: its last checkpoint is in state.json by then
+ENDINGS = frozenset({"run.crashed", "run.succeeded", "run.failed", "run.cancelled"})
+JOB_ENDINGS = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
+
+
+def _several(first: int, last: int, name: object, seen_by: str) -> str:
+    both = "both" if last - first == 1 else f"all {last - first + 1}"
+    joined = "and" if last - first == 1 else "to"
+    return f"checkpoints {first} {joined} {last} ({name}; {seen_by} found {both})"
+
+
+def checkpoint_number(name: str | None) -> int | None:
+    """``5_Step-5000.ckpt`` -> 5 (DRfC numbers checkpoints across attempts)."""
+    head = (name or "").split("_", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 @dataclass
 class Timeline:
+    """The demo's lines, from the job's events and what ``state.json`` says of attempts.
+
+    A checkpoint written between two polls has no event of its own; it is shown (marked as
+    such) when a later checkpoint or the end of its attempt reveals it, so the timeline
+    names every checkpoint the summary does."""
+
     t0: float
     lines: list[dict[str, Any]] = field(default_factory=list)
+    last_checkpoint: int | None = None
 
-    def add(self, event: dict[str, Any]) -> str | None:
+    def add(self, event: dict[str, Any], attempts: list[dict[str, Any]] | None = None) -> list[str]:
         self.lines.append(event)
-        template = DESCRIBE.get(str(event.get("event")))
+        kind = str(event.get("event"))
+        out: list[str] = []
+        if kind in ENDINGS:
+            out += self._catch_up(event, attempts or [])
+        template = DESCRIBE.get(kind)
         if template is None:
-            return None
+            return out
+        values = {k: ("-" if v is None else v) for k, v in event.items()}
+        if kind == "run.stalled":  # the reason starts "stall: ..." and the line says STALL
+            values["reason"] = str(values.get("reason", "")).removeprefix("stall: ")
         try:
-            text = template.format_map({k: ("-" if v is None else v) for k, v in event.items()})
+            text = template.format_map(values)
         except (KeyError, ValueError):
-            text = str(event.get("event"))
-        at = max(0.0, _ts(event["at"]) - self.t0)
-        return f"  t+{at:6.1f}s  {text}"
+            text = kind
+        if kind == "run.checkpointed":
+            n = checkpoint_number(event.get("checkpoint"))
+            if n is not None and self.last_checkpoint is not None and n > self.last_checkpoint + 1:
+                text = _several(self.last_checkpoint + 1, n, event.get("checkpoint"), "one poll")
+            if n is not None:
+                self.last_checkpoint = max(n, self.last_checkpoint or 0)
+        out.append(self._line(event["at"], text))
+        return out
+
+    def _catch_up(self, event: dict[str, Any], attempts: list[dict[str, Any]]) -> list[str]:
+        """The attempt's checkpoints that no poll saw before it ended."""
+        mine = [a for a in attempts if a.get("n") == event.get("attempt")]
+        if not mine:
+            return []
+        name = mine[0].get("last_checkpoint")
+        n = checkpoint_number(name)
+        if n is None or (self.last_checkpoint is not None and n <= self.last_checkpoint):
+            return []
+        first = n if self.last_checkpoint is None else self.last_checkpoint + 1
+        self.last_checkpoint = n
+        text = (
+            f"checkpoint {name} (written after the last poll, found when the attempt ended)"
+            if first == n
+            else _several(first, n, name, "the end of the attempt")
+        )
+        return [self._line(mine[0].get("ended_at") or event["at"], text)]
+
+    def _line(self, at: str, text: str) -> str:
+        t = max(0.0, _ts(at) - self.t0)
+        return f"  t+{t:6.1f}s  {text}"
 
 
 def _ts(iso: str) -> float:
@@ -115,11 +175,66 @@ def fault_figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def embedded_s3_server() -> Any:
+    """moto's threaded server class; ``MissingExtra`` naming the install line without it."""
+    from pitstop.extras import require
+
+    return require("moto.server", "the demo's embedded S3 server").ThreadedMotoServer
+
+
 def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -> dict[str, Any]:
+    """Run the demo; the summary's ``server`` is the live S3 server when ``keep``.
+
+    The work folder (``/tmp/pitstop-demo-*``: the supervisor's state and log) is removed at
+    the end, after Ctrl-C or SIGTERM too, unless ``keep``; a demo that fails keeps it, since
+    the error names the supervisor's log in it."""
     import logging
 
-    from moto.server import ThreadedMotoServer
+    server_class = embedded_s3_server()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the terminal
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
+    server = server_class(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    work = Path(tempfile.mkdtemp(prefix="pitstop-demo-"))
+    keep_work, keep_server = False, False
+    restore = _sigterm_interrupts()
+    try:
+        summary = _run(f"http://127.0.0.1:{server._port}", work, out, timeout_s)
+        keep_work = keep_server = keep
+        summary["work_dir"] = str(work) if keep else None
+        if keep:
+            summary["server"] = server
+        return summary
+    except PitstopError:
+        keep_work = True  # the error names the supervisor's log in it
+        raise
+    finally:
+        restore()
+        if not keep_server:
+            server.stop()
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
 
+
+def _sigterm_interrupts() -> Callable[[], None]:
+    """Until the returned function is called, SIGTERM interrupts like Ctrl-C (so the demo
+    cleans up when it is killed politely); only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float) -> dict[str, Any]:
     from pitstop import reward_funcs
     from pitstop.intake import Submission, build_spec, defaults
     from pitstop.reward_funcs import catalog
@@ -127,15 +242,9 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     from pitstop.store.layout import Layout
     from pitstop.store.objects import S3Store
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the terminal
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server._port}"
-    work = Path(tempfile.mkdtemp(prefix="pitstop-demo-"))
     env = {
-        **os.environ,
+        # the demo's supervisor reads the demo's settings only, never the user's PITSTOP_*
+        **{k: v for k, v in os.environ.items() if not k.startswith("PITSTOP_")},
         **DEMO_SETTINGS,
         "PITSTOP_BUCKET": DEMO_BUCKET,
         "PITSTOP_S3_ENDPOINT_URL": endpoint,
@@ -158,14 +267,15 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     )
     spec = build_spec(sub)
     jobs.create(spec, sub.files)
+    log_path = work / "supervisor.log"
     out(f"S3-compatible server on {endpoint}, bucket {DEMO_BUCKET}")
     out(f"submitted job {spec.id}: 10 checkpoints, freezes in attempt 1, crashes in attempt 2")
     out(
-        f"supervisor: stall timeout {DEMO_SETTINGS['PITSTOP_STALL_TIMEOUT_S']} s, poll {DEMO_SETTINGS['PITSTOP_POLL_INTERVAL_S']} s "
-        f"(log: {work / 'supervisor.log'})"
+        f"supervisor: stall timeout {DEMO_SETTINGS['PITSTOP_STALL_TIMEOUT_S']} s, poll "
+        f"{DEMO_SETTINGS['PITSTOP_POLL_INTERVAL_S']} s (log: {log_path})"
     )
     out("")
-    log = (work / "supervisor.log").open("wb")
+    log = log_path.open("wb")
     sup = subprocess.Popen(
         [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
         env=env,
@@ -174,27 +284,33 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
     )
     timeline = Timeline(t0=time.time())
     seen: set[str] = set()
-    state = ""
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            # state, one listing and only the new events: not the whole history every poll
-            state = jobs.status(spec.id)[0].state.value
-            for e in jobs.events(spec.id, seen):
-                line = timeline.add(e)
-                if line:
+            # one listing and only the new events, then the state: an attempt's record is
+            # written before the event that ends it, so the state read after has it
+            new = jobs.events(spec.id, seen)
+            status = jobs.status(spec.id)[0]
+            ended_by = time.monotonic() + 5.0
+            while status.state.is_terminal() and time.monotonic() < ended_by:
+                # the event that ends the job is written just after its state: wait for it
+                if any(e.get("event") in JOB_ENDINGS for e in timeline.lines + new):
+                    break
+                new += jobs.events(spec.id, seen)
+                time.sleep(0.1)
+            attempts = [a.model_dump() for a in status.attempts]
+            for e in new:
+                for line in timeline.add(e, attempts):
                     out(line)
-            if state in ("succeeded", "failed", "cancelled"):
+            if status.state.is_terminal():
                 break
             if sup.poll() is not None:
                 raise PitstopError(
-                    f"the supervisor exited with code {sup.returncode}; see {work / 'supervisor.log'}"
+                    f"the supervisor exited with code {sup.returncode}; see {log_path}"
                 )
             time.sleep(0.3)
         else:
-            raise PitstopError(
-                f"the demo job did not finish in {timeout_s:.0f} s; see {work / 'supervisor.log'}"
-            )
+            raise PitstopError(f"the demo job did not finish in {timeout_s:.0f} s; see {log_path}")
     finally:
         sup.terminate()
         try:
@@ -203,7 +319,7 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
             sup.kill()
         log.close()
     doc = job_document(jobs, spec.id)
-    summary = {
+    return {
         "job_id": spec.id,
         "state": doc.get("state"),
         "reason": doc.get("reason"),
@@ -211,13 +327,7 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
         "faults": fault_figures(doc),
         "endpoint": endpoint,
         "bucket": DEMO_BUCKET,
-        "work_dir": str(work),
     }
-    if keep:
-        summary["server"] = server
-    else:
-        server.stop()
-    return summary
 
 
 def _free_port() -> int:

@@ -28,6 +28,11 @@ class InvalidInput(UsageError):
     """A user's file (job spec, metadata, hyperparameters, track) is malformed."""
 
 
+class MissingExtra(PitstopError):
+    """A command needs an optional dependency that is not installed; the message names the
+    ``pip install`` line that adds it (exit 1)."""
+
+
 class CheckFailed(PitstopError):
     """A check ran and found problems (exit 1): the input was readable but not valid."""
 

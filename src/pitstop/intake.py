@@ -1,8 +1,8 @@
 """Turning a trainer's files into a job: validation first, then exactly-once creation.
 
 Used by ``pitstop submit`` and by the supervisor's inbox scan. A reward file that does not
-parse as Python 3.8 or lacks ``reward_function(params)``, or JSON that does not validate, is
-refused with one line naming the file; nothing is written for ``submit`` and the inbox file
+parse as Python 3.8 or lacks ``reward_function(params)``, JSON that does not validate, or a
+``world`` the simulator does not know (``pitstop.tracks.worlds``) is refused with one line naming the file; nothing is written for ``submit`` and the inbox file
 is kept (the job is recorded as ``rejected`` with the reason).
 """
 
@@ -80,10 +80,22 @@ def defaults() -> dict[str, bytes]:
     }
 
 
+def check_world(sub: Submission) -> None:
+    """The job's ``world`` must be one the simulator knows (a typo would boot a GPU and
+    crash-loop); a unique case-insensitive match is taken, spelled as the simulator does."""
+    world = sub.fields.get("world")
+    if not isinstance(world, str):
+        return  # absent (the default world), or a wrong type that the spec model reports
+    from pitstop.tracks.worlds import resolve_world
+
+    sub.fields["world"] = resolve_world(world, f"{sub.source_name('job.json')}: world")
+
+
 def validate(sub: Submission, *, dynamic: bool = False, sandbox: Limits | None = None) -> None:
-    """Every check a job must pass before it may cost GPU time."""
+    """Every check a job must pass before it may cost GPU time (cheap ones first)."""
     if "reward_function.py" not in sub.files:
         raise InvalidInput(f"{sub.source}: no reward_function.py")
+    check_world(sub)
     check_reward(
         sub.files["reward_function.py"],
         sub.source_name("reward_function.py"),

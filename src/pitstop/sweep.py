@@ -24,7 +24,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pitstop.errors import InvalidInput, NotFound, StoreError
+from pitstop.errors import InvalidInput, MissingExtra, NotFound, StoreError
+from pitstop.extras import require
 from pitstop.store.layout import ModelKeys
 
 PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
@@ -187,7 +188,8 @@ def metric(store: Any, doc: dict[str, Any]) -> float | None:
 
 
 def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
-    """``results.csv``, ``results.json`` and ``metric.png`` in ``out``."""
+    """``results.csv``, ``results.json`` and ``metric.png`` in ``out`` (the picture only with
+    the ``plot`` extra: the results never wait on it)."""
     out.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(k for r in rows for k in r))
     with (out / "results.csv").open("w", newline="") as f:
@@ -195,12 +197,18 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         writer.writeheader()
         writer.writerows(rows)
     (out / "results.json").write_text(json.dumps(rows, indent=2))
-    plot_metric(rows, out / "metric.png")
-    return [out / "results.csv", out / "results.json", out / "metric.png"]
+    files = [out / "results.csv", out / "results.json"]
+    try:
+        plot_metric(rows, out / "metric.png")
+    except MissingExtra:
+        pass  # the CLI says which extra draws it
+    else:
+        files.append(out / "metric.png")
+    return files
 
 
 def plot_metric(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    matplotlib = require("matplotlib", "the sweep's metric.png")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -272,7 +272,10 @@ def test_from_track_oval(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(out)
     assert code == 0 and check_metadata(doc) == []
     assert {"steering_angle": 0.0, "speed": 4.0} in doc["action_space"]
-    assert "tightest radius" in err
+    # what stderr says is what the file holds: the widest action covers the tightest corner
+    need = float(err.split(" deg;")[0].rsplit("-> ", 1)[1])
+    widest = max(abs(a["steering_angle"]) for a in doc["action_space"])
+    assert f"widest action {widest:g} deg" in err and widest >= need
 
 
 def test_from_track_help_states_its_assumptions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -354,8 +357,28 @@ def test_hyperparameters_generate_and_check(
     assert run(capsys, "hyperparameters", "check", str(f))[0] == 2
 
 
-def test_bare_groups_print_help(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bare_groups_print_help_and_exit_2_like_pitstop(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "action-space")
-    assert code == 0 and "from-track" in out
+    assert code == 2 and "from-track" in out
     code, out, _ = run(capsys, "hyperparameters")
-    assert code == 0 and "generate" in out
+    assert code == 2 and "generate" in out
+    assert main([]) == 2
+
+
+def test_from_track_help_offers_only_what_it_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["action-space", "from-track", "--help"])
+    text = capsys.readouterr().out
+    assert "--continuous" not in text
+    assert "sac needs a continuous space" in " ".join(text.split())
+
+
+@pytest.mark.parametrize(("sample", "low"), [("drfc-sac.json", 0.5), ("drfc-discrete.json", 0.1)])
+def test_a_plot_draws_the_console_speed_limit_of_its_kind(sample: str, low: float) -> None:
+    from pitstop.action_space.io import parse_metadata
+    from pitstop.action_space.plot import figure
+
+    meta = parse_metadata((SAMPLES / sample).read_text(), sample)
+    (box,) = [p for p in figure(meta).axes[0].patches if "console limits" in p.get_label()]
+    assert box.get_y() == low and box.get_y() + box.get_height() == 4.0
+    assert f"({low:g}..4 m/s)" in box.get_label()

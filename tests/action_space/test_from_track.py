@@ -142,3 +142,19 @@ def test_bad_inputs_are_one_line_errors(tmp_path) -> None:  # type: ignore[no-un
         actions_from_line(OVAL.centre, 31)
     with pytest.raises(UsageError, match="--a-lat must be above 0"):
         actions_from_line(OVAL.centre, 5, Settings(a_lat=0))
+
+
+@pytest.mark.parametrize("name", [n for n in tracks.available() if n != "Straight_track"])
+@pytest.mark.parametrize(
+    "settings", [Settings(), Settings(method="quantiles"), Settings(mirror=False)], ids=str
+)
+def test_the_widest_action_covers_the_tightest_corner(name: str, settings: Settings) -> None:
+    line = tracks.load(name).centre
+    for n in (3, 9, 15):
+        actions, prof = actions_from_line(line, n, settings)
+        left = [a.steering_angle for a in actions if a.steering_angle > 0]
+        right = [a.steering_angle for a in actions if a.steering_angle < 0]
+        if prof.steering.max() >= settings.straight_deg:
+            assert max(left) >= prof.steering.max(), (n, max(left), prof.steering.max())
+        if prof.steering.min() <= -settings.straight_deg and (settings.mirror or right):
+            assert min(right) <= prof.steering.min(), (n, min(right), prof.steering.min())

@@ -93,3 +93,13 @@ def test_parse_errors() -> None:
         parse_hyperparameters("{", "h.json")
     with pytest.raises(CheckFailed, match=r"^h\.json: num_epochs: 20; the console allows 3 to 10$"):
         parse_hyperparameters('{"num_epochs": 20}', "h.json")
+
+
+def test_generate_help_says_what_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from pitstop.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["hyperparameters", "generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "stop when the average reward reaches this (> 0;" in text
+    assert main(["hyperparameters", "generate", "--term-cond-avg-score", "0"]) == 2

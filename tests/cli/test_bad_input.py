@@ -53,8 +53,38 @@ def test_negative_duration_from_environment() -> None:
 
 
 def test_check_accepts_good_settings() -> None:
-    r = pitstop("supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket"})
-    assert r.returncode == 0 and "settings OK" in r.stdout
+    r = pitstop(
+        "supervise", "--check", env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"}
+    )
+    assert r.returncode == 0 and "settings OK" in r.stdout, r.stderr
+    r = pitstop(
+        "supervise",
+        "--check",
+        "--json",
+        env={"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"},
+    )
+    import json
+
+    doc = json.loads(r.stdout)
+    assert (doc["bucket"], doc["trainer"], doc["poll_interval_s"]) == (
+        "ok-bucket",
+        "simulated",
+        30.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"PITSTOP_POLL_INTERVALL_S": "5"}, "did you mean PITSTOP_POLL_INTERVAL_S?"),
+        ({"PITSTOP_STARTUP_GRACE_S": "0.1"}, "startup_grace_s must be >= poll_interval_s"),
+        ({"PITSTOP_TRAINER": "drfc", "PITSTOP_DRFC_HOME": "/no/drfc"}, "drfc_home: /no/drfc"),
+        ({"PITSTOP_STALL_TIMEOUT_S": "1e9"}, "PITSTOP_STALL_TIMEOUT_S"),
+    ],
+)
+def test_check_refuses_settings_that_cannot_work(env: dict[str, str], needle: str) -> None:
+    base = {"PITSTOP_BUCKET": "ok-bucket", "PITSTOP_TRAINER": "simulated"}
+    assert_one_line_error(pitstop("supervise", "--check", env={**base, **env}), 2, needle)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +157,10 @@ def test_submit_then_jobs_then_cancel(tmp_path: Path, settings_env: dict[str, st
     for key in ("id", "state", "reason", "instance_id", "attempts", "events"):
         assert key in doc
     assert doc["events"][0]["event"] == "job.submitted"
+    text = pitstop("job", job_id, env=settings_env).stdout.splitlines()
+    assert "TIME (UTC)           EVENT          ATTEMPT  DETAIL" in text  # a header, no attempt 0
+    assert any(line.endswith("  job.submitted  -        -") for line in text), text
+    assert all(len(line) <= 100 and "\033[" not in line for line in text)  # piped: plain
     assert pitstop("cancel", job_id, env=settings_env).returncode == 0
     assert (
         json.loads(pitstop("job", job_id, "--json", env=settings_env).stdout)["state"]
@@ -191,3 +225,29 @@ def test_submit_refuses_a_run_script_outside_scripts(
     assert objects(s3, bucket) == []
     job.write_text('{"run_script": "pitstop/scripts/train.sh"}')
     assert pitstop("submit", str(reward), "--job", str(job), env=settings_env).returncode == 0
+
+
+def test_submit_refuses_an_unknown_world_naming_the_nearest(
+    tmp_path: Path, settings_env: dict[str, str], s3, bucket: str
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    reward = tmp_path / "r.py"
+    reward.write_text("def reward_function(params):\n    return 1.0\n")
+    job = tmp_path / "job.json"
+    job.write_text('{"world": "reInvent2019_trak"}')
+    assert_one_line_error(
+        pitstop("submit", str(reward), "--job", str(job), env=settings_env),
+        2,
+        f"{job}: world: unknown world 'reInvent2019_trak'",
+        "did you mean reInvent2019_track",
+    )
+    assert objects(s3, bucket) == []
+    job.write_text('{"world": "REINVENT2019_TRACK"}')  # one case-insensitive match: taken
+    r = pitstop("submit", str(reward), "--job", str(job), "--json", env=settings_env)
+    assert r.returncode == 0, r.stderr
+    job_id = json.loads(r.stdout)["id"]
+    spec = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"pitstop/jobs/{job_id}/spec.json")["Body"].read()
+    )
+    assert spec["world"] == "reInvent2019_track"

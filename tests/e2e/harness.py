@@ -83,12 +83,12 @@ def logged_checkpoints(env: dict[str, str], job_id: str) -> dict[int, list[tuple
     jobs = jobs_store(env)
     out: dict[int, list[tuple[float, int]]] = {}
     for key in jobs.logs(job_id):
-        m = re.search(r"/attempt-(\d+)-attempt-\d+\.log$", key)
-        if not m:
+        parsed = jobs.layout.parse_log_name(key)
+        if parsed is None or parsed[1] != "trainer.log":
             continue
         text = jobs.store.get(key).body.decode()
         found = re.findall(r"\[simulated-trainer ([\d.]+)\] checkpoint (\d+)_Step", text)
-        out[int(m.group(1))] = [(float(t), int(c)) for t, c in found]
+        out[parsed[0]] = [(float(t), int(c)) for t, c in found]
     return out
 
 

@@ -184,7 +184,7 @@ def test_sigterm_stops_trainer_records_and_exits_zero(e2e_env, supervisors) -> N
     jobs = jobs_store(e2e_env)
 
     def live_log() -> bool:
-        keys = [k for k in jobs.logs(job_id) if "attempt-1-" in k]
+        keys = [k for k in jobs.logs(job_id) if jobs.layout.parse_log_name(k) == (1, "trainer.log")]
         return bool(keys) and b"checkpoint 2_Step" in jobs.store.get(keys[0]).body
 
     wait_for(live_log, 20, "the running attempt's log in S3")

@@ -35,7 +35,9 @@ def test_report_has_a_chart_per_job_attempts_events_and_cost(
     history: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "report.html"
-    assert main(["report", "--out", str(out), "--spot-price", "0.75"]) == 0
+    assert main(["report", "--out", str(out), "--spot-price", "0.75", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["out"] == str(out) and [j["id"] for j in doc["jobs"]] == [history]
     html = out.read_text()
     assert html.count('<img class="chart"') == 1 and "data:image/png;base64," in html
     assert "run.preempted" in html and "run.crashed" in html and "models/" in html
@@ -197,3 +199,16 @@ def test_bad_input_is_one_line_exit_2(
     assert "Traceback" not in r.stderr and r.stderr.rstrip().endswith(lines[-1])
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert r.returncode == (1 if argv[0] == "logs" else 2)
+
+
+def test_logs_of_a_job_without_logs_says_when_they_come(
+    settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reward = tmp_path / "r.py"
+    reward.write_text("def reward_function(params):\n    return 1.0\n")
+    assert main(["submit", str(reward), "--json"]) == 0
+    job_id = json.loads(capsys.readouterr().out)["id"]
+    assert main(["logs", job_id]) == 0
+    err = capsys.readouterr().err
+    assert f"job {job_id}: no logs yet" in err and "on every heartbeat" in err
+    assert "when an attempt ends" not in err

@@ -47,8 +47,13 @@ def test_render_writes_every_document(tmp_path: Path, capsys: pytest.CaptureFixt
     printed = capsys.readouterr().out.split()
     assert len(printed) == 6 and all(Path(p).is_file() for p in printed)
     assert "ssm:/aws/service/deeplearning/" in (out / "image-recipe.json").read_text()
+    argv = ["image", "render", "--out", str(out), "--bucket", "my-bucket", "--json"]
+    assert main(argv) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["files"] == printed
 
 
 def test_bare_group_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["image"]) == 0
+    assert main(["image"]) == 2  # bad usage, as a bare `pitstop` is
     assert "render" in capsys.readouterr().out

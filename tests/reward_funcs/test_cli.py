@@ -110,3 +110,17 @@ def test_bad_usage_is_exit_2_via_subprocess() -> None:
     assert proc.returncode == 2
     assert "error: the following arguments are required: file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_show_json_has_the_name_summary_and_source(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reward", "show", "centerline", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["name"] == "centerline" and doc["summary"]
+    assert "def reward_function(params)" in doc["source"]
+
+
+def test_new_json_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "mine.py"
+    assert main(["reward", "new", str(target), "--from", "combined", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"out": str(target), "from": "combined"}
+    assert target.read_text().endswith(catalog.get("combined").source())

@@ -105,3 +105,43 @@ def test_cli_preview_of_a_bad_file_is_exit_1(
     assert "returned None, not a float for params" in capsys.readouterr().err
     rc = main(["reward", "preview", str(BAD / "returns_nan.py"), "--out", str(tmp_path / "x.jpg")])
     assert rc == 2
+
+
+def test_the_colour_bar_is_as_tall_as_the_map_and_the_legend_shows_every_line() -> None:
+    track = tracks.load("reInvent2019_track")
+    grid = preview.compute(catalog.get("centerline").source(), "c.py", track, speed=2.0)
+    fig = preview.draw(grid, track, title="t")
+    fig.canvas.draw()
+    ax, cax = fig.axes
+    m, b = ax.get_window_extent(), cax.get_window_extent()
+    assert abs(m.height - b.height) <= 0.01 * m.height and abs(m.y0 - b.y0) <= 2
+    legend = ax.get_legend()
+    assert legend.get_window_extent().y1 < m.y0  # below the map, never over the road
+    frame = legend.get_frame().get_facecolor()
+    centre = next(
+        h
+        for h, t in zip(legend.legend_handles, legend.get_texts(), strict=True)
+        if t.get_text() == "centre line"
+    )
+    from matplotlib.colors import to_rgb
+
+    contrast = abs(sum(to_rgb(centre.get_color())) - sum(frame[:3])) / 3
+    assert contrast > 0.2  # the white centre line stands out on the legend's background
+
+
+def test_several_speeds_share_one_colour_scale(tmp_path: Path) -> None:
+    track = tracks.load("Oval_track")
+    src = catalog.get("combined").source()
+    ranges = [preview.value_range([preview.compute(src, "c.py", track, speed=s)]) for s in (1, 4)]
+    assert ranges[0] != ranges[1]  # each speed alone would get its own scale
+    lines: list[str] = []
+    out, scale = preview.preview_html(
+        src, "c.py", track, tmp_path / "p.html", speeds=[1.0, 4.0], progress=lines.append
+    )
+    assert scale == (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    assert f"reward {scale[0]:.3g} to {scale[1]:.3g}" in out.read_text()
+    assert any("(2 of 2)" in line for line in lines)  # progress for the seconds it takes
+    grid = preview.compute(src, "c.py", track, speed=4.0)
+    fig = preview.draw(grid, track, title="t", scale=scale, scale_label="shared")
+    assert fig.axes[0].images[0].get_clim() == scale
+    assert fig.axes[1].get_ylabel() == "shared"

@@ -62,6 +62,7 @@ def test_text_output_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         (["--trace-reading", "sideways"], "--trace-reading"),
         (["--start-offset", "999"], "past the end"),
         (["--stall-rate", "-1"], "--stall-rate"),
+        (["--plot", "{plotdir}"], ".png file name"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -74,6 +75,7 @@ def test_bad_input_is_one_line_exit_2(
         "missing": str(tmp_path / "missing.json"),
         "bad": str(tmp_path / "bad.json"),
         "nogap": str(tmp_path / "nogap.json"),
+        "plotdir": str(tmp_path / "plots"),
     }
     opts = {"--trace": str(good), "--hours": "1", "--checkpoint-minutes": "15"}
     for k, v in zip(extra[::2], extra[1::2], strict=True):
@@ -83,6 +85,7 @@ def test_bad_input_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "plots.png").exists()  # nothing written under another name
 
 
 def test_empty_trace_dir_is_invalid(tmp_path: Path) -> None:
@@ -95,3 +98,25 @@ def test_help_names_the_default_reading(capsys: pytest.CaptureFixture[str]) -> N
         main(["simulate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "unavailable-is-1 (default)" in text and "Can't Be Late" in text
+
+
+def test_the_plot_runs_until_the_slowest_policy_ends_and_its_legend_covers_no_curve(
+    tmp_path: Path,
+) -> None:
+    from pitstop.simulate import engine
+    from pitstop.simulate.plot import figure
+
+    trace = load_trace(write_trace(tmp_path, [0, 0, 0, 1, 1, 0, 0, 1] * 30))
+    setup = engine.Setup(job=engine.TrainingJob(2, 15, 5), record=True)
+    results = [engine.simulate(p, trace, setup) for p in engine.POLICIES]
+    slowest = max(r.wall_h for r in results)
+    assert slowest > 2 * min(r.wall_h for r in results)  # a spread worth framing
+    fig = figure(trace, results, offset_h=0, hours=2)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert ax.get_xlim()[1] >= slowest
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert len(legend.get_texts()) == len(results)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent())

@@ -156,3 +156,15 @@ def test_a_lease_naming_another_job_is_not_a_lease(jobs: JobStore, s3, bucket: s
     assert info is not None and info.owner is None and leases.is_expired(info)
     with pytest.raises(InvalidJobId):
         leases.claim(INJECTED_DIR)
+
+
+def test_log_names_name_the_attempt_once() -> None:
+    from pitstop.store.layout import Layout
+
+    assert Layout.log_name(1, "attempt-1.log") == "attempt-1/trainer.log"
+    assert Layout.log_name(2, "attempt-2-containers.log") == "attempt-2/containers.log"
+    assert Layout.log_name(3, "supervisor.log") == "attempt-3/supervisor.log"
+    key = Layout().logs("job-1") + Layout.log_name(12, "attempt-12.log")
+    assert key == "pitstop/jobs/job-1/logs/attempt-12/trainer.log"
+    assert Layout.parse_log_name(key) == (12, "trainer.log")
+    assert Layout.parse_log_name("pitstop/jobs/job-1/logs/attempt-1-attempt-1.log") is None

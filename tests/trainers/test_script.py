@@ -72,7 +72,7 @@ def test_script_trainer_resumes_from_checkpoint(
         "succeeded",
     ]
     jobs = jobs_store(env)
-    log2 = next(k for k in jobs.logs(job_id) if "attempt-2-" in k)
+    log2 = next(k for k in jobs.logs(job_id) if jobs.layout.parse_log_name(k) == (2, "trainer.log"))
     first_line = jobs.store.get(log2).body.decode().splitlines()[0]
     assert first_line == (
         f"attempt=2 model=models/{job_id}/attempt-2 "

@@ -12,6 +12,7 @@ list order (the simulator ignores ``index`` and uses list order; the console rea
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pitstop.action_space import limits as L
 from pitstop.action_space.generate import DECIMALS
@@ -133,3 +134,46 @@ def set_version(meta: ModelMetadata, version: str) -> ModelMetadata:
     doc = meta.to_dict()
     doc["version"] = version
     return ModelMetadata.model_validate(doc)
+
+
+@dataclass(frozen=True)
+class Edits:
+    """The edits of ``pitstop action-space edit``; None / empty: not asked for."""
+
+    drop: tuple[int, ...] = ()
+    add: tuple[tuple[float, float], ...] = ()
+    speed_shift: float | None = None
+    speed_scale: float | None = None
+    sort: bool = False
+    reindex: bool = False
+    no_index: bool = False
+    set_version: str | None = None
+
+
+def apply_edits(meta: ModelMetadata, e: Edits) -> tuple[ModelMetadata, list[str]]:
+    """Apply the edits in their one order: drop (positions of the input), add, shift or
+    scale the speeds, sort, (re)index, set the version. Returns the result and notes for
+    the user (actions merged at a speed limit)."""
+    if e.speed_shift is not None and e.speed_scale is not None:
+        raise UsageError("give --speed-shift or --speed-scale, not both")
+    notes = []
+    if e.drop:
+        meta = drop_actions(meta, e.drop)
+    if e.add:
+        meta = add_actions(meta, e.add)
+    dropped = 0
+    if e.speed_shift is not None:
+        meta, dropped = shift_speeds(meta, e.speed_shift)
+    if e.speed_scale is not None:
+        meta, dropped = scale_speeds(meta, e.speed_scale)
+    if dropped:
+        notes.append(f"{dropped} action(s) became duplicates at the speed limit and were dropped")
+    if e.sort:
+        meta = sort_actions(meta)
+    if e.reindex:
+        meta = reindex(meta, True)
+    if e.no_index:
+        meta = reindex(meta, False)
+    if e.set_version is not None:
+        meta = set_version(meta, e.set_version)
+    return meta, notes

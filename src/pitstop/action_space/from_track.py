@@ -250,8 +250,9 @@ def _reduce(samples: FloatArray, k: int, method: str) -> FloatArray:
 
 def _turning_angles(samples: FloatArray, k: int, method: str) -> list[float]:
     """The steering angles of k clusters. The outermost cluster on each side takes the
-    95th percentile of its members instead of their mean, so that the sharpest corner
-    of the line is covered, not averaged away."""
+    largest angle of its members instead of their mean, so that the sharpest corner of
+    the line is covered (the car can steer as tight as the line needs anywhere), not
+    averaged away."""
     centres = _reduce(samples, k, method)
     angles = [float(c[0]) for c in centres]
     if not angles:
@@ -259,9 +260,9 @@ def _turning_angles(samples: FloatArray, k: int, method: str) -> list[float]:
     hi, lo = int(np.argmax(centres[:, 0])), int(np.argmin(centres[:, 0]))
     steer = samples[:, 0]
     if angles[hi] > 0:
-        angles[hi] = max(angles[hi], float(np.quantile(steer[steer > 0], 0.95)))
+        angles[hi] = max(angles[hi], float(steer.max()))
     if angles[lo] < 0 and lo != hi:
-        angles[lo] = min(angles[lo], float(np.quantile(steer[steer < 0], 0.05)))
+        angles[lo] = min(angles[lo], float(steer.min()))
     return angles
 
 
@@ -273,6 +274,12 @@ def _speed_for_steering(steer: float, st: Settings) -> float:
 
 def _round(x: float, step: float) -> float:
     return round(round(x / step) * step, 4) + 0.0
+
+
+def _round_up(x: float, step: float) -> float:
+    """Away from zero, to a multiple of ``step`` (a float just above one stays on it)."""
+    magnitude = math.ceil(abs(x) / step - 1e-9) * step
+    return round(math.copysign(magnitude, x), 4) + 0.0
 
 
 def reduce_profile(prof: Profile, n: int, settings: Settings | None = None) -> list[Action]:
@@ -316,8 +323,11 @@ def reduce_profile(prof: Profile, n: int, settings: Settings | None = None) -> l
             actions.append((steer, _speed_for_steering(steer, settings)))
     out: list[Action] = []
     seen: set[tuple[float, float]] = set()
+    widest = {max(s for s, _ in actions), min(s for s, _ in actions)}  # each side's
     for steer, speed in sorted(actions):
-        key = (_round(steer, 0.1), _round(min(max(speed, L.MIN_SPEED), L.MAX_SPEED), 0.01))
+        # the widest angles round up, so that rounding never undoes the tightest corner's cover
+        angle = _round_up(steer, 0.1) if steer in widest else _round(steer, 0.1)
+        key = (angle, _round(min(max(speed, L.MIN_SPEED), L.MAX_SPEED), 0.01))
         if key not in seen:
             seen.add(key)
             out.append(make_action(*key))

@@ -20,6 +20,7 @@ from pitstop.action_space.models import (
     Range,
     make_action,
 )
+from pitstop.errors import UsageError
 
 DECIMALS = 4
 
@@ -182,3 +183,77 @@ def default_metadata() -> dict[str, object]:
     """DRfC's default model_metadata.json: five steering angles at 0.6 m/s, PPO, version "5"."""
     actions = grid_actions([-30.0, -15.0, 0.0, 15.0, 30.0], lambda _s: [0.6])
     return build_metadata(actions).to_dict()
+
+
+@dataclass(frozen=True)
+class SpaceOptions:
+    """What ``pitstop action-space generate`` was asked for (None: not given)."""
+
+    continuous: bool = False
+    max_steering: float | None = None
+    min_steering: float | None = None
+    steering_steps: int | None = None
+    max_speed: float | None = None
+    min_speed: float | None = None
+    speed_steps: int | None = None
+    corner_speed: float | None = None
+    speed_bands: tuple[tuple[float, float], ...] = ()
+    actions: tuple[tuple[float, float], ...] = ()
+    steering_angles: tuple[float, ...] | None = None
+    speeds: tuple[float, ...] | None = None
+
+
+def space_from_options(o: SpaceOptions) -> list[Action] | ContinuousSpace:
+    """Which generator a combination of options means, and its actions (or ranges).
+
+    Continuous ranges, explicit actions, every angle with every speed, a grid whose top
+    speed falls with steering (linear or banded), or the console's grid; a combination
+    that mixes them is a ``UsageError`` naming the options."""
+    explicit = bool(o.actions) or o.steering_angles is not None or o.speeds is not None
+    grid = any(v is not None for v in (o.steering_steps, o.speed_steps, o.corner_speed)) or bool(
+        o.speed_bands
+    )
+    if o.actions and (o.steering_angles is not None or o.speeds is not None):
+        raise UsageError("give --action, or --steering-angles with --speeds, not both")
+    if explicit and grid:
+        raise UsageError("explicit actions exclude the grid options (--steering-steps, ...)")
+    if o.corner_speed is not None and o.speed_bands:
+        raise UsageError("give --corner-speed (linear) or --speed-band (table), not both")
+    max_steer = 30.0 if o.max_steering is None else o.max_steering
+    if not 0 <= max_steer <= 90:
+        raise UsageError(f"--max-steering {max_steer:g}: give degrees from 0 to 30")
+    if o.continuous:
+        if explicit or grid:
+            raise UsageError(
+                "--continuous takes ranges only: --max-steering, "
+                "--min-steering, --max-speed, --min-speed"
+            )
+        if o.max_speed is None:
+            raise UsageError("--continuous needs --max-speed")
+        low_steer = -max_steer if o.min_steering is None else o.min_steering
+        low_speed = L.MIN_CONTINUOUS_SPEED if o.min_speed is None else o.min_speed
+        return continuous_space(low_steer, max_steer, low_speed, o.max_speed)
+    if o.actions:
+        return explicit_actions(o.actions)
+    if o.steering_angles is not None or o.speeds is not None:
+        if o.steering_angles is None or o.speeds is None:
+            raise UsageError("--steering-angles and --speeds go together")
+        return product_actions(o.steering_angles, o.speeds)
+    if o.max_speed is None and not o.speed_bands:
+        raise UsageError("give --max-speed (or --action / --steering-angles with --speeds)")
+    steer_steps = 5 if o.steering_steps is None else o.steering_steps
+    speed_steps = 2 if o.speed_steps is None else o.speed_steps
+    if steer_steps < 1 or speed_steps < 1:
+        raise UsageError("--steering-steps and --speed-steps must be at least 1")
+    angles = steering_values(max_steer, steer_steps, o.min_steering)
+    if o.corner_speed is not None:
+        assert o.max_speed is not None  # checked above: no bands here
+        top = linear_falloff(o.max_speed, o.corner_speed, max(abs(a) for a in angles))
+        return falloff_grid(angles, top, speed_steps, o.min_speed)
+    if o.speed_bands:
+        bands = [SpeedBand(d, v) for d, v in o.speed_bands]
+        return falloff_grid(angles, banded_falloff(bands), speed_steps, o.min_speed)
+    assert o.max_speed is not None
+    return console_grid(
+        max_steer, steer_steps, o.max_speed, speed_steps, o.min_speed, o.min_steering
+    )

@@ -19,6 +19,7 @@ class Spec:
     low: float | None = None  # inclusive bounds for numbers
     high: float | None = None
     choices: tuple[Any, ...] = ()
+    above_low: bool = False  # ``low`` itself is refused: the value must be above it
 
 
 SPECS: tuple[Spec, ...] = (
@@ -39,7 +40,14 @@ SPECS: tuple[Spec, ...] = (
     Spec("num_episodes_between_training", 20, "episodes collected per training round", int, 1, 100),
     Spec("num_epochs", 5, "passes over the data per training round", int, 3, 10),
     Spec("stack_size", 1, "camera frames stacked per observation", int, 1, None),
-    Spec("term_cond_avg_score", 350.0, "stop when the average reward reaches this", float, 0.0),
+    Spec(
+        "term_cond_avg_score",
+        350.0,
+        "stop when the average reward reaches this",
+        float,
+        0.0,
+        above_low=True,
+    ),
     Spec("term_cond_max_episodes", 1000, "stop after this many episodes", int, 1, None),
     Spec("sac_alpha", 0.2, "SAC entropy temperature", float, 0.0, None),
 )

@@ -68,6 +68,8 @@ def _problem(spec: Spec, value: object) -> str | None:
             allowed = ", ".join(str(c) for c in spec.choices)
             return f"{fmt(x)}; the console allows {allowed}"
         return None
+    if spec.above_low and spec.low is not None and x <= spec.low:
+        return f"{fmt(x)} must be above {fmt(spec.low)}"
     if spec.low is not None and x < spec.low:
         if spec.high is None:
             return f"{fmt(x)} is below {fmt(spec.low)}"
@@ -75,8 +77,6 @@ def _problem(spec: Spec, value: object) -> str | None:
     if spec.high is not None and x > spec.high:
         low = "" if spec.low is None else f"{fmt(spec.low)} to "
         return f"{fmt(x)}; the console allows {low}{fmt(spec.high)}"
-    if spec.key == "term_cond_avg_score" and x <= 0:
-        return f"{fmt(x)} must be above 0"
     return None
 
 

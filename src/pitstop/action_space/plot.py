@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pitstop.action_space import limits as L
 from pitstop.action_space.check import fmt
@@ -20,6 +21,19 @@ from pitstop.errors import InvalidInput
 
 def plot_metadata(meta: ModelMetadata, path: str | os.PathLike[str], title: str = "") -> None:
     """Write a PNG of ``meta``'s actions to ``path``."""
+    from pitstop.extras import require
+
+    require("matplotlib", "plotting an action space")
+    fig = figure(meta, title)
+    p = Path(path)
+    try:
+        fig.savefig(p, format="png")
+    except OSError as e:
+        raise InvalidInput(f"{p}: cannot write ({e.strerror or e})") from None
+
+
+def figure(meta: ModelMetadata, title: str = "") -> Any:
+    """The matplotlib ``Figure`` of ``meta``'s actions (tests look at what it draws)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
@@ -30,19 +44,21 @@ def plot_metadata(meta: ModelMetadata, path: str | os.PathLike[str], title: str 
     ax = fig.add_subplot(grid[0, 0])
     side = fig.add_subplot(grid[0, 1])
     side.axis("off")
+    space = meta.action_space
+    # the console's speed range: continuous spaces start at 0.5 m/s, discrete at 0.1
+    low = L.MIN_CONTINUOUS_SPEED if isinstance(space, ContinuousSpace) else L.MIN_SPEED
     ax.add_patch(
         Rectangle(
-            (-L.MAX_STEERING, L.MIN_SPEED),
+            (-L.MAX_STEERING, low),
             2 * L.MAX_STEERING,
-            L.MAX_SPEED - L.MIN_SPEED,
+            L.MAX_SPEED - low,
             fill=False,
             linestyle="--",
             edgecolor="0.6",
-            label="console limits",
+            label=f"console limits ({fmt(low)}..{fmt(L.MAX_SPEED)} m/s)",
         )
     )
     reach = L.MAX_STEERING
-    space = meta.action_space
     if isinstance(space, ContinuousSpace):
         s, v = space.steering_angle, space.speed
         ax.add_patch(
@@ -85,8 +101,4 @@ def plot_metadata(meta: ModelMetadata, path: str | os.PathLike[str], title: str 
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=9)
     ax.legend(loc="upper center", ncol=2, fontsize=8, framealpha=0.9)
     fig.tight_layout()
-    p = Path(path)
-    try:
-        fig.savefig(p, format="png")
-    except OSError as e:
-        raise InvalidInput(f"{p}: cannot write ({e.strerror or e})") from None
+    return fig

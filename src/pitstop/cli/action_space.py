@@ -1,5 +1,4 @@
-"""`pitstop action-space ...` and `pitstop hyperparameters ...`: model_metadata.json and
-hyperparameters.json from the command line.
+"""`pitstop action-space ...`: model_metadata.json from the command line.
 
 A thin layer over ``pitstop.action_space``: parse options, call the library, print. Every
 file this writes has passed ``check`` first; an invalid result is refused with its first
@@ -9,13 +8,13 @@ problem (exit 1), bad options are exit 2. numpy and matplotlib load inside the h
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
 
 from pitstop.action_space import limits as L
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.common import read_input
+from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
@@ -57,19 +56,10 @@ def _floats(text: str) -> list[float]:
         ) from None
 
 
-def _read_input(path: str) -> tuple[str, str]:
-    """(text, source name) of a file, or of standard input for '-'."""
-    from pitstop.action_space.io import read_text
-
-    if path == "-":
-        return sys.stdin.read(), "<stdin>"
-    return read_text(path), path
-
-
 def _load(path: str, strict: bool = True) -> ModelMetadata:
     from pitstop.action_space.io import parse_metadata
 
-    text, source = _read_input(path)
+    text, source = read_input(path)
     return parse_metadata(text, source, strict=strict)
 
 
@@ -102,12 +92,15 @@ def _emit(meta: ModelMetadata, args: argparse.Namespace, what: str, usage: bool 
     return 0
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+def _add_model_options(p: argparse.ArgumentParser, continuous: bool = True) -> None:
     p.add_argument(
         "--algorithm",
-        choices=L.ALGORITHMS,
+        choices=L.ALGORITHMS if continuous else ("clipped_ppo",),
         default=L.DEFAULT_ALGORITHM,
-        help="training algorithm (default %(default)s; sac needs --continuous)",
+        help="training algorithm (default %(default)s; sac needs --continuous)"
+        if continuous
+        else "training algorithm: clipped_ppo (sac needs a continuous space, and these "
+        "actions are discrete)",
     )
     p.add_argument(
         "--sensor",
@@ -143,64 +136,25 @@ def _build(actions: Any, args: argparse.Namespace) -> ModelMetadata:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from pitstop.action_space import generate as g
     from pitstop.action_space.edit import reindex
+    from pitstop.action_space.generate import SpaceOptions, space_from_options
 
-    explicit = args.action or args.steering_angles is not None or args.speeds is not None
-    grid = any(
-        v is not None
-        for v in (args.steering_steps, args.speed_steps, args.corner_speed, args.speed_band)
+    space = space_from_options(
+        SpaceOptions(
+            continuous=args.continuous,
+            max_steering=args.max_steering,
+            min_steering=args.min_steering,
+            steering_steps=args.steering_steps,
+            max_speed=args.max_speed,
+            min_speed=args.min_speed,
+            speed_steps=args.speed_steps,
+            corner_speed=args.corner_speed,
+            speed_bands=tuple(args.speed_band or ()),
+            actions=tuple(args.action or ()),
+            steering_angles=None if args.steering_angles is None else tuple(args.steering_angles),
+            speeds=None if args.speeds is None else tuple(args.speeds),
+        )
     )
-    if args.action and (args.steering_angles is not None or args.speeds is not None):
-        raise UsageError("give --action, or --steering-angles with --speeds, not both")
-    if explicit and grid:
-        raise UsageError("explicit actions exclude the grid options (--steering-steps, ...)")
-    if args.corner_speed is not None and args.speed_band:
-        raise UsageError("give --corner-speed (linear) or --speed-band (table), not both")
-    max_steer = 30.0 if args.max_steering is None else args.max_steering
-    if not 0 <= max_steer <= 90:
-        raise UsageError(f"--max-steering {max_steer:g}: give degrees from 0 to 30")
-
-    if args.continuous:
-        if explicit or grid:
-            raise UsageError(
-                "--continuous takes ranges only: --max-steering, "
-                "--min-steering, --max-speed, --min-speed"
-            )
-        if args.max_speed is None:
-            raise UsageError("--continuous needs --max-speed")
-        low_steer = -max_steer if args.min_steering is None else args.min_steering
-        low_speed = L.MIN_CONTINUOUS_SPEED if args.min_speed is None else args.min_speed
-        space: Any = g.continuous_space(low_steer, max_steer, low_speed, args.max_speed)
-    elif args.action:
-        space = g.explicit_actions(args.action)
-    elif args.steering_angles is not None or args.speeds is not None:
-        if args.steering_angles is None or args.speeds is None:
-            raise UsageError("--steering-angles and --speeds go together")
-        space = g.product_actions(args.steering_angles, args.speeds)
-    else:
-        if args.max_speed is None and not args.speed_band:
-            raise UsageError("give --max-speed (or --action / --steering-angles with --speeds)")
-        steer_steps = 5 if args.steering_steps is None else args.steering_steps
-        speed_steps = 2 if args.speed_steps is None else args.speed_steps
-        if steer_steps < 1 or speed_steps < 1:
-            raise UsageError("--steering-steps and --speed-steps must be at least 1")
-        angles = g.steering_values(max_steer, steer_steps, args.min_steering)
-        if args.corner_speed is not None:
-            top = g.linear_falloff(args.max_speed, args.corner_speed, max(abs(a) for a in angles))
-            space = g.falloff_grid(angles, top, speed_steps, args.min_speed)
-        elif args.speed_band:
-            bands = [g.SpeedBand(d, v) for d, v in args.speed_band]
-            space = g.falloff_grid(angles, g.banded_falloff(bands), speed_steps, args.min_speed)
-        else:
-            space = g.console_grid(
-                max_steer,
-                steer_steps,
-                args.max_speed,
-                speed_steps,
-                args.min_speed,
-                args.min_steering,
-            )
     meta = _build(space, args)
     if args.index and not meta.is_continuous:
         meta = reindex(meta)
@@ -267,7 +221,7 @@ def _check(args: argparse.Namespace) -> int:
     from pitstop.action_space.check import metadata_problems
     from pitstop.action_space.io import loads_json
 
-    text, source = _read_input(args.file)
+    text, source = read_input(args.file)
     doc = loads_json(text, source)
     problems = [str(p) for p in metadata_problems(doc)]
     if args.json:
@@ -286,36 +240,27 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from pitstop.action_space import edit as e
+    from pitstop.action_space.edit import Edits, apply_edits
 
-    if args.speed_shift is not None and args.speed_scale is not None:
-        raise UsageError("give --speed-shift or --speed-scale, not both")
     meta = _load(args.file, strict=False)  # rule problems may be what this edit repairs
     if not meta.has_version and args.set_version is None:
         raise CheckFailed(
             f"{args.file}: version: missing (the simulator would use version 1 physics); "
             f'give --set-version (DRfC writes "{L.DEFAULT_VERSION}")'
         )
-    notes = []
-    if args.drop:
-        meta = e.drop_actions(meta, args.drop)
-    if args.add:
-        meta = e.add_actions(meta, args.add)
-    dropped = 0
-    if args.speed_shift is not None:
-        meta, dropped = e.shift_speeds(meta, args.speed_shift)
-    if args.speed_scale is not None:
-        meta, dropped = e.scale_speeds(meta, args.speed_scale)
-    if dropped:
-        notes.append(f"{dropped} action(s) became duplicates at the speed limit and were dropped")
-    if args.sort:
-        meta = e.sort_actions(meta)
-    if args.reindex:
-        meta = e.reindex(meta, True)
-    if args.no_index:
-        meta = e.reindex(meta, False)
-    if args.set_version is not None:
-        meta = e.set_version(meta, args.set_version)
+    meta, notes = apply_edits(
+        meta,
+        Edits(
+            drop=tuple(args.drop or ()),
+            add=tuple(args.add or ()),
+            speed_shift=args.speed_shift,
+            speed_scale=args.speed_scale,
+            sort=args.sort,
+            reindex=args.reindex,
+            no_index=args.no_index,
+            set_version=args.set_version,
+        ),
+    )
     for note in notes:
         print(f"pitstop: note: {note}", file=sys.stderr)
     return _emit(meta, args, f"{args.file} after editing")
@@ -386,10 +331,11 @@ def _from_track(args: argparse.Namespace) -> int:
     actions, prof = ft.actions_from_line(line, args.actions, settings)
     sharpest = float(abs(prof.curvature).max())
     radius = f"{1 / sharpest:.2f} m" if sharpest > 0 else "none"
+    widest = max(abs(a.steering_angle) for a in actions)
     print(
         f"{name}: {prof.length:.1f} m {'loop' if prof.is_loop else 'open line'}, tightest "
-        f"radius {radius} -> {float(abs(prof.steering).max()):.1f} deg; "
-        f"{len(actions)} actions"
+        f"radius {radius} -> {float(abs(prof.steering).max()):.2f} deg; widest action "
+        f"{widest:g} deg; {len(actions)} actions"
         + (
             ""
             if len(actions) == args.actions
@@ -429,9 +375,9 @@ def _register_from_track(sub: Any) -> None:
                          |steering| and each turning action mirrored left/right; straights
                          (|steering| < --straight-deg, {d.straight_deg:g}) become zero steering at
                          top speed (plus one slower straight action when N is even). The
-                         sharpest action takes the 95th percentile of its cluster, so the
-                         tightest corner is covered; each action's speed is the speed model
-                         at its steering angle.
+                         sharpest action on each side takes the largest angle of its cluster,
+                         rounded up to 0.1 deg, so the tightest corner is covered; each
+                         action's speed is the speed model at its steering angle.
             The model ignores tyre slip, acceleration limits and the car's reaction time.
             """
         ),
@@ -452,7 +398,7 @@ def _register_from_track(sub: Any) -> None:
     p.add_argument("--straight-deg", type=float, default=d.straight_deg, metavar="DEG")
     p.add_argument("--method", choices=("kmeans", "quantiles"), default=d.method)
     p.add_argument("--no-mirror", action="store_true", help="keep the line's own turn directions")
-    _add_model_options(p)
+    _add_model_options(p, continuous=False)
     p.set_defaults(func=_from_track)
 
 
@@ -485,127 +431,22 @@ def _show(args: argparse.Namespace) -> int:
             ["steering_angle (deg)", fmt(space.steering_angle.low), fmt(space.steering_angle.high)],
             ["speed (m/s)", fmt(space.speed.low), fmt(space.speed.high)],
         ]
-        print(format_table(["", "low", "high"], rows))
+        print_table(["", "low", "high"], rows)
     else:
         rows = [
             [i, a.index, fmt(a.steering_angle), fmt(a.speed)] for i, a in enumerate(meta.actions)
         ]
-        print(format_table(["#", "index", "steering (deg)", "speed (m/s)"], rows))
+        print_table(["#", "index", "steering (deg)", "speed (m/s)"], rows)
     if args.plot:
         print(f"plot: {args.plot}")
     return 0
-
-
-# --- hyperparameters ----------------------------------------------------------------------
-
-
-def _hp_generate(args: argparse.Namespace) -> int:
-    from pitstop.action_space.hyperparameter_specs import SPECS
-    from pitstop.action_space.hyperparameters import (
-        check_hyperparameters,
-        default_hyperparameters,
-    )
-    from pitstop.action_space.io import write_text
-
-    doc = default_hyperparameters()
-    for spec in SPECS:
-        value = getattr(args, spec.key)
-        if value is not None:
-            doc[spec.key] = value
-    problems = check_hyperparameters(doc)
-    if problems:
-        raise UsageError(
-            f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-        )
-    text = json.dumps(doc, indent=4) + "\n"
-    if args.out is None:
-        sys.stdout.write(text)
-        return 0
-    write_text(args.out, text)
-    if args.json:
-        print_json({"out": args.out, "hyperparameters": doc})
-    else:
-        print(f"wrote {args.out}")
-    return 0
-
-
-def _hp_check(args: argparse.Namespace) -> int:
-    from pitstop.action_space.hyperparameters import check_hyperparameters, hyperparameter_warnings
-    from pitstop.action_space.io import loads_json
-
-    text, source = _read_input(args.file)
-    doc = loads_json(text, source)
-    problems = check_hyperparameters(doc)
-    warnings = hyperparameter_warnings(doc)
-    if args.json:
-        print_json(
-            {"file": source, "valid": not problems, "problems": problems, "warnings": warnings}
-        )
-    else:
-        for line in problems:
-            print(f"{source}: {line}")
-        for line in warnings:
-            print(f"{source}: warning: {line}", file=sys.stderr)
-        if not problems:
-            print(f"{source}: valid")
-    return 1 if problems else 0
-
-
-def _register_hyperparameters(sub: Any) -> None:
-    from pitstop.action_space.hyperparameter_specs import SPECS
-
-    p = sub.add_parser(
-        "hyperparameters",
-        help="generate and check hyperparameters.json",
-        description="hyperparameters.json with DRfC's defaults and the console's ranges.",
-    )
-    p.set_defaults(group_parser=p)
-    hs = p.add_subparsers(dest="hp_command", metavar="COMMAND", parser_class=type(p))
-
-    g = hs.add_parser(
-        "generate",
-        help="print (or --out) hyperparameters.json: DRfC's defaults, overridden by options",
-        description="DRfC's default hyperparameters.json; each --KEY overrides one value, "
-        "checked against the console's ranges.",
-        epilog="example: pitstop hyperparameters generate --lr 0.0001 --batch-size 128 "
-        "--out hyperparameters.json",
-    )
-    for spec in SPECS:
-        kind: Any = spec.kind
-        if spec.choices:
-            allowed = "|".join(str(c) for c in spec.choices)
-        elif spec.low is not None and spec.high is not None:
-            allowed = f"{spec.low:g}..{spec.high:g}"
-        elif spec.low is not None:
-            allowed = f">= {spec.low:g}"
-        else:
-            allowed = "any"
-        g.add_argument(
-            f"--{spec.key.replace('_', '-')}",
-            dest=spec.key,
-            type=kind,
-            metavar="V",
-            help=f"{spec.help} ({allowed}; default {spec.default!r})",
-        )
-    g.add_argument("--out", metavar="FILE", help="write here instead of printing JSON")
-    add_json_flag(g)
-    g.set_defaults(func=_hp_generate)
-
-    c = hs.add_parser(
-        "check",
-        help="check hyperparameters.json (exit 0 valid, 1 invalid)",
-        description="One line per problem, naming its key; unknown keys are warnings.",
-    )
-    c.add_argument("file", metavar="FILE", help="hyperparameters.json ('-' for standard input)")
-    add_json_flag(c)
-    c.set_defaults(func=_hp_check)
 
 
 # --- registration -------------------------------------------------------------------------
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add the ``action-space`` and ``hyperparameters`` groups to the top-level parser."""
+    """Add the ``action-space`` group to the top-level parser."""
     p = sub.add_parser(
         "action-space",
         help="generate, check, edit, derive and show model_metadata.json",
@@ -642,5 +483,3 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     sh.add_argument("--plot", metavar="PNG", help="write a plot of the actions here")
     add_json_flag(sh)
     sh.set_defaults(func=_show)
-
-    _register_hyperparameters(sub)

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -17,42 +17,45 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "Start an embedded S3-compatible server on a loopback port, submit a sample job on "
             "the simulated trainer that freezes once and crashes once, run a real supervisor, "
             "and print the timeline: attempts, checkpoints, and how long each fault took to "
-            "detect and recover. Needs no AWS account and takes about a minute."
+            "detect and recover. Needs no AWS account (but the demo extra: pip install "
+            "'pitstop[demo]') and takes about 20 seconds. Its work folder "
+            "(/tmp/pitstop-demo-*) is removed afterwards, unless --keep."
         ),
     )
     p.add_argument(
         "--keep",
         action="store_true",
-        help="leave the S3 server up afterwards and print the settings to explore it with 'pitstop jobs'",
+        help="leave the S3 server up (until Ctrl-C) and the work folder in place, and print "
+        "the settings to explore them with 'pitstop jobs'",
     )
     add_json_flag(p)
     p.set_defaults(func=_demo)
 
 
 def _demo(args: Any) -> int:
+    from pitstop.cli.output import progress
     from pitstop.demo import run_demo
 
-    quiet = bool(args.json)
-    summary = run_demo(keep=args.keep, out=(lambda s: None) if quiet else print)
+    # the timeline: on stdout, or with --json (one document on stdout) on a terminal's stderr
+    out = progress() if args.json else print
+    summary = run_demo(keep=args.keep, out=out)
     server = summary.pop("server", None)
     if args.json:
         print_json(summary)
     else:
         print()
-        print(
-            format_table(
-                ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"],
+        print_table(
+            ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"],
+            [
                 [
-                    [
-                        a["n"],
-                        a["outcome"],
-                        a["pretrained_checkpoint"],
-                        a["last_checkpoint"],
-                        f"{a['training_s']:.1f}",
-                    ]
-                    for a in summary["attempts"]
-                ],
-            )
+                    a["n"],
+                    a["outcome"],
+                    a["pretrained_checkpoint"],
+                    a["last_checkpoint"],
+                    f"{a['training_s']:.1f}",
+                ]
+                for a in summary["attempts"]
+            ],
         )
         print()
         for f in summary["faults"]:
@@ -60,7 +63,7 @@ def _demo(args: Any) -> int:
                 f"{f['fault']:>6} in attempt {f['attempt']}: detected {f['detect_s']} s after the last checkpoint, "
                 f"training back {f['recover_s']} s later"
             )
-        print(f"\nfinal state: {summary['state']} ({summary['reason']})")
+        print(f"\nfinal state: {summary['state']}: {summary['reason']}")
     if server is not None:
         print("\nThe S3 server stays up until Ctrl-C. In another shell:")
         print(
@@ -68,6 +71,7 @@ def _demo(args: Any) -> int:
             "AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo"
         )
         print(f"  pitstop jobs && pitstop job {summary['job_id']}")
+        print(f"The supervisor's state and log: {summary['work_dir']}")
         try:
             while True:
                 time.sleep(3600)

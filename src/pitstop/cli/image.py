@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import add_settings_flags, settings_from
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "bump it when a component changes",
     )
     _image_flags(render)
+    add_json_flag(render)
     render.set_defaults(func=_render)
 
     build = cmds.add_parser(
@@ -62,14 +63,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_json_flag(build)
     build.set_defaults(func=_build)
 
-    status = cmds.add_parser("status", help="state of the newest (or a given) image build")
+    status = cmds.add_parser(
+        "status",
+        help="state of the newest (or a given) image build",
+        description="The state of an image build (the newest, or IMAGE_ARN): building, "
+        "testing, available or failed with the reason, and the AMI ids once available.",
+    )
     status.add_argument("image_arn", nargs="?", metavar="IMAGE_ARN", help="an image build ARN")
     add_settings_flags(status)
     status.add_argument("--name", default="pitstop", help="image name (default pitstop)")
     add_json_flag(status)
     status.set_defaults(func=_status)
 
-    listing = cmds.add_parser("list", help="the images the pipeline has built, newest first")
+    listing = cmds.add_parser(
+        "list",
+        help="the images the pipeline has built, newest first",
+        description="Every image the pipeline has built, newest first, with its state and AMI.",
+    )
     add_settings_flags(listing)
     listing.add_argument("--name", default="pitstop", help="image name (default pitstop)")
     add_json_flag(listing)
@@ -143,8 +153,11 @@ def _render(args: Any) -> int:
 
     settings = settings_from(args, region=args.region)
     options = _options(args, settings, version=args.component_version)
-    for path in render_all(settings, options, Path(args.out), args.unit):
-        print(path)
+    paths = [str(p) for p in render_all(settings, options, Path(args.out), args.unit)]
+    if args.json:
+        print_json({"out": args.out, "files": paths})
+    else:
+        print("\n".join(paths))
     return 0
 
 
@@ -257,10 +270,8 @@ def _list(args: Any) -> int:
     if args.json:
         print_json(rows)
     else:
-        print(
-            format_table(
-                ["VERSION", "STATE", "AMI", "CREATED"],
-                [(r["version"], r["state"], r["ami_id"], r["created"]) for r in rows],
-            )
+        print_table(
+            ["VERSION", "STATE", "AMI", "CREATED"],
+            [(r["version"], r["state"], r["ami_id"], r["created"]) for r in rows],
         )
     return 0

@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import add_settings_flags, job_store, settings_from
-from pitstop.cli.output import add_json_flag, format_table, print_json
-from pitstop.errors import InvalidInput, UsageError
+from pitstop.cli.output import (
+    add_json_flag,
+    print_json,
+    print_table,
+    short_time,
+    state_style,
+    table_or_json,
+)
+from pitstop.errors import InvalidInput
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -108,72 +115,61 @@ def _job_id_arg(value: str) -> str:
     return value
 
 
-def _invalid_row(job_dir: str, reason: str) -> dict[str, Any]:
-    """A directory under jobs/ that is not a runnable job: shown, never run."""
-    return {
-        "id": job_dir,
-        "state": "invalid",
-        "invalid": True,
-        "attempts": 0,
-        "restarts": 0,
-        "instance_id": None,
-        "last_checkpoint": None,
-        "created_at": None,
-        "reason": reason,
-    }
-
-
 def _jobs(args: Any) -> int:
-    from pitstop.errors import InvalidJob
+    from pitstop.queue import job_rows
 
-    jobs = job_store(settings_from(args))
-    rows = []
-    ids, bad = jobs.scan()
-    rows += [_invalid_row(b.job_dir, b.reason) for b in bad]
-    for job_id in ids:
-        try:
-            status, _ = jobs.status(job_id)
-        except InvalidJob as e:
-            rows.append(_invalid_row(job_id, str(e)))
-            continue
-        last = status.attempts[-1] if status.attempts else None
-        rows.append(
-            {
-                "id": job_id,
-                "state": status.state.value,
-                "attempts": len(status.attempts),
-                "restarts": status.restarts,
-                "instance_id": status.instance_id,
-                "last_checkpoint": last.last_checkpoint if last else None,
-                "created_at": status.created_at,
-                "reason": status.reason,
-            }
-        )
-    rows.sort(key=lambda r: str(r["created_at"]))
-    if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
-        print("no jobs")
-        return 0
-    print(
-        format_table(
-            ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED", "REASON"],
+    rows = job_rows(job_store(settings_from(args)))
+    table_or_json(
+        args.json,
+        rows,
+        ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED (UTC)", "REASON"],
+        [
             [
-                [
-                    repr(r["id"]) if r.get("invalid") else r["id"],  # the name may hold anything
-                    r["state"],
-                    r["attempts"],
-                    r["restarts"],
-                    r["instance_id"],
-                    r["created_at"],
-                    r["reason"],
-                ]
-                for r in rows
-            ],
-        )
+                repr(r["id"]) if r.get("invalid") else r["id"],  # the name may hold anything
+                r["state"],
+                r["attempts"],
+                r["restarts"],
+                r["instance_id"],
+                short_time(r["created_at"]),
+                r["reason"],
+            ]
+            for r in rows
+        ],
+        empty="no jobs",
+        styles={1: state_style},
     )
     return 0
+
+
+def _attempt_ref(n: object) -> object:
+    """Events before the first attempt carry attempt 0 or none: both print as ``-``."""
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def _pretrained(a: dict[str, Any], prefixes: dict[str, int]) -> str | None:
+    """``attempt 1: 3_Step-3000.ckpt`` when the model is an earlier attempt's, else the
+    full prefix (a model from elsewhere)."""
+    if not a["pretrained_prefix"]:
+        return None
+    n = prefixes.get(a["pretrained_prefix"])
+    where = f"attempt {n}" if n is not None else a["pretrained_prefix"]
+    return f"{where}: {a['pretrained_checkpoint']}"
+
+
+def _detail(e: dict[str, Any]) -> object:
+    if e.get("event") == "run.backing_off" and e.get("backoff_s") is not None:
+        return f"waiting {e['backoff_s']:g} s after: {e.get('reason')}"
+    return e.get("reason") or e.get("checkpoint")
+
+
+def _models_line(attempts: list[dict[str, Any]]) -> str:
+    """``models/JOB/attempt-N (N = 1..3)`` when the prefixes follow that form, else each."""
+    prefixes = [str(a["model_prefix"]) for a in attempts]
+    base = prefixes[0].rsplit("/attempt-", 1)[0]
+    if all(p == f"{base}/attempt-{a['n']}" for p, a in zip(prefixes, attempts, strict=True)):
+        ns = [a["n"] for a in attempts]
+        return f"{base}/attempt-N (N = {ns[0]}..{ns[-1]})" if len(ns) > 1 else prefixes[0]
+    return ", ".join(prefixes)
 
 
 def _job(args: Any) -> int:
@@ -183,59 +179,55 @@ def _job(args: Any) -> int:
     if args.json:
         print_json(doc)
         return 0
+    attempts = doc["attempts"]
     print(f"job       {doc['id']} ({doc['name']})")
     print(f"state     {doc['state']}" + (f": {doc['reason']}" if doc["reason"] else ""))
     print(
-        f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    trained {doc['training_s']:.0f} s"
+        f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    "
+        f"trained {doc['training_s']:.0f} s"
     )
-    if doc["attempts"]:
+    if attempts:
+        print(f"models    {_models_line(attempts)}")
+        prefixes = {a["model_prefix"]: a["n"] for a in attempts}
         print()
-        print(
-            format_table(
+        print_table(
+            ["ATTEMPT", "STARTED (UTC)", "ENDED (UTC)", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT"],
+            [
                 [
-                    "N",
-                    "MODEL PREFIX",
-                    "PRETRAINED",
-                    "STARTED",
-                    "ENDED",
-                    "OUTCOME",
-                    "LAST CHECKPOINT",
-                ],
-                [
-                    [
-                        a["n"],
-                        a["model_prefix"],
-                        f"{a['pretrained_prefix']}/{a['pretrained_checkpoint']}"
-                        if a["pretrained_prefix"]
-                        else None,
-                        a["started_at"],
-                        a["ended_at"],
-                        a["outcome"],
-                        a["last_checkpoint"],
-                    ]
-                    for a in doc["attempts"]
-                ],
-            )
+                    a["n"],
+                    short_time(a["started_at"]),
+                    short_time(a["ended_at"]),
+                    a["outcome"],
+                    _pretrained(a, prefixes),
+                    a["last_checkpoint"],
+                ]
+                for a in attempts
+            ],
+            styles={3: state_style},
         )
     if doc["events"]:
         print()
-        for e in doc["events"]:
-            extra = e.get("reason") or e.get("checkpoint") or ""
-            print(f"  {e['at']}  {e['event']:<22} attempt {e.get('attempt', '-')}  {extra}")
+        print_table(
+            ["TIME (UTC)", "EVENT", "ATTEMPT", "DETAIL"],
+            [
+                [
+                    short_time(e["at"]),
+                    e["event"],
+                    _attempt_ref(e.get("attempt")),
+                    _detail(e),
+                ]
+                for e in doc["events"]
+            ],
+        )
     return 0
 
 
 def _cancel(args: Any) -> int:
+    from pitstop.queue import cancel
     from pitstop.store.states import JobState
-    from pitstop.supervisor.lifecycle import request_cancel
 
     job_id = _job_id_arg(args.job_id)
-    jobs = job_store(settings_from(args))
-    status = jobs.update(job_id, request_cancel)
-    if status is None:
-        current, _ = jobs.status(job_id)
-        raise UsageError(f"job {job_id} is already {current.state.value}; nothing to cancel")
-    jobs.event(job_id, "job.cancel_requested", state=status.state.value)
+    status = cancel(job_store(settings_from(args)), job_id)
     if args.json:
         print_json({"id": job_id, "state": status.state.value, "cancel_requested": True})
     elif status.state is JobState.CANCELLED:

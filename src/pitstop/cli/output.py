@@ -1,11 +1,46 @@
-"""Printing helpers shared by the command groups: JSON documents and plain tables."""
+"""Printing for every command: one JSON document, or a table that fits the terminal.
+
+- ``--json``: one document on stdout (:func:`print_json`), the same whatever the terminal.
+- Tables (:func:`print_table`, or :func:`table_or_json` for a command that prints either):
+  on a terminal they fit its width (the widest columns are cut, ending in an ellipsis) and
+  states are coloured; piped, they are plain and never cut, so scripts see stable text.
+  ``NO_COLOR`` (any value) or ``TERM=dumb`` turns colour off (https://no-color.org).
+- Progress on long work goes to stderr, on a terminal only (:func:`progress`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+ELLIPSIS = "…"
+MIN_CUT_WIDTH = 8  # a column is never cut narrower than this (or its header)
+
+# ANSI SGR codes per job state (and a few words tables share)
+STATE_COLOURS = {
+    "succeeded": "32",  # green
+    "running": "36",  # cyan
+    "starting": "36",
+    "pending": "0",
+    "restarting": "33",  # yellow
+    "preempted": "33",
+    "stalled": "33",
+    "crashed": "31",  # red
+    "failed": "31",
+    "rejected": "31",
+    "invalid": "31",
+    "cancelled": "2",  # dim
+}
+
+Style = Callable[[str], str | None]  # cell text -> an SGR code, or None for plain
+
+
+def state_style(text: str) -> str | None:
+    return STATE_COLOURS.get(text.strip())
 
 
 def print_json(doc: Any) -> None:
@@ -14,17 +49,127 @@ def print_json(doc: Any) -> None:
     sys.stdout.write("\n")
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Left-aligned columns separated by two spaces; ``None`` prints as ``-``."""
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never with ``NO_COLOR`` or ``TERM=dumb``."""
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """The width to fit tables to: the terminal's, or None (never cut) when not a terminal."""
+    if not getattr(stream, "isatty", lambda: False)():
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + ELLIPSIS
+
+
+def _fit(widths: list[int], headers: Sequence[str], width: int) -> list[int]:
+    """Narrow the widest columns, one character at a time, until the row fits ``width``."""
+    floor = [min(w, max(len(h), MIN_CUT_WIDTH)) for w, h in zip(widths, headers, strict=True)]
+    out = list(widths)
+    while sum(out) + 2 * (len(out) - 1) > width:
+        candidates = [i for i, w in enumerate(out) if w > floor[i]]
+        if not candidates:
+            break  # as narrow as it gets: the terminal wraps what is left
+        widest = max(candidates, key=lambda i: out[i])
+        out[widest] -= 1
+    return out
+
+
+def format_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    width: int | None = None,
+    colour: bool = False,
+    styles: Mapping[int, Style] | None = None,
+) -> str:
+    """Left-aligned columns separated by two spaces; ``None`` prints as ``-``.
+
+    ``width``: cut the widest columns (with an ellipsis) so each line fits; None never cuts.
+    ``styles``: column index -> a function giving the SGR code of a cell (with ``colour``).
+    """
     text_rows = [[("-" if c is None else str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in text_rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    if width is not None:
+        widths = _fit(widths, headers, width)
+
+    def line(cells: Sequence[str], header: bool = False) -> str:
+        parts = []
+        for i, (cell, w) in enumerate(zip(cells, widths, strict=True)):
+            shown = _cut(cell, w)
+            pad = " " * (w - len(shown))
+            code = "1" if header else (styles[i](cell) if styles and i in styles else None)
+            if colour and code and code != "0":
+                shown = f"\033[{code}m{shown}\033[0m"
+            parts.append(shown + pad)
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers, header=True), *(line(r) for r in text_rows)])
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    styles: Mapping[int, Style] | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Print a table fitted to the terminal (coloured there), or plain when piped."""
+    out = sys.stdout if stream is None else stream
+    text = format_table(
+        headers, rows, width=terminal_width(out), colour=use_colour(out), styles=styles
+    )
+    out.write(text + "\n")
+
+
+def table_or_json(
+    as_json: bool,
+    doc: Any,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    empty: str | None = None,
+    styles: Mapping[int, Style] | None = None,
+) -> None:
+    """The one way a command prints data: ``doc`` as JSON with ``--json``, else the table
+    (or ``empty`` when it has no rows and ``empty`` is given)."""
+    if as_json:
+        print_json(doc)
+        return
+    rows = list(rows)
+    if not rows and empty is not None:
+        print(empty)
+        return
+    print_table(headers, rows, styles=styles)
+
+
+def short_time(iso: object) -> str | None:
+    """``2026-11-22T04:31:59.008Z`` -> ``2026-11-22 04:31:59`` (UTC, to the second)."""
+    if not isinstance(iso, str) or not iso:
+        return None
+    return iso.replace("T", " ").split(".")[0].removesuffix("Z").removesuffix("+00:00")
+
+
+def progress(stream: TextIO | None = None) -> Callable[[str], None]:
+    """A printer for progress lines on long work: writes to ``stream`` (stderr) only when
+    it is a terminal, so a pipe or a log gets nothing but the command's output."""
+    target = sys.stderr if stream is None else stream
+    if not target.isatty():
+        return lambda line: None
+
+    def write(line: str) -> None:
+        target.write(line + "\n")
+        target.flush()
+
+    return write
 
 
 def add_json_flag(parser: Any) -> None:

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, table_or_json
 from pitstop.errors import InvalidInput, UsageError
 
 
@@ -29,15 +29,30 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(group_parser=p)
     cmds = p.add_subparsers(dest="reward_command", metavar="COMMAND")
 
-    ls = cmds.add_parser("list", help="list the library's reward functions")
+    ls = cmds.add_parser(
+        "list",
+        help="list the library's reward functions",
+        description="The bundled reward functions (tested, Python 3.8 like the simulator), "
+        "each with a one-line summary; start your own from one with 'reward new'.",
+    )
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
 
-    show = cmds.add_parser("show", help="print a library function's source")
+    show = cmds.add_parser(
+        "show",
+        help="print a library function's source",
+        description="Print the source of a library reward function (see 'reward list').",
+    )
     show.add_argument("name", help="library name, e.g. centerline")
+    add_json_flag(show)
     show.set_defaults(func=cmd_show)
 
-    new = cmds.add_parser("new", help="start a reward file from a library function")
+    new = cmds.add_parser(
+        "new",
+        help="start a reward file from a library function",
+        description="Write NAME.py (or the path given) as a copy of a library function, to "
+        "edit and then check with 'reward check'. An existing file is kept unless --force.",
+    )
     new.add_argument("name", help="new file name (NAME or path/NAME.py)")
     new.add_argument(
         "--from",
@@ -46,6 +61,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="library function to copy (default: centerline)",
     )
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_json_flag(new)
     new.set_defaults(func=cmd_new)
 
     check = cmds.add_parser(
@@ -66,6 +82,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     prev = cmds.add_parser(
         "preview",
         help="draw a heat map of the reward over a track (PNG, or HTML with several speeds)",
+        description="Draw the reward at every point of the track's surface, for a car "
+        "heading along the track (plus --heading-offset) at --speed, steering straight: a PNG "
+        "with the borders, centre line and direction of travel. An .html --out draws one "
+        "picture per speed of --speeds on one colour scale, side by side. The file runs in "
+        "the same sandbox as 'reward check'. Needs the plot extra (matplotlib).",
     )
     prev.add_argument("file", help="reward function .py file")
     _add_track_args(prev)
@@ -117,18 +138,19 @@ def _read(path: str) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs import catalog
 
-    entries = catalog.entries()
-    if args.json:
-        print_json([{"name": e.name, "summary": e.summary} for e in entries])
-    else:
-        print(format_table(["NAME", "SUMMARY"], [(e.name, e.summary) for e in entries]))
+    rows = [{"name": e.name, "summary": e.summary} for e in catalog.entries()]
+    table_or_json(args.json, rows, ["NAME", "SUMMARY"], [(r["name"], r["summary"]) for r in rows])
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs import catalog
 
-    print(catalog.get(args.name).source(), end="")
+    entry = catalog.get(args.name)
+    if args.json:
+        print_json({"name": entry.name, "summary": entry.summary, "source": entry.source()})
+    else:
+        print(entry.source(), end="")
     return 0
 
 
@@ -136,7 +158,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs import catalog
 
     target = catalog.new(args.name, args.base, force=args.force)
-    print(f"wrote {target} (from {args.base}); check it with: pitstop reward check {target}")
+    if args.json:
+        print_json({"out": str(target), "from": args.base})
+    else:
+        print(f"wrote {target} (from {args.base}); check it with: pitstop reward check {target}")
     return 0
 
 
@@ -185,10 +210,25 @@ def cmd_preview(args: argparse.Namespace) -> int:
             ) from None
         if not speeds:
             raise UsageError("--speeds: give at least one speed")
-        preview.preview_html(
-            source, name, track, out, speeds=speeds, heading_offset=args.heading_offset
+        from pitstop.cli.output import progress
+
+        _, (low, high) = preview.preview_html(
+            source,
+            name,
+            track,
+            out,
+            speeds=speeds,
+            heading_offset=args.heading_offset,
+            progress=progress(),
         )
-        doc: dict[str, Any] = {"out": str(out), "track": track.name, "speeds": speeds}
+        doc: dict[str, Any] = {
+            "out": str(out),
+            "track": track.name,
+            "speeds": speeds,
+            "pngs": [str(out.with_name(f"{out.stem}-{s:g}mps.png")) for s in speeds],
+            "min": low,
+            "max": high,
+        }
     else:
         if out.suffix.lower() != ".png":
             raise UsageError(f"--out: expected a .png or .html path, got {out}")

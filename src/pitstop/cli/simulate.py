@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import UsageError
 
 POLICY_CHOICES = ("all", "pitstop", "restart-from-scratch", "notify-only", "on-demand")
@@ -70,7 +70,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="pitstop's stall_timeout_s in minutes (the settings default, 30)",
     )
     add_json_flag(p)
-    p.add_argument("--plot", metavar="OUT.png", default=None, help="write a PNG of the runs")
+    p.add_argument(
+        "--plot", metavar="OUT.png", default=None, help="write a PNG of the runs to this .png file"
+    )
     p.set_defaults(func=handle)
 
 
@@ -102,6 +104,9 @@ def handle(args: argparse.Namespace) -> int:
         )
     if args.trace is None:
         raise UsageError("--trace FILE is required")
+    if args.plot is not None and not args.plot.lower().endswith(".png"):
+        # matplotlib would write PLOT.png and this would print PLOT: say it up front
+        raise UsageError(f"--plot {args.plot}: give a .png file name, e.g. {args.plot}.png")
     hours = _num(args.hours, "--hours", positive=True)
     ckpt = _num(args.checkpoint_minutes, "--checkpoint-minutes", positive=True)
     boot = _num(args.boot_minutes, "--boot-minutes")
@@ -178,7 +183,7 @@ def handle(args: argparse.Namespace) -> int:
         ]
         for r in results
     ]
-    print(format_table(headers, rows))
+    print_table(headers, rows)
     if args.plot:
         print(f"plot: {args.plot}")
     return 0

@@ -23,12 +23,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--instance-id", help="this instance's id (default: from the metadata service)")
     p.add_argument("--log-format", choices=["auto", "json", "console"], help="log rendering")
     p.add_argument("--check", action="store_true", help="only validate the settings and exit")
+    p.add_argument(
+        "--json", action="store_true", help="with --check: print the settings as one JSON document"
+    )
     p.set_defaults(func=_supervise)
 
 
 def _supervise(args: Any) -> int:
     settings = settings_from(args, instance_id=args.instance_id, log_format=args.log_format)
     settings.check_supervisor()
+    if args.check and args.json:
+        from pitstop.cli.output import print_json
+
+        print_json(settings.model_dump(mode="json"))
+        return 0
     if args.check:
         print(
             f"settings OK: bucket={settings.bucket} prefix={settings.prefix} trainer={settings.trainer}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from pitstop.cli.common import add_settings_flags, settings_from
 from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.extras import install_hint
 
 EXAMPLE = """\
 example GRID.yaml:
@@ -107,4 +108,6 @@ def _sweep(args: Any) -> int:
         keys = list(dict.fromkeys(k for r in rows for k in r))
         print(format_table(keys, [[r.get(k) for k in keys] for r in rows]))
         print("wrote " + ", ".join(str(f) for f in files))
+        if not any(f.name == "metric.png" for f in files):
+            print(f"no metric.png: it needs pitstop's 'plot' extra ({install_hint('plot')})")
     return 0 if all(r["state"] == "succeeded" for r in rows) else 1

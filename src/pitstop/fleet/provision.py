@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pitstop.config import Settings
+from pitstop.errors import UsageError
 from pitstop.fleet.aws import AwsClients, FleetError, call, error_code
 from pitstop.fleet.policy import EC2_TRUST_POLICY, instance_policy
 
@@ -514,3 +516,82 @@ class Fleet:
             for res in r["Reservations"]:
                 out.extend(res["Instances"])
         return sorted(out, key=lambda i: i["InstanceId"])
+
+    def running_instances(self) -> list[dict[str, Any]]:
+        return [i for i in self.group_instances() if i["State"]["Name"] == "running"]
+
+    def instance_address(self, instance_id: str, private: bool = False) -> str | None:
+        """The address to reach an instance at (``private``: its private IP), from EC2."""
+        r = call(
+            f"describe instance {instance_id}",
+            self.aws.ec2.describe_instances,
+            InstanceIds=[instance_id],
+        )
+        insts = [i for res in r["Reservations"] for i in res["Instances"]]
+        return address(insts[0], private) if insts else None
+
+
+def address(inst: dict[str, Any], private: bool = False) -> str | None:
+    """An EC2 instance's public address (else private), or its private one if asked."""
+    if private:
+        return inst.get("PrivateIpAddress")
+    return inst.get("PublicIpAddress") or inst.get("PrivateIpAddress")
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,100}$")
+_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+
+
+def check_fleet_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise UsageError(f"--name {name!r}: 3-100 letters, digits, '.', '_' or '-'")
+    return name
+
+
+def csv_values(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def fleet_spec(
+    *,
+    name: str,
+    types: str,
+    instances: int,
+    max_instances: int | None,
+    zones: str = "",
+    subnets: str = "",
+    tags: list[str] | tuple[str, ...] = (),
+    **rest: Any,
+) -> FleetSpec:
+    """A ``FleetSpec`` from ``fleet up``'s options (comma lists, KEY=VALUE tags), checked:
+    instance types look like ``g4dn.2xlarge``, the maximum is not below the desired count,
+    zones or subnets (not both). ``UsageError`` names the option."""
+    check_fleet_name(name)
+    type_list = csv_values(types)
+    bad = [t for t in type_list if not _TYPE_RE.match(t)]
+    if not type_list or bad:
+        raise UsageError(
+            f"--types: not an instance type: {(bad or [types])[0]!r} (e.g. g4dn.2xlarge)"
+        )
+    tag_map = {}
+    for t in tags:
+        k, sep, v = t.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--tag {t!r}: expected KEY=VALUE")
+        tag_map[k] = v
+    top = max_instances or max(instances, 1) * 2
+    if top < instances:
+        raise UsageError(f"--max {top} is below --instances {instances}")
+    if zones and subnets:
+        raise UsageError("give --zones or --subnets, not both")
+    return FleetSpec(
+        name=name,
+        instance_types=type_list,
+        instances=instances,
+        max_instances=top,
+        zones=csv_values(zones),
+        subnets=csv_values(subnets),
+        tags=tag_map,
+        security_groups=csv_values(rest.pop("security_groups", "") or ""),
+        **rest,
+    )

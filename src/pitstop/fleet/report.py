@@ -104,6 +104,10 @@ def chart_png(curves: list[Curve], title: str) -> str:
 def render(jobs: list[JobProgress], spot_price: float | None, bucket: str) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    from pitstop.extras import require
+
+    require("matplotlib", "the report's charts")
+
     env = Environment(
         loader=PackageLoader("pitstop", "templates/fleet"),
         autoescape=select_autoescape(["html", "j2"]),

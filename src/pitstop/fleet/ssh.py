@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,8 +60,15 @@ class SshOptions:
     timeout_s: float = 10.0
 
 
+def _paramiko() -> None:
+    from pitstop.extras import require
+
+    require("paramiko", "SSH to instances")
+
+
 def resolve(name: str, address: str | None, opts: SshOptions) -> Target:
     """A target for ``name`` (instance id or host), its EC2 ``address`` and the ssh config."""
+    _paramiko()  # one line naming the extra when it is missing
     import paramiko
 
     found: dict[str, Any] = {}
@@ -79,7 +87,26 @@ def resolve(name: str, address: str | None, opts: SshOptions) -> Target:
     return Target(name=name, host=host, port=port, user=str(user), identity=identity)
 
 
+def target_for(name: str, opts: SshOptions, lookup: Callable[[str], str | None]) -> Target:
+    """The target for an instance id or host: the ssh config first; an instance id the
+    config gives no address for is looked up (``lookup``: EC2's address of an id)."""
+    target = resolve(name, None, opts)
+    if name.startswith("i-") and target.host == name:
+        found = lookup(name)
+        if not found:
+            raise UsageError(f"{name}: no IP address (is it running?)")
+        target = resolve(name, found, opts)
+    return target
+
+
+def remote_command(parts: list[str]) -> str:
+    """The command line to run remotely: one word as it is (a shell snippet such as
+    'echo hi; exit 4'), several words each quoted."""
+    return " ".join(shlex.quote(p) if len(parts) > 1 else p for p in parts)
+
+
 def _client(opts: SshOptions) -> Any:
+    _paramiko()  # one line naming the extra when it is missing
     import paramiko
 
     class Refuse(paramiko.MissingHostKeyPolicy):
@@ -109,6 +136,7 @@ def _client(opts: SshOptions) -> Any:
 @contextlib.contextmanager
 def _session(target: Target, opts: SshOptions) -> Iterator[Any]:
     """A connected, authenticated client; every failure, then or inside, is an ``SshError``."""
+    _paramiko()  # one line naming the extra when it is missing
     import paramiko
 
     client = _client(opts)

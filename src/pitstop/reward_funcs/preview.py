@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,25 +113,58 @@ def compute(
     return Grid(xs=xs, ys=ys, mask=mask.reshape(shape), values=grid.reshape(shape), resolution=res)
 
 
+def value_range(grids: list[Grid]) -> tuple[float, float]:
+    """The lowest and highest reward over ``grids``: one colour scale for all of them."""
+    finite = [g.values[np.isfinite(g.values)] for g in grids]
+    values = np.concatenate(finite) if finite else np.zeros(0)
+    vmin = float(values.min()) if values.size else 0.0
+    vmax = float(values.max()) if values.size else 1.0
+    return vmin, (vmax if vmax > vmin else vmin + 1e-9)
+
+
 def render(
     grid: Grid,
     track: Track,
     out: Path,
     *,
     title: str,
+    scale: tuple[float, float] | None = None,
+    scale_label: str = "reward",
 ) -> Path:
-    """Draw the heat map, the borders, the centre line and the direction of travel to PNG."""
-    import matplotlib
+    """Draw the heat map, the borders, the centre line and the direction of travel to PNG.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    ``scale``: the (min, max) of the colour bar, shared by several pictures to compare
+    them; default this grid's own range."""
+    from pitstop.extras import require
+
+    require("matplotlib", "the reward preview")
+    fig = draw(grid, track, title=title, scale=scale, scale_label=scale_label)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    return out
+
+
+def draw(
+    grid: Grid,
+    track: Track,
+    *,
+    title: str,
+    scale: tuple[float, float] | None = None,
+    scale_label: str = "reward",
+) -> Any:
+    """The heat map as a matplotlib ``Figure`` (Agg canvas, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
 
     w = track.waypoints
     span_x = float(grid.xs[-1] - grid.xs[0])
     span_y = float(grid.ys[-1] - grid.ys[0])
     fig_w = 10.0
     fig_h = max(4.0, min(12.0, fig_w * span_y / max(span_x, 1e-6) + 1.2))
-    fig, ax = plt.subplots(figsize=(fig_w, fig_h), dpi=110)
+    fig = Figure(figsize=(fig_w, fig_h), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.set_facecolor("#d9d9d9")
     r = grid.resolution
     extent = (
@@ -138,11 +173,7 @@ def render(
         float(grid.ys[0] - r / 2),
         float(grid.ys[-1] + r / 2),
     )
-    finite = grid.values[np.isfinite(grid.values)]
-    vmin = float(finite.min()) if finite.size else 0.0
-    vmax = float(finite.max()) if finite.size else 1.0
-    if vmax <= vmin:
-        vmax = vmin + 1e-9
+    vmin, vmax = scale or value_range([grid])
     img = ax.imshow(
         np.ma.masked_invalid(grid.values),
         origin="lower",
@@ -170,14 +201,22 @@ def render(
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
-    bar = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.02)
-    bar.set_label("reward")
+    # below the map, never over the road; on the off-road grey, so the white centre line shows
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.09),
+        ncol=4,
+        fontsize=8,
+        facecolor="#bdbdbd",
+        edgecolor="0.4",
+        framealpha=1.0,
+    )
+    # a colour bar exactly as tall as the map (the map's aspect is fixed)
+    cax = make_axes_locatable(ax).append_axes("right", size="3%", pad=0.12)
+    bar = fig.colorbar(img, cax=cax)
+    bar.set_label(scale_label)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def preview(
@@ -189,12 +228,18 @@ def preview(
     speed: float = 2.0,
     heading_offset: float = 0.0,
 ) -> tuple[Path, Grid]:
+    from pitstop.extras import require
+
+    require("matplotlib", "the reward preview")  # before the sandbox's seconds of work
     grid = compute(source, filename, track, speed=speed, heading_offset=heading_offset)
-    title = (
+    return render(grid, track, out, title=_title(filename, track, speed, heading_offset)), grid
+
+
+def _title(filename: str, track: Track, speed: float, heading_offset: float) -> str:
+    return (
         f"{filename} on {track.name}: speed {speed:g} m/s, heading offset "
         f"{heading_offset:+g} deg, steering 0"
     )
-    return render(grid, track, out, title=title), grid
 
 
 def preview_html(
@@ -205,13 +250,27 @@ def preview_html(
     *,
     speeds: list[float],
     heading_offset: float = 0.0,
-) -> Path:
-    """An HTML page with one heat map per speed, side by side (PNGs next to the page)."""
+    progress: Callable[[str], None] = lambda line: None,
+) -> tuple[Path, tuple[float, float]]:
+    """An HTML page with one heat map per speed, side by side (PNGs next to the page), all
+    on one colour scale so that a colour means the same reward in each. Returns the page
+    and the scale; ``progress`` gets a line per step (it takes seconds per speed)."""
+    from pitstop.extras import require
+
+    require("matplotlib", "the reward preview")
     out.parent.mkdir(parents=True, exist_ok=True)
+    grids = []
+    for i, s in enumerate(speeds, 1):
+        progress(f"computing the reward at {s:g} m/s ({i} of {len(speeds)})...")
+        grids.append(compute(source, filename, track, speed=s, heading_offset=heading_offset))
+    scale = value_range(grids)
+    label = f"reward (one scale for {', '.join(f'{s:g}' for s in speeds)} m/s)"
     figures = []
-    for s in speeds:
+    for s, grid in zip(speeds, grids, strict=True):
         png = out.with_name(f"{out.stem}-{s:g}mps.png")
-        preview(source, filename, track, png, speed=s, heading_offset=heading_offset)
+        progress(f"drawing {png}")
+        title = _title(filename, track, s, heading_offset)
+        render(grid, track, png, title=title, scale=scale, scale_label=label)
         figures.append((s, png.name))
     cells = "\n".join(
         f'<figure><img src="{html.escape(name)}" alt="speed {s:g} m/s">'
@@ -224,8 +283,9 @@ def preview_html(
         "<style>body{font-family:sans-serif} .row{display:flex;flex-wrap:wrap;gap:8px}"
         " figure{margin:0;flex:1 1 30%} img{width:100%}</style></head><body>"
         f"<h1>{html.escape(filename)} on {html.escape(track.name)}</h1>"
-        f"<p>Heading offset {heading_offset:+g} degrees, steering 0.</p>"
+        f"<p>Heading offset {heading_offset:+g} degrees, steering 0. One colour scale for "
+        f"every speed: reward {scale[0]:.3g} to {scale[1]:.3g}.</p>"
         f"<div class='row'>{cells}</div></body></html>\n"
     )
     out.write_text(page, encoding="utf-8")
-    return out
+    return out, scale

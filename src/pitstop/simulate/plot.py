@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 from pitstop.errors import UsageError
 from pitstop.simulate.engine import HOUR, Result
@@ -33,21 +34,26 @@ def plot(
     path: str | Path, trace: Trace, results: list[Result], *, offset_h: float, hours: float
 ) -> None:
     """Write the PNG; the x axis is hours since the job was submitted."""
-    import matplotlib
+    from pitstop.extras import require
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", "simulate --plot")
+    fig = figure(trace, results, offset_h=offset_h, hours=hours)
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as e:
+        raise UsageError(f"cannot write plot {path}: {e.strerror or e}") from None
 
-    # frame the pitstop run (or the fastest finisher) with room to compare; slower runs go
-    # off the right edge, and the legend says when and how they ended
-    ref = [r.wall_h for r in results if r.policy == "pitstop"]
-    done = [r.wall_h for r in results if r.finished]
-    if not ref:
-        ref = [min(done)] if done else [max(r.wall_h for r in results)]
-    span = max(ref[0] * 1.6, hours * 1.1)
-    fig, (ax_a, ax_p, ax_c) = plt.subplots(
-        3, 1, figsize=(11, 8), sharex=True, gridspec_kw={"height_ratios": [1, 3, 3]}
-    )
+
+def figure(trace: Trace, results: list[Result], *, offset_h: float, hours: float) -> Any:
+    """The matplotlib ``Figure``: availability, progress and cost, until the slowest policy
+    ends; the legend sits below the plots, never over a curve."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    span = max([hours, *(r.wall_h for r in results)]) * 1.02
+    fig = Figure(figsize=(11, 8.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_a, ax_p, ax_c = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1, 3, 3]})
     # availability: one step per tick of the trace, from the submission on
     xs: list[float] = []
     ys: list[float] = []
@@ -73,23 +79,16 @@ def plot(
         ax_p.plot(px, py, color=color, label=label, linewidth=1.6, linestyle=style, zorder=z)
         cx = [t / HOUR for t, _ in r.spend] + [r.wall_h]
         cy = [c for _, c in r.spend] + [r.cost]
-        ax_c.plot(cx, cy, color=color, label=r.policy, linewidth=1.6, linestyle=style, zorder=z)
-        top = max([top] + [c for t, c in zip(cx, cy, strict=True) if t <= span])
-        top = max(top, _cost_at(cx, cy, span))
+        ax_c.plot(cx, cy, color=color, linewidth=1.6, linestyle=style, zorder=z)
+        top = max([top, *cy, _cost_at(cx, cy, span)])
     ax_c.set_ylim(0, top * 1.08 + 0.01)
     ax_p.set_ylim(0, hours * 1.08)
     ax_p.axhline(hours, color="grey", linestyle=":", linewidth=1)
     ax_p.set_ylabel("training progress (h)")
-    ax_p.legend(loc="lower right", fontsize=8)
     ax_c.set_ylabel("cost (USD)")
     ax_c.set_xlabel("hours since submission")
     ax_c.set_xlim(0, span)
     for ax in (ax_a, ax_p, ax_c):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as e:
-        raise UsageError(f"cannot write plot {path}: {e.strerror or e}") from None
-    finally:
-        plt.close(fig)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    return fig

@@ -188,8 +188,24 @@ class Layout:
 
     @staticmethod
     def log_name(attempt: int, filename: str) -> str:
-        """The name under ``logs/`` of one of attempt ``attempt``'s local log files."""
-        return f"attempt-{attempt}-{filename}"
+        """The name under ``logs/`` of one of attempt ``attempt``'s local log files:
+        ``attempt-N/trainer.log`` for the trainer's own ``attempt-N.log``,
+        ``attempt-N/containers.log`` for ``attempt-N-containers.log``, else
+        ``attempt-N/FILENAME`` (the attempt is named once, by the folder)."""
+        own = f"attempt-{int(attempt)}"
+        if filename == f"{own}.log":
+            rest = "trainer.log"
+        elif filename.startswith(f"{own}-") and len(filename) > len(own) + 1:
+            rest = filename[len(own) + 1 :]
+        else:
+            rest = filename
+        return f"{own}/{rest}"
+
+    @staticmethod
+    def parse_log_name(name: str) -> tuple[int, str] | None:
+        """``attempt-2/trainer.log`` (or a whole key ending so) -> ``(2, "trainer.log")``."""
+        m = re.search(r"(?:^|/)attempt-(\d+)/([^/]+)$", name)
+        return (int(m.group(1)), m.group(2)) if m else None
 
     def instance(self, instance_id: str) -> str:
         return self._k("instances", f"{instance_id}.json")

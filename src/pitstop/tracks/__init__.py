@@ -12,6 +12,7 @@ progress, ...) belong to ``pitstop.reward_funcs``, action derivation to
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -69,11 +70,27 @@ def available() -> list[str]:
 
 
 def load(name: str) -> Track:
-    """Load a bundled track by name (``Oval_track``, ``reInvent2019_track``, ...)."""
+    """Load a bundled track by name (``Oval_track``, ``reInvent2019_track``, ...); a unique
+    case-insensitive match is taken. ``InvalidInput`` names the nearest bundled tracks, or
+    says when the name is a simulator world whose waypoints are not bundled."""
+    names = available()
+    if name not in names:
+        same = [n for n in names if n.lower() == name.lower()]
+        if len(same) == 1:
+            name = same[0]
     path = _data_dir() / f"{name}.npy"
-    if not path.is_file():
-        names = ", ".join(available())
-        raise InvalidInput(f"unknown track {name!r}; bundled tracks: {names}")
+    if name not in names or not path.is_file():
+        from pitstop.tracks.worlds import known_worlds
+
+        if name in known_worlds():
+            raise InvalidInput(
+                f"track {name!r}: a simulator world whose waypoints pitstop does not bundle; "
+                "give its waypoint .npy with --track-file"
+            )
+        by_lower = {n.lower(): n for n in names}
+        near = [by_lower[n] for n in difflib.get_close_matches(name.lower(), list(by_lower), n=3)]
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        raise InvalidInput(f"unknown track {name!r}; {hint}bundled tracks: {', '.join(names)}")
     return load_file(path, name=name)
 
 

@@ -1,0 +1,60 @@
+"""``pitstop report``: one self-contained HTML file of training curves, attempts, events
+and cost."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pitstop.cli.common import add_settings_flags, job_store, positive, settings_from
+from pitstop.cli.output import add_json_flag, print_json
+from pitstop.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    r = sub.add_parser(
+        "report",
+        help="an HTML report with training curves, attempts, events and cost",
+        description="Write one self-contained HTML file (charts inline, no network needed to "
+        "view it): per job, reward and completion per episode across every attempt with "
+        "each restart or preemption marked, the attempts and events, instance hours and "
+        "cost. Needs the plot extra (matplotlib).",
+    )
+    r.add_argument("--out", required=True, metavar="FILE.html", help="the .html file to write")
+    r.add_argument(
+        "--job", action="append", default=[], metavar="JOB_ID", help="only these jobs (repeatable)"
+    )
+    r.add_argument(
+        "--spot-price",
+        type=positive(float, "--spot-price"),
+        metavar="USD_PER_HOUR",
+        help="spot price for the cost figures (instance hours x price)",
+    )
+    add_settings_flags(r)
+    add_json_flag(r)
+    r.set_defaults(func=_report)
+
+
+def _report(args: Any) -> int:
+    from pitstop.fleet.progress import all_progress, job_progress
+    from pitstop.fleet.report import render
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out {args.out}: must be an .html file")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: no such directory {out.parent}")
+    settings = settings_from(args)
+    jobs = job_store(settings)
+    if args.job:
+        now = jobs.store.server_time()
+        progress = [job_progress(jobs, j, now, args.spot_price, with_curves=True) for j in args.job]
+    else:
+        progress = all_progress(jobs, args.spot_price, with_curves=True)
+    out.write_text(render(progress, args.spot_price, settings.bucket))
+    if args.json:
+        print_json({"out": str(out), "jobs": [p.row() for p in progress]})
+    else:
+        print(f"{out} ({len(progress)} job(s))")
+    return 0
