@@ -27,11 +27,13 @@ import structlog
 from pitstop import __version__
 from pitstop.config import Settings
 from pitstop.errors import LeaseLost, PitstopError, StoreError, TrainerError
+from pitstop.store import metrics
 from pitstop.store.checkpoints import (
     Progress,
     clear_stale_lock,
-    last_complete_checkpoint,
+    is_initial_checkpoint,
     read_progress,
+    resume_point,
 )
 from pitstop.store.jobs import Attempt, JobSpec, JobStatus, JobStore, iso, utcnow
 from pitstop.store.layout import Layout, model_prefix
@@ -82,6 +84,7 @@ class Current:
     policy: lc.Policy
     notified: bool = False
     progress: Progress | None = None  # the last heartbeat read (its .coach_checkpoint ETag)
+    evidence: tuple[int, metrics.Evidence] | None = None  # (attempt, read when .finished seen)
 
 
 def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
@@ -332,23 +335,61 @@ class Supervisor:
             status, code = self.trainer.status()
         heartbeat: lc.Heartbeat | None = None
         cancel = False
-        if cur.run.attempt > 0:
-            try:
-                known = cur.progress
-                p = read_progress(self.store, model_prefix(cur.job_id, cur.run.attempt), known)
-                cur.progress = p
-                heartbeat = lc.Heartbeat(p.checkpoint, p.checkpoint_mtime, p.age_s, p.finished)
-            except StoreError as e:
-                log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
+        pretrained: str | None = None
         try:
             state, _ = self.jobs.status(cur.job_id)
             cancel = state.cancel_requested
             if state.instance_id not in (None, self.instance_id):
                 self.lease_lost = True
+            now_attempt = [a for a in state.attempts if a.n == cur.run.attempt]
+            pretrained = now_attempt[0].pretrained_checkpoint if now_attempt else None
         except StoreError:
             pass
+        if cur.run.attempt > 0:
+            try:
+                known = cur.progress
+                p = read_progress(self.store, model_prefix(cur.job_id, cur.run.attempt), known)
+                cur.progress = p
+                finished, ok, why = p.finished, None, ""
+                if p.finished:
+                    finished, ok, why = self._finished_verdict(cur, status, code)
+                heartbeat = lc.Heartbeat(
+                    p.checkpoint,
+                    p.checkpoint_mtime,
+                    p.age_s,
+                    finished,
+                    finished_ok=ok,
+                    evidence=why,
+                    initial=is_initial_checkpoint(p.checkpoint, pretrained),
+                )
+            except StoreError as e:
+                log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
         notice = self.interruption.action if self.interruption else None
         return lc.Observation(status, code, heartbeat, cancel, notice, self.lease_lost)
+
+    def _finished_verdict(
+        self, cur: Current, status: lc.TrainerStatus, code: int | None
+    ) -> tuple[bool, bool | None, str]:
+        """``.finished`` is no proof (simapp writes it from a ``finally:``): judge it.
+
+        The metrics are read once per attempt, when ``.finished`` is first seen; while the
+        trainer still runs and they fall short, ``.finished`` is not reported yet.
+        """
+        n = cur.run.attempt
+        if cur.evidence is None or cur.evidence[0] != n:
+            found = metrics.read_evidence(
+                self.store,
+                model_prefix(cur.job_id, n),
+                self.layout.custom_file(cur.job_id, "hyperparameters.json"),
+            )
+            cur.evidence = (n, found)
+        evidence = cur.evidence[1]
+        exited = status in (lc.TrainerStatus.EXITED, lc.TrainerStatus.ABSENT)
+        ok = metrics.finished_ok(evidence, exited, code)
+        if ok is None:
+            return False, None, ""
+        how = f"trainer exit code {code}" if exited else "trainer still running"
+        return True, ok, f"{evidence.describe()}, {how}"
 
     # -- actions -----------------------------------------------------------------------
     def _execute(self, cur: Current, actions: list[lc.Action]) -> None:
@@ -399,13 +440,14 @@ class Supervisor:
         self.stopping.set()
 
     def _pretrained(self, cur: Current, from_attempt: int | None) -> tuple[str | None, str | None]:
-        """The newest complete checkpoint at or before attempt ``from_attempt``."""
+        """The resume point of the newest attempt at or before ``from_attempt`` that has one:
+        the checkpoint the trainer really loads (DeepRacer's ``last``, else ``best``)."""
         n = from_attempt
         while n:
             prefix = model_prefix(cur.job_id, n)
-            name = last_complete_checkpoint(self.store, prefix)
-            if name is not None:
-                return prefix, name
+            point = resume_point(self.store, prefix)
+            if point is not None:
+                return prefix, point.name
             n -= 1
         return None, None
 
@@ -460,8 +502,9 @@ class Supervisor:
             # containers up, a crashed run script may have children; this also saves logs
             self.trainer.stop(self.settings.stop_timeout_s)
         prefix = model_prefix(cur.job_id, action.n)
-        try:
-            last = last_complete_checkpoint(self.store, prefix)
+        try:  # the checkpoint the next attempt will resume from (what DeepRacer loads)
+            point = resume_point(self.store, prefix)
+            last = point.name if point else None
         except StoreError:
             last = None
         ended = iso(self.clock.wall())
