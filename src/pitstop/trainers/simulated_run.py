@@ -22,7 +22,9 @@ Faults (the ``simulation.faults`` list; ``attempt`` unset = every attempt; ``aft
 counts the attempt's trained checkpoints): ``freeze`` (keeps rewriting TrainingMetrics.json,
 like the known "endless evaluation" hang), ``crash`` with an exit code, ``exception``
 (writes ``model/.finished`` and then exits with the code, as simapp's ``finally:`` does),
-``crash_during_upload`` (dies holding ``model/.lock``), ``ignore_sigterm``, ``slow_start``
+``crash_during_upload`` (dies holding ``model/.lock``), ``crash_before_evaluation`` (dies
+after uploading the next checkpoint, before its evaluation: ``deepracer_checkpoints.json``
+still names the one before, which is what ``last`` resumes from), ``ignore_sigterm``, ``slow_start``
 (seconds between the initial and the first trained checkpoint: image pulls, simulator start).
 S3 errors are retried: an unreachable store delays the trainer, it does not kill it.
 """
@@ -153,11 +155,13 @@ def main() -> int:
     per_iteration = _hyperparameter(
         w, custom + "hyperparameters.json", "num_episodes_between_training", 20
     )
-    w.put(
-        keys.training_params,
-        f"WORLD_NAME: {env.get('PITSTOP_WORLD', '')}\nJOB_ID: {env['PITSTOP_JOB_ID']}\n",
-    )
-    w.put(keys.reward_function, reward)
+    if not w.exists(keys.training_params):  # unless DRfC's start script wrote them already
+        w.put(
+            keys.training_params,
+            f"WORLD_NAME: {env.get('PITSTOP_WORLD', '')}\nJOB_ID: {env['PITSTOP_JOB_ID']}\n",
+        )
+    if not w.exists(keys.reward_function):
+        w.put(keys.reward_function, reward)
     w.put(keys.ip("ip.json"), json.dumps({"IP": "127.0.0.1"}))
     w.put(keys.ip("hyperparameters.json"), "{}")
     w.put(keys.ip("done"), "")
@@ -181,6 +185,7 @@ def main() -> int:
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
     exceptions = _faults(sim, attempt, "exception")
     upload_crashes = _faults(sim, attempt, "crash_during_upload")
+    eval_crashes = _faults(sim, attempt, "crash_before_evaluation")
     for n in range(first, sim.checkpoints + 1):
         _maybe_fault(w, keys, freezes, crashes, exceptions, done, metrics)
         time.sleep(sim.checkpoint_interval_s)
@@ -192,6 +197,9 @@ def main() -> int:
             return crash.exit_code
         _upload_checkpoint(w, keys, name)
         kept.append(name)
+        if (crash := _at(eval_crashes, done)) is not None:
+            _log(f"crash after uploading {name}, before its evaluation, exit {crash.exit_code}")
+            return crash.exit_code
         score = 20.0 * n + rng.uniform(-5, 5)
         if best is None or score >= best[0]:
             best = (score, name)

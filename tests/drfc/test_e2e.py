@@ -1,0 +1,176 @@
+"""The supervisor end to end through deepracer-for-cloud's real scripts (v5.3.3 and v6.0.4).
+
+Real supervisor processes with ``trainer = "drfc"`` drive a copy of a DRfC release: its
+``bin/init.sh`` set the instance up, its ``bin/activate.sh``, ``dr-upload-custom-files``,
+``dr-start-training`` and ``dr-stop-training`` run for real, with the real AWS CLI against
+moto's S3 server, in a mount namespace whose ``/tmp`` is what ``systemd/pitstop-supervisor.service``
+gives the supervisor. Docker is the stand-in (``standin/``); its SageMaker container is the
+simulated trainer, told where to write by the environment DRfC's compose files give it.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from tests.drfc.sandbox import Instance
+from tests.e2e.harness import ENDED, job, job_in, jobs_store, submit, trainer_pids
+from tests.helpers import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def ended(env: dict[str, str], job_id: str, timeout: float = 120) -> dict[str, Any]:
+    return wait_for(lambda: job_in(env, job_id, *ENDED), timeout, "the job to end", interval=0.5)
+
+
+def container_log(env: dict[str, str], job_id: str, n: int) -> str:
+    """The containers' output of attempt ``n``, as the supervisor kept it in the job's logs."""
+    jobs = jobs_store(env)
+    keys = [k for k in jobs.logs(job_id) if k.endswith(f"attempt-{n}-containers.log")]
+    assert keys, f"no container log of attempt {n}"
+    return jobs.store.get(keys[0]).body.decode()
+
+
+def loaded(env: dict[str, str], job_id: str, n: int) -> str | None:
+    """What attempt ``n``'s SageMaker really loaded as pretrained (its own log line)."""
+    m = re.search(r"loaded pretrained (\S+)/(\d+_Step-\d+\.ckpt)", container_log(env, job_id, n))
+    return f"{m.group(1)}/{m.group(2)}" if m else None
+
+
+def checkpoints_in(log: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\] checkpoint (\d+)_Step", log)]
+
+
+def assert_nothing_left(inst: Instance) -> None:
+    assert [c["name"] for c in inst.containers(running=True)] == []
+    assert inst.docker("stack", "ps", "deepracer-0").returncode == 1  # no stack
+
+
+def test_freeze_then_crash_resume_from_checkpoint_and_succeed(
+    version, instances, drfc_env, supervisors_on
+) -> None:
+    inst = instances(version)
+    sim = {
+        "checkpoint_interval_s": 0.3,
+        "checkpoints": 6,
+        "faults": [
+            {"kind": "freeze", "attempt": 1, "after_checkpoint": 2},
+            # dies with checkpoint 4 uploaded but not evaluated: `last` still names 3
+            {
+                "kind": "crash_before_evaluation",
+                "attempt": 2,
+                "after_checkpoint": 1,
+                "exit_code": 3,
+            },
+        ],
+    }
+    job_id = submit(drfc_env, f"freeze-crash-{version}", sim)
+    supervisors_on.job_ids.append(job_id)
+    supervisors_on(inst, drfc_env)
+    doc = ended(drfc_env, job_id)
+    assert doc["state"] == "succeeded", doc["reason"]
+    assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
+    crashed = [e for e in doc["events"] if e["event"] == "run.crashed"]
+    assert "code 3" in crashed[0]["reason"]  # SageMaker's own exit code, through docker
+    for n in (2, 3):
+        attempt, prev = doc["attempts"][n - 1], doc["attempts"][n - 2]
+        # the recorded pretrained checkpoint is the one DRfC made SageMaker load
+        assert attempt["pretrained_checkpoint"] == prev["last_checkpoint"]
+        recorded = f"{attempt['pretrained_prefix']}/{attempt['pretrained_checkpoint']}"
+        assert loaded(drfc_env, job_id, n) == recorded
+    assert doc["attempts"][2]["pretrained_checkpoint"] == "3_Step-3000.ckpt"
+    # no iteration lost but the one in progress: 1 2 | 3 (4 unevaluated) | 4 5 6
+    trained = [checkpoints_in(container_log(drfc_env, job_id, n)) for n in (1, 2, 3)]
+    assert trained == [[1, 2], [3], [4, 5, 6]]
+    assert_nothing_left(inst)
+
+
+def test_spot_notice_preempts_and_another_instance_resumes(
+    version, instances, drfc_env, supervisors_on, tmp_path
+) -> None:
+    from tests.servers import FakeImds
+
+    a, b = instances(version, "a"), instances(version, "b")
+    imds = FakeImds("i-aaaa")
+    try:
+        sim = {"checkpoint_interval_s": 0.4, "checkpoints": 8}
+        # HEAD_TO_BOT is a race type simapp trains: DRfC writes its bot-car settings
+        job_id = submit(drfc_env, f"spot-{version}", sim, race_type="HEAD_TO_BOT")
+        supervisors_on.job_ids.append(job_id)
+        power = tmp_path / "a-power.log"
+        sup_a = supervisors_on(
+            a,
+            drfc_env,
+            name="a",
+            PITSTOP_INSTANCE_ID=imds.instance_id,
+            PITSTOP_IMDS_ENDPOINT=imds.endpoint,
+            PITSTOP_SHUTDOWN_COMMAND=f"sh -c 'echo shutdown >> {power}'",
+        )
+        wait_for(
+            lambda: (
+                (job(drfc_env, job_id)["attempts"] or [{}])[0].get("last_checkpoint")
+                or _trained(drfc_env, job_id) >= 2
+            ),
+            90,
+            "two trained checkpoints on a",
+            interval=0.5,
+        )
+        imds.notice("terminate")
+        t0 = time.monotonic()
+        doc = wait_for(
+            lambda: job_in(drfc_env, job_id, "preempted"),
+            30,
+            "the job to be preempted",
+            interval=0.2,
+        )
+        assert time.monotonic() - t0 <= 15
+        assert doc["restarts"] == 0 and doc["attempts"][0]["outcome"] == "preempted"
+        assert sup_a.wait(30) == 0 and power.read_text().split() == ["shutdown"]
+        assert_nothing_left(a)  # SageMaker stopped with the stack: its GPU is free
+        supervisors_on(b, drfc_env, name="b", PITSTOP_INSTANCE_ID="i-bbbb")
+        doc = ended(drfc_env, job_id)
+    finally:
+        imds.close()
+    assert doc["state"] == "succeeded", doc["reason"]
+    first, second = doc["attempts"]
+    assert second["instance_id"] == "i-bbbb"
+    assert second["pretrained_checkpoint"] == first["last_checkpoint"]
+    assert loaded(drfc_env, job_id, 2) == f"{first['model_prefix']}/{first['last_checkpoint']}"
+    params = jobs_store(drfc_env).store.get(f"models/{job_id}/attempt-2/training_params.yaml")
+    text = params.body.decode()
+    assert "'RACE_TYPE': 'HEAD_TO_BOT'" in text and "NUMBER_OF_BOT_CARS" in text, text
+    assert_nothing_left(b)
+
+
+def _trained(env: dict[str, str], job_id: str) -> int:
+    keys = [i.key for i in jobs_store(env).store.list(f"models/{job_id}/attempt-1/model/")]
+    return len([k for k in keys if re.search(r"/[1-9]\d*_Step-\d+\.ckpt\.index$", k)])
+
+
+def test_after_a_reboot_the_old_stack_is_cleared_and_training_resumes(
+    version, instances, drfc_env, supervisors_on
+) -> None:
+    inst = instances(version)
+    job_id = submit(drfc_env, f"reboot-{version}", {"checkpoint_interval_s": 0.4, "checkpoints": 7})
+    supervisors_on.job_ids.append(job_id)
+    sup = supervisors_on(inst, drfc_env, name="before")
+    wait_for(lambda: _trained(drfc_env, job_id) >= 2, 90, "two trained checkpoints", interval=0.5)
+    # the power goes: the supervisor and every container die; swarm keeps stack deepracer-0
+    sup.kill(signal.SIGKILL)
+    sup.wait()
+    inst.reboot()
+    assert inst.docker("stack", "ps", "deepracer-0").returncode == 0  # still there
+    assert trainer_pids(job_id) == []
+    supervisors_on(inst, drfc_env, name="after")
+    doc = ended(drfc_env, job_id)
+    assert doc["state"] == "succeeded", doc["reason"]
+    # the reboot was not the run's fault, and the old stack did not cost an attempt
+    assert [a["outcome"] for a in doc["attempts"]] == ["interrupted", "succeeded"]
+    assert doc["restarts"] == 0
+    assert loaded(drfc_env, job_id, 2) is not None
+    assert_nothing_left(inst)
