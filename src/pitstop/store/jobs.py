@@ -43,10 +43,7 @@ class Fault(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(
-        pattern=(
-            "^(freeze|crash|exception|ignore_sigterm|slow_start|crash_during_upload"
-            "|crash_before_evaluation)$"
-        )
+        pattern="^(freeze|crash|exception|ignore_sigterm|slow_start|crash_during_upload)$"
     )
     attempt: int | None = Field(None, ge=1, description="only in this attempt (all when unset)")
     after_checkpoint: int = Field(0, ge=0, description="after this many checkpoints of the attempt")

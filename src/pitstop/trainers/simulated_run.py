@@ -21,10 +21,11 @@ the pace of the job's ``simulation`` block:
 Faults (the ``simulation.faults`` list; ``attempt`` unset = every attempt; ``after_checkpoint``
 counts the attempt's trained checkpoints): ``freeze`` (keeps rewriting TrainingMetrics.json,
 like the known "endless evaluation" hang), ``crash`` with an exit code, ``exception``
-(writes ``model/.finished`` and then exits with the code, as simapp's ``finally:`` does),
-``crash_during_upload`` (dies holding ``model/.lock``), ``crash_before_evaluation`` (dies
-after uploading the next checkpoint, before its evaluation: ``deepracer_checkpoints.json``
-still names the one before, which is what ``last`` resumes from), ``ignore_sigterm``, ``slow_start``
+(raised while the next checkpoint is evaluated: that checkpoint is uploaded but
+``deepracer_checkpoints.json`` still names the one before, which is what ``last`` resumes
+from; ``model/.finished`` is written all the same, as simapp's ``finally:`` does, and the
+process exits with the code), ``crash_during_upload`` (dies holding ``model/.lock``),
+``ignore_sigterm``, ``slow_start``
 (seconds between the initial and the first trained checkpoint: image pulls, simulator start).
 S3 errors are retried: an unreachable store delays the trainer, it does not kill it.
 """
@@ -185,9 +186,8 @@ def main() -> int:
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
     exceptions = _faults(sim, attempt, "exception")
     upload_crashes = _faults(sim, attempt, "crash_during_upload")
-    eval_crashes = _faults(sim, attempt, "crash_before_evaluation")
     for n in range(first, sim.checkpoints + 1):
-        _maybe_fault(w, keys, freezes, crashes, exceptions, done, metrics)
+        _maybe_fault(w, keys, freezes, crashes, done, metrics)
         time.sleep(sim.checkpoint_interval_s)
         name = checkpoint_name(n, n * sim.steps_per_checkpoint)
         if (crash := _at(upload_crashes, done)) is not None:
@@ -197,9 +197,11 @@ def main() -> int:
             return crash.exit_code
         _upload_checkpoint(w, keys, name)
         kept.append(name)
-        if (crash := _at(eval_crashes, done)) is not None:
-            _log(f"crash after uploading {name}, before its evaluation, exit {crash.exit_code}")
-            return crash.exit_code
+        if (raised := _at(exceptions, done)) is not None:
+            # simapp uploads .finished from a finally: block, so an exception ends like a success
+            w.put(keys.finished, b"")
+            _log(f"exception evaluating {name}; model/.finished written, exit {raised.exit_code}")
+            return raised.exit_code
         score = 20.0 * n + rng.uniform(-5, 5)
         if best is None or score >= best[0]:
             best = (score, name)
@@ -230,7 +232,7 @@ def main() -> int:
         )
         done += 1
         _log(f"checkpoint {name}")
-    _maybe_fault(w, keys, freezes, crashes, exceptions, done, metrics)
+    _maybe_fault(w, keys, freezes, crashes, done, metrics)
     w.put(keys.finished, b"")
     _log("finished")
     return 0
@@ -252,17 +254,11 @@ def _maybe_fault(
     keys: ModelKeys,
     freezes: list[Fault],
     crashes: list[Fault],
-    exceptions: list[Fault],
     done: int,
     metrics: list[dict[str, Any]],
 ) -> None:
     if (f := _at(crashes, done)) is not None:
         _log(f"crash after {done} checkpoints, exit {f.exit_code}")
-        sys.exit(f.exit_code)
-    if (f := _at(exceptions, done)) is not None:
-        # simapp uploads .finished from a finally: block, so an exception ends like a success
-        w.put(keys.finished, b"")
-        _log(f"exception after {done} checkpoints; model/.finished written, exit {f.exit_code}")
         sys.exit(f.exit_code)
     if _at(freezes, done) is not None:
         _log(f"freeze after {done} checkpoints (metrics keep changing, no checkpoints)")
