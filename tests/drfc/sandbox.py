@@ -234,3 +234,21 @@ class NamespacedSupervisor(SupervisorProc):
         )
         log.close()
         return self
+
+
+def drive(
+    inst: Instance, env: dict[str, str], job_id: str, steps: list[list[Any]], attempt: int = 1
+) -> list[Any]:
+    """Run ``tests/drfc/drive.py`` in the instance's service namespace; each step's result."""
+    script = inst.root / f"drive-{len(list(inst.root.glob('drive-*')))}.json"
+    script.write_text(json.dumps({"job_id": job_id, "attempt": attempt, "steps": steps}))
+    full = {
+        **env,
+        "PITSTOP_DRFC_HOME": str(inst.drfc_home),
+        "PITSTOP_STATE_DIR": str(inst.root / "state"),
+        "PYTHONPATH": str(REPO),
+    }
+    r = inst.sh(f"{sys.executable} -m tests.drfc.drive {script}", service=True, timeout=300, **full)
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert r.returncode == 0 and len(lines) == len(steps) + 1, r.stdout + r.stderr
+    return [line["result"] for line in lines]

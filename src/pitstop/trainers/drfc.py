@@ -385,11 +385,14 @@ class DrfcTrainer:
             return TrainerStatus.RUNNING, None
         if sagemaker:  # the trainer ended: how it exited is the attempt's exit code
             return TrainerStatus.EXITED, docker.exit_code(sagemaker[0].id)
-        if any(c.running and c.in_stack() for c in containers):
-            return TrainerStatus.RUNNING, None  # rl_coach is up, SageMaker not yet
+        # no SageMaker yet: rl_coach starts it, so training is starting while rl_coach is
+        # (robomaker alone trains nothing)
+        if any(c.running and c.in_stack() and "rl_coach" in c.name for c in containers):
+            return TrainerStatus.RUNNING, None
         if self._swarm():
             tasks = docker.stack_tasks()
-            if tasks is None or any(state in _LIVE_TASK for _, state, _ in tasks):
+            coach = [t for t in tasks or [] if "_rl_coach." in t[0]]
+            if tasks is None or any(state in _LIVE_TASK for _, state, _ in coach):
                 return TrainerStatus.RUNNING, None  # scheduled, not yet running
             self._report_tasks(tasks)
         return TrainerStatus.EXITED, None
