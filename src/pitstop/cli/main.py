@@ -29,6 +29,7 @@ GROUPS = (
     "image",
     "fleet",
     "simulate",
+    "doctor",
 )
 
 
