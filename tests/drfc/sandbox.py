@@ -38,14 +38,19 @@ RELEASES = Path(os.environ.get("PITSTOP_DRFC_RELEASES", REPO.parent / "shared" /
 VERSIONS = ("v5.3.3", "v6.0.4")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# The namespace's /tmp: $1 becomes /tmp, and $2 (the test's directory, under /tmp) stays where
-# it is, so every path of the test keeps working inside.
+# The namespace's /tmp: $1 becomes /tmp; the other arguments up to "--" (the test's directory,
+# this checkout, the virtual environment) stay where they are when they lie under /tmp, so
+# every path the test uses keeps working inside.
 _ENTER = r"""
 set -e
-new="$1"; keep="$2"; shift 2
-case "$keep" in
-  /tmp/*) mkdir -p "$new/${keep#/tmp/}"; mount --bind "$keep" "$new/${keep#/tmp/}" ;;
-esac
+new="$1"; shift
+while [ "$1" != "--" ]; do
+  case "$1" in
+    /tmp/*) mkdir -p "$new/${1#/tmp/}"; mount --bind "$1" "$new/${1#/tmp/}" ;;
+  esac
+  shift
+done
+shift
 mount --rbind "$new" /tmp
 exec "$@"
 """
@@ -135,9 +140,9 @@ class Instance:
     def wrap(self, argv: list[str], *, service: bool = True) -> list[str]:
         """``argv`` in a mount namespace whose /tmp is the service's (or the host's)."""
         tmp = self.service_tmp if service else self.host_tmp
-        keep = str(self.root.parent)
+        keep = sorted({str(self.root.parent), str(REPO), sys.prefix})
         enter = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", _ENTER, "enter"]
-        return [*enter, str(tmp), keep, *argv]
+        return [*enter, str(tmp), *keep, "--", *argv]
 
     def sh(
         self, script: str, *, service: bool = False, timeout: float = 120, **extra: str
@@ -192,16 +197,17 @@ class Instance:
 
     # -- events --------------------------------------------------------------------------
     def reboot(self) -> None:
-        """Every container dies, swarm keeps its stack, /tmp is emptied (keeping the test's dir)."""
+        """Every container dies, swarm keeps its stack, /tmp is emptied (but for the mount
+        points of what the namespaces keep: the test's directory, this checkout, the venv)."""
         r = self.docker("__reboot")
         assert r.returncode == 0, r.stderr
-        keep = (
-            self.root.parent.relative_to("/tmp").parts[0]
-            if self.root.is_relative_to("/tmp")
-            else None
-        )
+        keep = {
+            p.relative_to("/tmp").parts[0]
+            for p in (self.root.parent, REPO, Path(sys.prefix))
+            if p.is_relative_to("/tmp")
+        }
         for child in self.host_tmp.iterdir():
-            if child.name != keep:
+            if child.name not in keep:
                 shutil.rmtree(child, ignore_errors=True)
 
     def kill_all(self) -> None:

@@ -11,6 +11,8 @@ import pytest
 from tests.drfc.sandbox import Instance
 from tests.servers import FakeImds
 
+pytestmark = pytest.mark.e2e
+
 V6 = "v6.0.4"
 
 

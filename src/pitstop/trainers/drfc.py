@@ -250,21 +250,23 @@ class DrfcTrainer:
         return Docker(self._env(self._plan))
 
     def _dr(self, commands: str) -> list[str]:
-        home = str(self.home)
+        """``bash -c`` running ``commands`` after sourcing ``bin/activate.sh``; the checkout's
+        path is ``$1``, never shell text."""
         script = (
-            f"cd {home!r} || exit {ACTIVATION_FAILED}\n"
+            # activate.sh reads $1 as a run.env to load: it gets none
+            f'home="$1"; set --; cd "$home" || exit {ACTIVATION_FAILED}\n'
             # no set -e here: v6.x's activate.sh returns 1 in a non-interactive shell after
             # doing its work; what matters is that it defined the dr-* commands
             "source bin/activate.sh\n"
             "if ! declare -F dr-start-training >/dev/null; then\n"
-            f"  echo 'pitstop: sourcing {home}/bin/activate.sh did not define the dr-* "
-            "commands (its output is above)' >&2\n"
+            '  echo "pitstop: sourcing $home/bin/activate.sh did not define the dr-* commands'
+            ' (its output is above)" >&2\n'
             f"  exit {ACTIVATION_FAILED}\n"
             "fi\n"
             "set -e\n"
             f"{commands}\n"
         )
-        return ["bash", "-c", script]
+        return ["bash", "-c", script, "pitstop-drfc", str(self.home)]
 
     def _swarm(self) -> bool:
         try:
