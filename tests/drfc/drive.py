@@ -11,7 +11,6 @@ timeout_s]`` (until no running container's name contains it). One JSON line per 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout, model_prefix
 from pitstop.store.objects import S3Store
 from pitstop.trainers.base import AttemptPlan
-from pitstop.trainers.drfc import Docker, DrfcTrainer
+from pitstop.trainers.drfc import DrfcTrainer
 
 
 def main() -> int:
@@ -49,7 +48,6 @@ def main() -> int:
         work_dir=Path(settings.state_dir) / "jobs" / job_id,
     )
     trainer = DrfcTrainer(settings, store, layout)
-    docker = Docker(dict(os.environ))
     for step in script["steps"]:
         what, args = step[0], step[1:]
         result: Any
@@ -61,14 +59,12 @@ def main() -> int:
         elif what == "stop":
             result = trainer.stop(float(args[0]))
         elif what == "wait_sagemaker":
-            result = _until(
-                lambda: any(c.sagemaker and c.running for c in docker.containers() or []), args[0]
-            )
+            result = _until(lambda: _running("-algo-"), args[0])
         elif what == "wait_exited":
             result = _until(lambda: trainer.status()[0].value == "exited", args[0])
             result = [result, trainer.status()[1]]
         elif what == "wait_gone":
-            result = _until(lambda p=args[0]: not _running(docker, p), args[1])
+            result = _until(lambda p=args[0]: not _running(p), args[1])
         elif what == "sh":
             result = subprocess.run(args[0], shell=True, capture_output=True, text=True).returncode
         else:
@@ -78,8 +74,10 @@ def main() -> int:
     return 0
 
 
-def _running(docker: Docker, pattern: str) -> bool:
-    return any(pattern in c.name and c.running for c in docker.containers() or [])
+def _running(pattern: str) -> bool:
+    """A running container whose name contains ``pattern`` (docker ps, not the backend's view)."""
+    r = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True)
+    return any(pattern in name for name in r.stdout.split())
 
 
 def _until(predicate: Any, timeout: float) -> bool:

@@ -252,7 +252,7 @@ def drive(
         **env,
         "PITSTOP_DRFC_HOME": str(inst.drfc_home),
         "PITSTOP_STATE_DIR": str(inst.root / "state"),
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     r = inst.sh(f"{sys.executable} -m tests.drfc.drive {script}", service=True, timeout=300, **full)
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
