@@ -1,7 +1,7 @@
 """Drive pitstop's DRfC backend step by step, inside an instance's namespace.
 
 ``python -m tests.drfc.drive SCRIPT.json`` with the instance's environment (``Instance.sh``,
-``PITSTOP_*`` settings included). SCRIPT: ``{"job_id": ..., "attempt": n, "steps": [...]}``;
+``PITSTOP_*`` settings included). SCRIPT: ``{"job_id": ..., "steps": [...]}`` (a first attempt);
 each step is a list: ``["start"]``, ``["status"]``, ``["stop", timeout_s]``,
 ``["wait_sagemaker", timeout_s]`` (until a SageMaker container runs), ``["wait_exited",
 timeout_s]`` (until ``status()`` says EXITED), ``["sh", "command"]``, ``["wait_gone", pattern,
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.config import load_settings
-from pitstop.store.checkpoints import resume_point
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout, model_prefix
 from pitstop.store.objects import S3Store
@@ -31,16 +30,14 @@ def main() -> int:
     settings = load_settings(None)
     store = S3Store.from_settings(settings)
     layout = Layout(settings.prefix)
-    job_id, n = script["job_id"], int(script.get("attempt", 1))
-    pre_prefix = model_prefix(job_id, n - 1) if n > 1 else None
-    point = resume_point(store, pre_prefix) if pre_prefix else None
+    job_id, n = script["job_id"], 1  # a first attempt: nothing pretrained
     plan = AttemptPlan(
         job_id=job_id,
         attempt=n,
         spec=JobStore(store, layout).spec(job_id),
         model_prefix=model_prefix(job_id, n),
-        pretrained_prefix=pre_prefix if point else None,
-        pretrained_checkpoint=point.name if point else None,
+        pretrained_prefix=None,
+        pretrained_checkpoint=None,
         bucket=settings.bucket,
         region=settings.region,
         endpoint_url=settings.s3_endpoint_url,

@@ -242,12 +242,10 @@ class NamespacedSupervisor(SupervisorProc):
         return self
 
 
-def drive(
-    inst: Instance, env: dict[str, str], job_id: str, steps: list[list[Any]], attempt: int = 1
-) -> list[Any]:
+def drive(inst: Instance, env: dict[str, str], job_id: str, steps: list[list[Any]]) -> list[Any]:
     """Run ``tests/drfc/drive.py`` in the instance's service namespace; each step's result."""
     script = inst.root / f"drive-{len(list(inst.root.glob('drive-*')))}.json"
-    script.write_text(json.dumps({"job_id": job_id, "attempt": attempt, "steps": steps}))
+    script.write_text(json.dumps({"job_id": job_id, "steps": steps}))
     full = {
         **env,
         "PITSTOP_DRFC_HOME": str(inst.drfc_home),

@@ -16,7 +16,7 @@ from tests.e2e.harness import submit
 
 pytestmark = pytest.mark.e2e
 
-V6 = "v6.0.4"
+V5, V6 = "v5.3.3", "v6.0.4"
 SIM = {"checkpoint_interval_s": 0.3, "checkpoints": 200}
 
 
@@ -53,7 +53,8 @@ def test_status_follows_sagemaker_and_stop_leaves_no_sagemaker_behind(instances,
     # the supervisor with a private /tmp (PrivateTmp=true, as the unit once had): the host's
     # /tmp/sagemaker exists (bin/init.sh made it at boot), so SageMaker starts, but
     # dr-stop-training looks for it in the wrong /tmp and cannot stop it
-    inst = instances(V6, private_tmp=True)
+    # (v5.3.3: its activate.sh works even under set -e, so only this defect shows)
+    inst = instances(V5, private_tmp=True)
     job_id = submit(drfc_env, "leak", SIM)
     steps = [
         ["start"],
@@ -75,7 +76,7 @@ def test_status_follows_sagemaker_and_stop_leaves_no_sagemaker_behind(instances,
 def test_a_task_swarm_rejects_is_a_crash_with_swarms_reason(instances, drfc_env) -> None:
     # a boot emptied the host's /tmp and the supervisor's /tmp is private: dr-start-training
     # creates /tmp/sagemaker where Docker does not look, and swarm will not create it
-    inst = instances(V6, private_tmp=True)
+    inst = instances(V5, private_tmp=True)
     inst.reboot()
     job_id = submit(drfc_env, "rejected", SIM)
     _, exited, logs = drive(inst, drfc_env, job_id, [["start"], ["wait_exited", 60]])
@@ -100,7 +101,7 @@ def test_the_standin_refuses_calls_it_does_not_model(instances) -> None:
 
 
 def test_swarm_refuses_to_deploy_onto_a_live_stack(instances, drfc_env) -> None:
-    inst: Instance = instances(V6)
+    inst: Instance = instances(V5)
     job_id = submit(drfc_env, "twice", SIM)
     drive(inst, drfc_env, job_id, [["start"], ["wait_sagemaker", 60]])
     # DRfC's own guard: dr-start-training refuses while stack deepracer-0 has tasks
