@@ -144,8 +144,15 @@ def test_spot_notice_then_another_instance_resumes_through_a_reboot(
     for n in (2, 3):
         attempt, prev = doc["attempts"][n - 1], doc["attempts"][n - 2]
         assert attempt["pretrained_checkpoint"] == prev["last_checkpoint"]
-    # (attempt 2's container logs died with b's supervisor; attempt 3's say what it loaded)
-    third = doc["attempts"][2]
+    # what each SageMaker loaded: attempt 2's exited container (b's supervisor died with the
+    # instance) was kept by attempt 3 before it was removed
+    jobs = jobs_store(drfc_env)
+    second, third = doc["attempts"][1], doc["attempts"][2]
+    kept = [k for k in jobs.logs(job_id) if k.endswith("attempt-3-earlier-containers.log")]
+    text = jobs.store.get(kept[0]).body.decode()
+    assert (
+        f"loaded pretrained {second['pretrained_prefix']}/{second['pretrained_checkpoint']}" in text
+    )
     assert (
         loaded(drfc_env, job_id, 3)
         == f"{third['pretrained_prefix']}/{third['pretrained_checkpoint']}"

@@ -352,11 +352,21 @@ class DrfcTrainer:
         return found
 
     def _remove_exited_sagemaker(self) -> None:
-        """An earlier attempt's exited SageMaker container must not pass for this one's."""
+        """An earlier attempt's exited SageMaker container must not pass for this one's; its
+        output is kept first (a supervisor that died with its instance could not)."""
         docker = self._docker()
-        old = [c.id for c in docker.containers() or [] if c.sagemaker and not c.running]
-        if old:
-            docker.remove(old)
+        old = [c for c in docker.containers() or [] if c.sagemaker and not c.running]
+        if not old or self._plan is None:
+            return
+        path = self._plan.work_dir / f"attempt-{self._plan.attempt}-earlier-containers.log"
+        with path.open("ab") as out:
+            for c in old:
+                out.write(
+                    f"===== docker logs {c.name} (exited, before this attempt) =====\n".encode()
+                )
+                out.write(docker.logs(c.id))
+        self._logs.append(path)
+        docker.remove([c.id for c in old])
 
     def adopt(self, handle: dict[str, Any]) -> bool:
         self._check_home()
