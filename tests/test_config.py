@@ -159,8 +159,9 @@ def test_supervisor_with_the_drfc_trainer_needs_a_drfc_checkout(tmp_path: Path) 
     missing.mkdir()
     with pytest.raises(ConfigError, match=r"it has no bin/activate\.sh"):
         s.check_supervisor(environ={})
-    fake = Path(__file__).parent / "trainers" / "fake_drfc"
-    ok = load_settings(write(tmp_path, _ok(tmp_path, f'drfc_home = "{fake}"\n')))
+    (missing / "bin").mkdir()
+    (missing / "bin" / "activate.sh").write_text("# a checkout's activation script\n")
+    ok = load_settings(write(tmp_path, _ok(tmp_path, f'drfc_home = "{missing}"\n')))
     ok.check_supervisor(environ={})
     # a CLI on a laptop reads the same settings without a DRfC checkout
     assert load_settings(write(tmp_path, _ok(tmp_path))).trainer == "drfc"

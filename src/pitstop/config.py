@@ -74,7 +74,13 @@ class Settings(BaseSettings):
     drfc_home: Path = Field(Path.home() / "deepracer-for-cloud", description="DRfC checkout")
     poll_interval_s: float = Field(30.0, ge=0.01, le=3600)
     stall_timeout_s: float = Field(1800.0, gt=0, le=7 * 86400)
-    startup_grace_s: float = Field(2400.0, ge=0, le=7 * 86400)
+    startup_grace_s: float = Field(
+        2400.0,
+        ge=0,
+        le=7 * 86400,
+        description="stall timeout until the first trained checkpoint (simapp's initial one, "
+        "saved at start, does not count)",
+    )
     stop_timeout_s: float = Field(60.0, gt=0, le=600, description="SIGTERM -> SIGKILL wait")
     max_restarts: int = Field(10, ge=0, le=1000)
     backoff_base_s: float = Field(10.0, ge=0)

@@ -90,13 +90,14 @@ def test_spot_notice_preempts_within_10s_and_another_instance_resumes(
         second["instance_id"] == "i-bbbb"
         and second["pretrained_checkpoint"] == attempt["last_checkpoint"]
     )
-    # every planned iteration: attempt 1 trained 1..N (N its last complete checkpoint in S3;
-    # its log may miss the line of a checkpoint uploaded just before SIGTERM), b N+1..12
-    from pitstop.store.checkpoints import complete_checkpoints
+    # every planned iteration: attempt 1 trained 1..N (N what a trainer resumes from, its
+    # resume point in S3; its log may miss the line of a checkpoint uploaded just before
+    # SIGTERM), b N+1..12
+    from pitstop.store.checkpoints import resume_point
 
-    first = complete_checkpoints(jobs_store(e2e_env).store, f"models/{job_id}/attempt-1")
-    assert first[-1] == attempt["last_checkpoint"]
-    n = int(first[-1].split("_")[0])
+    first = resume_point(jobs_store(e2e_env).store, f"models/{job_id}/attempt-1")
+    assert first is not None and first.name == attempt["last_checkpoint"]
+    n = int(first.name.split("_")[0])
     b_log = checkpoint_numbers(e2e_env, job_id, attempts=(2,))
     assert b_log == list(range(n + 1, 13))
 
@@ -228,16 +229,13 @@ def test_silent_instance_loses_its_job_and_fences_itself(e2e_env, supervisors, t
     doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 60, "b to finish")
     assert doc["state"] == "succeeded"
     assert all(a_["instance_id"] != "i-lost" for a_ in doc["attempts"][1:])
-    # the lost instance's logs died with it; its checkpoints are in S3, and b continued from them
-    from pitstop.store.checkpoints import last_complete_checkpoint
+    # the lost instance's logs died with it; its checkpoints are in S3, and b continued from
+    # the one a trainer loads (every file present)
+    from pitstop.store.checkpoints import resume_point
 
-    last_complete = last_complete_checkpoint(
-        jobs_store(e2e_env).store, f"models/{job_id}/attempt-1"
-    )
-    assert (
-        doc["attempts"][1]["pretrained_checkpoint"] == last_complete
-    )  # complete: every file present
-    pretrained = int(last_complete.split("_")[0])
+    point = resume_point(jobs_store(e2e_env).store, f"models/{job_id}/attempt-1")
+    assert point is not None and doc["attempts"][1]["pretrained_checkpoint"] == point.name
+    pretrained = int(point.name.split("_")[0])
     later = checkpoint_numbers(e2e_env, job_id, attempts=tuple(range(2, len(doc["attempts"]) + 1)))
     assert later[0] == pretrained + 1 and sorted(set(later)) == list(range(pretrained + 1, 15))
     del b

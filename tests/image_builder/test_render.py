@@ -81,7 +81,7 @@ def test_drfc_component_reboots_after_prepare_and_validates_gpu_docker_and_image
     validate = next(p for p in doc["phases"] if p["name"] == "validate")
     cmds = json.dumps(validate)
     assert "nvidia-smi" in cmds and "docker info" in cmds and "docker image inspect" in cmds
-    assert any((p.get("DrfcRef") or {}).get("default") == "v5.3.3" for p in doc["parameters"])
+    assert any((p.get("DrfcRef") or {}).get("default") == "v6.0.4" for p in doc["parameters"])
 
 
 def _cfn(rendered: Path) -> dict[str, Any]:

@@ -184,6 +184,39 @@ def test_running_to_succeeded_when_finished_marker_seen() -> None:
     assert states(acts) == [JobState.SUCCEEDED] and isinstance(acts[-1], ReleaseLease)
 
 
+def test_running_to_restarting_when_finished_marker_has_no_evidence_of_success() -> None:
+    # simapp writes model/.finished from a finally: block, after an exception too
+    marker = replace(hb(), finished=True, finished_ok=False, evidence="40 of 1000 episodes, code 1")
+    run, acts = lc.step(
+        running(), obs(TrainerStatus.EXITED, exit_code=1, heartbeat=marker), 110.0, POLICY
+    )
+    assert run.state is JobState.RESTARTING and run.restarts == 1
+    end = acts[0]
+    assert isinstance(end, EndAttempt) and end.outcome is Outcome.CRASHED
+    assert "without evidence of success (40 of 1000 episodes, code 1)" in end.reason
+    assert ev.RUN_CRASHED in events(acts) and JobState.SUCCEEDED not in states(acts)
+
+
+def test_running_finished_marker_without_evidence_stops_a_live_trainer_as_a_crash() -> None:
+    marker = replace(hb(), finished=True, finished_ok=False)
+    run, acts = lc.step(running(), obs(heartbeat=marker), 110.0, POLICY)
+    assert run.stopping is Outcome.CRASHED and isinstance(acts[-1], StopTrainer)
+
+
+def test_starting_stays_starting_on_the_initial_checkpoint() -> None:
+    # simapp saves the model it starts from at once: that is not training progress
+    start = Run(JobState.STARTING, attempt=1, attempt_started_at=0.0, stale_since=0.0)
+    initial = replace(hb("0_Step-0.ckpt"), initial=True)
+    run, acts = lc.step(start, obs(heartbeat=initial), 61.0, POLICY)
+    assert run.state is JobState.STARTING and run.checkpoint is None and acts == []
+    # the first-checkpoint grace (120 s), not the stall timeout (60 s), still applies
+    run, acts = lc.step(start, obs(heartbeat=initial), 120.0, POLICY)
+    assert run.state is JobState.RESTARTING and "no first checkpoint" in (run.reason or "")
+    trained = hb("1_Step-1000.ckpt", mtime=1061.0)
+    run, acts = lc.step(start, obs(heartbeat=trained), 70.0, POLICY)
+    assert run.state is JobState.RUNNING and events(acts) == [ev.RUN_CHECKPOINTED]
+
+
 def test_running_to_succeeded_when_time_budget_spent() -> None:
     policy = replace(POLICY, max_training_s=3600.0)
     kept, _ = lc.step(running(now=599.0, trained_s=3000.0), obs(heartbeat=hb()), 599.0, policy)

@@ -18,7 +18,7 @@ import pytest
 from pitstop.errors import EnvValueRefused, TrainerError
 from pitstop.trainers.drfc import render_env_files
 from pitstop.trainers.envfile import GRAMMAR, check_env_file, check_value
-from tests.trainers.test_drfc import FAKE, plan
+from tests.trainers.test_drfc import plan
 
 SHELL = [
     "x;touch${IFS}INJECTED;",
@@ -132,12 +132,16 @@ def test_refusals_are_trainer_errors() -> None:
 
 def test_drfc_home_reaches_bash_as_an_argument_not_as_shell_text(tmp_path: Path) -> None:
     """The checkout path (a setting) travels as ``$1``: a path with shell syntax runs nothing."""
-    import shutil
 
     from pitstop.trainers.drfc import DrfcTrainer
 
     home = tmp_path / "dr'fc $(touch PWNED) `touch PWNED2`"
-    shutil.copytree(FAKE, home)
+    (home / "bin").mkdir(parents=True)
+    # the smallest checkout: an activate.sh defining the dr-* commands the backend calls
+    (home / "bin" / "activate.sh").write_text(
+        "function dr-start-training { :; }\n"
+        'function dr-upload-custom-files { echo "dr-upload-custom-files $PWD" >> calls.log; }\n'
+    )
     (home / "system.env").write_text("DR_CLOUD=local\n")
     (home / "run.env").write_text("DR_RUN_ID=0\n")
     (home / "custom_files").mkdir()

@@ -10,6 +10,7 @@ from typing import Any
 
 from pitstop.cli.common import add_settings_flags, settings_from
 from pitstop.cli.output import add_json_flag, print_json, print_table
+from pitstop.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -33,6 +34,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     render.add_argument("--out", required=True, metavar="DIR", help="output folder")
     render.add_argument(
+        "--wheel",
+        type=Path,
+        metavar="FILE",
+        help="the pitstop wheel to install (default: a wheel of this checkout, built into "
+        "DIR/wheels); upload it to the s3:// key printed before deploying the stack",
+    )
+    render.add_argument(
         "--component-version",
         default="1.0.0",
         metavar="X.Y.Z",
@@ -47,9 +55,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "build",
         help="create or update the pipeline and start a build",
         description="Create or update the components (a new version only when content changed), "
-        "recipe, configurations and pipeline, then start a build. Without --pitstop-source, a "
-        "wheel of this checkout is built and uploaded to the bucket (or pitstop==VERSION from "
-        "PyPI when not running from a checkout).",
+        "recipe, configurations and pipeline, then start a build. Without --wheel or "
+        "--pitstop-source, a wheel of this checkout is built and uploaded to the bucket.",
     )
     _image_flags(build)
     build.add_argument("--wheel", type=Path, metavar="FILE", help="upload and install this wheel")
@@ -114,7 +121,8 @@ def _image_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pitstop-source",
         metavar="SOURCE",
-        help="s3://BUCKET/KEY.whl, /PATH/ON/INSTANCE.whl or pitstop==VERSION",
+        help="s3://BUCKET/KEY.whl or /PATH/ON/INSTANCE.whl (pitstop==VERSION installs whatever a "
+        "package index serves under that name, as root: only if you mean it)",
     )
     p.add_argument("--unit", type=Path, metavar="FILE", help="the systemd unit to install")
 
@@ -149,15 +157,38 @@ def _options(args: Any, settings: Any, source: Any = None, version: str = "1.0.0
 
 
 def _render(args: Any) -> int:
+    import shutil
+
+    from pitstop.image_builder import build as b
+    from pitstop.image_builder.options import PitstopSource
     from pitstop.image_builder.render import render_all
 
     settings = settings_from(args, region=args.region)
-    options = _options(args, settings, version=args.component_version)
-    paths = [str(p) for p in render_all(settings, options, Path(args.out), args.unit)]
+    _options(args, settings, version=args.component_version)  # bad input first
+    out = Path(args.out)
+    source: PitstopSource | None = None
+    wheel: Path | None = None
+    if args.wheel is not None and args.pitstop_source:
+        raise UsageError("--wheel and --pitstop-source: choose one")
+    if not args.pitstop_source:
+        wheels = out / "wheels"
+        if args.wheel is not None:
+            source = b.wheel_location(settings, args.wheel)
+            wheels.mkdir(parents=True, exist_ok=True)
+            wheel = Path(shutil.copy2(args.wheel, wheels / args.wheel.name))
+        else:
+            wheel = b.build_wheel(b.checkout_root(), wheels)
+            source = b.wheel_location(settings, wheel)
+    options = _options(args, settings, source=source, version=args.component_version)
+    paths = [str(p) for p in render_all(settings, options, out, args.unit)]
+    if wheel is not None:
+        paths.append(str(wheel))
     if args.json:
         print_json({"out": args.out, "files": paths})
     else:
         print("\n".join(paths))
+    if wheel is not None and source is not None:
+        print(f"upload {wheel} to {source.location} before deploying", file=sys.stderr)
     return 0
 
 
@@ -177,7 +208,8 @@ def _build(args: Any) -> int:
     source = None
     if args.wheel is not None:
         source = b.publish_wheel(_client("s3", settings), settings, args.wheel)
-    elif not args.pitstop_source and (root := b.repo_root()) is not None:
+    elif not args.pitstop_source:
+        root = b.checkout_root()  # never a package index by default: a wheel of this code
         with tempfile.TemporaryDirectory() as tmp:
             wheel = b.build_wheel(root, Path(tmp))
             source = b.publish_wheel(_client("s3", settings), settings, wheel)
@@ -217,7 +249,7 @@ def build_and_report(
         "recipe_arn": plan.recipe_arn,
         "components": plan.component_arns,
         "changes": plan.changes,
-        "pitstop_source": options.source.location,
+        "pitstop_source": options.source.location if options.source else None,
     }
     if not start:
         if json_out:

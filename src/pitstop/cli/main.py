@@ -40,6 +40,7 @@ GROUPS = (
     "fleet",
     "simulate",
     "sweep",
+    "doctor",
     "completion",
 )
 

@@ -412,6 +412,24 @@ def wheel_key(settings: Settings, wheel: Path) -> str:
     return f"{settings.prefix}/image-builder/wheels/{digest}/{wheel.name}"
 
 
+def wheel_location(settings: Settings, wheel: Path) -> PitstopSource:
+    """Where ``publish_wheel`` puts ``wheel`` (its content hash in the key); nothing is sent."""
+    if not wheel.is_file() or wheel.suffix != ".whl":
+        raise UsageError(f"{wheel}: not a wheel file")
+    return PitstopSource("s3", f"s3://{settings.bucket}/{wheel_key(settings, wheel)}")
+
+
+def checkout_root() -> Path:
+    """The source checkout to build a wheel of; a ``UsageError`` when pitstop runs from none."""
+    root = repo_root()
+    if root is None:
+        raise UsageError(
+            "pitstop is not running from a source checkout, so there is no wheel to build: "
+            "pass --wheel FILE (a pitstop wheel) or --pitstop-source s3://BUCKET/KEY.whl"
+        )
+    return root
+
+
 def publish_wheel(s3: Any, settings: Settings, wheel: Path) -> PitstopSource:
     """Upload ``wheel`` unless the same content is already there; return the S3 source."""
     if not wheel.is_file() or wheel.suffix != ".whl":

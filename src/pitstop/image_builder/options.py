@@ -7,18 +7,19 @@ Problems raise ``UsageError`` (exit 2) with one line that names the bad value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
-from pitstop import __version__
 from pitstop.errors import UsageError
 
 DEFAULT_PARENT = "ubuntu-22.04"
 DEFAULT_DRFC_REPOSITORY = "https://github.com/aws-deepracer-community/deepracer-for-cloud.git"
-# pinned: a new DRfC or simapp release is adopted on purpose, by changing these (or the flags)
-DEFAULT_DRFC_REF = "v5.3.3"
-DEFAULT_SIMAPP_VERSION = "5.3.3-gpu"
+# pinned: a new DRfC or simapp release is adopted on purpose, by changing these (or the flags).
+# v6.0.4: the latest release; its bin/prepare.sh installs on Ubuntu 22.04 and 24.04, and
+# tests/drfc runs pitstop through its real scripts (as through v5.3.3's)
+DEFAULT_DRFC_REF = "v6.0.4"
+DEFAULT_SIMAPP_VERSION = "6.0.4-gpu"
 DEFAULT_SSM_PARAMETER = "/pitstop/ami-id"
 DEFAULT_INSTANCE_PROFILE = "pitstop-image-builder"
 
@@ -43,6 +44,9 @@ _DLAMI = {
     "dlami-ubuntu-22.04": "ubuntu-22.04",
     "dlami-ubuntu-24.04": "ubuntu-24.04",
 }
+# Ubuntu releases each DRfC major's bin/prepare.sh installs on (it exits "Unsupported
+# distribution" / "not a supported version" on any other)
+DRFC_UBUNTU = {5: ("20.04", "22.04"), 6: ("22.04", "24.04", "24.10", "25.04", "25.10")}
 PARENT_FORMS = (
     "ubuntu-22.04 (default), ubuntu-24.04, dlami, dlami-ubuntu-22.04, dlami-ubuntu-24.04, "
     "an AMI id (ami-...), an Image Builder image ARN, or ssm:/PARAMETER"
@@ -80,13 +84,47 @@ def resolve_parent(form: str, region: str) -> str:
     raise UsageError(f"unknown parent image {form!r}: use {PARENT_FORMS}")
 
 
+def parent_ubuntu(form: str) -> str | None:
+    """The Ubuntu release of a parent form, when the form says it (AMI ids and ARNs do not)."""
+    form = form.strip()
+    if form in _MANAGED_UBUNTU:
+        return form.split("-", 1)[1]
+    if form in _DLAMI:
+        return _DLAMI[form].split("-", 1)[1]
+    return None
+
+
+def drfc_major(ref: str) -> int | None:
+    """5 for ``v5.3.3``; None for a commit or a branch (nothing to check against)."""
+    m = re.match(r"^v?(\d+)\.\d+(?:\.\d+)?$", ref.strip())
+    return int(m.group(1)) if m else None
+
+
+def check_parent_drfc(parent: str, drfc_ref: str) -> None:
+    """Refuse a parent image whose Ubuntu the pinned DRfC's bin/prepare.sh cannot install on."""
+    ubuntu, major = parent_ubuntu(parent), drfc_major(drfc_ref)
+    if ubuntu is None or major is None or major not in DRFC_UBUNTU:
+        return
+    supported = DRFC_UBUNTU[major]
+    if ubuntu in supported:
+        return
+    hints = [f"--parent {f}" for f in _MANAGED_UBUNTU if f.split("-", 1)[1] in supported]
+    if ubuntu in DRFC_UBUNTU.get(drfc_major(DEFAULT_DRFC_REF) or 0, ()):
+        hints.append(f"--drfc-ref {DEFAULT_DRFC_REF}")
+    raise UsageError(
+        f"parent {parent} is Ubuntu {ubuntu}, but DRfC {drfc_ref}'s bin/prepare.sh installs on "
+        f"Ubuntu {', '.join(supported)} only: use {' or '.join(hints)}"
+    )
+
+
 @dataclass(frozen=True)
 class PitstopSource:
     """Where the build instance gets pitstop from: pinned, so a rebuild installs the same code.
 
-    ``s3``: a wheel that ``image build`` uploaded (key holds its hash); ``pypi``: a pinned
-    requirement (``pitstop==0.1.0``); ``path``: a wheel already on the build instance (tests,
-    custom parents).
+    ``s3``: a wheel of this checkout that ``image build`` uploaded (the key holds its hash),
+    the default; ``path``: a wheel already on the build instance (tests, custom parents);
+    ``pypi``: a pinned requirement (``pitstop==VERSION``), only when asked for: it installs,
+    as root, whatever a package index serves under that name.
     """
 
     kind: Literal["s3", "pypi", "path"]
@@ -120,10 +158,6 @@ class PitstopSource:
         )
 
 
-def default_source() -> PitstopSource:
-    return PitstopSource("pypi", f"pitstop=={__version__}")
-
-
 @dataclass(frozen=True)
 class ImageOptions:
     """Everything about the image that is not a pitstop setting."""
@@ -141,7 +175,7 @@ class ImageOptions:
     drfc_ref: str = DEFAULT_DRFC_REF
     simapp_version: str = DEFAULT_SIMAPP_VERSION
     drfc_home: str = "/opt/deepracer-for-cloud"
-    source: PitstopSource = field(default_factory=default_source)
+    source: PitstopSource | None = None  # None: not chosen yet (render/build choose it)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -164,6 +198,7 @@ class ImageOptions:
                 raise UsageError(f"{label} {ref!r}: letters, digits, '.', '_', '-', '/' only")
         if not self.drfc_home.startswith("/") or " " in self.drfc_home:
             raise UsageError(f"DRfC home {self.drfc_home!r}: an absolute path without spaces")
+        check_parent_drfc(self.parent, self.drfc_ref)
 
     @property
     def supervisor_component(self) -> str:

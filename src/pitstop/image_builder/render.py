@@ -25,7 +25,7 @@ import pitstop
 from pitstop import __version__
 from pitstop.config import Settings
 from pitstop.errors import PitstopError, UsageError
-from pitstop.image_builder.options import ImageOptions
+from pitstop.image_builder.options import ImageOptions, PitstopSource
 
 UNIT_NAME = "pitstop-supervisor.service"
 SUPERVISOR_DOC = "pitstop-supervisor"
@@ -116,14 +116,24 @@ class Component:
         return with_digest(self.description, self.digest)
 
 
+def _source(options: ImageOptions) -> PitstopSource:
+    if options.source is None:
+        raise UsageError(
+            "no pitstop to install: pass --wheel FILE or --pitstop-source s3://BUCKET/KEY.whl "
+            "(from a source checkout, a wheel of it is built)"
+        )
+    return options.source
+
+
 def render_components(options: ImageOptions, unit_text: str) -> list[Component]:
+    source = _source(options)
     env = _environment()
     sup_desc = f"pitstop {__version__} supervisor: virtual environment, settings, systemd unit"
     drfc_desc = f"deepracer-for-cloud {options.drfc_ref} with GPU driver, Docker and simapp"
     sup = env.get_template("pitstop-supervisor.yaml.j2").render(
         description=sup_desc,
-        source=options.source,
-        requirement=options.source.requirement,
+        source=source,
+        requirement=source.requirement,
         unit_name=UNIT_NAME,
         unit_text=unit_text.rstrip("\n"),
     )
@@ -284,8 +294,9 @@ def render_cloudformation(
     params = component_parameters(settings, options)
     logs_bucket, logs_prefix = logs_location(settings, options)
     wheel_object = None
-    if options.source.kind == "s3":
-        wheel_object = options.source.location[len("s3://") :]
+    source = _source(options)
+    if source.kind == "s3":
+        wheel_object = source.location[len("s3://") :]
     return (
         _environment()
         .get_template("cloudformation.yaml.j2")

@@ -1,7 +1,8 @@
-"""Reading a DRfC model prefix: the heartbeat, complete checkpoints, stale locks."""
+"""Reading a DRfC model prefix: the heartbeat, complete checkpoints, resume points, stale locks."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pitstop.errors import NotFound
@@ -65,6 +66,71 @@ def complete_checkpoints(store: ObjectStore, prefix: str) -> list[str]:
 def last_complete_checkpoint(store: ObjectStore, prefix: str) -> str | None:
     names = complete_checkpoints(store, prefix)
     return names[-1] if names else None
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """The checkpoint a DeepRacer trainer loads from a pretrained prefix, and how to ask for it.
+
+    ``selector`` is the ``DR_LOCAL_S3_PRETRAINED_CHECKPOINT`` value (``last`` or ``best``)
+    that makes DRfC/simapp load exactly ``name``.
+    """
+
+    name: str
+    selector: str
+
+
+def _named(doc: object, which: str) -> str | None:
+    entry = doc.get(f"{which}_checkpoint") if isinstance(doc, dict) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return str(name) if name else None
+
+
+def resume_point(store: ObjectStore, prefix: str) -> ResumePoint | None:
+    """What loading ``prefix`` as pretrained resumes from; None when nothing complete is there.
+
+    simapp accepts only ``last`` or ``best``, resolved from ``model/deepracer_checkpoints.json``
+    (written after each evaluation, so it can lag the newest checkpoint), falling back to
+    ``.coach_checkpoint`` when that file is missing. ``last`` is taken when every file of the
+    checkpoint it names is present, else ``best``. Recording this name, rather than the
+    newest complete checkpoint, is recording what the trainer really loads.
+    """
+    keys = ModelKeys(prefix)
+    present = {item.key for item in store.list(keys.model_dir)}
+    doc: object = None
+    if keys.checkpoints_json in present:
+        try:
+            doc = json.loads(store.get(keys.checkpoints_json).body)
+        except (NotFound, ValueError):
+            doc = None
+    fallback: str | None = None
+    if keys.coach_checkpoint in present:
+        try:
+            fallback = store.get(keys.coach_checkpoint).body.decode("utf-8", "replace").strip()
+        except NotFound:
+            fallback = None
+    for selector in ("last", "best"):
+        name = _named(doc, selector) or fallback
+        if not name or checkpoint_of_index_file(f"{name}.index") != name:
+            continue
+        if all(k in present for k in keys.checkpoint_files(name)):
+            return ResumePoint(name, selector)
+    return None
+
+
+def is_initial_checkpoint(name: str | None, pretrained: str | None) -> bool:
+    """Is ``name`` the checkpoint simapp saves at start, before any episode?
+
+    A fresh run saves iteration 0; a resumed run saves the model it loaded, numbered as the
+    pretrained checkpoint. Trained checkpoints are numbered above it.
+    """
+    if name is None:
+        return False
+    try:
+        start = checkpoint_number(pretrained) if pretrained else 0
+        return checkpoint_number(name) <= start
+    except ValueError:
+        return False
 
 
 def clear_stale_lock(store: ObjectStore, prefix: str) -> bool:

@@ -59,11 +59,15 @@ class Fault(BaseModel):
     """One injected fault for the simulated trainer."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(pattern="^(freeze|crash|ignore_sigterm|slow_start|crash_during_upload)$")
+    kind: str = Field(
+        pattern="^(freeze|crash|exception|ignore_sigterm|slow_start|crash_during_upload)$"
+    )
     attempt: int | None = Field(None, ge=1, description="only in this attempt (all when unset)")
     after_checkpoint: int = Field(0, ge=0, description="after this many checkpoints of the attempt")
     exit_code: int = Field(1, ge=1, le=255)
-    seconds: float = Field(0.0, ge=0, description="slow_start: delay before the first checkpoint")
+    seconds: float = Field(
+        0.0, ge=0, description="slow_start: delay before the first trained checkpoint"
+    )
 
 
 class Simulation(BaseModel):
@@ -90,7 +94,8 @@ class JobSpec(BaseModel):
     run_script: str | None = Field(
         None, description="key of the job's own run script in the bucket"
     )
-    race_type: str = Field("TIME_TRIAL", pattern="^(TIME_TRIAL|OBJECT_AVOIDANCE|HEAD_TO_HEAD)$")
+    # simapp's single-model race types; HEAD_TO_HEAD races two models and is not training
+    race_type: str = Field("TIME_TRIAL", pattern="^(TIME_TRIAL|OBJECT_AVOIDANCE|HEAD_TO_BOT)$")
     workers: int = Field(1, ge=1, le=8)
     content_sha256: str = ""
 

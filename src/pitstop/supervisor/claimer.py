@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from pitstop.errors import CorruptObject, NotFound, StoreError
-from pitstop.store.checkpoints import last_complete_checkpoint
+from pitstop.store.checkpoints import resume_point
 from pitstop.store.jobs import JobStatus, iso
 from pitstop.store.layout import model_prefix
 from pitstop.store.leases import Lease
@@ -97,7 +97,8 @@ class Claimer:
             training = max(0.0, (lost_at - started).total_seconds())
         checkpoint = None
         with contextlib.suppress(StoreError):
-            checkpoint = last_complete_checkpoint(self.ctx.store, model_prefix(status.id, last.n))
+            point = resume_point(self.ctx.store, model_prefix(status.id, last.n))
+            checkpoint = point.name if point else None
         return lc.Claim(
             me=claim.me,
             epoch=claim.epoch,

@@ -21,6 +21,7 @@ from pitstop.store.checkpoints import Progress
 from pitstop.store.jobs import JobSpec, JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.leases import Lease, Leases
+from pitstop.store.metrics import Evidence
 from pitstop.store.objects import ObjectStore
 from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.cache import LocalCache
@@ -94,6 +95,8 @@ class Current:
     fenced: bool = False  # the lease is lost: no more writes, no more side effects
     renewed_at: float | None = None  # monotonic time of the last successful lease write
     took_over: str | None = None  # the claim closed a silent instance's attempt: why
+    pretrained: str | None = None  # the checkpoint the running attempt loaded, if any
+    evidence: tuple[int, Evidence] | None = None  # (attempt, read when .finished was seen)
 
 
 @dataclass

@@ -21,7 +21,8 @@ import structlog
 
 from pitstop.config import Settings
 from pitstop.errors import CorruptObject, LeaseLost, NotFound, PitstopError, StoreError
-from pitstop.store.checkpoints import read_progress
+from pitstop.store import metrics
+from pitstop.store.checkpoints import is_initial_checkpoint, read_progress
 from pitstop.store.layout import model_prefix
 from pitstop.store.leases import Lease
 from pitstop.store.objects import ObjectStore
@@ -178,6 +179,8 @@ class Supervisor:
         )
         cur = Current(job_id, spec, lease, run, policy)
         cur.renewed_at = self.clock.monotonic()
+        if status.attempts and status.attempts[-1].n == run.attempt:
+            cur.pretrained = status.attempts[-1].pretrained_checkpoint
         self.current = cur
         self.ctx.log_event("supervisor.resumed", job_id, state=status.state.value, adopted=alive)
         self.executor.queue(cur, actions)
@@ -253,11 +256,46 @@ class Supervisor:
                 prefix = model_prefix(cur.job_id, cur.run.attempt)
                 p = read_progress(self.store, prefix, cur.progress)
                 cur.progress = p
-                heartbeat = lc.Heartbeat(p.checkpoint, p.checkpoint_mtime, p.age_s, p.finished)
+                finished, ok, why = p.finished, None, ""
+                if p.finished:
+                    finished, ok, why = self._finished_verdict(cur, status, code)
+                heartbeat = lc.Heartbeat(
+                    p.checkpoint,
+                    p.checkpoint_mtime,
+                    p.age_s,
+                    finished,
+                    finished_ok=ok,
+                    evidence=why,
+                    initial=is_initial_checkpoint(p.checkpoint, cur.pretrained),
+                )
             except StoreError as e:
                 log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
         notice = self.interruption.action if self.interruption else None
         return lc.Observation(status, code, heartbeat, cur.cancel_requested, notice, cur.fenced)
+
+    def _finished_verdict(
+        self, cur: Current, status: TrainerStatus, code: int | None
+    ) -> tuple[bool, bool | None, str]:
+        """``.finished`` is no proof (simapp writes it from a ``finally:``): judge it.
+
+        The metrics are read once per attempt, when ``.finished`` is first seen; while the
+        trainer still runs and they fall short, ``.finished`` is not reported yet.
+        """
+        n = cur.run.attempt
+        if cur.evidence is None or cur.evidence[0] != n:
+            found = metrics.read_evidence(
+                self.store,
+                model_prefix(cur.job_id, n),
+                self.ctx.layout.custom_file(cur.job_id, "hyperparameters.json"),
+            )
+            cur.evidence = (n, found)
+        evidence = cur.evidence[1]
+        exited = status in (TrainerStatus.EXITED, TrainerStatus.ABSENT)
+        ok = metrics.finished_ok(evidence, exited, code)
+        if ok is None:
+            return False, None, ""
+        how = f"trainer exit code {code}" if exited else "trainer still running"
+        return True, ok, f"{evidence.describe()}, {how}"
 
     def _drop(self, cur: Current, keep_cache: bool = False) -> None:
         if self.current is cur:

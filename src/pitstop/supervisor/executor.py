@@ -18,7 +18,7 @@ from collections.abc import Callable
 import structlog
 
 from pitstop.errors import LeaseLost, PitstopError, StoreError, TrainerError
-from pitstop.store.checkpoints import clear_stale_lock, last_complete_checkpoint
+from pitstop.store.checkpoints import clear_stale_lock, resume_point
 from pitstop.store.jobs import Attempt, JobStatus, iso
 from pitstop.store.layout import model_prefix
 from pitstop.store.states import Outcome, TrainerStatus
@@ -159,13 +159,14 @@ class Executor:
 
     # -- actions with more than one step ---------------------------------------------------
     def _pretrained(self, cur: Current, from_attempt: int | None) -> tuple[str | None, str | None]:
-        """The newest complete checkpoint at or before attempt ``from_attempt``."""
+        """The resume point of the newest attempt at or before ``from_attempt`` that has one:
+        the checkpoint the trainer really loads (DeepRacer's ``last``, else ``best``)."""
         n = from_attempt
         while n:
             prefix = model_prefix(cur.job_id, n)
-            name = last_complete_checkpoint(self.ctx.store, prefix)
-            if name is not None:
-                return prefix, name
+            point = resume_point(self.ctx.store, prefix)
+            if point is not None:
+                return prefix, point.name
             n -= 1
         return None, None
 
@@ -190,6 +191,7 @@ class Executor:
             return s
 
         self.update(cur, add)
+        cur.pretrained, cur.evidence = pre_ckpt, None
         handle = ctx.cache.read().get("handle") or {}
         if handle.get("attempt") == action.n and ctx.trainer.status()[0] is TrainerStatus.RUNNING:
             return  # started by an earlier try of this action
@@ -228,8 +230,9 @@ class Executor:
             # containers up, a crashed run script may have children; this also saves logs
             self.ctx.trainer.stop(self.ctx.settings.stop_timeout_s)
         prefix = model_prefix(cur.job_id, action.n)
-        try:
-            last = last_complete_checkpoint(self.ctx.store, prefix)
+        try:  # the checkpoint the next attempt will resume from (what DeepRacer loads)
+            point = resume_point(self.ctx.store, prefix)
+            last = point.name if point else None
         except StoreError:
             last = None
         ended = iso(self.ctx.clock.wall())

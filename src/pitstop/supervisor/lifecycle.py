@@ -7,14 +7,20 @@ signals and reboots.
 Edges (``# A -> B`` comments below name them):
 
 - claimed (``pending``/``preempted``) -> ``starting``: launch attempt n+1.
-- ``starting`` -> ``running``: the attempt's first checkpoint appears.
+- ``starting`` -> ``running``: the attempt's first *trained* checkpoint appears. simapp
+  saves an initial checkpoint (the model as loaded) as soon as it starts; that one is not
+  progress, so the first-checkpoint grace runs until a trained one follows.
 - ``starting``/``running`` -> ``restarting``: a stall (no new checkpoint for
-  ``stall_timeout_s``; before the first one, ``max(startup_grace_s, stall_timeout_s)``) or a
-  crash (the trainer exited without ``model/.finished``). Counts against ``max_restarts``.
+  ``stall_timeout_s``; before the first trained one, ``max(startup_grace_s,
+  stall_timeout_s)``) or a crash (the trainer exited without ``model/.finished``, or wrote
+  it without evidence of success: simapp writes it from a ``finally:``). Counts against
+  ``max_restarts``.
 - ``restarting`` -> ``starting``: after the trainer stopped and the backoff passed, a new
-  attempt in a new model prefix loads the previous attempt's last complete checkpoint.
+  attempt in a new model prefix loads the previous attempt's resume point (the checkpoint
+  DeepRacer's ``last``/``best`` resolves to, all files present).
 - ``restarting`` -> ``failed``: the restart budget is spent.
-- active -> ``succeeded``: ``.finished`` seen, or the training-time budget spent.
+- active -> ``succeeded``: ``.finished`` seen with evidence of success (enough training
+  episodes, or a clean exit), or the training-time budget spent.
 - active -> ``preempted``: a spot notice (does not count against ``max_restarts``).
 - active -> ``cancelled``: ``pitstop cancel``.
 - stop failed or too many failures in a row -> reboot, bounded by ``max_reboots``.
@@ -58,7 +64,11 @@ class Heartbeat:
     checkpoint: str | None = None  # newest checkpoint name (.coach_checkpoint); None: none yet
     checkpoint_mtime: float | None = None  # its LastModified (server epoch s): identifies "new"
     age_s: float | None = None  # server Date - LastModified
-    finished: bool = False  # model/.finished exists
+    finished: bool = False  # model/.finished exists (and, if judged, finished_ok says how)
+    # evidence of success once .finished is seen: False is a crash; None: not judged
+    finished_ok: bool | None = None
+    evidence: str = ""  # what finished_ok rests on, for the reason
+    initial: bool = False  # the checkpoint is simapp's initial one (no episode yet): not progress
 
 
 @dataclass(frozen=True)
@@ -351,6 +361,9 @@ def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run
     if obs.cancel_requested:
         return _begin_stop(run, obs, now, policy, Outcome.CANCELLED, "cancelled by request")
     hb = obs.heartbeat
+    if hb is not None and hb.finished and hb.finished_ok is False:
+        why = f"model/.finished without evidence of success ({hb.evidence or 'none'})"
+        return _begin_stop(run, obs, now, policy, Outcome.CRASHED, why)
     if hb is not None and hb.finished:
         return _begin_stop(
             run, obs, now, policy, Outcome.SUCCEEDED, "training finished (model/.finished)"
@@ -389,7 +402,7 @@ def _observe_heartbeat(
         # readings are back: the trainer could not upload either, so restart its clock now
         new = replace(new, blind=False, stale_since=max(new.stale_since or now, now))
         acts.append(_emit(new, ev.HEARTBEAT_RESTORED))
-    if hb.checkpoint is not None and hb.checkpoint_mtime != run.checkpoint_mtime:
+    if hb.checkpoint is not None and not hb.initial and hb.checkpoint_mtime != run.checkpoint_mtime:
         written = now - max(0.0, hb.age_s or 0.0)
         floor = new.attempt_started_at if new.attempt_started_at is not None else written
         new = replace(

@@ -74,6 +74,29 @@ def sd_notify(message: str) -> None:
             pass
 
 
+def watchdog_s(settings: Settings) -> float:
+    """How long the supervisor may go without feeding systemd's watchdog.
+
+    The watchdog is fed after every tick, and the next tick comes ``poll_interval_s`` later.
+    A tick can stop a trainer twice (the stop, then the attempt's clean-up); one stop is
+    SIGTERM, a wait, SIGKILL (``stop_timeout_s`` each, at most) and, with DRfC,
+    ``dr-stop-training`` and a ``docker stop`` of SageMaker.
+    """
+    one_stop = 3 * settings.stop_timeout_s + 90.0
+    return settings.poll_interval_s + 2 * one_stop + 60.0
+
+
+def extend_watchdog(settings: Settings) -> None:
+    """Under a systemd watchdog shorter than ``watchdog_s``, ask for that much (WATCHDOG_USEC)."""
+    current = os.environ.get("WATCHDOG_USEC")
+    if not current or not current.isdigit():
+        return
+    need = int(watchdog_s(settings) * 1_000_000)
+    if need > int(current):
+        sd_notify(f"WATCHDOG_USEC={need}")
+        log.info("watchdog.extended", from_s=int(current) / 1e6, to_s=need / 1e6)
+
+
 def build(settings: Settings) -> Supervisor:
     store = S3Store.from_settings(settings)
     imds = Imds(settings.imds_endpoint)
@@ -116,6 +139,7 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
     )
     sup.resume()
     sd_notify("READY=1")
+    extend_watchdog(settings)
 
     failed = 0
 

@@ -1,13 +1,29 @@
 """The DRfC backend: drive a real deepracer-for-cloud checkout at ``drfc_home``.
 
-Per attempt: write the managed keys of ``run.env`` / ``system.env`` (rendered from the
-templates in ``templates/drfc``; every other line of the user's files is kept, the
-originals are backed up once), copy the job's custom files into ``custom_files/`` and run
-``dr-upload-custom-files``, then ``dr-start-training -q``: never ``-w``, because each attempt
-trains into a new model prefix that loads the previous one as pretrained (DRfC's increment
-pattern). Stopping runs ``dr-stop-training``; containers still up after that count as a
-failed stop (the supervisor escalates). Whether training runs is read from ``docker ps``
-(containers named ``deepracer-<DR_RUN_ID>...``, in both compose and swarm styles).
+Per attempt: clear whatever an earlier run left (a reboot or a supervisor restart leaves
+swarm stack ``deepracer-0`` behind, with its tasks, and ``dr-start-training`` refuses to
+start while it has any; a SageMaker container can outlive its stack), write the managed
+keys of ``run.env`` / ``system.env`` (rendered from the templates in ``templates/drfc``;
+every other line of the user's files is kept, the originals are backed up once), copy the
+job's custom files into ``custom_files/`` and run ``dr-upload-custom-files``, then
+``dr-start-training -q``: never ``-w``, because each attempt trains into a new model prefix
+that loads the previous one as pretrained (DRfC's increment pattern), with
+``DR_LOCAL_S3_PRETRAINED_CHECKPOINT`` set to the ``last``/``best`` that resolves to exactly
+the checkpoint the supervisor recorded.
+
+``bin/activate.sh`` is sourced without ``set -e``: DRfC v6.x ends it with a test that is
+false in a non-interactive shell, so it "fails" after doing its work; what counts is that it
+defined the ``dr-*`` commands, which is checked.
+
+Whether training runs is read from Docker: the SageMaker container (``<tmp>-algo-1-<id>``,
+started by rl_coach through the Docker socket, outside the stack) is the trainer; while it
+runs, training runs, and when it exited its exit code is the attempt's. Before SageMaker is
+up, the stack's containers and tasks (``docker stack ps``: a task swarm rejected, e.g. for a
+missing bind source, shows there and nowhere else) say whether it is still starting.
+Stopping runs ``dr-stop-training`` (which finds SageMaker through the host's
+``/tmp/sagemaker``), then makes sure: a SageMaker container still running is stopped, a
+stack still there is removed; containers still up after that count as a failed stop (the
+supervisor escalates).
 """
 
 from __future__ import annotations
@@ -17,11 +33,15 @@ import re
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from pitstop.config import Settings
 from pitstop.errors import TrainerError
+from pitstop.store.checkpoints import resume_point
 from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
 from pitstop.store.states import TrainerStatus
@@ -30,7 +50,18 @@ from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.envfile import check_env_file
 from pitstop.trainers.process import ProcessGroup
 
+log = structlog.get_logger("pitstop.trainers.drfc")
+
+# log events of this backend (noun.past_tense, like the supervisor's)
+LEFTOVERS_FOUND = "drfc.leftovers_found"  # an earlier run's stack or SageMaker was still up
+SAGEMAKER_STOPPED = "drfc.sagemaker_stopped"  # dr-stop-training left SageMaker running
+STACK_REMOVED = "drfc.stack_removed"  # dr-stop-training left the stack in place
+
 RUN_ID = "0"
+STACK = f"deepracer-{RUN_ID}"
+_SAGEMAKER = re.compile(r"-algo-\d+-[a-z0-9]+$")  # <tmpname>-algo-1-xxxxx (SageMaker local)
+_LIVE_TASK = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+ACTIVATION_FAILED = 90  # exit code: bin/activate.sh did not define the dr-* commands
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Z0-9_]+)=")
 
 
@@ -57,7 +88,9 @@ def merge_env(existing: str, rendered: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_env_files(plan: AttemptPlan, workers: int | None = None) -> dict[str, str]:
+def render_env_files(
+    plan: AttemptPlan, workers: int | None = None, pretrained_selector: str = "last"
+) -> dict[str, str]:
     ctx = {
         "job_id": plan.job_id,
         "attempt": plan.attempt,
@@ -66,6 +99,7 @@ def render_env_files(plan: AttemptPlan, workers: int | None = None) -> dict[str,
         "race_type": plan.spec.race_type,
         "model_prefix": plan.model_prefix,
         "pretrained_prefix": plan.pretrained_prefix,
+        "pretrained_selector": pretrained_selector,
         "custom_files_prefix": plan.custom_files_prefix.rstrip("/"),
         "region": plan.region,
         "bucket": plan.bucket,
@@ -80,6 +114,113 @@ def render_env_files(plan: AttemptPlan, workers: int | None = None) -> dict[str,
     return files
 
 
+def env_value(text: str, key: str) -> str | None:
+    """The last value of ``key`` in an env file (as DRfC's ``eval export`` leaves it)."""
+    value = None
+    for line in text.splitlines():
+        m = _KEY.match(line)
+        if m and m.group(1) == key:
+            value = line.split("=", 1)[1].strip().strip("'\"")
+    return value
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    state: str  # docker's: created, running, exited, ...
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting", "created")
+
+    @property
+    def sagemaker(self) -> bool:
+        return bool(_SAGEMAKER.search(self.name))
+
+    def in_stack(self) -> bool:
+        """A container of DRfC's training stack (swarm ``deepracer-0_``, compose ``deepracer-0-``)."""
+        return self.name.startswith((f"{STACK}_", f"{STACK}-"))
+
+
+class Docker:
+    """The few docker CLI calls this backend makes; ``None`` means docker did not answer."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def _run(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["docker", *args], capture_output=True, text=True, timeout=timeout, env=self.env
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    def containers(self) -> list[Container] | None:
+        """Every container, exited ones too, newest first."""
+        r = self._run("ps", "-a", "--no-trunc", "--format", "{{.ID}}\\t{{.Names}}\\t{{.State}}")
+        if r is None or r.returncode != 0:
+            return None
+        out = []
+        for line in r.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3:
+                out.append(Container(*parts))
+        return out
+
+    def exit_code(self, cid: str) -> int | None:
+        r = self._run("inspect", "--format", "{{.State.ExitCode}}", cid)
+        if r is None or r.returncode != 0:
+            return None
+        try:
+            return int(r.stdout.strip())
+        except ValueError:
+            return None
+
+    def stack_tasks(self) -> list[tuple[str, str, str]] | None:
+        """(task, current state, error) of the stack's tasks; [] when there is no stack."""
+        r = self._run(
+            "stack",
+            "ps",
+            STACK,
+            "--no-trunc",
+            "--format",
+            "{{.Name}}\\t{{.CurrentState}}\\t{{.Error}}",
+        )
+        if r is None:
+            return None
+        if r.returncode != 0:
+            return [] if "nothing found in stack" in r.stderr.lower() else None
+        tasks = []
+        for line in r.stdout.splitlines():
+            name, _, rest = line.partition("\t")
+            state, _, error = rest.partition("\t")
+            tasks.append((name, state.split(" ", 1)[0].lower(), error))
+        return tasks
+
+    def stop(self, ids: list[str], timeout_s: float) -> None:
+        self._run("stop", "-t", str(max(1, int(timeout_s))), *ids, timeout=timeout_s + 30)
+
+    def remove(self, ids: list[str]) -> None:
+        self._run("rm", *ids)
+
+    def remove_stack(self) -> None:
+        self._run("stack", "rm", STACK)
+
+    def logs(self, cid: str) -> bytes:
+        try:
+            r = subprocess.run(
+                ["docker", "logs", "--tail", "5000", cid],
+                capture_output=True,
+                timeout=30,
+                env=self.env,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"(could not read: {e})\n".encode()
+        return r.stdout + r.stderr
+
+
 class DrfcTrainer:
     def __init__(self, settings: Settings, store: ObjectStore, layout: Layout) -> None:
         self.home = Path(settings.drfc_home)
@@ -90,6 +231,7 @@ class DrfcTrainer:
         self._plan: AttemptPlan | None = None
         self._active = False
         self._logs: list[Path] = []
+        self._reported = False  # the stack's task errors went into the attempt log
 
     # -- helpers -----------------------------------------------------------------------
     def _check_home(self) -> None:
@@ -101,14 +243,50 @@ class DrfcTrainer:
     def _env(self, plan: AttemptPlan | None) -> dict[str, str]:
         return {**os.environ, **(plan.env() if plan else {}), "DR_DIR": str(self.home)}
 
+    def _docker(self) -> Docker:
+        return Docker(self._env(self._plan))
+
     def _dr(self, commands: str) -> list[str]:
-        # ``commands`` are literals of this module; the checkout's path is an argument ($1),
-        # never shell text
-        script = 'set -e; cd "$1"; source bin/activate.sh >/dev/null; ' + commands
+        """``bash -c`` running ``commands`` after sourcing ``bin/activate.sh``; the checkout's
+        path is ``$1``, never shell text."""
+        script = (
+            # activate.sh reads $1 as a run.env to load: it gets none
+            f'home="$1"; set --; cd "$home" || exit {ACTIVATION_FAILED}\n'
+            # no set -e here: v6.x's activate.sh returns 1 in a non-interactive shell after
+            # doing its work; what matters is that it defined the dr-* commands
+            "source bin/activate.sh\n"
+            "if ! declare -F dr-start-training >/dev/null; then\n"
+            '  echo "pitstop: sourcing $home/bin/activate.sh did not define the dr-* commands'
+            ' (its output is above)" >&2\n'
+            f"  exit {ACTIVATION_FAILED}\n"
+            "fi\n"
+            "set -e\n"
+            f"{commands}\n"
+        )
         return ["bash", "-c", script, "pitstop-drfc", str(self.home)]
 
-    def _write_env_files(self, plan: AttemptPlan) -> None:
-        for name, rendered in render_env_files(plan).items():
+    def _swarm(self) -> bool:
+        try:
+            text = (self.home / "system.env").read_text()
+        except OSError:
+            return True
+        return (env_value(text, "DR_DOCKER_STYLE") or "swarm").lower() == "swarm"
+
+    def _selector(self, plan: AttemptPlan) -> str:
+        """The DR_LOCAL_S3_PRETRAINED_CHECKPOINT that loads exactly the recorded checkpoint."""
+        if not plan.pretrained_prefix:
+            return "last"
+        point = resume_point(self.store, plan.pretrained_prefix)
+        if point is None or point.name != plan.pretrained_checkpoint:
+            loads = point.name if point else "nothing"
+            raise TrainerError(
+                f"DRfC would load {loads} from {plan.pretrained_prefix}, not the recorded "
+                f"{plan.pretrained_checkpoint} (DR_LOCAL_S3_PRETRAINED_CHECKPOINT is only best or last)"
+            )
+        return point.selector
+
+    def _write_env_files(self, plan: AttemptPlan, selector: str) -> None:
+        for name, rendered in render_env_files(plan, pretrained_selector=selector).items():
             path = self.home / name
             backup = self.home / f"{name}.pitstop-orig"
             existing = path.read_text() if path.exists() else ""
@@ -123,45 +301,79 @@ class DrfcTrainer:
             name = item.key.rsplit("/", 1)[-1]
             (target / name).write_bytes(self.store.get(item.key).body)
 
-    def _containers(self) -> list[str] | None:
-        try:
-            r = subprocess.run(
-                ["docker", "ps", "-q", "--filter", f"name=deepracer-{RUN_ID}"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                env=self._env(self._plan),
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if r.returncode != 0:
-            return None
-        return r.stdout.split()
+    def _note(self, path: Path, text: str) -> None:
+        """A line from pitstop in a log the job keeps (the attempt's or the stop log)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(f"pitstop: {text}\n")
+
+    @property
+    def _stop_log(self) -> Path:
+        return (self._plan.work_dir if self._plan else self.home) / "dr-stop-training.log"
 
     # -- the port ----------------------------------------------------------------------
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
         self._check_home()
+        selector = self._selector(plan)
         plan.work_dir.mkdir(parents=True, exist_ok=True)
-        self._write_env_files(plan)
+        self._plan, self._logs, self._reported = plan, [plan.log_path], False
+        # an earlier run's stack blocks dr-start-training: stop it with the run.env it used
+        found = self._leftovers()
+        if found:
+            log.warning(LEFTOVERS_FOUND, job_id=plan.job_id, attempt=plan.attempt, found=found)
+            self._note(
+                plan.log_path, f"an earlier run was still up ({', '.join(found)}); stopping it"
+            )
+            if not self._teardown(self.stop_timeout_s):
+                raise TrainerError(f"an earlier DRfC run could not be stopped: {', '.join(found)}")
+            self._logs.append(self._stop_log)
+        self._remove_exited_sagemaker()
+        self._write_env_files(plan, selector)
         self._copy_custom_files(plan)
-        self._plan, self._active = plan, True
-        self._logs = [plan.log_path]
+        self._active = True
         handle = self._start.start(
-            self._dr("dr-upload-custom-files; dr-start-training -q"),
+            self._dr("dr-upload-custom-files\ndr-start-training -q"),
             self._env(plan),
             self.home,
             plan.log_path,
         )
         return {**handle, "run_id": RUN_ID, "log": str(plan.log_path)}
 
+    def _leftovers(self) -> list[str]:
+        docker = self._docker()
+        found = [
+            c.name for c in docker.containers() or [] if c.running and (c.sagemaker or c.in_stack())
+        ]
+        if self._swarm() and docker.stack_tasks():
+            found.append(f"stack {STACK}")
+        return found
+
+    def _remove_exited_sagemaker(self) -> None:
+        """An earlier attempt's exited SageMaker container must not pass for this one's; its
+        output is kept first (a supervisor that died with its instance could not)."""
+        docker = self._docker()
+        old = [c for c in docker.containers() or [] if c.sagemaker and not c.running]
+        if not old or self._plan is None:
+            return
+        path = self._plan.work_dir / f"attempt-{self._plan.attempt}-earlier-containers.log"
+        with path.open("ab") as out:
+            for c in old:
+                out.write(
+                    f"===== docker logs {c.name} (exited, before this attempt) =====\n".encode()
+                )
+                out.write(docker.logs(c.id))
+        self._logs.append(path)
+        docker.remove([c.id for c in old])
+
     def adopt(self, handle: dict[str, Any]) -> bool:
         self._check_home()
         if handle.get("run_id") != RUN_ID:
             return False
-        if self._containers():
+        containers = self._docker().containers() or []
+        if any(c.running and (c.sagemaker or c.in_stack()) for c in containers):
             self._active = True
-            log = handle.get("log")
-            self._logs = [Path(log)] if isinstance(log, str) else []
+            log_path = handle.get("log")
+            self._logs = [Path(log_path)] if isinstance(log_path, str) else []
             return True
         return False
 
@@ -172,18 +384,54 @@ class DrfcTrainer:
         if state is TrainerStatus.RUNNING:
             return TrainerStatus.RUNNING, None  # still starting the stack
         if state is TrainerStatus.EXITED and code not in (0, None):
-            return TrainerStatus.EXITED, code  # dr-start-training failed
-        containers = self._containers()
+            return TrainerStatus.EXITED, code  # activation or dr-start-training failed
+        docker = self._docker()
+        containers = docker.containers()
         if containers is None:
             return TrainerStatus.RUNNING, None  # docker did not answer: unknown, not a crash
-        return (TrainerStatus.RUNNING, None) if containers else (TrainerStatus.EXITED, None)
+        sagemaker = [c for c in containers if c.sagemaker]
+        if any(c.running for c in sagemaker):
+            return TrainerStatus.RUNNING, None
+        if sagemaker:  # the trainer ended: how it exited is the attempt's exit code
+            return TrainerStatus.EXITED, docker.exit_code(sagemaker[0].id)
+        # no SageMaker yet: rl_coach starts it, so training is starting while rl_coach is
+        # (robomaker alone trains nothing)
+        if any(c.running and c.in_stack() and "rl_coach" in c.name for c in containers):
+            return TrainerStatus.RUNNING, None
+        if self._swarm():
+            tasks = docker.stack_tasks()
+            coach = [t for t in tasks or [] if "_rl_coach." in t[0]]
+            if tasks is None or any(state in _LIVE_TASK for _, state, _ in coach):
+                return TrainerStatus.RUNNING, None  # scheduled, not yet running
+            self._report_tasks(tasks)
+        return TrainerStatus.EXITED, None
+
+    def _report_tasks(self, tasks: list[tuple[str, str, str]]) -> None:
+        """Put why swarm's tasks ended (a rejected task shows nowhere else) in the attempt log."""
+        if self._reported or self._plan is None:
+            return
+        self._reported = True
+        if not tasks:
+            self._note(self._plan.log_path, f"no container of stack {STACK} ran, and no SageMaker")
+        for name, state, error in tasks:
+            self._note(self._plan.log_path, f"task {name}: {state}{': ' + error if error else ''}")
 
     def stop(self, timeout_s: float) -> bool:
         if not self._active:
             return True
         self._start.stop(timeout_s)
         self._save_container_logs()
-        stop_log = (self._plan.work_dir if self._plan else self.home) / "dr-stop-training.log"
+        if not self._teardown(timeout_s):
+            return False
+        if self._stop_log not in self._logs:
+            self._logs.append(self._stop_log)
+        self._active = False
+        return True
+
+    def _teardown(self, timeout_s: float) -> bool:
+        """dr-stop-training, then make sure: SageMaker stopped, stack removed, all gone."""
+        stop_log = self._stop_log
+        stop_log.parent.mkdir(parents=True, exist_ok=True)
         try:
             with stop_log.open("ab") as out:
                 subprocess.run(
@@ -191,52 +439,69 @@ class DrfcTrainer:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=self._env(self._plan),
-                    timeout=max(timeout_s, 30.0),
+                    timeout=max(timeout_s, 60.0),
                     check=False,
                 )
         except subprocess.TimeoutExpired:
-            pass
-        self._logs.append(stop_log)
+            self._note(stop_log, "dr-stop-training did not finish in time")
+        docker = self._docker()
         deadline = time.monotonic() + timeout_s
+        forced = False
         while True:
-            containers = self._containers()
-            if containers == []:
-                self._active = False
-                return True
+            containers = docker.containers()
+            tasks = docker.stack_tasks() if self._swarm() else []
+            if containers is not None and tasks is not None:
+                sagemaker = [c for c in containers if c.sagemaker and c.running]
+                stack = [c for c in containers if c.in_stack() and c.running]
+                if not sagemaker and not stack and not tasks:
+                    return True
+                if not forced:
+                    forced = True
+                    if (
+                        sagemaker
+                    ):  # DRfC did not find it (e.g. another /tmp): its GPU memory stays taken
+                        names = [c.name for c in sagemaker]
+                        log.warning(SAGEMAKER_STOPPED, containers=names)
+                        self._note(
+                            stop_log,
+                            f"SageMaker still running after dr-stop-training: stopping {names}",
+                        )
+                        docker.stop([c.id for c in sagemaker], timeout_s)
+                    if tasks:
+                        log.warning(STACK_REMOVED, stack=STACK)
+                        self._note(
+                            stop_log,
+                            f"stack {STACK} still there after dr-stop-training: removing it",
+                        )
+                        docker.remove_stack()
+                    continue
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.5)
+            time.sleep(0.25)
 
     def stop_strays(self, job_id: str, instance_id: str) -> int:
         """DRfC runs one stack per instance: one not adopted is a stray, whoever started it."""
-        if self._active or not self.home.is_dir():
+        if self._active or not (self.home / "bin" / "activate.sh").is_file():
             return 0
-        containers = self._containers()
-        if not containers:
+        found = self._leftovers()
+        if not found:
             return 0
-        self._active = True
-        self.stop(self.stop_timeout_s)
+        log.warning(LEFTOVERS_FOUND, job_id=job_id, instance_id=instance_id, found=found)
+        self._teardown(self.stop_timeout_s)
         return 1
 
     def _save_container_logs(self) -> None:
         if self._plan is None:
             return
         path = self._plan.work_dir / f"attempt-{self._plan.attempt}-containers.log"
-        ids = self._containers() or []
+        docker = self._docker()
+        ours = [c for c in docker.containers() or [] if c.sagemaker or c.in_stack()]
         with path.open("wb") as out:
-            for cid in ids:
-                out.write(f"===== docker logs {cid} =====\n".encode())
-                try:
-                    r = subprocess.run(
-                        ["docker", "logs", "--tail", "5000", cid],
-                        capture_output=True,
-                        timeout=30,
-                        env=self._env(self._plan),
-                    )
-                    out.write(r.stdout + r.stderr)
-                except (OSError, subprocess.TimeoutExpired) as e:
-                    out.write(f"(could not read: {e})\n".encode())
-        self._logs.append(path)
+            for c in ours:
+                out.write(f"===== docker logs {c.name} ({c.state}) =====\n".encode())
+                out.write(docker.logs(c.id))
+        if path not in self._logs:
+            self._logs.append(path)
 
     def log_files(self) -> list[Path]:
         return [p for p in self._logs if p.exists()]

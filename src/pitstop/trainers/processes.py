@@ -1,4 +1,11 @@
-"""Shared shape of the backends that run one local process group per attempt."""
+"""Shared shape of the backends that run one local process group per attempt.
+
+A supervisor that adopts a trainer after a restart is not its parent and cannot learn its
+exit code; ``$PITSTOP_EXIT_FILE`` is where a trainer may leave it (the simulated trainer
+does; a run script can with ``trap 'echo $? > "$PITSTOP_EXIT_FILE"' EXIT``). It is read only
+when the code is otherwise unknown: the exit code is part of the evidence that a run that
+wrote ``model/.finished`` succeeded.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ class ProcessTrainer:
     def __init__(self) -> None:
         self._group = ProcessGroup()
         self._log: Path | None = None
+        self._exit_file: Path | None = None
 
     def argv(self, plan: AttemptPlan) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -27,20 +35,34 @@ class ProcessTrainer:
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
         plan.work_dir.mkdir(parents=True, exist_ok=True)
         argv = self.argv(plan)
-        env = {**os.environ, **plan.env(), **self.extra_env(plan)}
+        self._exit_file = plan.work_dir / f"attempt-{plan.attempt}.exit"
+        self._exit_file.unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            **plan.env(),
+            **self.extra_env(plan),
+            "PITSTOP_EXIT_FILE": str(self._exit_file),
+        }
         self._log = plan.log_path
         handle = self._group.start(argv, env, plan.work_dir, plan.log_path)
-        return {**handle, "log": str(plan.log_path)}
+        return {**handle, "log": str(plan.log_path), "exit_file": str(self._exit_file)}
 
     def adopt(self, handle: dict[str, Any]) -> bool:
         if self._group.adopt(handle):
-            log = handle.get("log")
+            log, exit_file = handle.get("log"), handle.get("exit_file")
             self._log = Path(log) if isinstance(log, str) else None
+            self._exit_file = Path(exit_file) if isinstance(exit_file, str) else None
             return True
         return False
 
     def status(self) -> tuple[TrainerStatus, int | None]:
-        return self._group.status()
+        state, code = self._group.status()
+        if state is TrainerStatus.EXITED and code is None and self._exit_file is not None:
+            try:  # adopted: not our child, so only the trainer's own word tells the code
+                code = int(self._exit_file.read_text().strip())
+            except (OSError, ValueError):
+                code = None
+        return state, code
 
     def stop(self, timeout_s: float) -> bool:
         return self._group.stop(timeout_s)

@@ -1,16 +1,32 @@
 """The simulated DeepRacer trainer process (``python -m pitstop.trainers.simulated_run``).
 
-It writes what DRfC writes (REFERENCE.md section 1) under ``$PITSTOP_MODEL_PREFIX`` at the
-pace of the job's ``simulation`` block, in DRfC's upload order (``.lock``, ckpt files,
-``.coach_checkpoint``, ``model_N.pb``, delete ``.lock``), keeps the last 4 checkpoints plus
-the best, and continues numbering from ``$PITSTOP_PRETRAINED_CHECKPOINT`` (whose files must
-all be present, as a real trainer needs them). Checkpoints are numbered 1..checkpoints over
-the whole job; when the last is written it writes ``model/.finished`` and exits 0.
+It follows simapp's semantics (REFERENCE.md section 1) under ``$PITSTOP_MODEL_PREFIX``, at
+the pace of the job's ``simulation`` block:
 
-Faults (the ``simulation.faults`` list; ``attempt`` unset = every attempt):
-``freeze`` after N checkpoints (keeps rewriting TrainingMetrics.json, like the known
-"endless evaluation" hang), ``crash`` with an exit code, ``crash_during_upload`` (dies
-holding ``model/.lock``), ``ignore_sigterm``, ``slow_start`` (seconds before the first one).
+- at start, what DRfC writes (training params, reward function, ``ip/``, metadata), then the
+  *initial* checkpoint, at once: the model as loaded (``0_Step-0.ckpt`` for a fresh run, the
+  pretrained checkpoint's own name when resuming), before any episode;
+- per iteration: the checkpoint in DRfC's upload order (``.lock``, ckpt files,
+  ``.coach_checkpoint``, ``model_N.pb``, delete ``.lock``), then that iteration's episodes in
+  ``metrics/TrainingMetrics.json`` (``num_episodes_between_training`` training episodes from
+  the job's hyperparameters, then evaluation episodes), then ``deepracer_checkpoints.json``
+  (best/last), which simapp writes after the evaluation; the last 4 checkpoints plus the
+  best are kept;
+- trained checkpoints are numbered 1..checkpoints over the whole job, continuing from the
+  pretrained one (``$PITSTOP_PRETRAINED_CHECKPOINT``: a name, or ``last``/``best`` resolved
+  like simapp from ``deepracer_checkpoints.json``, falling back to ``.coach_checkpoint``;
+  every file of it must be present); after the last one it writes ``model/.finished`` and
+  exits 0.
+
+Faults (the ``simulation.faults`` list; ``attempt`` unset = every attempt; ``after_checkpoint``
+counts the attempt's trained checkpoints): ``freeze`` (keeps rewriting TrainingMetrics.json,
+like the known "endless evaluation" hang), ``crash`` with an exit code, ``exception``
+(raised while the next checkpoint is evaluated: that checkpoint is uploaded but
+``deepracer_checkpoints.json`` still names the one before, which is what ``last`` resumes
+from; ``model/.finished`` is written all the same, as simapp's ``finally:`` does, and the
+process exits with the code), ``crash_during_upload`` (dies holding ``model/.lock``),
+``ignore_sigterm``, ``slow_start``
+(seconds between the initial and the first trained checkpoint: image pulls, simulator start).
 S3 errors are retried: an unreachable store delays the trainer, it does not kill it.
 """
 
@@ -81,6 +97,23 @@ def _at(faults: list[Fault], done: int) -> Fault | None:
     return next((f for f in faults if f.after_checkpoint == done), None)
 
 
+def _resolve(w: Writer, pre: ModelKeys, which: str) -> str:
+    """simapp's ``best``/``last``: deepracer_checkpoints.json, else ``.coach_checkpoint``."""
+    doc = json.loads(w.read(pre.checkpoints_json) or b"{}")
+    name = str((doc.get(f"{which}_checkpoint") or {}).get("name") or "")
+    if not name:
+        name = (w.read(pre.coach_checkpoint) or b"").decode("utf-8", "replace").strip()
+    return name
+
+
+def _hyperparameter(w: Writer, key: str, name: str, default: int) -> int:
+    try:
+        value = json.loads(w.read(key) or b"{}").get(name, default)
+        return max(1, int(value))
+    except (ValueError, TypeError, AttributeError):
+        return default
+
+
 def main() -> int:
     env = os.environ
     sim = Simulation.model_validate_json(env.get("PITSTOP_SIMULATION", "{}"))
@@ -97,6 +130,7 @@ def main() -> int:
         _log("ignoring SIGTERM")
 
     first = 1
+    initial = checkpoint_name(0, 0)
     pre_prefix, pre_ckpt = (
         env.get("PITSTOP_PRETRAINED_PREFIX"),
         env.get("PITSTOP_PRETRAINED_CHECKPOINT"),
@@ -104,59 +138,81 @@ def main() -> int:
     if pre_prefix and pre_ckpt:
         pre = ModelKeys(pre_prefix)
         if pre_ckpt in ("last", "best"):  # DRfC's DR_LOCAL_S3_PRETRAINED_CHECKPOINT values
-            doc = json.loads(w.read(pre.checkpoints_json) or b"{}")
-            pre_ckpt = str(doc.get(f"{pre_ckpt}_checkpoint", {}).get("name", ""))
+            which, pre_ckpt = pre_ckpt, _resolve(w, pre, pre_ckpt)
             if not pre_ckpt:
-                _log(f"no deepracer_checkpoints.json in {pre_prefix}")
+                _log(f"no {which} checkpoint in {pre_prefix}")
                 return 4
         missing = [k for k in pre.checkpoint_files(pre_ckpt) if not w.exists(k)]
         if missing:
             _log(f"pretrained checkpoint incomplete, missing {missing}")
             return 4
         first = checkpoint_number(pre_ckpt) + 1
+        initial = pre_ckpt
         _log(f"loaded pretrained {pre_prefix}/{pre_ckpt}; continuing at {first}")
 
     # what DRfC writes at start
-    reward = w.read(env.get("PITSTOP_CUSTOM_FILES_PREFIX", "") + "reward_function.py") or b""
-    w.put(
-        keys.training_params,
-        f"WORLD_NAME: {env.get('PITSTOP_WORLD', '')}\nJOB_ID: {env['PITSTOP_JOB_ID']}\n",
+    custom = env.get("PITSTOP_CUSTOM_FILES_PREFIX", "")
+    reward = w.read(custom + "reward_function.py") or b""
+    per_iteration = _hyperparameter(
+        w, custom + "hyperparameters.json", "num_episodes_between_training", 20
     )
-    w.put(keys.reward_function, reward)
+    if not w.exists(keys.training_params):  # unless DRfC's start script wrote them already
+        w.put(
+            keys.training_params,
+            f"WORLD_NAME: {env.get('PITSTOP_WORLD', '')}\nJOB_ID: {env['PITSTOP_JOB_ID']}\n",
+        )
+    if not w.exists(keys.reward_function):
+        w.put(keys.reward_function, reward)
     w.put(keys.ip("ip.json"), json.dumps({"IP": "127.0.0.1"}))
     w.put(keys.ip("hyperparameters.json"), "{}")
     w.put(keys.ip("done"), "")
     w.put(keys.metadata, json.dumps({"action_space_type": "discrete", "version": "5"}))
 
+    # simapp saves the model it starts from as soon as SageMaker is up, before any episode
+    kept: list[str] = []
+    _upload_checkpoint(w, keys, initial)
+    kept.append(initial)
+    w.put(keys.ready, b"")
+    _log(f"initial checkpoint {initial}")
+
     for f in _faults(sim, attempt, "slow_start"):
         _log(f"slow start: {f.seconds} s")
         time.sleep(f.seconds)
-    w.put(keys.ready, b"")
 
     rng = random.Random(attempt)
     metrics: list[dict[str, Any]] = []
-    kept: list[int] = []
     best: tuple[float, str] | None = None
     done = 0
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
+    exceptions = _faults(sim, attempt, "exception")
     upload_crashes = _faults(sim, attempt, "crash_during_upload")
     for n in range(first, sim.checkpoints + 1):
         _maybe_fault(w, keys, freezes, crashes, done, metrics)
         time.sleep(sim.checkpoint_interval_s)
         name = checkpoint_name(n, n * sim.steps_per_checkpoint)
-        w.put(keys.lock, b"")
-        files = keys.checkpoint_files(name)
         if (crash := _at(upload_crashes, done)) is not None:
-            w.put(files[0], os.urandom(64))
+            w.put(keys.lock, b"")
+            w.put(keys.checkpoint_files(name)[0], os.urandom(64))
             _log(f"crash during upload of {name} (holding model/.lock), exit {crash.exit_code}")
             return crash.exit_code
-        for key in files[:3]:
-            w.put(key, os.urandom(256))
-        w.put(keys.coach_checkpoint, name)
-        w.put(files[3], os.urandom(256))
+        _upload_checkpoint(w, keys, name)
+        kept.append(name)
+        if (raised := _at(exceptions, done)) is not None:
+            # simapp uploads .finished from a finally: block, so an exception ends like a success
+            w.put(keys.finished, b"")
+            _log(f"exception evaluating {name}; model/.finished written, exit {raised.exit_code}")
+            return raised.exit_code
         score = 20.0 * n + rng.uniform(-5, 5)
         if best is None or score >= best[0]:
             best = (score, name)
+        _prune(w, keys, kept, best[1])
+        # the iteration's episodes, then the evaluation's verdict on the new checkpoint
+        metrics += _episodes(len(metrics), n, per_iteration, score, rng)
+        w.put(
+            keys.metrics,
+            json.dumps({"metrics": metrics, "version": 2.0, "best_model_metric": "progress"}),
+        )
+        w.put(keys.simtrace(n), "episode,steps,x,y\n0,1,0.0,0.0\n")
         w.put(
             keys.checkpoints_json,
             json.dumps(
@@ -174,21 +230,23 @@ def main() -> int:
                 }
             ),
         )
-        w.delete(keys.lock)
-        kept.append(n)
-        _prune(w, keys, kept, best[1], sim)
-        metrics += _episodes(n, score, rng)
-        w.put(
-            keys.metrics,
-            json.dumps({"metrics": metrics, "version": 2.0, "best_model_metric": "progress"}),
-        )
-        w.put(keys.simtrace(n), "episode,steps,x,y\n0,1,0.0,0.0\n")
         done += 1
         _log(f"checkpoint {name}")
     _maybe_fault(w, keys, freezes, crashes, done, metrics)
     w.put(keys.finished, b"")
     _log("finished")
     return 0
+
+
+def _upload_checkpoint(w: Writer, keys: ModelKeys, name: str) -> None:
+    """DRfC's upload order: .lock, ckpt files, .coach_checkpoint, model_N.pb, delete .lock."""
+    files = keys.checkpoint_files(name)
+    w.put(keys.lock, b"")
+    for key in files[:3]:
+        w.put(key, os.urandom(256))
+    w.put(keys.coach_checkpoint, name)
+    w.put(files[3], os.urandom(256))
+    w.delete(keys.lock)
 
 
 def _maybe_fault(
@@ -225,29 +283,32 @@ def _maybe_fault(
             time.sleep(0.5)
 
 
-def _prune(w: Writer, keys: ModelKeys, kept: list[int], best: str, sim: Simulation) -> None:
+def _prune(w: Writer, keys: ModelKeys, kept: list[str], best: str) -> None:
     """Keep the last 4 checkpoints plus the best, as DeepRacer does."""
-    best_n = checkpoint_number(best)
     while len(kept) > 4:
         old = kept.pop(0)
-        if old == best_n:
+        if old == best:
             continue
-        for key in keys.checkpoint_files(checkpoint_name(old, old * sim.steps_per_checkpoint)):
+        for key in keys.checkpoint_files(old):
             w.delete(key)
 
 
-def _episodes(n: int, score: float, rng: random.Random) -> list[dict[str, Any]]:
+def _episodes(
+    before: int, n: int, training: int, score: float, rng: random.Random
+) -> list[dict[str, Any]]:
+    """One iteration in simapp's TrainingMetrics.json format: training, then evaluation."""
     out = []
-    for i in range(3):
+    for i in range(training + 2):
+        phase = "training" if i < training else "evaluation"
         out.append(
             {
                 "reward_score": round(score + rng.uniform(-3, 3), 2),
                 "metric_time": n * 60000 + i * 1000,
-                "start_time": n * 60000,
-                "elapsed_time_in_milliseconds": 15000,
-                "episode": n * 3 + i,
-                "trial": i + 1,
-                "phase": "training" if i < 2 else "evaluation",
+                "start_time": n * 60000 + i * 1000 - 900,
+                "elapsed_time_in_milliseconds": 900,
+                "episode": before + i + 1,
+                "trial": i + 1 if phase == "training" else i - training + 1,
+                "phase": phase,
                 "completion_percentage": min(100, int(10 * n + rng.uniform(0, 10))),
                 "episode_status": "Lap complete" if n > 5 else "Off track",
             }
@@ -255,5 +316,21 @@ def _episodes(n: int, score: float, rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+def run() -> int:
+    """``main`` and its exit code, left in ``$PITSTOP_EXIT_FILE`` for an adopting supervisor."""
+    try:
+        code = main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    exit_file = os.environ.get("PITSTOP_EXIT_FILE")
+    if exit_file:
+        try:
+            with open(exit_file, "w") as f:
+                f.write(f"{code}\n")
+        except OSError as e:
+            _log(f"cannot write {exit_file}: {e}")
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

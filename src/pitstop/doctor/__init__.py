@@ -1,0 +1,1 @@
+"""``pitstop doctor``: is this instance ready to train? (checks in ``checks.py``)."""
