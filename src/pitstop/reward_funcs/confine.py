@@ -234,6 +234,26 @@ def drop_privileges(conf: Confinement, uid: int, gid: int, name: str) -> None:
     conf.user, conf.uid, conf.dropped, conf.unprivileged = shown, uid, True, True
 
 
+# Standard-library modules an attack reaches for, imported before the privilege drop whatever
+# the reward says (a fixed list, none with side effects on import): where the sandbox user
+# cannot read Python's library (a Python under /root), reward code that imports them then
+# meets the real layers (the namespace, the guard), not an ImportError that hides them.
+WARM_MODULES = (
+    "ctypes",
+    "encodings.idna",
+    "encodings.latin_1",
+    "glob",
+    "http.client",
+    "pathlib",
+    "shutil",
+    "socket",
+    "subprocess",
+    "tempfile",
+    "threading",
+    "urllib.request",
+)
+
+
 def preimport(sources: Iterable[str], allowed: Iterable[str]) -> None:
     """Import the allowed modules the sources import, before the guard is in place.
 
@@ -256,6 +276,9 @@ def preimport(sources: Iterable[str], allowed: Iterable[str]) -> None:
                 wanted.update(f"{node.module}.{a.name}" for a in node.names)
     import importlib
 
+    for name in WARM_MODULES:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     for name in sorted(wanted):
         if name.split(".")[0] not in roots:
             continue
