@@ -14,8 +14,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "pitstop"
 # package -> the pitstop packages it may import (besides itself and the shared modules)
 ALLOWED: dict[str, set[str]] = {
     "store": set(),
-    "trainers": {"store", "templates"},
-    "supervisor": {"store", "trainers", "inbox"},
+    "trainers": {"store", "templates", "evaluation", "action_space"},
+    "supervisor": {"store", "trainers", "inbox", "evaluation"},
+    "evaluation": {"store", "tracks", "action_space"},
     "action_space": set(),
     "reward_funcs": {"tracks"},
     "image_builder": {"templates"},

@@ -86,16 +86,8 @@ def _named(doc: object, which: str) -> str | None:
     return str(name) if name else None
 
 
-def resume_point(store: ObjectStore, prefix: str) -> ResumePoint | None:
-    """What loading ``prefix`` as pretrained resumes from; None when nothing complete is there.
-
-    simapp accepts only ``last`` or ``best``, resolved from ``model/deepracer_checkpoints.json``
-    (written after each evaluation, so it can lag the newest checkpoint), falling back to
-    ``.coach_checkpoint`` when that file is missing. ``last`` is taken when every file of the
-    checkpoint it names is present, else ``best``. Recording this name, rather than the
-    newest complete checkpoint, is recording what the trainer really loads.
-    """
-    keys = ModelKeys(prefix)
+def _read_selectors(store: ObjectStore, keys: ModelKeys) -> tuple[set[str], object, str | None]:
+    """The prefix's model files, ``deepracer_checkpoints.json`` and ``.coach_checkpoint``."""
     present = {item.key for item in store.list(keys.model_dir)}
     doc: object = None
     if keys.checkpoints_json in present:
@@ -109,13 +101,44 @@ def resume_point(store: ObjectStore, prefix: str) -> ResumePoint | None:
             fallback = store.get(keys.coach_checkpoint).body.decode("utf-8", "replace").strip()
         except NotFound:
             fallback = None
+    return present, doc, fallback
+
+
+def resume_point(store: ObjectStore, prefix: str) -> ResumePoint | None:
+    """What loading ``prefix`` as pretrained resumes from; None when nothing complete is there.
+
+    simapp accepts only ``last`` or ``best``, resolved from ``model/deepracer_checkpoints.json``
+    (written after each evaluation, so it can lag the newest checkpoint), falling back to
+    ``.coach_checkpoint`` when that file is missing. ``last`` is taken when every file of the
+    checkpoint it names is present, else ``best``. Recording this name, rather than the
+    newest complete checkpoint, is recording what the trainer really loads.
+    """
+    keys = ModelKeys(prefix)
+    present, doc, fallback = _read_selectors(store, keys)
     for selector in ("last", "best"):
         name = _named(doc, selector) or fallback
-        if not name or checkpoint_of_index_file(f"{name}.index") != name:
-            continue
-        if all(k in present for k in keys.checkpoint_files(name)):
-            return ResumePoint(name, selector)
+        if _complete(keys, present, name):
+            return ResumePoint(str(name), selector)
     return None
+
+
+def select_checkpoint(store: ObjectStore, prefix: str, which: str) -> str:
+    """The complete checkpoint ``which`` (``best``, ``last`` or a name) names in ``prefix``,
+    resolved as simapp does; ``NotFound`` saying what is missing."""
+    keys = ModelKeys(prefix)
+    present, doc, fallback = _read_selectors(store, keys)
+    name = (_named(doc, which) or fallback) if which in ("best", "last") else which
+    if not name:
+        raise NotFound(f"{prefix}: no checkpoint ({which}) there", key=keys.model_dir)
+    if not _complete(keys, present, name):
+        raise NotFound(f"{prefix}: checkpoint {name} ({which}) is not complete", key=keys.model_dir)
+    return name
+
+
+def _complete(keys: ModelKeys, present: set[str], name: str | None) -> bool:
+    if not name or checkpoint_of_index_file(f"{name}.index") != name:
+        return False
+    return all(k in present for k in keys.checkpoint_files(name))
 
 
 def is_initial_checkpoint(name: str | None, pretrained: str | None) -> bool:

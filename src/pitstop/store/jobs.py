@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pitstop.errors import (
     InvalidInput,
@@ -80,6 +80,41 @@ class Simulation(BaseModel):
     faults: list[Fault] = Field(default_factory=list)
 
 
+CHECKPOINT_PATTERN = r"^(best|last|[0-9]{1,9}_Step-[0-9]{1,12}\.ckpt)$"
+WORLD_PATTERN = r"^[A-Za-z0-9_\-]+$"
+# a key prefix in the job's bucket: no leading slash, no odd characters (and no '..')
+PREFIX_PATTERN = r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-/]{0,511}$"
+
+
+class Evaluation(BaseModel):
+    """What an evaluation job evaluates and how (DRfC's ``DR_EVAL_*`` keys, REFERENCE.md).
+
+    ``model_prefix`` is resolved at submission (a training job's newest attempt holding a
+    complete checkpoint, or a prefix given as such); the supervisor copies the chosen
+    checkpoint into the attempt's own prefix and evaluates that copy, so the model evaluated
+    is never written to.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    model_prefix: str = Field(pattern=PREFIX_PATTERN)
+    model_job: str | None = Field(None, pattern=JOB_ID_PATTERN, description="its training job")
+    checkpoint: str = Field("last", pattern=CHECKPOINT_PATTERN)
+    laps: int = Field(3, ge=1, le=100, description="DR_EVAL_NUMBER_OF_TRIALS")
+    continuous: bool = Field(False, description="DR_EVAL_IS_CONTINUOUS")
+    max_resets: int = Field(100, ge=0, le=10000, description="DR_EVAL_MAX_RESETS")
+    off_track_penalty_s: float = Field(5.0, ge=0, le=60, description="DR_EVAL_OFF_TRACK_PENALTY")
+    reverse: bool = Field(False, description="DR_EVAL_REVERSE_DIRECTION")
+    speed_scale: float = Field(
+        1.0, gt=0, le=3.0, description="every action's speed times this (tuning without retraining)"
+    )
+
+    @model_validator(mode="after")
+    def _plain_prefix(self) -> Evaluation:
+        if ".." in self.model_prefix.split("/") or "//" in self.model_prefix:
+            raise ValueError(f"model_prefix {self.model_prefix!r}: not a plain key prefix")
+        return self
+
+
 class JobSpec(BaseModel):
     """The immutable spec of a job. User-settable fields come from ``--job FILE`` or job.json."""
 
@@ -88,7 +123,7 @@ class JobSpec(BaseModel):
     name: str
     submitted_at: str
     source: str = "cli"
-    world: str = Field("reInvent2019_track", pattern=r"^[A-Za-z0-9_\-]+$")
+    world: str = Field("reInvent2019_track", pattern=WORLD_PATTERN)
     max_hours: float | None = Field(None, gt=0, le=24 * 30)
     simulation: Simulation | None = None
     run_script: str | None = Field(
@@ -97,12 +132,39 @@ class JobSpec(BaseModel):
     # simapp's single-model race types; HEAD_TO_HEAD races two models and is not training
     race_type: str = Field("TIME_TRIAL", pattern="^(TIME_TRIAL|OBJECT_AVOIDANCE|HEAD_TO_BOT)$")
     workers: int = Field(1, ge=1, le=8)
+    kind: Literal["training", "evaluation"] = "training"
+    evaluation: Evaluation | None = None  # with kind "evaluation"
+    # worlds to evaluate the trained model on once training succeeds (one job each)
+    evaluate_on: list[Annotated[str, Field(pattern=WORLD_PATTERN)]] = Field(
+        default_factory=list, max_length=20
+    )
     content_sha256: str = ""
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> JobSpec:
+        if self.kind == "evaluation" and self.evaluation is None:
+            raise ValueError("an evaluation job needs an 'evaluation' block")
+        if self.kind == "training" and self.evaluation is not None:
+            raise ValueError("'evaluation' is only for kind 'evaluation'")
+        if self.kind == "evaluation" and self.evaluate_on:
+            raise ValueError("'evaluate_on' is only for training jobs")
+        return self
 
 
 # fields a trainer may set in job.json / ``--job FILE``
 USER_FIELDS = frozenset(
-    {"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"}
+    {
+        "world",
+        "max_hours",
+        "simulation",
+        "run_script",
+        "race_type",
+        "workers",
+        "name",
+        "kind",
+        "evaluation",
+        "evaluate_on",
+    }
 )
 
 

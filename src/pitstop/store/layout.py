@@ -9,6 +9,8 @@ DESIGN.md's layout::
     jobs/JOB_ID/lease.json             owner and renewal (If-None-Match: * to create)
     jobs/JOB_ID/events/...             one object per event
     jobs/JOB_ID/logs/...               trainer and supervisor logs
+    jobs/JOB_ID/results.json           an evaluation's laps and summary, once it ended
+    leaderboard/WORLD/LAP_MS-RESETS-ENDED_MS-JOB_ID   one empty object per evaluation
     instances/INSTANCE_ID.json         supervisor heartbeat
     scripts/run.sh                     optional run-script override
     defaults/                          model_metadata.json / hyperparameters.json defaults
@@ -35,6 +37,23 @@ CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.js
 MODELS_ROOT = "models"
 _SCRIPT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _CLAIM_NAME = re.compile(r"\A([01])-([0-9TZ]*)-(.+)\Z", re.DOTALL)
+
+
+class LeaderboardKey(NamedTuple):
+    """``leaderboard/WORLD/LAP_MS-RESETS-ENDED_MS-JOB_ID``, parsed (``job_id`` raw).
+
+    Fixed-width numbers, so one listing is the ranking: best lap, then fewer resets, then
+    earlier."""
+
+    world: str
+    lap_ms: int
+    resets: int
+    ended_ms: int
+    job_id: str
+
+
+_BOARD_NAME = re.compile(r"\A(\d{10})-(\d{6})-(\d{15})-(.+)\Z", re.DOTALL)
+_WORLD = re.compile(r"\A[A-Za-z0-9_\-]{1,128}\Z")
 
 
 class ClaimKey(NamedTuple):
@@ -124,6 +143,30 @@ class Layout:
     def processed(self, job_id: str, filename: str) -> str:
         """Where an inbox drop's file is kept once it became (or was rejected as) a job."""
         return f"{self.inbox_processed}{job_id}/{filename}"
+
+    def results(self, job_id: str) -> str:
+        return self._k("jobs", _id(job_id), "results.json")
+
+    def leaderboard(self, world: str) -> str:
+        if not _WORLD.match(world):
+            raise ValueError(f"not a world name: {world!r}")
+        return self._k("leaderboard", world) + "/"
+
+    def leaderboard_key(
+        self, world: str, lap_ms: int, resets: int, ended_ms: int, job_id: str
+    ) -> str:
+        lap = min(max(0, int(lap_ms)), 9_999_999_999)
+        r = min(max(0, int(resets)), 999_999)
+        return f"{self.leaderboard(world)}{lap:010d}-{r:06d}-{int(ended_ms):015d}-{_id(job_id)}"
+
+    def parse_leaderboard_key(self, key: str) -> LeaderboardKey | None:
+        head, _, name = key.rpartition("/")
+        world = head.rpartition("/")[2]
+        m = _BOARD_NAME.match(name)
+        if not m or not head.startswith(self._k("leaderboard")):
+            return None
+        lap, resets, ended, job_id = m.groups()
+        return LeaderboardKey(world, int(lap), int(resets), int(ended), job_id)
 
     @property
     def terminal_index(self) -> str:
@@ -284,6 +327,14 @@ class ModelKeys:
 
     def simtrace(self, iteration: int) -> str:
         return self._k("training-simtrace", f"{iteration}-iteration.csv")
+
+    @property
+    def evaluation_dir(self) -> str:
+        """simapp's evaluation metrics: ``metrics/evaluation/evaluation-EPOCH.json``."""
+        return self._k("metrics", "evaluation") + "/"
+
+    def evaluation_metrics(self, epoch_ms: int) -> str:
+        return f"{self.evaluation_dir}evaluation-{int(epoch_ms)}.json"
 
     def checkpoint_files(self, name: str) -> list[str]:
         """Every object that makes checkpoint ``name`` (e.g. ``12_Step-3400.ckpt``) complete."""

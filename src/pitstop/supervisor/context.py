@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from pitstop.config import Settings
+from pitstop.evaluation.progress import EvalProgress
 from pitstop.store.checkpoints import Progress
 from pitstop.store.jobs import JobSpec, JobStore
 from pitstop.store.layout import Layout
@@ -97,6 +98,7 @@ class Current:
     took_over: str | None = None  # the claim closed a silent instance's attempt: why
     pretrained: str | None = None  # the checkpoint the running attempt loaded, if any
     evidence: tuple[int, Evidence] | None = None  # (attempt, read when .finished was seen)
+    eval_progress: EvalProgress | None = None  # an evaluation's last metrics read
 
 
 @dataclass

@@ -21,6 +21,7 @@ import structlog
 
 from pitstop.config import Settings
 from pitstop.errors import CorruptObject, LeaseLost, NotFound, PitstopError, StoreError
+from pitstop.evaluation.progress import read_evaluation
 from pitstop.store import metrics
 from pitstop.store.checkpoints import is_initial_checkpoint, read_progress
 from pitstop.store.layout import model_prefix
@@ -251,7 +252,9 @@ class Supervisor:
         else:
             status, code = self.trainer.status()
         heartbeat: lc.Heartbeat | None = None
-        if cur.run.attempt > 0:
+        if cur.run.attempt > 0 and cur.spec.evaluation is not None:
+            heartbeat = self._evaluation_heartbeat(cur, status, code)
+        elif cur.run.attempt > 0:
             try:
                 prefix = model_prefix(cur.job_id, cur.run.attempt)
                 p = read_progress(self.store, prefix, cur.progress)
@@ -272,6 +275,33 @@ class Supervisor:
                 log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
         notice = self.interruption.action if self.interruption else None
         return lc.Observation(status, code, heartbeat, cur.cancel_requested, notice, cur.fenced)
+
+    def _evaluation_heartbeat(
+        self, cur: Current, status: TrainerStatus, code: int | None
+    ) -> lc.Heartbeat | None:
+        """A new lap is progress; an exited evaluation finished when every lap is recorded
+        (then its exit code says whether it succeeded), else it crashed and runs again."""
+        assert cur.spec.evaluation is not None
+        try:
+            known = cur.eval_progress
+            p = read_evaluation(self.store, model_prefix(cur.job_id, cur.run.attempt), known)
+        except StoreError as e:
+            log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
+            return None
+        cur.eval_progress = p
+        exited = status in (TrainerStatus.EXITED, TrainerStatus.ABSENT)
+        laps = cur.spec.evaluation.laps
+        finished = exited and p.laps >= laps
+        ok = code in (0, None) if finished else None
+        why = f"{p.laps} of {laps} laps recorded, trainer exit code {code}" if finished else ""
+        return lc.Heartbeat(
+            f"lap-{p.laps}" if p.laps else None,
+            p.mtime,
+            p.age_s,
+            finished,
+            finished_ok=ok,
+            evidence=why,
+        )
 
     def _finished_verdict(
         self, cur: Current, status: TrainerStatus, code: int | None

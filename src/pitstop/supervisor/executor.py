@@ -17,11 +17,25 @@ from collections.abc import Callable
 
 import structlog
 
-from pitstop.errors import LeaseLost, PitstopError, StoreError, TrainerError
+from pitstop.errors import (
+    CorruptObject,
+    LeaseLost,
+    NotFound,
+    PitstopError,
+    StoreError,
+    TrainerError,
+)
+from pitstop.evaluation.jobs import (
+    collect_results,
+    evaluations_after,
+    record_results,
+    submit_evaluation,
+)
+from pitstop.evaluation.staging import stage
 from pitstop.store.checkpoints import clear_stale_lock, resume_point
 from pitstop.store.jobs import Attempt, JobStatus, iso
 from pitstop.store.layout import model_prefix
-from pitstop.store.states import Outcome, TrainerStatus
+from pitstop.store.states import JobState, Outcome, TrainerStatus
 from pitstop.supervisor import events as ev
 from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.context import Context, Current, Pending
@@ -158,6 +172,25 @@ class Executor:
         cur.renewed_at = self.ctx.clock.monotonic()
 
     # -- actions with more than one step ---------------------------------------------------
+    def _follow_up(self, cur: Current) -> None:
+        """Before a job is marked succeeded: an evaluation's results, a training job's
+        evaluations (``evaluate_on``). Both idempotent, so a retry repeats them safely."""
+        ctx = self.ctx
+        self.ensure_lease(cur)
+        status, _ = ctx.jobs.status(cur.job_id)
+        if cur.spec.evaluation is not None:
+            try:
+                results = collect_results(ctx.jobs, cur.spec, status, ctx.clock.wall())
+            except CorruptObject as e:
+                self.emit(cur, ev.RESULTS_UNREADABLE, {"error": str(e)})
+                return
+            record_results(ctx.jobs, results)
+            self.emit(cur, ev.RESULTS_RECORDED, results.summary.model_dump())
+            return
+        for spec in evaluations_after(cur.spec, status):
+            if submit_evaluation(ctx.jobs, spec):
+                self.emit(cur, ev.EVALUATION_QUEUED, {"evaluation": spec.id, "world": spec.world})
+
     def _pretrained(self, cur: Current, from_attempt: int | None) -> tuple[str | None, str | None]:
         """The resume point of the newest attempt at or before ``from_attempt`` that has one:
         the checkpoint the trainer really loads (DeepRacer's ``last``, else ``best``)."""
@@ -173,7 +206,9 @@ class Executor:
     def _start_attempt(self, cur: Current, action: lc.StartAttempt) -> None:
         ctx = self.ctx
         self.ensure_lease(cur)
-        pre_prefix, pre_ckpt = self._pretrained(cur, action.pretrained_from)
+        pre_prefix, pre_ckpt = (None, None)
+        if cur.spec.evaluation is None:
+            pre_prefix, pre_ckpt = self._pretrained(cur, action.pretrained_from)
         prefix = model_prefix(cur.job_id, action.n)
         attempt = Attempt(
             n=action.n,
@@ -196,6 +231,12 @@ class Executor:
         if handle.get("attempt") == action.n and ctx.trainer.status()[0] is TrainerStatus.RUNNING:
             return  # started by an earlier try of this action
         ctx.trainer.stop_strays(cur.job_id, ctx.instance_id)
+        if cur.spec.evaluation is not None:
+            try:  # the checkpoint to evaluate, copied into this attempt's prefix
+                stage(ctx.store, cur.spec.evaluation, prefix)
+            except NotFound as e:
+                self.emit(cur, ev.RUN_CRASHED, {"reason": f"could not start: {e}"})
+                return
         plan = AttemptPlan(
             job_id=cur.job_id,
             attempt=action.n,
@@ -250,6 +291,8 @@ class Executor:
 
     def _set_state(self, cur: Current, action: lc.SetState) -> None:
         run = cur.run
+        if action.state is JobState.SUCCEEDED:
+            self._follow_up(cur)
 
         def change(s: JobStatus) -> JobStatus:
             s.state, s.reason = action.state, action.reason

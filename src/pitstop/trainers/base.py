@@ -43,6 +43,9 @@ class AttemptPlan:
         }
         if self.endpoint_url:
             env["PITSTOP_S3_ENDPOINT_URL"] = self.endpoint_url
+        if self.spec.evaluation is not None:
+            env["PITSTOP_KIND"] = "evaluation"
+            env["PITSTOP_EVALUATION"] = self.spec.evaluation.model_dump_json()
         if self.spec.simulation is not None:  # for the simulated trainer, or a stand-in stack
             env["PITSTOP_SIMULATION"] = self.spec.simulation.model_dump_json()
         return env

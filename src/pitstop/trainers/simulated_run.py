@@ -40,8 +40,11 @@ import sys
 import time
 from typing import Any
 
-from pitstop.errors import StoreError
-from pitstop.store.jobs import Fault, Simulation
+from pitstop.action_space.io import parse_metadata
+from pitstop.errors import PitstopError, StoreError
+from pitstop.evaluation.laps import simulate as simulate_laps
+from pitstop.evaluation.results import metrics_doc
+from pitstop.store.jobs import Evaluation, Fault, Simulation
 from pitstop.store.layout import ModelKeys, checkpoint_name, checkpoint_number
 from pitstop.store.objects import S3Store
 
@@ -128,6 +131,8 @@ def main() -> int:
     if _faults(sim, attempt, "ignore_sigterm"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _log("ignoring SIGTERM")
+    if env.get("PITSTOP_KIND") == "evaluation":
+        return evaluate(w, keys, sim, attempt)
 
     first = 1
     initial = checkpoint_name(0, 0)
@@ -166,7 +171,8 @@ def main() -> int:
     w.put(keys.ip("ip.json"), json.dumps({"IP": "127.0.0.1"}))
     w.put(keys.ip("hyperparameters.json"), "{}")
     w.put(keys.ip("done"), "")
-    w.put(keys.metadata, json.dumps({"action_space_type": "discrete", "version": "5"}))
+    metadata = w.read(custom + "model_metadata.json")
+    w.put(keys.metadata, metadata or json.dumps({"action_space_type": "discrete", "version": "5"}))
 
     # simapp saves the model it starts from as soon as SageMaker is up, before any episode
     kept: list[str] = []
@@ -235,6 +241,49 @@ def main() -> int:
     _maybe_fault(w, keys, freezes, crashes, done, metrics)
     w.put(keys.finished, b"")
     _log("finished")
+    return 0
+
+
+def evaluate(w: Writer, keys: ModelKeys, sim: Simulation, attempt: int) -> int:
+    """An evaluation (``dr-start-evaluation``): laps of the staged checkpoint, the metrics
+    file rewritten after each, as simapp does; a lap every ``checkpoint_interval_s``.
+    Faults count laps as ``after_checkpoint``."""
+    env = os.environ
+    ev = Evaluation.model_validate_json(env["PITSTOP_EVALUATION"])
+    name = (w.read(keys.coach_checkpoint) or b"").decode().strip()
+    metadata = w.read(keys.metadata)
+    if not name or metadata is None:
+        _log(f"nothing to evaluate in {keys.prefix} (checkpoint {name!r})")
+        return 4
+    try:
+        meta = parse_metadata(metadata.decode("utf-8", "replace"), keys.metadata, strict=False)
+    except PitstopError as e:
+        _log(f"cannot read the model's metadata: {e}")
+        return 4
+    speeds = [a.speed for a in meta.actions] or [
+        meta.action_space.speed.low,  # type: ignore[union-attr]
+        meta.action_space.speed.high,  # type: ignore[union-attr]
+    ]
+    world = env.get("PITSTOP_WORLD", "reInvent2019_track")
+    laps = simulate_laps(
+        world,
+        speeds,
+        ev.laps,
+        seed=env["PITSTOP_JOB_ID"],
+        penalty_s=ev.off_track_penalty_s,
+        max_resets=ev.max_resets,
+    )
+    _log(f"evaluating {name} on {world}: {ev.laps} laps")
+    started_ms = int(time.time() * 1000)
+    key = keys.evaluation_metrics(started_ms)
+    freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
+    done: list[dict[str, Any]] = []
+    for i in range(len(laps)):
+        _maybe_fault(w, keys, freezes, crashes, i, done)
+        time.sleep(sim.checkpoint_interval_s)
+        w.put(key, json.dumps(metrics_doc(laps[: i + 1], started_ms)))
+        _log(f"lap {i + 1}: {laps[i].time_ms} ms, {laps[i].status}, resets {laps[i].resets}")
+    _log("evaluation finished")
     return 0
 
 
