@@ -83,12 +83,17 @@ def defaults() -> dict[str, bytes]:
 def check_world(sub: Submission) -> None:
     """The job's ``world`` must be one the simulator knows (a typo would boot a GPU and
     crash-loop); a unique case-insensitive match is taken, spelled as the simulator does."""
-    world = sub.fields.get("world")
-    if not isinstance(world, str):
-        return  # absent (the default world), or a wrong type that the spec model reports
     from pitstop.tracks.worlds import resolve_world
 
-    sub.fields["world"] = resolve_world(world, f"{sub.source_name('job.json')}: world")
+    world = sub.fields.get("world")
+    if isinstance(world, str):  # else absent (the default world), or a wrong type
+        sub.fields["world"] = resolve_world(world, f"{sub.source_name('job.json')}: world")
+    later = sub.fields.get("evaluate_on")
+    if isinstance(later, list):
+        where = f"{sub.source_name('job.json')}: evaluate_on"
+        sub.fields["evaluate_on"] = [
+            resolve_world(w, where) if isinstance(w, str) else w for w in later
+        ]
 
 
 def validate(sub: Submission, *, dynamic: bool = False, sandbox: Limits | None = None) -> None:

@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="FILE",
         help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}',
     )
+    p.add_argument(
+        "--evaluate",
+        metavar="WORLD[,WORLD...]",
+        help="once training succeeds, queue an evaluation of the final model on each world "
+        "(see 'pitstop results' and 'pitstop leaderboard')",
+    )
     add_settings_flags(p)
     add_json_flag(p)
     p.set_defaults(func=_submit)
@@ -94,6 +100,9 @@ def _submit(args: Any) -> int:
 
         fields = parse_user_fields(_read(args.job, "job"), args.job)
         labels["job.json"] = args.job
+    if args.evaluate:
+        fields["evaluate_on"] = [w.strip() for w in args.evaluate.split(",") if w.strip()]
+        labels.setdefault("job.json", "--evaluate")
     name = args.name or fields.get("name") or Path(args.reward).stem
     sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
     intake.validate(sub, dynamic=True)

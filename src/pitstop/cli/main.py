@@ -27,6 +27,7 @@ from pitstop.errors import PitstopError
 # Command-group modules, in the order ``--help`` lists them.
 GROUPS = (
     "jobs",
+    "evaluate",
     "worlds",
     "logs",
     "status",

@@ -151,7 +151,8 @@ class JobSpec(BaseModel):
         return self
 
 
-# fields a trainer may set in job.json / ``--job FILE``
+# fields a trainer may set in job.json / ``--job FILE`` (an evaluation's model is never named
+# from the inbox: ``pitstop evaluate`` and the client make evaluation jobs)
 USER_FIELDS = frozenset(
     {
         "world",
@@ -161,8 +162,6 @@ USER_FIELDS = frozenset(
         "race_type",
         "workers",
         "name",
-        "kind",
-        "evaluation",
         "evaluate_on",
     }
 )

@@ -147,6 +147,10 @@ class Layout:
     def results(self, job_id: str) -> str:
         return self._k("jobs", _id(job_id), "results.json")
 
+    @property
+    def leaderboards(self) -> str:
+        return self._k("leaderboard") + "/"
+
     def leaderboard(self, world: str) -> str:
         if not _WORLD.match(world):
             raise ValueError(f"not a world name: {world!r}")

@@ -1,0 +1,67 @@
+"""Evaluating a speed scale on the fleet: evaluation jobs submitted, waited for, read back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pitstop.errors import StoreError
+from pitstop.evaluation.jobs import evaluation_spec, read_results, submit_evaluation
+from pitstop.evaluation.tune import Candidate
+from pitstop.store.jobs import Evaluation, JobStore
+
+
+def fleet_evaluator(
+    jobs: JobStore,
+    base: Evaluation,
+    world: str,
+    *,
+    name: str,
+    simulation: dict[str, Any] | None = None,
+    poll_s: float = 10.0,
+    timeout_s: float | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Callable[[float, int], Candidate]:
+    """``evaluate(scale, n)``: n evaluation jobs of ``base`` at ``scale``, run in parallel
+    by whatever instances serve the queue. Job ids follow from the name, the scale and the
+    repetition, so running the same tune again reuses what already ran."""
+
+    def evaluate(scale: float, n: int) -> Candidate:
+        ids = []
+        for i in range(n):
+            ev = base.model_copy(update={"speed_scale": scale})
+            spec = evaluation_spec(
+                f"{name}-x{scale:g}-{i + 1}", world, ev, source="tune", simulation=simulation
+            )
+            submit_evaluation(jobs, spec)
+            ids.append(spec.id)
+        progress(f"scale {scale:g}: {n} evaluation(s) queued ({', '.join(ids)})")
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        waiting = set(ids)
+        while waiting:
+            for job_id in sorted(waiting):
+                try:
+                    state, _ = jobs.status(job_id)
+                except StoreError:
+                    continue
+                if state.state.is_terminal():
+                    waiting.discard(job_id)
+            if waiting:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"evaluations still running: {', '.join(sorted(waiting))}")
+                time.sleep(poll_s)
+        bests: list[int | None] = []
+        laps = off = 0
+        for job_id in ids:
+            try:
+                res = read_results(jobs, job_id)
+            except StoreError:  # failed or cancelled: no lap from it
+                bests.append(None)
+                continue
+            bests.append(res.summary.best_ms)
+            laps += res.summary.laps
+            off += res.summary.off_tracks
+        return Candidate(scale, bests, laps, off, ids)
+
+    return evaluate
