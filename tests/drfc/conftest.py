@@ -19,6 +19,7 @@ DRFC_FAST = {
     "PITSTOP_STALL_TIMEOUT_S": "3.0",
     "PITSTOP_STARTUP_GRACE_S": "40.0",
     "PITSTOP_STOP_TIMEOUT_S": "5.0",
+    "PITSTOP_LEASE_TTL_S": "12.0",  # longer than a stop (the settings refuse less)
     # fewer requests per second: two cores run the supervisor, DRfC, moto and the trainer
     "PITSTOP_HEARTBEAT_INTERVAL_S": "1.0",
     "PITSTOP_SPOT_POLL_INTERVAL_S": "1.0",

@@ -72,7 +72,7 @@ def test_metrics_round_trip_and_summary() -> None:
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"metrics": 3}', b'{"metrics": [{"trial": 1}]}'])
 def test_garbage_metrics_are_a_corrupt_object_naming_the_key(body: bytes) -> None:
-    with pytest.raises(CorruptObject, match="models/x/metrics/evaluation/e.json"):
+    with pytest.raises(CorruptObject, match=r"models/x/metrics/evaluation/e\.json"):
         results.parse_metrics(body, "models/x/metrics/evaluation/e.json")
 
 
