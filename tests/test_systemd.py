@@ -107,6 +107,7 @@ def test_watchdog_outlasts_the_longest_tick_and_is_raised_for_slower_settings(
         "PITSTOP_POLL_INTERVAL_S": "1200",
         "PITSTOP_STALL_TIMEOUT_S": "1800",
         "PITSTOP_STOP_TIMEOUT_S": "300",
+        "PITSTOP_LEASE_TTL_S": "900",  # longer than a stop (the settings refuse less)
         "PITSTOP_IMDS_ENDPOINT": "http://127.0.0.1:9",
     }
     proc = subprocess.Popen(
@@ -127,6 +128,11 @@ def test_watchdog_outlasts_the_longest_tick_and_is_raised_for_slower_settings(
     assert messages[0] == "READY=1"
     assert asked / 1e6 >= 1200 + 2 * 300 and asked / 1e6 == watchdog_s(
         load_settings(
-            None, bucket="my-bucket", poll_interval_s=1200, stall_timeout_s=1800, stop_timeout_s=300
+            None,
+            bucket="my-bucket",
+            poll_interval_s=1200,
+            stall_timeout_s=1800,
+            stop_timeout_s=300,
+            lease_ttl_s=900,
         )
     )

@@ -37,7 +37,7 @@ def ended(env: dict[str, str], job_id: str, timeout: float = 120) -> dict[str, A
 def container_log(env: dict[str, str], job_id: str, n: int) -> str:
     """The containers' output of attempt ``n``, as the supervisor kept it in the job's logs."""
     jobs = jobs_store(env)
-    keys = [k for k in jobs.logs(job_id) if k.endswith(f"attempt-{n}-containers.log")]
+    keys = [k for k in jobs.logs(job_id) if k.endswith(f"attempt-{n}/containers.log")]
     assert keys, f"no container log of attempt {n}"
     return jobs.store.get(keys[0]).body.decode()
 
@@ -148,7 +148,7 @@ def test_spot_notice_then_another_instance_resumes_through_a_reboot(
     # instance) was kept by attempt 3 before it was removed
     jobs = jobs_store(drfc_env)
     second, third = doc["attempts"][1], doc["attempts"][2]
-    kept = [k for k in jobs.logs(job_id) if k.endswith("attempt-3-earlier-containers.log")]
+    kept = [k for k in jobs.logs(job_id) if k.endswith("attempt-3/earlier-containers.log")]
     text = jobs.store.get(kept[0]).body.decode()
     assert (
         f"loaded pretrained {second['pretrained_prefix']}/{second['pretrained_checkpoint']}" in text
