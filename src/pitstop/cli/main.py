@@ -31,6 +31,7 @@ GROUPS = (
     "logs",
     "status",
     "report",
+    "serve",
     "supervise",
     "demo",
     "action_space",
