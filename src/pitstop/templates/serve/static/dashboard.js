@@ -99,15 +99,15 @@
       const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
       ctx.save();
       ctx.font = Math.round(11 * devicePixelRatio) + "px sans-serif";
-      for (const mk of getMarkers()) {
+      getMarkers().forEach((mk, i) => {
         const x = Math.round(u.valToPos(mk.t, "x", true));
-        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
         ctx.strokeStyle = ctx.fillStyle = COLORS[mk.kind] || "#000";
         ctx.lineWidth = 2 * devicePixelRatio;
         ctx.setLineDash(mk.kind === "restart" ? [6, 4] : []);
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
-        ctx.fillText(mk.kind, x + 4, top + 12 * devicePixelRatio);
-      }
+        ctx.fillText(mk.kind, x + 4, top + (12 + 13 * (i % 2)) * devicePixelRatio);
+      });
       ctx.restore();
     }] } };
   }
