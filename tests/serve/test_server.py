@@ -1,0 +1,136 @@
+"""The dashboard's HTTP side in-process (fast): routes, assets, guards, bad input; and the
+``pitstop jobs`` options that read the listing. The whole system: tests/e2e/test_dashboard.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from pitstop.cli.main import main
+from pitstop.intake import Submission, build_spec, defaults
+from pitstop.serve.data import Dashboard
+from pitstop.serve.server import DashboardServer, make_server
+from pitstop.store.jobs import JobStore
+from pitstop.store.layout import Layout
+from pitstop.store.objects import S3Store
+from tests.e2e.harness import REWARD
+
+
+@pytest.fixture
+def jobs(s3_endpoint: str, bucket: str, settings_env: dict[str, str]) -> JobStore:
+    return JobStore(S3Store(bucket, region="us-east-1", endpoint_url=s3_endpoint), Layout())
+
+
+def _make(jobs: JobStore, name: str) -> str:
+    sub = Submission(name=name, files={"reward_function.py": REWARD + name.encode(), **defaults()})
+    spec = build_spec(sub)
+    jobs.create(spec, sub.files)
+    return spec.id
+
+
+@pytest.fixture
+def server(jobs: JobStore) -> Iterator[DashboardServer]:
+    srv = make_server(Dashboard(jobs), "127.0.0.1", 0, jobs.store.bucket, token="t0ken")
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _get(
+    srv: DashboardServer, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(srv.url.rstrip("/") + path, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_pages_and_local_assets(server: DashboardServer, jobs: JobStore) -> None:
+    job_id = _make(jobs, "alpha")
+    for path in ("/", "/fleet", f"/jobs/{job_id}"):
+        status, headers, body = _get(server, path)
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert b"/static/uPlot.iife.min.js" in body and b"http" not in body.split(b"<body")[0]
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+    status, headers, body = _get(server, "/static/uPlot.iife.min.js")
+    assert status == 200 and body.startswith(b"/*! https://github.com/leeoniya/uPlot")
+    assert "javascript" in headers["Content-Type"]
+    assert _get(server, "/static/uPlot-LICENSE.txt")[0] == 200
+    for bad in ("/static/../__init__.py", "/static/.hidden", "/static/nope.js", "/nope"):
+        assert _get(server, bad)[0] == 404, bad
+
+
+def test_api_reads_and_one_line_errors(server: DashboardServer, jobs: JobStore) -> None:
+    job_id = _make(jobs, "alpha")
+    status, _, body = _get(server, "/api/jobs")
+    doc = json.loads(body)
+    assert status == 200 and [(j["id"], j["state"], j["name"]) for j in doc["jobs"]] == [
+        (job_id, "pending", "alpha")
+    ]
+    status, _, body = _get(server, f"/api/jobs/{job_id}")
+    doc = json.loads(body)
+    assert status == 200 and doc["job"]["id"] == job_id and doc["series"] == []
+    cases: list[tuple[str, int]] = [
+        ("/api/jobs/nosuchjob", 404),
+        ("/api/jobs/Bad%20Id", 400),
+        ("/api/jobs?state=nope", 400),
+        (f"/api/jobs/{job_id}/log?name=../../etc/passwd", 400),
+        (f"/api/jobs/{job_id}/log?name=attempt-1/trainer.log&offset=x", 400),
+        (f"/api/jobs/{job_id}/cancel", 405),
+    ]
+    for path, code in cases:
+        status, _, body = _get(server, path)
+        err = json.loads(body)["error"]
+        assert status == code and "\n" not in err, (path, status, err)
+    status, _, body = _get(server, f"/api/jobs/{job_id}/log?name=attempt-1/trainer.log")
+    assert status == 200 and json.loads(body)["missing"] is True
+
+
+def test_cancel_needs_the_token_and_a_loopback_host(
+    server: DashboardServer, jobs: JobStore
+) -> None:
+    job_id = _make(jobs, "alpha")
+    path = f"/api/jobs/{job_id}/cancel"
+    assert _get(server, path, "POST")[0] == 403
+    assert _get(server, path, "POST", {"X-Pitstop-Token": "t0ke"})[0] == 403
+    wrong_host = {"X-Pitstop-Token": "t0ken", "Host": "attacker.example"}
+    assert _get(server, path, "POST", wrong_host)[0] == 403
+    assert jobs.status(job_id)[0].state.value == "pending"
+    status, _, body = _get(server, path, "POST", {"X-Pitstop-Token": "t0ken"})
+    assert status == 200 and json.loads(body)["state"] == "cancelled"
+    assert _get(server, "/api/jobs", headers={"Host": "localhost:1"})[0] == 200
+
+
+def test_pitstop_jobs_state_filter_and_reindex(
+    jobs: JobStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = _make(jobs, "alpha"), _make(jobs, "beta")
+    assert main(["cancel", b]) == 0
+    capsys.readouterr()
+    assert main(["jobs", "--json", "--state", "cancelled"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [b]
+    assert main(["jobs", "--reindex"]) == 0
+    out = capsys.readouterr().out
+    assert "listing index: 0 key(s) written, 0 deleted" in out and a in out
+    assert main(["jobs", "--state", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'bogus': not a job state" in err
+
+
+def test_serve_refuses_a_taken_port_in_one_line(
+    server: DashboardServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = server.server_address[1]
+    assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
