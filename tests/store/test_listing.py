@@ -200,3 +200,17 @@ def test_keys_that_are_not_listing_keys_are_skipped(jobs: JobStore) -> None:
     jobs.store.put("pitstop/index/jobs/BAD ID/0000000001~x", b"")
     jobs.store.put(f"pitstop/index/jobs/{a}/garbage", b"")
     assert [r["id"] for r in job_rows(jobs)] == [a]
+
+
+def test_a_quarantined_job_is_listed_failed_past_its_old_key(jobs: JobStore) -> None:
+    a = _make(jobs, "alpha")
+    for _ in range(2):
+        jobs.update(a, _set(JobState.RUNNING))
+    jobs.store.put(jobs.layout.state(a), b"{not json")
+    failed = JobStatus(id=a, state=JobState.FAILED, reason="state.json unreadable")
+    jobs.replace_corrupt(a, failed)
+    rows = job_rows(jobs)
+    assert [(r["state"], r["reason"], r["name"]) for r in rows] == [
+        ("failed", "state.json unreadable", "alpha")
+    ]
+    assert len(_keys(jobs.store, jobs, a)) == 1  # type: ignore[arg-type]
