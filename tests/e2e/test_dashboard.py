@@ -159,7 +159,9 @@ def test_dashboard_against_a_live_queue(
     rejected = build_spec(sub)
     jobs.create(rejected, sub.files, state=JobState.REJECTED, reason="reward_function: bad")
     supervisors.job_ids.append(queued)  # type: ignore[attr-defined]
-    got = wait_for(lambda: (st := states()) and len(st) == 4 and st, 10, "four jobs listed")
+    got = wait_for(
+        lambda: (st := states()) and len(st) == 4 and st, 10, "four jobs listed", interval=0.5
+    )
     assert got[queued] == "pending" and got[rejected.id] == "rejected"
     row = next(j for j in s.api("/api/jobs")["jobs"] if j["id"] == rejected.id)
     assert row["name"] == "名前 🏎️ ~/../odd\tname"
@@ -191,16 +193,27 @@ def test_dashboard_against_a_live_queue(
         assert tail["size"] == len(tail["text"].encode()) or tail["size"] > 64 * 1024
         return int(tail["offset"])
 
-    first = wait_for(log_size, 30, "the long job's trainer log in S3")
-    wait_for(lambda: log_size() > first, 30, "the log tail to grow")
+    first = wait_for(log_size, 30, "the long job's trainer log in S3", interval=0.5)
+    wait_for(lambda: log_size() > first, 30, "the log tail to grow", interval=0.5)
     name = [lg for lg in s.api(f"/api/jobs/{long}")["logs"] if lg["name"].endswith("trainer.log")][
         -1
     ]["name"]
     rest = s.api(f"/api/jobs/{long}/log?name={name}&offset={first}")
     assert rest["offset"] >= first and (rest["text"] or rest["offset"] == first)
 
+    # the fleet: both instances' heartbeats, one of them on the long job
+    fleet = wait_for(
+        lambda: (f := s.api("/api/fleet")) and len(f["instances"]) == 2 and f,
+        20,
+        "two heartbeats",
+        interval=0.5,
+    )
+    assert {i["instance_id"] for i in fleet["instances"]} == {"i-dash0", "i-dash1"}
+    assert long in {i["job_id"] for i in fleet["instances"]}
+    assert all(i["age_s"] < 30 for i in fleet["instances"])
+
     # the demo job ends with its stall, crash and restarts marked
-    wait_for(lambda: states()[demo] == "succeeded", 90, "the demo job to succeed")
+    wait_for(lambda: states()[demo] == "succeeded", 90, "the demo job to succeed", interval=0.5)
     doc = s.api(f"/api/jobs/{demo}")
     kinds = {m["kind"] for m in doc["markers"]}
     assert {"stall", "crash", "restart"} <= kinds, doc["markers"]
@@ -233,7 +246,9 @@ def test_dashboard_against_a_live_queue(
     # a running job: cancel requested, its supervisor stops it
     status, doc = s.call(f"/api/jobs/{long}/cancel", method="POST", headers=good)
     assert status == 200 and doc["cancel_requested"]
-    wait_for(lambda: states()[long] == "cancelled", 30, "the long job to be cancelled")
+    wait_for(
+        lambda: states()[long] == "cancelled", 30, "the long job to be cancelled", interval=0.5
+    )
 
 
 def _assert_marker_colours(shot: Path) -> None:
