@@ -214,3 +214,23 @@ def test_a_quarantined_job_is_listed_failed_past_its_old_key(jobs: JobStore) -> 
         ("failed", "state.json unreadable", "alpha")
     ]
     assert len(_keys(jobs.store, jobs, a)) == 1  # type: ignore[arg-type]
+
+
+def test_a_training_row_behind_its_state_is_verified_and_repaired(
+    s3_endpoint: str, bucket: str
+) -> None:
+    inner = _store(s3_endpoint, bucket)
+    faulty = FaultyStore(inner)
+    jobs = JobStore(faulty, Layout("pitstop"))  # type: ignore[arg-type]
+    a = _make(jobs, "alpha")
+    b = _make(jobs, "beta", 1)
+    jobs.update(a, _set(JobState.RUNNING, instance_id="i-1"))
+    faulty.fail_next_puts(r"/index/jobs/", 1)  # the instance died after state.json
+    jobs.update(a, _set(JobState.SUCCEEDED))
+    assert {r["id"]: r["state"] for r in job_rows(jobs)} == {a: "running", b: "pending"}
+    inner.requests.clear()
+    got = listing.read(jobs, verify_active=True)
+    assert {j.id: j.state for j in got.jobs} == {a: "succeeded", b: "pending"}
+    assert inner.requests["get_object"] == 1  # only the job listed as training is read
+    assert {r["id"]: r["state"] for r in job_rows(jobs)} == {a: "succeeded", b: "pending"}
+    assert len(_keys(inner, jobs, a)) == 1

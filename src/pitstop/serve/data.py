@@ -68,7 +68,7 @@ class Dashboard:
             scan = self._last_scan is None or now_m - self._last_scan >= self.scan_interval_s
             if scan:
                 self._last_scan = now_m
-        got = listing.read(self.jobs, scan=scan, repair=True)
+        got = listing.read(self.jobs, scan=scan, repair=True, verify_active=scan)
         now = datetime.now(timezone.utc).timestamp()
         rows = []
         counts: dict[str, int] = {}

@@ -212,10 +212,14 @@ def read_index(
     return newest, stale
 
 
-def read(jobs: JobStore, *, scan: bool = True, repair: bool = True) -> Listing:
+def read(
+    jobs: JobStore, *, scan: bool = True, repair: bool = True, verify_active: bool = False
+) -> Listing:
     """The job table. ``scan``: also list ``jobs/`` (in parallel: one more request per
     1,000 jobs) to find jobs with no key and bad directories; ``repair``: write the keys
-    found missing and delete stale ones (failures ignored: a read-only reader still reads).
+    found missing and delete stale ones (failures ignored: a read-only reader still reads);
+    ``verify_active``: read the ``state.json`` of jobs listed as training (at most one per
+    instance) and replace keys that fell behind it (a writer killed between the two).
     """
     out = Listing()
     if scan:
@@ -236,6 +240,8 @@ def read(jobs: JobStore, *, scan: bool = True, repair: bool = True) -> Listing:
                 continue
             if not entry.invalid:
                 out.backfilled.append(job_id)
+        elif verify_active and entry.state in ACTIVE:
+            entry = _verify(jobs, newest[job_id], repair)
         rows.append(entry)
     if repair:
         for key in stale:
@@ -245,6 +251,29 @@ def read(jobs: JobStore, *, scan: bool = True, repair: bool = True) -> Listing:
     rows.sort(key=lambda r: (str(r.created_at), r.id))
     out.jobs = rows
     return out
+
+
+ACTIVE = frozenset(s.value for s in JobState if s.is_active())
+
+
+def _verify(jobs: JobStore, listed: tuple[int, str, ListedJob], repair: bool) -> ListedJob:
+    """A job listed as training, checked against its ``state.json``."""
+    revision, key, entry = listed
+    try:
+        status, _ = jobs.status(entry.id)
+        if status.revision <= revision and status.state.value == entry.state:
+            return entry
+        name = status.name or jobs.spec(entry.id).name
+    except StoreError:
+        return entry  # unreadable now: the listing is all there is
+    fresh = status_entry(status, name)
+    if repair:
+        with contextlib.suppress(StoreError):
+            new_key = jobs.layout.listing_key(entry.id, status.revision, entry_fields(status, name))
+            jobs.store.put(new_key, b"")
+            if new_key != key:
+                jobs.store.delete(key)
+    return fresh
 
 
 def _backfill(jobs: JobStore, job_id: str, repair: bool) -> ListedJob | None:
