@@ -36,9 +36,6 @@ CHROMIUM = next(
     (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
     None,
 )
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-)
 
 
 class Served:
@@ -267,7 +264,6 @@ def _assert_marker_colours(shot: Path) -> None:
     assert count(0xF5, 0x9E, 0x0B) > 200, "no stall marker drawn"
 
 
-@needs_chromium
 def test_host_0000_warns_and_bad_port_is_one_line(e2e_env: dict[str, str]) -> None:
     port = free_port()
     proc = subprocess.Popen(

@@ -134,3 +134,15 @@ def test_serve_refuses_a_taken_port_in_one_line(
     assert main(["serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_pages_polling_together_share_one_listing(jobs: JobStore) -> None:
+    a = _make(jobs, "alpha")
+    dash = Dashboard(jobs, scan_interval_s=3600, min_refresh_s=60)
+    store: S3Store = jobs.store  # type: ignore[assignment]
+    store.requests.clear()
+    for _ in range(5):
+        assert [j["id"] for j in dash.queue()["jobs"]] == [a]
+    assert dict(store.requests) == {"list_objects_v2": 2}  # index/jobs/ and jobs/, once
+    dash.cancel(a)  # a write shows at the next refresh
+    assert [j["state"] for j in dash.queue()["jobs"]] == ["cancelled"]

@@ -75,6 +75,9 @@ def _serve(args: Any) -> int:
             file=sys.stderr,
         )
     print(f"pitstop serve: s3://{settings.bucket}/{settings.prefix}/ on {server.url}", flush=True)
+    got = dashboard.index()  # before any page: jobs the listing index lacks are added now
+    backfilled = f", {len(got.backfilled)} added to the listing index" if got.backfilled else ""
+    print(f"  {len(got.jobs)} job(s){backfilled}", flush=True)
     print(f"  write token (cancel): {server.token}", flush=True)
     print(f"  open {server.url}#token={server.token}", flush=True)
     print(f"  (API clients send it as the {TOKEN_HEADER} header; Ctrl-C stops)", flush=True)

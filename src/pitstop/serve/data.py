@@ -52,23 +52,43 @@ class Dashboard:
         spot_price: float | None = None,
         on_demand_price: float | None = None,
         scan_interval_s: float = 30.0,
+        min_refresh_s: float = 1.0,
     ) -> None:
         self.jobs = jobs
         self.spot_price = spot_price
         self.on_demand_price = on_demand_price
         self.scan_interval_s = scan_interval_s
+        self.min_refresh_s = min_refresh_s
         self._lock = threading.Lock()
         self._last_scan: float | None = None
+        # the last listing and when it was read: tabs polling together share one listing
+        self._cached: tuple[float, listing.Listing, bool] | None = None
+
+    def _listing(self) -> tuple[listing.Listing, bool]:
+        """The job listing, read at most once per ``min_refresh_s`` whatever the number of
+        open pages; a full read (``jobs/`` too) every ``scan_interval_s``."""
+        with self._lock:
+            now_m = time.monotonic()
+            if self._cached is not None and now_m - self._cached[0] < self.min_refresh_s:
+                return self._cached[1], self._cached[2]
+            scan = self._last_scan is None or now_m - self._last_scan >= self.scan_interval_s
+            got = listing.read(self.jobs, scan=scan, repair=True, verify_active=scan)
+            if scan:
+                self._last_scan = now_m
+            self._cached = (time.monotonic(), got, scan)
+            return got, scan
+
+    def index(self) -> listing.Listing:
+        """A full read now (at start: jobs the index lacks are backfilled before any page)."""
+        with self._lock:
+            self._last_scan = None
+            self._cached = None
+        return self._listing()[0]
 
     # -- the queue -------------------------------------------------------------------------
     def queue(self, states: set[str] | None = None) -> dict[str, Any]:
         """``/api/jobs``: every job's row, plus cost so far when a spot price is set."""
-        with self._lock:
-            now_m = time.monotonic()
-            scan = self._last_scan is None or now_m - self._last_scan >= self.scan_interval_s
-            if scan:
-                self._last_scan = now_m
-        got = listing.read(self.jobs, scan=scan, repair=True, verify_active=scan)
+        got, scan = self._listing()
         now = datetime.now(timezone.utc).timestamp()
         rows = []
         counts: dict[str, int] = {}
@@ -202,6 +222,8 @@ class Dashboard:
         from pitstop.queue import cancel
 
         status = cancel(self.jobs, job_id)
+        with self._lock:
+            self._cached = None  # the next refresh shows it
         return {"id": job_id, "state": status.state.value, "cancel_requested": True}
 
     # -- the fleet -------------------------------------------------------------------------
