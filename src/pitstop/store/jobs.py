@@ -358,8 +358,9 @@ class JobStore:
 
         ``change`` returns the new state, or None to leave it as it is (then None is returned).
         A 412 re-reads and re-applies ``change``, so ``change`` must be idempotent: after a
-        lost reply it sees its own write. Every write keeps the claim and terminal indexes
-        in step (hints: a failure there is repaired by the next full scan).
+        lost reply it sees its own write. Every write raises ``revision`` by one and keeps
+        the listing, claim and terminal indexes in step (hints: a failure there is repaired
+        by the next full scan; listing readers take the highest revision).
         """
         for _ in range(MAX_UPDATE_RETRIES):
             current, etag = self.status(job_id)
@@ -416,10 +417,13 @@ class JobStore:
         """Keep ``index/jobs/`` in step with a write of ``state.json``: the new key first,
         then the old one deleted (a kill between the two leaves two; readers take the
         newest revision and delete the other)."""
-        new_key = self._listing_key(new)
+        try:
+            new_key = self._listing_key(new)
+            old_key = self._listing_key(old) if old is not None else None
+        except ValueError as e:  # a prefix so long that no key fits in 1,024 bytes
+            raise StoreError(str(e)) from None
         self.store.put(new_key, b"")
-        if old is not None:
-            old_key = self._listing_key(old)
+        if old_key is not None:
             if old_key != new_key:
                 self.store.delete(old_key)
 
