@@ -423,9 +423,8 @@ class JobStore:
         except ValueError as e:  # a prefix so long that no key fits in 1,024 bytes
             raise StoreError(str(e)) from None
         self.store.put(new_key, b"")
-        if old_key is not None:
-            if old_key != new_key:
-                self.store.delete(old_key)
+        if old_key is not None and old_key != new_key:
+            self.store.delete(old_key)
 
     def _keep_indexes(self, old: JobStatus, new: JobStatus) -> None:
         with contextlib.suppress(StoreError):
