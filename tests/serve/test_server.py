@@ -146,3 +146,46 @@ def test_pages_polling_together_share_one_listing(jobs: JobStore) -> None:
     assert dict(store.requests) == {"list_objects_v2": 2}  # index/jobs/ and jobs/, once
     dash.cancel(a)  # a write shows at the next refresh
     assert [j["state"] for j in dash.queue()["jobs"]] == ["cancelled"]
+
+
+def test_job_curves_sit_on_one_time_axis_with_preemptions_marked(jobs: JobStore) -> None:
+    import json as _json
+    from datetime import datetime, timezone
+
+    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.store.layout import ModelKeys
+    from pitstop.store.states import JobState
+
+    a = _make(jobs, "alpha")
+    t0 = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc).timestamp()
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def two_attempts(s: JobStatus) -> JobStatus:
+        s.state = JobState.SUCCEEDED
+        s.attempts = [
+            Attempt(n=1, model_prefix=f"models/{a}/attempt-1", started_at=iso(t0),
+                    ended_at=iso(t0 + 600), outcome="preempted"),
+            Attempt(n=2, model_prefix=f"models/{a}/attempt-2", started_at=iso(t0 + 700),
+                    ended_at=iso(t0 + 1300), outcome="succeeded"),
+        ]  # fmt: skip
+        return s
+
+    jobs.update(a, two_attempts)
+    # attempt 1's metrics carry wall times (simapp: epoch ms); attempt 2's do not
+    m1 = [{"metric_time": int((t0 + 100 * i) * 1000), "reward_score": i, "completion_percentage": 10 * i,
+           "phase": "training"} for i in (1, 2, 3)]  # fmt: skip
+    m2 = [{"reward_score": 9, "completion_percentage": 90, "phase": "training"}] * 2
+    for n, m in ((1, m1), (2, m2)):
+        jobs.store.put(
+            ModelKeys(f"models/{a}/attempt-{n}").metrics, _json.dumps({"metrics": m}).encode()
+        )
+    jobs.event(a, "run.preempted", at=datetime.fromtimestamp(t0 + 600, timezone.utc), attempt=1)
+    doc = Dashboard(jobs).job(a)
+    s1, s2 = doc["series"]
+    assert [p[0] for p in s1["points"]] == [t0 + 100, t0 + 200, t0 + 300]
+    assert [p[1:] for p in s1["points"]] == [[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]]
+    assert [p[0] for p in s2["points"]] == [t0 + 900, t0 + 1100]  # spread over the attempt
+    assert [(m["kind"], m["t"]) for m in doc["markers"]] == [("preemption", t0 + 600)]
+    assert doc["instance_hours"] == round(1200 / 3600, 4)
