@@ -189,3 +189,21 @@ def test_job_curves_sit_on_one_time_axis_with_preemptions_marked(jobs: JobStore)
     assert [p[0] for p in s2["points"]] == [t0 + 900, t0 + 1100]  # spread over the attempt
     assert [(m["kind"], m["t"]) for m in doc["markers"]] == [("preemption", t0 + 600)]
     assert doc["instance_hours"] == round(1200 / 3600, 4)
+
+
+def test_a_malformed_request_is_one_line_and_the_server_goes_on(
+    server: DashboardServer, jobs: JobStore
+) -> None:
+    import socket
+
+    a = _make(jobs, "alpha")
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as c:
+        c.sendall(
+            f"POST /api/jobs/{a}/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "X-Pitstop-Token: t0ken\r\nContent-Length: lots\r\n\r\n".encode()
+        )
+        reply = c.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 400") and "Content-Length must be a number" in reply
+    assert _get(server, "/api/jobs")[0] == 200
+    assert jobs.status(a)[0].state.value == "pending"

@@ -139,6 +139,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": str(e)})
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as e:  # a bug must not end the server: one line, and it goes on
+            log.error("serve.failed", path=self.path, error=repr(e))
+            self._json(500, {"error": f"internal error: {type(e).__name__}"})
 
     def do_GET(self) -> None:
         self._handle(self._get)
@@ -197,8 +200,11 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(404, f"no page {path}")
 
     def _post(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise HttpError(400, "Content-Length must be a number") from None
+        if length > 0:
             self.rfile.read(min(length, 65536))
         path = urlsplit(self.path).path
         m = _JOB.match(path)
