@@ -126,7 +126,9 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None
         assert len(jobs) == 1 and jobs[0]["state"] == "succeeded"
         (kept,) = tmp_path.glob("pitstop-demo-*")  # --keep keeps the folder, and says where
         assert (kept / "supervisor.log").is_file()
-        assert any(str(kept) in line for line in [*lines, p.stdout.readline()])
+        rest = [p.stdout.readline() for _ in range(4)]
+        assert any(str(kept) in line for line in [*lines, *rest])
+        assert any(line.strip().startswith("pitstop serve --port") for line in rest), rest
     finally:
         p.send_signal(signal.SIGINT)
         p.wait(30)

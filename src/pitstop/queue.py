@@ -9,50 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pitstop.errors import InvalidInput, InvalidJob
+from pitstop.errors import InvalidInput
+from pitstop.store import listing
 from pitstop.store.jobs import JobStatus, JobStore
 
 
-def _invalid_row(job_dir: str, reason: str) -> dict[str, Any]:
-    """A directory under jobs/ that is not a runnable job: shown, never run."""
-    return {
-        "id": job_dir,
-        "state": "invalid",
-        "invalid": True,
-        "attempts": 0,
-        "restarts": 0,
-        "instance_id": None,
-        "last_checkpoint": None,
-        "created_at": None,
-        "reason": reason,
-    }
+def job_rows(jobs: JobStore, *, repair: bool = True) -> list[dict[str, Any]]:
+    """One row per directory under ``jobs/``, oldest first; broken ones as ``invalid``.
 
-
-def job_rows(jobs: JobStore) -> list[dict[str, Any]]:
-    """One row per directory under ``jobs/``, oldest first; broken ones as ``invalid``."""
-    ids, bad = jobs.scan()
-    rows = [_invalid_row(b.job_dir, b.reason) for b in bad]
-    for job_id in ids:
-        try:
-            status, _ = jobs.status(job_id)
-        except InvalidJob as e:
-            rows.append(_invalid_row(job_id, str(e)))
-            continue
-        last = status.attempts[-1] if status.attempts else None
-        rows.append(
-            {
-                "id": job_id,
-                "state": status.state.value,
-                "attempts": len(status.attempts),
-                "restarts": status.restarts,
-                "instance_id": status.instance_id,
-                "last_checkpoint": last.last_checkpoint if last else None,
-                "created_at": status.created_at,
-                "reason": status.reason,
-            }
-        )
-    rows.sort(key=lambda r: str(r["created_at"]))
-    return rows
+    Two listings per 1,000 jobs (``index/jobs/`` and ``jobs/``, in parallel), plus one
+    ``state.json`` read for each job the listing does not know yet (``store/listing.py``).
+    """
+    return [j.row() for j in listing.read(jobs, scan=True, repair=repair).jobs]
 
 
 def cancel(jobs: JobStore, job_id: str) -> JobStatus:

@@ -72,6 +72,8 @@ def _demo(args: Any) -> int:
         )
         print(f"  pitstop jobs && pitstop job {summary['job_id']}")
         print(f"The supervisor's state and log: {summary['work_dir']}")
+        print("The live dashboard (queue, curves with the stall and crash marked, logs):")
+        print("  pitstop serve --port 8080    # then open the address it prints", flush=True)
         try:
             while True:
                 time.sleep(3600)

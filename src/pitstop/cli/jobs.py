@@ -51,7 +51,26 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_json_flag(p)
     p.set_defaults(func=_submit)
 
-    p = sub.add_parser("jobs", help="list jobs", description="List every job with its state.")
+    p = sub.add_parser(
+        "jobs",
+        help="list jobs",
+        description="List every job with its state. Reads the listing index (one request per "
+        "1,000 jobs) and the jobs/ folder; a job the index does not know yet is read once "
+        "and added to it.",
+    )
+    p.add_argument(
+        "--state",
+        action="append",
+        default=[],
+        metavar="STATE",
+        help="only jobs in this state (repeatable)",
+    )
+    p.add_argument(
+        "--reindex",
+        action="store_true",
+        help="first rewrite the listing index from every job's state.json (one read per job): "
+        "the repair after an upgrade from a version that kept no index",
+    )
     add_settings_flags(p)
     add_json_flag(p)
     p.set_defaults(func=_jobs)
@@ -124,10 +143,29 @@ def _job_id_arg(value: str) -> str:
     return value
 
 
+def _state_arg(values: list[str]) -> set[str]:
+    from pitstop.store.states import JobState
+
+    known = {s.value for s in JobState} | {"invalid"}
+    for v in values:
+        if v not in known:
+            raise InvalidInput(
+                f"--state {v!r}: not a job state (one of {', '.join(sorted(known))})"
+            )
+    return set(values)
+
+
 def _jobs(args: Any) -> int:
     from pitstop.queue import job_rows
+    from pitstop.store.listing import reindex
 
-    rows = job_rows(job_store(settings_from(args)))
+    states = _state_arg(args.state)
+    jobs = job_store(settings_from(args))
+    if args.reindex:
+        written, deleted = reindex(jobs)
+        if not args.json:
+            print(f"listing index: {written} key(s) written, {deleted} deleted")
+    rows = [r for r in job_rows(jobs) if not states or r["state"] in states]
     table_or_json(
         args.json,
         rows,

@@ -32,6 +32,7 @@ GROUPS = (
     "logs",
     "status",
     "report",
+    "serve",
     "supervise",
     "demo",
     "action_space",

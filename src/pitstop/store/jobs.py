@@ -196,6 +196,9 @@ class JobStatus(BaseModel):
     lease_epoch: int = 0  # the epoch of the lease its last owner held (fencing token)
     created_at: str | None = None
     updated_at: str | None = None
+    # one more per write of state.json: the listing (index/jobs/) keeps the newest entry
+    revision: int = 0
+    name: str | None = None  # the spec's name, for the listing (None in older states)
 
     @property
     def training_s(self) -> float:
@@ -274,6 +277,7 @@ class JobStore:
             reason=reason,
             created_at=spec.submitted_at,
             updated_at=spec.submitted_at,
+            name=spec.name,
         )
         with contextlib.suppress(PreconditionFailed):  # a racing creator wrote it: same content
             self.store.put(
@@ -282,6 +286,7 @@ class JobStore:
                 if_none_match=True,
                 content_type="application/json",
             )
+        self.list_entry(None, status)
         if state.is_terminal():
             self.store.put(lay.terminal_marker(spec.id), b"")
         self.reindex(None, status)
@@ -414,8 +419,9 @@ class JobStore:
 
         ``change`` returns the new state, or None to leave it as it is (then None is returned).
         A 412 re-reads and re-applies ``change``, so ``change`` must be idempotent: after a
-        lost reply it sees its own write. Every write keeps the claim and terminal indexes
-        in step (hints: a failure there is repaired by the next full scan).
+        lost reply it sees its own write. Every write raises ``revision`` by one and keeps
+        the listing, claim and terminal indexes in step (hints: a failure there is repaired
+        by the next full scan; listing readers take the highest revision).
         """
         for _ in range(MAX_UPDATE_RETRIES):
             current, etag = self.status(job_id)
@@ -423,6 +429,7 @@ class JobStore:
             if new is None:
                 return None
             new.updated_at = iso(utcnow())
+            new.revision = max(new.revision, current.revision) + 1
             try:
                 self.store.put(
                     self.layout.state(job_id),
@@ -455,7 +462,34 @@ class JobStore:
         if old_key and old_key != new_key:
             self.store.delete(old_key)
 
+    # -- the listing (store/listing.py) ----------------------------------------------------
+    def _listing_key(self, status: JobStatus) -> str:
+        from pitstop.store.listing import entry_fields
+
+        name = status.name
+        if name is None:
+            try:
+                name = self.spec(status.id).name  # a state written before it kept the name
+            except StoreError:
+                name = None
+        return self.layout.listing_key(status.id, status.revision, entry_fields(status, name))
+
+    def list_entry(self, old: JobStatus | None, new: JobStatus) -> None:
+        """Keep ``index/jobs/`` in step with a write of ``state.json``: the new key first,
+        then the old one deleted (a kill between the two leaves two; readers take the
+        newest revision and delete the other)."""
+        try:
+            new_key = self._listing_key(new)
+            old_key = self._listing_key(old) if old is not None else None
+        except ValueError as e:  # a prefix so long that no key fits in 1,024 bytes
+            raise StoreError(str(e)) from None
+        self.store.put(new_key, b"")
+        if old_key is not None and old_key != new_key:
+            self.store.delete(old_key)
+
     def _keep_indexes(self, old: JobStatus, new: JobStatus) -> None:
+        with contextlib.suppress(StoreError):
+            self.list_entry(old, new)
         with contextlib.suppress(StoreError):
             self.reindex(old, new)
             if new.state.is_terminal():
@@ -466,15 +500,22 @@ class JobStore:
 
         The bad object is copied to ``state.json.corrupt-TIME`` first: nothing is lost.
         """
+        from pitstop.store.listing import read_index
+
         key = self.layout.state(job_id)
         head = self.store.head(key)
         if head is not None:
             self.store.copy(key, f"{key}.corrupt-{utcnow():%Y%m%dT%H%M%S%fZ}")
         status.updated_at = iso(utcnow())
+        with contextlib.suppress(StoreError):  # past the revision the listing last saw
+            listed = read_index(self, self.layout.listing_prefix(job_id))[0].get(job_id)
+            status.revision = max(status.revision, listed[0] + 1 if listed else 0)
         if head is None:
             self.store.put(key, _dump(status), if_none_match=True, content_type="application/json")
         else:
             self.store.put(key, _dump(status), if_match=head.etag, content_type="application/json")
+        with contextlib.suppress(StoreError):
+            self.list_entry(None, status)
         with contextlib.suppress(StoreError):
             self.unindex(status)
             if status.state.is_terminal():

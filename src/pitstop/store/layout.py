@@ -12,6 +12,9 @@ DESIGN.md's layout::
     jobs/JOB_ID/results.json           an evaluation's laps and summary, once it ended
     leaderboard/WORLD/LAP_MS-RESETS-ENDED_MS-JOB_ID   one empty object per evaluation
     instances/INSTANCE_ID.json         supervisor heartbeat
+    index/claimable/RANK-CREATED-ID    claim order (a hint)
+    index/terminal/JOB_ID              written once a job ends
+    index/jobs/JOB_ID/REV~FIELDS...    the listing: what ``pitstop jobs`` shows (a hint)
     scripts/run.sh                     optional run-script override
     defaults/                          model_metadata.json / hyperparameters.json defaults
 
@@ -30,6 +33,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
+from urllib.parse import quote, unquote
 
 from pitstop.store.ids import check_job_id
 
@@ -54,6 +58,58 @@ class LeaderboardKey(NamedTuple):
 
 _BOARD_NAME = re.compile(r"\A(\d{10})-(\d{6})-(\d{15})-(.+)\Z", re.DOTALL)
 _WORLD = re.compile(r"\A[A-Za-z0-9_\-]{1,128}\Z")
+
+
+MAX_KEY_BYTES = 1024  # S3's limit on a key, UTF-8 encoded
+LISTING_SEP = "~"
+# the fields of a listing key after the revision, in order (``ListingEntry``)
+LISTING_FIELDS = (
+    "state",
+    "created",
+    "updated",
+    "attempts",
+    "restarts",
+    "instance_id",
+    "last_checkpoint",
+    "running_since",
+    "ended_s",
+    "cancel_requested",
+    "truncated",
+    "name",
+    "reason",
+)
+
+
+def encode_field(value: str | None) -> str:
+    """A listing-key field: percent-encoded so it holds no ``/``, ``~``, ``.`` run or control
+    character whatever the name; ``None`` (and the empty string) encode as nothing."""
+    if not value:
+        return ""
+    return quote(value, safe="", errors="replace").replace("~", "%7E").replace(".", "%2E")
+
+
+def decode_field(text: str) -> str | None:
+    return unquote(text, errors="replace") if text else None
+
+
+def _trim_encoded(value: str, budget: int) -> str:
+    """The longest prefix of ``value`` whose encoding fits in ``budget`` bytes."""
+    lo, hi = 0, len(value)
+    while lo < hi:  # binary search on characters: encoding is monotonic in the prefix
+        mid = (lo + hi + 1) // 2
+        if len(encode_field(value[:mid])) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return value[:lo]
+
+
+class ListingKey(NamedTuple):
+    """``index/jobs/JOB_ID/REV~FIELDS``, parsed (``job_id`` raw, fields decoded)."""
+
+    job_id: str
+    revision: int
+    fields: dict[str, str | None]
 
 
 class ClaimKey(NamedTuple):
@@ -116,6 +172,55 @@ class Layout:
             return None
         name = key[len(self.jobs) : -1]
         return name if name and "/" not in name else None
+
+    @property
+    def listing_index(self) -> str:
+        """``index/jobs/``: one key per job whose name carries what ``pitstop jobs`` shows."""
+        return self._k("index", "jobs") + "/"
+
+    def listing_prefix(self, job_id: str) -> str:
+        return f"{self.listing_index}{_id(job_id)}/"
+
+    def listing_key(self, job_id: str, revision: int, fields: dict[str, str | None]) -> str:
+        """The listing entry of one revision of a job's state (``LISTING_FIELDS``, each
+        encoded by ``encode_field``). Listing order within a job is revision order. The
+        name and the reason are cut (``truncated`` says which: ``n``, ``r``) so that the
+        key stays within S3's 1,024 bytes."""
+        head = f"{self.listing_prefix(job_id)}{int(revision):010d}"
+        vals = {f: fields.get(f) for f in LISTING_FIELDS}
+        flags = ""
+        for cut in ("", "reason", "name"):
+            if cut:
+                rest = {**vals, cut: None, "truncated": flags + cut[0]}
+                budget = MAX_KEY_BYTES - len(self._join(head, rest).encode())
+                keep = _trim_encoded(vals[cut] or "", max(0, budget))
+                if keep != (vals[cut] or ""):
+                    flags += cut[0]
+                vals[cut] = keep
+            vals["truncated"] = flags or None
+            key = self._join(head, vals)
+            if len(key.encode()) <= MAX_KEY_BYTES:
+                return key
+        raise ValueError(f"listing key of {job_id} is over {MAX_KEY_BYTES} bytes: prefix too long")
+
+    @staticmethod
+    def _join(head: str, vals: dict[str, str | None]) -> str:
+        return LISTING_SEP.join([head, *(encode_field(vals[f]) for f in LISTING_FIELDS)])
+
+    def parse_listing_key(self, key: str) -> ListingKey | None:
+        """A listing key's parts (job id unchecked); None for a key of another shape. Fields
+        added by a later version (after ``reason``) are ignored."""
+        if not key.startswith(self.listing_index):
+            return None
+        rest = key[len(self.listing_index) :]
+        job_id, _, name = rest.partition("/")
+        parts = name.split(LISTING_SEP)
+        if not job_id or "/" in name or len(parts) < 1 + len(LISTING_FIELDS):
+            return None
+        if not parts[0].isdigit():
+            return None
+        fields = {f: decode_field(v) for f, v in zip(LISTING_FIELDS, parts[1:], strict=False)}
+        return ListingKey(job_id, int(parts[0]), fields)
 
     @property
     def claimable_index(self) -> str:

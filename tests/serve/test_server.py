@@ -1,0 +1,209 @@
+"""The dashboard's HTTP side in-process (fast): routes, assets, guards, bad input; and the
+``pitstop jobs`` options that read the listing. The whole system: tests/e2e/test_dashboard.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from pitstop.cli.main import main
+from pitstop.intake import Submission, build_spec, defaults
+from pitstop.serve.data import Dashboard
+from pitstop.serve.server import DashboardServer, make_server
+from pitstop.store.jobs import JobStore
+from pitstop.store.layout import Layout
+from pitstop.store.objects import S3Store
+from tests.e2e.harness import REWARD
+
+
+@pytest.fixture
+def jobs(s3_endpoint: str, bucket: str, settings_env: dict[str, str]) -> JobStore:
+    return JobStore(S3Store(bucket, region="us-east-1", endpoint_url=s3_endpoint), Layout())
+
+
+def _make(jobs: JobStore, name: str) -> str:
+    sub = Submission(name=name, files={"reward_function.py": REWARD + name.encode(), **defaults()})
+    spec = build_spec(sub)
+    jobs.create(spec, sub.files)
+    return spec.id
+
+
+@pytest.fixture
+def server(jobs: JobStore) -> Iterator[DashboardServer]:
+    srv = make_server(Dashboard(jobs), "127.0.0.1", 0, jobs.store.bucket, token="t0ken")
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _get(
+    srv: DashboardServer, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(srv.url.rstrip("/") + path, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_pages_and_local_assets(server: DashboardServer, jobs: JobStore) -> None:
+    job_id = _make(jobs, "alpha")
+    for path in ("/", "/fleet", f"/jobs/{job_id}"):
+        status, headers, body = _get(server, path)
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert b"/static/uPlot.iife.min.js" in body and b"http" not in body.split(b"<body")[0]
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+    status, headers, body = _get(server, "/static/uPlot.iife.min.js")
+    assert status == 200 and body.startswith(b"/*! https://github.com/leeoniya/uPlot")
+    assert "javascript" in headers["Content-Type"]
+    assert _get(server, "/static/uPlot-LICENSE.txt")[0] == 200
+    for bad in ("/static/../__init__.py", "/static/.hidden", "/static/nope.js", "/nope"):
+        assert _get(server, bad)[0] == 404, bad
+
+
+def test_api_reads_and_one_line_errors(server: DashboardServer, jobs: JobStore) -> None:
+    job_id = _make(jobs, "alpha")
+    status, _, body = _get(server, "/api/jobs")
+    doc = json.loads(body)
+    assert status == 200 and [(j["id"], j["state"], j["name"]) for j in doc["jobs"]] == [
+        (job_id, "pending", "alpha")
+    ]
+    status, _, body = _get(server, f"/api/jobs/{job_id}")
+    doc = json.loads(body)
+    assert status == 200 and doc["job"]["id"] == job_id and doc["series"] == []
+    cases: list[tuple[str, int]] = [
+        ("/api/jobs/nosuchjob", 404),
+        ("/api/jobs/Bad%20Id", 400),
+        ("/api/jobs?state=nope", 400),
+        (f"/api/jobs/{job_id}/log?name=../../etc/passwd", 400),
+        (f"/api/jobs/{job_id}/log?name=attempt-1/trainer.log&offset=x", 400),
+        (f"/api/jobs/{job_id}/cancel", 405),
+    ]
+    for path, code in cases:
+        status, _, body = _get(server, path)
+        err = json.loads(body)["error"]
+        assert status == code and "\n" not in err, (path, status, err)
+    status, _, body = _get(server, f"/api/jobs/{job_id}/log?name=attempt-1/trainer.log")
+    assert status == 200 and json.loads(body)["missing"] is True
+
+
+def test_cancel_needs_the_token_and_a_loopback_host(
+    server: DashboardServer, jobs: JobStore
+) -> None:
+    job_id = _make(jobs, "alpha")
+    path = f"/api/jobs/{job_id}/cancel"
+    assert _get(server, path, "POST")[0] == 403
+    assert _get(server, path, "POST", {"X-Pitstop-Token": "t0ke"})[0] == 403
+    wrong_host = {"X-Pitstop-Token": "t0ken", "Host": "attacker.example"}
+    assert _get(server, path, "POST", wrong_host)[0] == 403
+    assert jobs.status(job_id)[0].state.value == "pending"
+    status, _, body = _get(server, path, "POST", {"X-Pitstop-Token": "t0ken"})
+    assert status == 200 and json.loads(body)["state"] == "cancelled"
+    assert _get(server, "/api/jobs", headers={"Host": "localhost:1"})[0] == 200
+
+
+def test_pitstop_jobs_state_filter_and_reindex(
+    jobs: JobStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = _make(jobs, "alpha"), _make(jobs, "beta")
+    assert main(["cancel", b]) == 0
+    capsys.readouterr()
+    assert main(["jobs", "--json", "--state", "cancelled"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [b]
+    assert main(["jobs", "--reindex"]) == 0
+    out = capsys.readouterr().out
+    assert "listing index: 0 key(s) written, 0 deleted" in out and a in out
+    assert main(["jobs", "--state", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'bogus': not a job state" in err
+
+
+def test_serve_refuses_a_taken_port_in_one_line(
+    server: DashboardServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = server.server_address[1]
+    assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_pages_polling_together_share_one_listing(jobs: JobStore) -> None:
+    a = _make(jobs, "alpha")
+    dash = Dashboard(jobs, scan_interval_s=3600, min_refresh_s=60)
+    store: S3Store = jobs.store  # type: ignore[assignment]
+    store.requests.clear()
+    for _ in range(5):
+        assert [j["id"] for j in dash.queue()["jobs"]] == [a]
+    assert dict(store.requests) == {"list_objects_v2": 2}  # index/jobs/ and jobs/, once
+    dash.cancel(a)  # a write shows at the next refresh
+    assert [j["state"] for j in dash.queue()["jobs"]] == ["cancelled"]
+
+
+def test_job_curves_sit_on_one_time_axis_with_preemptions_marked(jobs: JobStore) -> None:
+    import json as _json
+    from datetime import datetime, timezone
+
+    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.store.layout import ModelKeys
+    from pitstop.store.states import JobState
+
+    a = _make(jobs, "alpha")
+    t0 = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc).timestamp()
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def two_attempts(s: JobStatus) -> JobStatus:
+        s.state = JobState.SUCCEEDED
+        s.attempts = [
+            Attempt(n=1, model_prefix=f"models/{a}/attempt-1", started_at=iso(t0),
+                    ended_at=iso(t0 + 600), outcome="preempted"),
+            Attempt(n=2, model_prefix=f"models/{a}/attempt-2", started_at=iso(t0 + 700),
+                    ended_at=iso(t0 + 1300), outcome="succeeded"),
+        ]  # fmt: skip
+        return s
+
+    jobs.update(a, two_attempts)
+    # attempt 1's metrics carry wall times (simapp: epoch ms); attempt 2's do not
+    m1 = [{"metric_time": int((t0 + 100 * i) * 1000), "reward_score": i, "completion_percentage": 10 * i,
+           "phase": "training"} for i in (1, 2, 3)]  # fmt: skip
+    m2 = [{"reward_score": 9, "completion_percentage": 90, "phase": "training"}] * 2
+    for n, m in ((1, m1), (2, m2)):
+        jobs.store.put(
+            ModelKeys(f"models/{a}/attempt-{n}").metrics, _json.dumps({"metrics": m}).encode()
+        )
+    jobs.event(a, "run.preempted", at=datetime.fromtimestamp(t0 + 600, timezone.utc), attempt=1)
+    doc = Dashboard(jobs).job(a)
+    s1, s2 = doc["series"]
+    assert [p[0] for p in s1["points"]] == [t0 + 100, t0 + 200, t0 + 300]
+    assert [p[1:] for p in s1["points"]] == [[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]]
+    assert [p[0] for p in s2["points"]] == [t0 + 900, t0 + 1100]  # spread over the attempt
+    assert [(m["kind"], m["t"]) for m in doc["markers"]] == [("preemption", t0 + 600)]
+    assert doc["instance_hours"] == round(1200 / 3600, 4)
+
+
+def test_a_malformed_request_is_one_line_and_the_server_goes_on(
+    server: DashboardServer, jobs: JobStore
+) -> None:
+    import socket
+
+    a = _make(jobs, "alpha")
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as c:
+        c.sendall(
+            f"POST /api/jobs/{a}/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "X-Pitstop-Token: t0ken\r\nContent-Length: lots\r\n\r\n".encode()
+        )
+        reply = c.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 400") and "Content-Length must be a number" in reply
+    assert _get(server, "/api/jobs")[0] == 200
+    assert jobs.status(a)[0].state.value == "pending"
