@@ -39,6 +39,7 @@ GROUPS = (
     "image",
     "fleet",
     "simulate",
+    "plan",
     "sweep",
     "doctor",
     "completion",

@@ -260,3 +260,59 @@ def spot_lower_bound(trace: Trace, setup: DeadlineSetup) -> float:
     need = setup.job.hours * HOUR
     spot = min(need, avail)
     return (spot * setup.spot_price + (need - spot) * setup.on_demand_price) / HOUR
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``pitstop plan``: the shipped policy replayed from many start times of one trace."""
+
+    trace: str
+    runs: int
+    met_share: float  # share of start times that met the deadline
+    cost_mean: float
+    cost_p50: float
+    cost_p90: float
+    on_demand_cost: float  # on-demand from the start, for comparison
+    on_demand_share: float  # on-demand share of paid hours, averaged over runs
+    policy: str = "pitstop-deadline"
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+
+def plan(
+    trace: Trace, setup: DeadlineSetup, starts: int = 96, policy: str = "pitstop-deadline"
+) -> Plan:
+    """Replay ``policy`` from ``starts`` submission times spread evenly over the trace (each
+    leaving the whole window inside it): the expected cost, the chance of meeting the
+    deadline, and the on-demand share. The past is the forecast: that is all a trace knows."""
+    if starts < 1:
+        raise UsageError(f"--starts must be >= 1, got {starts}")
+    room = trace.duration_s / HOUR - setup.deadline_hours
+    if room < 0:
+        raise UsageError(
+            f"trace {trace.name} covers {trace.duration_s / HOUR:.1f} h, less than the "
+            f"deadline's {setup.deadline_hours:g} h"
+        )
+    from dataclasses import replace
+
+    results = [
+        simulate_deadline(policy, trace, replace(setup, start_offset_h=round(room * i / starts, 3)))
+        for i in range(starts)
+    ]
+    costs = sorted(r.cost for r in results)
+
+    def pct(p: float) -> float:
+        return costs[max(0, math.ceil(p / 100 * len(costs)) - 1)]
+
+    return Plan(
+        trace=trace.name,
+        runs=len(results),
+        met_share=sum(r.met for r in results) / len(results),
+        cost_mean=sum(costs) / len(costs),
+        cost_p50=pct(50),
+        cost_p90=pct(90),
+        on_demand_cost=simulate_deadline("on-demand", None, setup).cost,
+        on_demand_share=sum(r.on_demand_share for r in results) / len(results),
+        policy=policy,
+    )
