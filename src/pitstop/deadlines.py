@@ -49,6 +49,8 @@ GREEDY = "greedy"
 UNIFORM_PROGRESS = "uniform-progress"
 RULES = (GREEDY, UNIFORM_PROGRESS)
 DEFAULT_RULE = GREEDY  # measured the cheaper of the two at 100 % met (docs/deadlines.md)
+DEFAULT_OVERHEAD_S = 600.0  # one restart on EC2: boot, supervisor, trainer start (settings)
+DEFAULT_CHECKPOINT_S = 900.0  # DRfC's checkpoint interval, roughly (settings)
 
 
 @dataclass(frozen=True)

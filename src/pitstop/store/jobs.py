@@ -19,12 +19,13 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pitstop import deadlines
 from pitstop.errors import (
     InvalidInput,
     InvalidJob,
@@ -97,12 +98,52 @@ class JobSpec(BaseModel):
     # simapp's single-model race types; HEAD_TO_HEAD races two models and is not training
     race_type: str = Field("TIME_TRIAL", pattern="^(TIME_TRIAL|OBJECT_AVOIDANCE|HEAD_TO_BOT)$")
     workers: int = Field(1, ge=1, le=8)
+    # due time (ISO 8601 with a zone), or hours after submission (then ``deadline`` is
+    # filled in at submission); needs ``max_hours``, the training it must fit (deadlines.py)
+    deadline: str | None = None
+    deadline_hours: float | None = Field(None, gt=0, le=24 * 90)
     content_sha256: str = ""
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_iso(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_time(v)
+        return v
+
+    def deadline_at(self) -> datetime | None:
+        """The due time, or None for a job without a deadline."""
+        if self.deadline is not None:
+            return parse_time(self.deadline)
+        if self.deadline_hours is not None:
+            return parse_time(self.submitted_at) + timedelta(hours=self.deadline_hours)
+        return None
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with a zone (``2026-11-27T18:00:00Z``); ValueError otherwise."""
+    try:
+        t = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-27T18:00:00Z)") from None
+    if t.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (e.g. 2026-11-27T18:00:00Z)")
+    return t
 
 
 # fields a trainer may set in job.json / ``--job FILE``
 USER_FIELDS = frozenset(
-    {"world", "max_hours", "simulation", "run_script", "race_type", "workers", "name"}
+    {
+        "world",
+        "max_hours",
+        "simulation",
+        "run_script",
+        "race_type",
+        "workers",
+        "name",
+        "deadline",
+        "deadline_hours",
+    }
 )
 
 
@@ -139,6 +180,37 @@ class JobStatus(BaseModel):
     @property
     def training_s(self) -> float:
         return sum(a.training_s for a in self.attempts)
+
+
+def policy_job(
+    spec: JobSpec,
+    status: JobStatus,
+    now: datetime,
+    *,
+    overhead_s: float,
+    checkpoint_s: float,
+    spot_held: bool = False,
+    on_demand_held: bool = False,
+    guard_s: float = 0.0,
+) -> deadlines.Job | None:
+    """What the deadline policy knows of a job (epoch seconds), or None without a deadline.
+
+    ``done`` is the training of its ended attempts: what it keeps when nothing holds it."""
+    due = spec.deadline_at()
+    if due is None or spec.max_hours is None:
+        return None
+    return deadlines.Job(
+        need=spec.max_hours * 3600,
+        done=status.training_s,
+        now=now.timestamp(),
+        deadline=due.timestamp(),
+        overhead=overhead_s,
+        checkpoint=checkpoint_s,
+        spot_held=spot_held,
+        on_demand_held=on_demand_held,
+        started=parse_time(spec.submitted_at).timestamp(),
+        guard=guard_s,
+    )
 
 
 def slug(name: str) -> str:
