@@ -212,11 +212,16 @@ def fill_defaults(jobs: Any, sub: Submission) -> None:
 
 
 def submit(
-    jobs: JobStore, sub: Submission, bucket: str, *, dynamic: bool = True
+    jobs: JobStore,
+    sub: Submission,
+    bucket: str,
+    *,
+    dynamic: bool = True,
+    restart_overhead_s: float = DEFAULT_OVERHEAD_S,
 ) -> tuple[JobSpec, bool]:
     """The one way a job is made from user files (CLI, Python client): every check, the
     bucket's defaults, then exactly-once creation. Returns the spec and whether it is new."""
-    validate(sub, dynamic=dynamic)
+    validate(sub, dynamic=dynamic, restart_overhead_s=restart_overhead_s)
     check_run_script(sub, jobs.layout, bucket)
     fill_defaults(jobs, sub)
     spec = build_spec(sub)
