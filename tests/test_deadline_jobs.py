@@ -38,7 +38,7 @@ def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
         ({"max_hours": 1, "deadline": "friday"}, ["deadline", "not an ISO 8601 time"]),
         ({"max_hours": 1, "deadline": "2030-01-01T10:00:00Z", "deadline_hours": 5}, ["not both"]),
         ({"max_hours": 2, "deadline": "2020-01-01T10:00:00Z"}, ["deadline leaves -"]),
-    ],  # fmt: skip
+    ],
 )
 def test_submit_refuses_a_deadline_without_room(
     tmp_path: Path,
