@@ -54,6 +54,8 @@ def one_trace(args: tuple[str, str, int, float, float]) -> list[Row]:
         for f in FACTORS:
             d = h * f
             room = trace.duration_s / HOUR - d  # offsets leave the whole window in the trace
+            if room < 0:
+                continue  # the trace is shorter than the window: nothing to say
             for i in range(offsets):
                 setup = DeadlineSetup(
                     TrainingJob(h, ckpt, boot), d, start_offset_h=round(room * i / offsets, 3)
