@@ -145,6 +145,7 @@ class FakeImds:
         self.mode = "ok"
         self.action: dict[str, str] | None = None
         self.rebalance: dict[str, str] | None = None
+        self.life_cycle: str | None = None  # instance-life-cycle: spot | on-demand; None: 404
         self.tokens_issued = 0
         self.gets: list[str] = []
         self._valid: set[str] = set()
@@ -187,6 +188,8 @@ class FakeImds:
                 path = self.path.removeprefix("/latest/meta-data/")
                 if path == "instance-id":
                     return self._send(200, fake.instance_id)
+                if path == "instance-life-cycle" and fake.life_cycle:
+                    return self._send(200, fake.life_cycle)
                 if path == "spot/instance-action":
                     return (
                         self._send(200, _json.dumps(fake.action))

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     reboot_command: str = "systemctl reboot"
     shutdown_command: str = "systemctl poweroff"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # deadlines (docs/deadlines.md): what one restart costs, the checkpoint interval the
+    # policy assumes, and which market this instance is on (auto: ask IMDS's
+    # instance-life-cycle); an on-demand instance claims deadline-critical jobs first
+    deadline_restart_overhead_s: float = Field(
+        600.0, ge=0, le=86400, description="one restart: boot, supervisor and trainer start"
+    )
+    deadline_checkpoint_s: float = Field(
+        900.0, gt=0, le=86400, description="training between checkpoints (deadline policy)"
+    )
+    market: Literal["auto", "spot", "on-demand"] = "auto"
 
     @field_validator("bucket")
     @classmethod

@@ -43,3 +43,4 @@ SUPERVISOR_GIVING_UP = "supervisor.giving_up"  # no progress for N ticks: exit, 
 JOB_QUARANTINED = "job.quarantined"  # its state/spec is unreadable: failed, the bad file kept
 POWER_FAILED = "instance.power_command_failed"
 INBOX_ACCEPTED = "inbox.accepted"
+MARKET_RESOLVED = "market.resolved"  # spot or on-demand (deadline-critical claims first)

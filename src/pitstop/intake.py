@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pitstop.deadlines import DEFAULT_OVERHEAD_S, latest_start
 from pitstop.errors import InvalidInput
 from pitstop.store.ids import check_job_id
-from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_user_fields, utcnow
+from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_time, parse_user_fields, utcnow
 from pitstop.store.layout import Layout
 
 if TYPE_CHECKING:
@@ -96,7 +98,50 @@ def check_world(sub: Submission) -> None:
         ]
 
 
-def validate(sub: Submission, *, dynamic: bool = False, sandbox: Limits | None = None) -> None:
+def check_deadline(
+    sub: Submission, now: datetime, restart_overhead_s: float = DEFAULT_OVERHEAD_S
+) -> None:
+    """A deadline (``deadline`` or ``deadline_hours``) must leave the training hours
+    (``max_hours``) plus one restart; one line naming the field otherwise."""
+    where = sub.source_name("job.json")
+    deadline, hours = sub.fields.get("deadline"), sub.fields.get("deadline_hours")
+    if deadline is None and hours is None:
+        return
+    if deadline is not None and hours is not None:
+        raise InvalidInput(f"{where}: give deadline or deadline_hours, not both")
+    max_hours = sub.fields.get("max_hours")
+    if isinstance(max_hours, bool) or not isinstance(max_hours, (int, float)) or max_hours <= 0:
+        raise InvalidInput(
+            f"{where}: a deadline needs max_hours (the training hours it must leave room for)"
+        )
+    if hours is not None:
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)):
+            raise InvalidInput(f"{where}: deadline_hours must be a number of hours")
+        left_s = float(hours) * 3600
+        field_name = "deadline_hours"
+    else:
+        try:
+            due = parse_time(str(deadline))
+        except ValueError as e:
+            raise InvalidInput(f"{where}: deadline: {e}") from None
+        left_s = (due - now).total_seconds()
+        field_name = "deadline"
+    need_s = latest_start(float(max_hours) * 3600, restart_overhead_s)
+    if left_s < need_s:
+        raise InvalidInput(
+            f"{where}: {field_name} leaves {left_s / 3600:.2f} h; {max_hours:g} h of training "
+            f"plus one restart ({restart_overhead_s / 60:g} min) need {need_s / 3600:.2f} h"
+        )
+
+
+def validate(
+    sub: Submission,
+    *,
+    dynamic: bool = False,
+    sandbox: Limits | None = None,
+    now: datetime | None = None,
+    restart_overhead_s: float = DEFAULT_OVERHEAD_S,
+) -> None:
     """Every check a job must pass before it may cost GPU time (cheap ones first)."""
     if "reward_function.py" not in sub.files:
         raise InvalidInput(f"{sub.source}: no reward_function.py")
@@ -119,6 +164,7 @@ def validate(sub: Submission, *, dynamic: bool = False, sandbox: Limits | None =
         )
     if sub.fields:
         parse_user_fields(json.dumps(sub.fields), sub.source_name("job.json"))
+    check_deadline(sub, now or utcnow(), restart_overhead_s)
 
 
 def check_run_script(sub: Submission, layout: Layout, bucket: str) -> None:
@@ -139,10 +185,14 @@ def build_spec(sub: Submission, job_id: str | None = None) -> JobSpec:
     """The spec for a submission; its id is derived from name and content unless given."""
     fields = {k: v for k, v in sub.fields.items() if k != "name"}
     derived, digest = job_id_for(sub.name, sub.files, fields)
+    now = utcnow()
+    if fields.get("deadline_hours") is not None and fields.get("deadline") is None:
+        # hours after submission become a due time, fixed now
+        fields["deadline"] = iso(now + timedelta(hours=float(fields["deadline_hours"])))
     return JobSpec(
         id=check_job_id(job_id or derived, f"{sub.source}: job id"),
         name=sub.name,
-        submitted_at=iso(utcnow()) or "",
+        submitted_at=iso(now) or "",
         source=sub.source,
         content_sha256=digest,
         **fields,
@@ -167,11 +217,16 @@ def fill_defaults(jobs: Any, sub: Submission) -> None:
 
 
 def submit(
-    jobs: JobStore, sub: Submission, bucket: str, *, dynamic: bool = True
+    jobs: JobStore,
+    sub: Submission,
+    bucket: str,
+    *,
+    dynamic: bool = True,
+    restart_overhead_s: float = DEFAULT_OVERHEAD_S,
 ) -> tuple[JobSpec, bool]:
     """The one way a job is made from user files (CLI, Python client): every check, the
     bucket's defaults, then exactly-once creation. Returns the spec and whether it is new."""
-    validate(sub, dynamic=dynamic)
+    validate(sub, dynamic=dynamic, restart_overhead_s=restart_overhead_s)
     check_run_script(sub, jobs.layout, bucket)
     fill_defaults(jobs, sub)
     spec = build_spec(sub)

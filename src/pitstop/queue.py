@@ -7,20 +7,43 @@ supervisor and the command can never disagree.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pitstop.errors import InvalidInput
 from pitstop.store import listing
-from pitstop.store.jobs import JobStatus, JobStore
+from pitstop.store.jobs import JobStatus, JobStore, parse_time, utcnow
+from pitstop.store.states import JobState
 
 
-def job_rows(jobs: JobStore, *, repair: bool = True) -> list[dict[str, Any]]:
+def job_rows(
+    jobs: JobStore, *, repair: bool = True, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """One row per directory under ``jobs/``, oldest first; broken ones as ``invalid``.
 
     Two listings per 1,000 jobs (``index/jobs/`` and ``jobs/``, in parallel), plus one
     ``state.json`` read for each job the listing does not know yet (``store/listing.py``).
+    A job with a deadline shows it and its slack at ``now`` (``slack_hours``).
     """
-    return [j.row() for j in listing.read(jobs, scan=True, repair=repair).jobs]
+    now = now or utcnow()
+    rows = []
+    for j in listing.read(jobs, scan=True, repair=repair).jobs:
+        row = j.row()
+        row["slack_h"] = slack_hours(j.deadline, j.max_hours, j.training_s, j.state, now)
+        rows.append(row)
+    return rows
+
+
+def slack_hours(
+    deadline: str | None, max_hours: float | None, training_s: float, state: str, now: datetime
+) -> float | None:
+    """Hours to spare before the deadline if the job trained without a break from now on
+    (training kept so far counted); None without a deadline or once the job has ended."""
+    if deadline is None or max_hours is None or JobState(state).is_terminal():
+        return None
+    due = parse_time(deadline)
+    left = (due - now).total_seconds() - max(0.0, max_hours * 3600 - training_s)
+    return round(left / 3600, 3)
 
 
 def cancel(jobs: JobStore, job_id: str) -> JobStatus:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from pitstop.deadlines import Choice
 from pitstop.fleet.watchdog import (
+    DeadlineView,
     GroupView,
     InstanceView,
     JobView,
+    LaunchOnDemand,
+    OnDemandView,
     Reboot,
+    ReleaseOnDemand,
     SetDesired,
     Terminate,
     Thresholds,
     Verdict,
     decide,
     instance_verdict,
+    on_demand_actions,
 )
 from pitstop.store.states import JobState
 
@@ -109,3 +115,37 @@ def test_scaling_never_passes_the_group_maximum() -> None:
 def test_terminal_jobs_need_no_capacity() -> None:
     jobs = [JobView("done", JobState.SUCCEEDED, None, lease_expired=True)]
     assert decide([], jobs, GroupView(desired=0, max_size=3), NOW, T) == []
+
+
+# -- deadlines: an on-demand instance per job the policy puts there -----------------------
+def _dl(job_id: str = "j1", choice: str = "on-demand", held: bool = False) -> DeadlineView:
+    return DeadlineView(job_id, Choice(choice), held, "slack 0.10 h <= one restart")
+
+
+def test_deadline_job_on_demand_and_unheld_gets_an_on_demand_instance() -> None:
+    assert on_demand_actions([_dl()], []) == [LaunchOnDemand("j1", "slack 0.10 h <= one restart")]
+
+
+def test_deadline_job_held_or_on_spot_or_already_launched_gets_none() -> None:
+    assert on_demand_actions([_dl(held=True)], []) == []
+    assert on_demand_actions([_dl(choice="spot")], []) == []
+    assert on_demand_actions([_dl()], [OnDemandView("i-od", "j1", "pending")]) == []
+    # one launched before and since terminated does not count: a new one is launched
+    assert on_demand_actions([_dl()], [OnDemandView("i-od", "j1", "terminated")]) == [
+        LaunchOnDemand("j1", "slack 0.10 h <= one restart")
+    ]
+
+
+def test_on_demand_instance_is_released_once_its_job_ended() -> None:
+    od = [OnDemandView("i-od", "j1", "running"), OnDemandView("i-od2", "j2", "running")]
+    assert on_demand_actions([_dl("j2", "spot", held=True)], od) == [
+        ReleaseOnDemand("i-od", "j1", "its job has ended")
+    ]
+
+
+def test_a_job_getting_an_on_demand_instance_does_not_also_raise_spot_capacity() -> None:
+    orphan = JobView("j1", JobState.PENDING, None, True)
+    actions = decide([], [orphan], GroupView(0, 4), NOW, T, [_dl()], [])
+    assert actions == [LaunchOnDemand("j1", "slack 0.10 h <= one restart")]
+    # without a deadline the same job asks the group for capacity
+    assert isinstance(decide([], [orphan], GroupView(0, 4), NOW, T)[0], SetDesired)

@@ -120,3 +120,51 @@ def test_the_plot_runs_until_the_slowest_policy_ends_and_its_legend_covers_no_cu
     assert len(legend.get_texts()) == len(results)
     for ax in fig.axes:
         assert not box.overlaps(ax.get_window_extent())
+
+
+def test_deadline_json_reports_met_missed_and_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # spot for the first half hour only, then never: spot-only misses, the shipped policy
+    # pays on-demand for the rest and meets it
+    p = write_trace(tmp_path, [0, 0, 0] + [1] * 60)
+    args = ["simulate", "--trace", str(p), "--hours", "2", "--deadline-hours", "3"]
+    assert main([*args, "--checkpoint-minutes", "15", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by = {r["policy"]: r for r in doc["results"]}
+    assert by["spot-only"]["outcome"] == "missed" and not by["spot-only"]["met"]
+    assert by["pitstop-deadline"]["met"] and by["pitstop-deadline"]["on_demand_h"] > 0
+    assert by["on-demand"]["cost_vs_on_demand"] == 1.0
+    assert by["pitstop-deadline"]["cost_vs_on_demand"] < 1.0
+
+
+def test_plan_answers_cost_chance_and_on_demand_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = write_trace(tmp_path, ([0] * 6 + [1] * 12) * 30)  # spot one hour in three
+    args = ["plan", "--hours", "2", "--deadline-hours", "4", "--trace", str(p), "--starts", "8"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["runs"] == 8 and doc["met_share"] == 1.0
+    assert 0 < doc["on_demand_share"] < 1
+    assert doc["cost_mean"] < doc["on_demand_cost"]
+    assert main(args) == 0
+    assert "chance of meeting the deadline  100%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hours", "2", "--deadline-hours", "2"], "--deadline-hours must leave the training"),
+        (["--hours", "2", "--deadline-hours", "3", "--policy", "pitstop"], "unknown policy"),
+    ],
+)
+def test_deadline_bad_input_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    p = write_trace(tmp_path, [0] * 10)
+    assert main(["simulate", "--trace", str(p), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert main(["plan", "--trace", str(p), "--hours", "2", "--deadline-hours", "9"]) == 2
+    assert "less than the deadline" in capsys.readouterr().err

@@ -87,3 +87,18 @@ def test_malformed_notice_is_an_error(imds: FakeImds) -> None:
     imds.action = {"unexpected": "shape"}
     with pytest.raises(ImdsError, match="unreadable"):
         src.poll()
+
+
+def test_market_auto_is_read_from_instance_life_cycle(imds: FakeImds) -> None:
+    from pitstop.config import Settings
+    from pitstop.supervisor.runtime import resolve_market
+
+    auto = Settings(bucket="bucket", market="auto")
+    assert resolve_market(auto, Imds(imds.endpoint)).market == "spot"  # no answer: spot
+    imds.life_cycle = "on-demand"
+    assert resolve_market(auto, Imds(imds.endpoint)).market == "on-demand"
+    imds.life_cycle = "spot"
+    assert resolve_market(auto, Imds(imds.endpoint)).market == "spot"
+    imds.life_cycle = "on-demand"
+    fixed = Settings(bucket="bucket", market="spot")  # a set market is never asked about
+    assert resolve_market(fixed, Imds(imds.endpoint)).market == "spot"

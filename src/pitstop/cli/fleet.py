@@ -161,7 +161,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="external watchdog: reboot silent instances, terminate dead ones, add capacity",
         description="Watch the fleet from outside: reboot an instance whose heartbeat went "
         "silent, terminate one still silent after its reboot, and ask for capacity when "
-        "open jobs wait. Every --interval seconds, or one round with --once.",
+        "open jobs wait. A job with a deadline whose policy says on-demand while nothing "
+        "holds it gets an on-demand instance (the fleet's launch template, tagged with the "
+        "job), released once the job ends (docs/deadlines.md). Every --interval seconds, or "
+        "one round with --once.",
     )
     w.add_argument(
         "--once", action="store_true", help="one round, then exit (cron, scheduled Lambda)"
@@ -191,6 +194,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="terminate if still silent this long after the watchdog's reboot (s)",
     )
     w.add_argument("--dry-run", action="store_true", help="decide and print, change nothing")
+    w.add_argument(
+        "--on-demand-type",
+        metavar="TYPE",
+        help="instance type of a deadline job's on-demand instance (default: the group's first)",
+    )
+    w.add_argument(
+        "--no-deadlines",
+        action="store_true",
+        help="never launch on-demand instances for jobs with deadlines",
+    )
     add_aws_flags(w)
     w.set_defaults(func=_watch)
 
@@ -318,7 +331,7 @@ def _fleet_status(args: Any) -> int:
 
 def _watch(args: Any) -> int:
     from pitstop.errors import PitstopError
-    from pitstop.fleet.runner import watch_forever, watch_once
+    from pitstop.fleet.runner import DeadlineOptions, watch_forever, watch_once
     from pitstop.fleet.watchdog import Thresholds
 
     settings = settings_from(args)
@@ -329,10 +342,28 @@ def _watch(args: Any) -> int:
         boot_grace_s=args.boot_grace,
         reboot_grace_s=args.reboot_grace,
     )
+    deadline = (
+        None
+        if args.no_deadlines
+        else DeadlineOptions(
+            overhead_s=settings.deadline_restart_overhead_s,
+            checkpoint_s=settings.deadline_checkpoint_s,
+            guard_s=args.interval,  # a round late at most
+            instance_type=args.on_demand_type,
+        )
+    )
 
     def one() -> None:
         try:
-            rnd = watch_once(fleet, jobs.store, jobs, settings.lease_ttl_s, t, dry_run=args.dry_run)
+            rnd = watch_once(
+                fleet,
+                jobs.store,
+                jobs,
+                settings.lease_ttl_s,
+                t,
+                dry_run=args.dry_run,
+                deadline=deadline,
+            )
         except PitstopError as e:
             if args.once:
                 raise
@@ -343,6 +374,8 @@ def _watch(args: Any) -> int:
         else:
             for a in rnd.applied:
                 target = a.get("instance_id") or f"desired {a.get('desired')}"
+                if a.get("job_id"):
+                    target = f"{target} for {a['job_id']}"
                 print(f"{a['action']:<10} {target}: {a['reason']}", flush=True)
             if not rnd.applied and args.once:
                 print(

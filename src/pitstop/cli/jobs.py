@@ -126,7 +126,13 @@ def _submit(args: Any) -> int:
     sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
-    spec, created = intake.submit(job_store(settings), sub, settings.bucket, dynamic=False)
+    spec, created = intake.submit(
+        job_store(settings),
+        sub,
+        settings.bucket,
+        dynamic=False,
+        restart_overhead_s=settings.deadline_restart_overhead_s,
+    )
     if args.json:
         print_json({"id": spec.id, "created": created})
     else:
@@ -169,7 +175,17 @@ def _jobs(args: Any) -> int:
     table_or_json(
         args.json,
         rows,
-        ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED (UTC)", "REASON"],
+        [
+            "JOB",
+            "STATE",
+            "ATTEMPTS",
+            "RESTARTS",
+            "INSTANCE",
+            "CREATED (UTC)",
+            "DEADLINE (UTC)",
+            "SLACK",
+            "REASON",
+        ],
         [
             [
                 repr(r["id"]) if r.get("invalid") else r["id"],  # the name may hold anything
@@ -178,6 +194,8 @@ def _jobs(args: Any) -> int:
                 r["restarts"],
                 r["instance_id"],
                 short_time(r["created_at"]),
+                short_time(r.get("deadline")),
+                None if r.get("slack_h") is None else f"{r['slack_h']:.1f}h",
                 r["reason"],
             ]
             for r in rows

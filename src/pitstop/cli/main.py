@@ -41,6 +41,7 @@ GROUPS = (
     "image",
     "fleet",
     "simulate",
+    "plan",
     "sweep",
     "doctor",
     "completion",

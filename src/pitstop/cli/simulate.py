@@ -10,6 +10,14 @@ from pitstop.cli.output import add_json_flag, print_json, print_table
 from pitstop.errors import UsageError
 
 POLICY_CHOICES = ("all", "pitstop", "restart-from-scratch", "notify-only", "on-demand")
+DEADLINE_CHOICES = (
+    "all",
+    "pitstop-deadline",
+    "greedy-deadline",
+    "uniform-progress-deadline",
+    "spot-only",
+    "on-demand",
+)
 READINGS = ("unavailable-is-1", "available-is-1")
 
 DESCRIPTION = """\
@@ -19,6 +27,11 @@ simulated clock; restart-from-scratch, notify-only and on-demand are the alterna
 Prints wall-clock time to finish, paid instance hours, cost, training lost to
 interruptions and stalls, and counts of interruptions, stalls and restarts. A job the
 trace ends before is reported as unfinished. See docs/simulate.md for the assumptions.
+
+With --deadline-hours D the job is due D hours after submission and the policies are the
+deadline ones (pitstop-deadline, greedy-deadline, uniform-progress-deadline, spot-only,
+on-demand): whether each met the deadline, what it cost, and how much was on-demand.
+See docs/deadlines.md.
 """
 
 
@@ -35,7 +48,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--checkpoint-minutes", metavar="C", help="training minutes between checkpoints")
     p.add_argument("--boot-minutes", metavar="B", default="5", help="paid start-up per attempt (5)")
     p.add_argument(
-        "--policy", default="all", metavar="P", help=f"one of {', '.join(POLICY_CHOICES)} (all)"
+        "--policy",
+        default="all",
+        metavar="P",
+        help=f"one of {', '.join(POLICY_CHOICES)} (all); with --deadline-hours one of "
+        f"{', '.join(DEADLINE_CHOICES)}",
+    )
+    p.add_argument(
+        "--deadline-hours",
+        metavar="D",
+        default=None,
+        help="the job is due D hours after submission: compare the deadline policies",
     )
     p.add_argument(
         "--stall-rate", metavar="PER_HOUR", default="0", help="stalls per training hour (0)"
@@ -94,6 +117,8 @@ def handle(args: argparse.Namespace) -> int:
     from pitstop.simulate import engine
     from pitstop.simulate.traces import load_trace
 
+    if args.deadline_hours is not None:
+        return _deadline(args)
     if args.policy not in POLICY_CHOICES:
         raise UsageError(
             f"unknown policy {args.policy!r}; choose one of {', '.join(POLICY_CHOICES)}"
@@ -186,4 +211,81 @@ def handle(args: argparse.Namespace) -> int:
     print_table(headers, rows)
     if args.plot:
         print(f"plot: {args.plot}")
+    return 0
+
+
+def _deadline(args: argparse.Namespace) -> int:
+    from pitstop.simulate import engine
+    from pitstop.simulate.deadline import DEADLINE_POLICIES, DeadlineSetup, simulate_deadline
+    from pitstop.simulate.traces import load_trace
+
+    if args.policy not in DEADLINE_CHOICES:
+        raise UsageError(
+            f"unknown policy {args.policy!r} with --deadline-hours; choose one of "
+            f"{', '.join(DEADLINE_CHOICES)}"
+        )
+    if args.trace_reading not in READINGS:
+        raise UsageError(
+            f"unknown --trace-reading {args.trace_reading!r}; choose one of {', '.join(READINGS)}"
+        )
+    if args.trace is None:
+        raise UsageError("--trace FILE is required")
+    if args.plot is not None:
+        raise UsageError("--plot is not available with --deadline-hours")
+    hours = _num(args.hours, "--hours", positive=True)
+    ckpt = _num(args.checkpoint_minutes or "15", "--checkpoint-minutes", positive=True)
+    boot = _num(args.boot_minutes, "--boot-minutes")
+    setup = DeadlineSetup(
+        job=engine.TrainingJob(hours, ckpt, boot),
+        deadline_hours=_num(args.deadline_hours, "--deadline-hours", positive=True),
+        start_offset_h=_num(args.start_offset, "--start-offset"),
+        spot_price=engine.DEFAULT_SPOT_PRICE
+        if args.spot_price is None
+        else _num(args.spot_price, "--spot-price"),
+        on_demand_price=engine.DEFAULT_ON_DEMAND_PRICE
+        if args.on_demand_price is None
+        else _num(args.on_demand_price, "--on-demand-price"),
+    )
+    trace = load_trace(args.trace, args.trace_reading)
+    policies = DEADLINE_POLICIES if args.policy == "all" else (args.policy,)
+    results = [simulate_deadline(p, trace, setup) for p in policies]
+    base = simulate_deadline("on-demand", None, setup).cost
+    if args.json:
+        print_json(
+            {
+                "trace": trace.name,
+                "trace_reading": args.trace_reading,
+                "job": {"hours": hours, "checkpoint_minutes": ckpt, "boot_minutes": boot},
+                "deadline_hours": setup.deadline_hours,
+                "start_offset_h": setup.start_offset_h,
+                "spot_price": setup.spot_price,
+                "on_demand_price": setup.on_demand_price,
+                "on_demand_cost": round(base, 4),
+                "results": [
+                    {**r.summary(), "cost_vs_on_demand": round(r.cost / base, 4)} for r in results
+                ],
+            }
+        )
+        return 0
+    print(
+        f"trace {trace.name} ({args.trace_reading}): job {hours:g} h due in "
+        f"{setup.deadline_hours:g} h, checkpoint every {ckpt:g} min, boot {boot:g} min, "
+        f"from hour {setup.start_offset_h:g}"
+    )
+    headers = ["policy", "deadline", "wall h", "cost $", "vs on-demand", "spot h",
+               "on-demand h", "preemptions"]  # fmt: skip
+    rows = [
+        [
+            r.policy,
+            r.outcome,
+            f"{r.wall_h:.2f}",
+            f"{r.cost:.2f}",
+            f"{r.cost / base:.2f}",
+            f"{r.spot_h:.2f}",
+            f"{r.on_demand_h:.2f}",
+            r.preemptions,
+        ]
+        for r in results
+    ]
+    print_table(headers, rows)
     return 0

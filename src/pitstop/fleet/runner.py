@@ -4,6 +4,12 @@
 ``watch_forever`` runs it on an APScheduler interval. The reboot time is kept as an EC2 tag
 on the instance (``pitstop:watchdog-rebooted-at``, S3-server epoch seconds), so rounds in
 separate processes agree on "silent after reboot" without any local state.
+
+Deadlines: with ``DeadlineOptions``, each open job with a deadline is put to the deadline
+policy (what holds it, from its lease and the instances' tags), and an on-demand
+instance is launched for it straight from the fleet's launch template (market on-demand:
+no spot options) with the tags ``pitstop:fleet``, ``pitstop:market=on-demand`` and
+``pitstop:deadline-job=JOB_ID``; the tag is how later rounds find it and let it go.
 """
 
 from __future__ import annotations
@@ -13,25 +19,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pitstop import deadlines as dl
 from pitstop.errors import StoreError
-from pitstop.fleet.aws import call
-from pitstop.fleet.provision import Fleet
+from pitstop.fleet.aws import FleetError, call
+from pitstop.fleet.provision import FLEET_TAG, Fleet
 from pitstop.fleet.watchdog import (
+    ALIVE,
     Action,
+    DeadlineView,
     GroupView,
     InstanceView,
     JobView,
+    LaunchOnDemand,
+    OnDemandView,
     Reboot,
+    ReleaseOnDemand,
     SetDesired,
     Terminate,
     Thresholds,
     decide,
 )
-from pitstop.store.jobs import JobStore
+from pitstop.store.jobs import JobStore, policy_job
 from pitstop.store.leases import Leases
 from pitstop.store.objects import ObjectStore
 
 REBOOT_TAG = "pitstop:watchdog-rebooted-at"
+MARKET_TAG = "pitstop:market"
+DEADLINE_TAG = "pitstop:deadline-job"
+
+
+@dataclass(frozen=True)
+class DeadlineOptions:
+    """What the deadline policy assumes (settings) and the watchdog's own reaction time."""
+
+    overhead_s: float
+    checkpoint_s: float
+    guard_s: float  # a round's interval plus a launch: the policy switches this much earlier
+    instance_type: str | None = None  # None: the group's first instance type
 
 
 @dataclass
@@ -40,6 +64,8 @@ class Round:
     instances: list[InstanceView]
     jobs: list[JobView]
     group: GroupView | None
+    deadlines: list[DeadlineView] | None = None
+    on_demand: list[OnDemandView] | None = None
     actions: list[Action] = field(default_factory=list)
     applied: list[dict[str, Any]] = field(default_factory=list)
 
@@ -48,6 +74,8 @@ class Round:
             "now": self.now,
             "instances": [i.__dict__ for i in self.instances],
             "jobs": [{**j.__dict__, "state": j.state.value} for j in self.jobs],
+            "deadlines": [{**d.__dict__, "choice": d.choice.value} for d in self.deadlines or []],
+            "on_demand": [o.__dict__ for o in self.on_demand or []],
             "actions": self.applied,
         }
 
@@ -67,7 +95,77 @@ def heartbeat(
     return obj.head.last_modified.timestamp(), doc if isinstance(doc, dict) else {}
 
 
-def gather(fleet: Fleet, store: ObjectStore, jobs: JobStore, lease_ttl_s: float) -> Round:
+def on_demand_instances(fleet: Fleet) -> list[OnDemandView]:
+    """The fleet's live on-demand instances launched for a job (by their tags)."""
+    pages = fleet.aws.ec2.get_paginator("describe_instances").paginate(
+        Filters=[
+            {"Name": f"tag:{FLEET_TAG}", "Values": [fleet.name]},
+            {"Name": "tag-key", "Values": [DEADLINE_TAG]},
+            {"Name": "instance-state-name", "Values": list(ALIVE)},
+        ]
+    )
+    out = []
+    try:
+        for page in pages:
+            for res in page["Reservations"]:
+                for inst in res["Instances"]:
+                    tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                    out.append(
+                        OnDemandView(inst["InstanceId"], tags[DEADLINE_TAG], inst["State"]["Name"])
+                    )
+    except Exception as e:
+        raise FleetError(f"describe on-demand instances: {e}") from e
+    return sorted(out, key=lambda o: o.instance_id)
+
+
+def deadline_views(
+    jobs: JobStore,
+    job_views: list[JobView],
+    live: set[str],
+    on_demand: list[OnDemandView],
+    now: float,
+    opts: DeadlineOptions,
+) -> list[DeadlineView]:
+    """The deadline policy's answer for each open job with a deadline."""
+    from datetime import datetime, timezone
+
+    od_ids = {o.instance_id for o in on_demand}
+    wall = datetime.fromtimestamp(now, timezone.utc)
+    out = []
+    for jv in job_views:
+        try:
+            spec = jobs.spec(jv.job_id)
+            if spec.deadline_at() is None:
+                continue
+            status, _ = jobs.status(jv.job_id)
+        except StoreError:
+            continue
+        holder = jv.lease_owner if jv.lease_owner in live and not jv.lease_expired else None
+        job = policy_job(
+            spec,
+            status,
+            wall,
+            overhead_s=opts.overhead_s,
+            checkpoint_s=opts.checkpoint_s,
+            spot_held=holder is not None and holder not in od_ids,
+            on_demand_held=holder is not None and holder in od_ids,
+            guard_s=opts.guard_s,
+        )
+        if job is None:
+            continue
+        d = dl.decide(job)
+        out.append(DeadlineView(jv.job_id, d.choice, holder is not None, d.reason))
+    return out
+
+
+def gather(
+    fleet: Fleet,
+    store: ObjectStore,
+    jobs: JobStore,
+    lease_ttl_s: float,
+    deadline: DeadlineOptions | None = None,
+    t: Thresholds | None = None,
+) -> Round:
     now = store.server_time().timestamp()
     views = []
     for inst in fleet.group_instances():
@@ -101,13 +199,85 @@ def gather(fleet: Fleet, store: ObjectStore, jobs: JobStore, lease_ttl_s: float)
         )
     g = fleet.group()
     group = GroupView(int(g["DesiredCapacity"]), int(g["MaxSize"])) if g else None
-    return Round(now, views, job_views, group)
+    rnd = Round(now, views, job_views, group)
+    if deadline is not None:
+        from pitstop.fleet.watchdog import is_live
+
+        th = t or Thresholds()
+        live = {v.instance_id for v in views if is_live(v, now, th)}
+        rnd.on_demand = on_demand_instances(fleet)
+        rnd.deadlines = deadline_views(jobs, job_views, live, rnd.on_demand, now, deadline)
+    return rnd
 
 
-def apply(fleet: Fleet, rnd: Round) -> None:
+def on_demand_type(fleet: Fleet, opts: DeadlineOptions) -> str:
+    """The instance type of a job's on-demand instance: the option, else the group's first."""
+    if opts.instance_type:
+        return opts.instance_type
+    g = fleet.group() or {}
+    overrides = (g.get("MixedInstancesPolicy") or {}).get("LaunchTemplate", {}).get("Overrides", [])
+    types = [o["InstanceType"] for o in overrides if o.get("InstanceType")]
+    if not types:
+        raise FleetError(
+            f"fleet {fleet.name}: no instance type for an on-demand instance; run "
+            "'pitstop fleet up' or pass --on-demand-type"
+        )
+    return str(types[0])
+
+
+def launch_on_demand(fleet: Fleet, job_id: str, instance_type: str) -> str:
+    """One on-demand instance from the fleet's launch template, tagged with the job."""
+    tags = [
+        {"Key": FLEET_TAG, "Value": fleet.name},
+        {"Key": "Name", "Value": f"pitstop-{fleet.name}-on-demand"},
+        {"Key": MARKET_TAG, "Value": "on-demand"},
+        {"Key": DEADLINE_TAG, "Value": job_id},
+    ]
+    r = call(
+        "launch on-demand instance",
+        fleet.aws.ec2.run_instances,
+        LaunchTemplate={"LaunchTemplateName": fleet.name, "Version": "$Default"},
+        InstanceType=instance_type,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": tags},
+            {"ResourceType": "volume", "Tags": tags},
+        ],
+    )
+    return str(r["Instances"][0]["InstanceId"])
+
+
+def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> None:
     aws = fleet.aws
     for action in rnd.actions:
-        if isinstance(action, Reboot):
+        if isinstance(action, LaunchOnDemand):
+            itype = on_demand_type(fleet, deadline or DeadlineOptions(0.0, 1.0, 0.0))
+            iid = launch_on_demand(fleet, action.job_id, itype)
+            rnd.applied.append(
+                {
+                    "action": "launch-on-demand",
+                    "instance_id": iid,
+                    "job_id": action.job_id,
+                    "instance_type": itype,
+                    "reason": action.reason,
+                }
+            )
+        elif isinstance(action, ReleaseOnDemand):
+            call(
+                "release on-demand instance",
+                aws.ec2.terminate_instances,
+                InstanceIds=[action.instance_id],
+            )
+            rnd.applied.append(
+                {
+                    "action": "release-on-demand",
+                    "instance_id": action.instance_id,
+                    "job_id": action.job_id,
+                    "reason": action.reason,
+                }
+            )
+        elif isinstance(action, Reboot):
             call("reboot instance", aws.ec2.reboot_instances, InstanceIds=[action.instance_id])
             call(
                 "tag instance",
@@ -157,15 +327,18 @@ def watch_once(
     t: Thresholds,
     *,
     dry_run: bool = False,
+    deadline: DeadlineOptions | None = None,
 ) -> Round:
-    rnd = gather(fleet, store, jobs, lease_ttl_s)
-    rnd.actions = decide(rnd.instances, rnd.jobs, rnd.group, rnd.now, t)
+    rnd = gather(fleet, store, jobs, lease_ttl_s, deadline, t)
+    rnd.actions = decide(
+        rnd.instances, rnd.jobs, rnd.group, rnd.now, t, rnd.deadlines, rnd.on_demand
+    )
     if dry_run:
         rnd.applied = [
             {"action": type(a).__name__.lower(), **a.__dict__, "dry_run": True} for a in rnd.actions
         ]
     else:
-        apply(fleet, rnd)
+        apply(fleet, rnd, deadline)
     return rnd
 
 

@@ -7,6 +7,11 @@ older than ``silent_after_s`` -> reboot it through the EC2 API; still silent
 Jobs whose lease expired with no live owner, when there is no spare capacity, raise the
 group's desired count. All times are seconds on one clock (the S3 server's), so the
 watchdog's own clock never matters. ``runner.py`` gathers the views and applies actions.
+
+Deadlines (docs/deadlines.md): a job whose deadline policy (``pitstop.deadlines``, asked by
+the runner) says ``on-demand`` while no live instance holds it gets an on-demand instance
+of its own, launched from the fleet's launch template and tagged with the job; that
+instance is let go once the job has ended (or is gone).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from pitstop.deadlines import Choice
 from pitstop.store.states import JobState
 
 
@@ -75,7 +81,40 @@ class SetDesired:
     reason: str
 
 
-Action = Reboot | Terminate | SetDesired
+@dataclass(frozen=True)
+class DeadlineView:
+    """An open job with a deadline: the policy's answer and whether a live instance holds it."""
+
+    job_id: str
+    choice: Choice
+    held: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OnDemandView:
+    """An on-demand instance the watchdog launched for a job (tagged with the job id)."""
+
+    instance_id: str
+    job_id: str
+    ec2_state: str
+
+
+@dataclass(frozen=True)
+class LaunchOnDemand:
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseOnDemand:
+    instance_id: str
+    job_id: str
+    reason: str
+
+
+Action = Reboot | Terminate | SetDesired | LaunchOnDemand | ReleaseOnDemand
+ALIVE = ("pending", "running")
 
 
 def instance_verdict(inst: InstanceView, now: float, t: Thresholds) -> Verdict:
@@ -163,16 +202,44 @@ def capacity_action(
     )
 
 
+def on_demand_actions(
+    deadlines: list[DeadlineView], on_demand: list[OnDemandView]
+) -> list[LaunchOnDemand | ReleaseOnDemand]:
+    """Launch one on-demand instance per job the policy puts there that nothing holds and
+    none was launched for yet; release those whose job ended (is no longer open)."""
+    out: list[LaunchOnDemand | ReleaseOnDemand] = []
+    launched = {o.job_id for o in on_demand if o.ec2_state in ALIVE}
+    for d in deadlines:
+        if d.choice is Choice.ON_DEMAND and not d.held and d.job_id not in launched:
+            out.append(LaunchOnDemand(d.job_id, d.reason or "deadline policy says on-demand"))
+    open_jobs = {d.job_id for d in deadlines}
+    for o in on_demand:
+        if o.ec2_state in ALIVE and o.job_id not in open_jobs:
+            out.append(ReleaseOnDemand(o.instance_id, o.job_id, "its job has ended"))
+    return out
+
+
 def decide(
     instances: list[InstanceView],
     jobs: list[JobView],
     group: GroupView | None,
     now: float,
     t: Thresholds,
+    deadlines: list[DeadlineView] | None = None,
+    on_demand: list[OnDemandView] | None = None,
 ) -> list[Action]:
     """Everything the watchdog should do this round."""
-    actions = instance_actions(instances, now, t)
-    scale = capacity_action(instances, jobs, group, now, t)
+    actions: list[Action] = list(instance_actions(instances, now, t))
+    launching: set[str] = set()
+    if deadlines is not None or on_demand is not None:
+        od = on_demand_actions(deadlines or [], on_demand or [])
+        actions.extend(od)
+        launching = {a.job_id for a in od if isinstance(a, LaunchOnDemand)}
+        launching |= {o.job_id for o in on_demand or [] if o.ec2_state in ALIVE}
+    # jobs an on-demand instance is (being) launched for need no spot capacity
+    scale = capacity_action(
+        instances, [j for j in jobs if j.job_id not in launching], group, now, t
+    )
     if scale is not None:
         actions.append(scale)
     return actions

@@ -19,12 +19,13 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pitstop import deadlines
 from pitstop.errors import (
     InvalidInput,
     InvalidJob,
@@ -138,6 +139,10 @@ class JobSpec(BaseModel):
     evaluate_on: list[Annotated[str, Field(pattern=WORLD_PATTERN)]] = Field(
         default_factory=list, max_length=20
     )
+    # due time (ISO 8601 with a zone), or hours after submission (then ``deadline`` is
+    # filled in at submission); needs ``max_hours``, the training it must fit (deadlines.py)
+    deadline: str | None = None
+    deadline_hours: float | None = Field(None, gt=0, le=24 * 90)
     content_sha256: str = ""
 
     @model_validator(mode="after")
@@ -149,6 +154,32 @@ class JobSpec(BaseModel):
         if self.kind == "evaluation" and self.evaluate_on:
             raise ValueError("'evaluate_on' is only for training jobs")
         return self
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_iso(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_time(v)
+        return v
+
+    def deadline_at(self) -> datetime | None:
+        """The due time, or None for a job without a deadline."""
+        if self.deadline is not None:
+            return parse_time(self.deadline)
+        if self.deadline_hours is not None:
+            return parse_time(self.submitted_at) + timedelta(hours=self.deadline_hours)
+        return None
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with a zone (``2026-11-27T18:00:00Z``); ValueError otherwise."""
+    try:
+        t = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-27T18:00:00Z)") from None
+    if t.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (e.g. 2026-11-27T18:00:00Z)")
+    return t
 
 
 # fields a trainer may set in job.json / ``--job FILE`` (an evaluation's model is never named
@@ -163,6 +194,8 @@ USER_FIELDS = frozenset(
         "workers",
         "name",
         "evaluate_on",
+        "deadline",
+        "deadline_hours",
     }
 )
 
@@ -199,10 +232,44 @@ class JobStatus(BaseModel):
     # one more per write of state.json: the listing (index/jobs/) keeps the newest entry
     revision: int = 0
     name: str | None = None  # the spec's name, for the listing (None in older states)
+    # the spec's deadline and training hours, for the listing's slack (None: none, or older)
+    deadline: str | None = None
+    max_hours: float | None = None
 
     @property
     def training_s(self) -> float:
         return sum(a.training_s for a in self.attempts)
+
+
+def policy_job(
+    spec: JobSpec,
+    status: JobStatus,
+    now: datetime,
+    *,
+    overhead_s: float,
+    checkpoint_s: float,
+    spot_held: bool = False,
+    on_demand_held: bool = False,
+    guard_s: float = 0.0,
+) -> deadlines.Job | None:
+    """What the deadline policy knows of a job (epoch seconds), or None without a deadline.
+
+    ``done`` is the training of its ended attempts: what it keeps when nothing holds it."""
+    due = spec.deadline_at()
+    if due is None or spec.max_hours is None:
+        return None
+    return deadlines.Job(
+        need=spec.max_hours * 3600,
+        done=status.training_s,
+        now=now.timestamp(),
+        deadline=due.timestamp(),
+        overhead=overhead_s,
+        checkpoint=checkpoint_s,
+        spot_held=spot_held,
+        on_demand_held=on_demand_held,
+        started=parse_time(spec.submitted_at).timestamp(),
+        guard=guard_s,
+    )
 
 
 def slug(name: str) -> str:
@@ -278,6 +345,8 @@ class JobStore:
             created_at=spec.submitted_at,
             updated_at=spec.submitted_at,
             name=spec.name,
+            deadline=iso(spec.deadline_at()),
+            max_hours=spec.max_hours,
         )
         with contextlib.suppress(PreconditionFailed):  # a racing creator wrote it: same content
             self.store.put(

@@ -77,7 +77,12 @@ LISTING_FIELDS = (
     "truncated",
     "name",
     "reason",
+    # added with deadlines: keys written before lack them (read as empty)
+    "deadline",
+    "max_hours",
+    "training_s",
 )
+LISTING_REQUIRED = 13  # fields every listing key has, the oldest included
 
 
 def encode_field(value: str | None) -> str:
@@ -215,7 +220,7 @@ class Layout:
         rest = key[len(self.listing_index) :]
         job_id, _, name = rest.partition("/")
         parts = name.split(LISTING_SEP)
-        if not job_id or "/" in name or len(parts) < 1 + len(LISTING_FIELDS):
+        if not job_id or "/" in name or len(parts) < 1 + LISTING_REQUIRED:
             return None
         if not parts[0].isdigit():
             return None

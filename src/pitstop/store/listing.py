@@ -90,7 +90,17 @@ def entry_fields(status: JobStatus, name: str | None) -> dict[str, str | None]:
         "truncated": None,
         "name": name,
         "reason": status.reason,
+        "deadline": compact_time(status.deadline),
+        "max_hours": f"{status.max_hours:g}" if status.max_hours is not None else None,
+        "training_s": f"{status.training_s:.0f}",
     }
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        return float(v) if v else None
+    except ValueError:
+        return None
 
 
 def _int(v: str | None) -> int:
@@ -120,6 +130,9 @@ class ListedJob:
     reason: str | None
     truncated: str = ""  # "n" name, "r" reason: cut to fit the key (the job page has all)
     invalid: bool = False
+    deadline: str | None = None
+    max_hours: float | None = None
+    training_s: float = 0.0  # training kept by ended attempts (the deadline's progress)
 
     @classmethod
     def from_fields(cls, job_id: str, revision: int, f: dict[str, str | None]) -> ListedJob:
@@ -140,6 +153,9 @@ class ListedJob:
             cancel_requested=f.get("cancel_requested") == "1",
             reason=f.get("reason"),
             truncated=f.get("truncated") or "",
+            deadline=iso_time(f.get("deadline")),
+            max_hours=_float(f.get("max_hours")),
+            training_s=_float(f.get("training_s")) or 0.0,
         )
 
     @classmethod
@@ -168,6 +184,7 @@ class ListedJob:
             "cancel_requested": self.cancel_requested,
             "reason": self.reason,
             "truncated": self.truncated,
+            "deadline": self.deadline,
         }
 
 

@@ -29,12 +29,19 @@ log = structlog.get_logger("pitstop.supervisor")
 
 
 class Claimer:
-    def __init__(self, ctx: Context, order: Callable[[], list[str]]) -> None:
+    def __init__(
+        self, ctx: Context, order: Callable[[], list[str]], *, spread_claims: bool = True
+    ) -> None:
         self.ctx = ctx
         self.order = order
+        # on-demand instances take the order as it is: deadline-critical jobs come first
+        self.spread_claims = spread_claims
 
     def try_claim(self) -> Current | None:
-        for job_id in spread(self.order(), self.ctx.instance_id):
+        order = self.order()
+        if self.spread_claims:
+            order = spread(order, self.ctx.instance_id)
+        for job_id in order:
             try:
                 cur = self._try(job_id)
             except StoreError as e:

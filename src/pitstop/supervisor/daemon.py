@@ -31,7 +31,7 @@ from pitstop.store.states import TrainerStatus
 from pitstop.supervisor import events as ev
 from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.claimer import Claimer
-from pitstop.supervisor.claims import ClaimOrder
+from pitstop.supervisor.claims import ClaimOrder, OnDemand
 from pitstop.supervisor.context import (
     Clock,
     CommandRunner,
@@ -83,9 +83,20 @@ class Supervisor:
         self.jobs, self.leases, self.layout = self.ctx.jobs, self.ctx.leases, self.ctx.layout
         self.clock = self.ctx.clock
         self.spot = spot
-        self.claims = ClaimOrder(self.jobs, self.leases, instance_id, settings.lease_ttl_s)
+        on_demand = (
+            OnDemand(
+                self.clock.wall,
+                settings.deadline_restart_overhead_s,
+                settings.deadline_checkpoint_s,
+            )
+            if settings.market == "on-demand"
+            else None
+        )
+        self.claims = ClaimOrder(
+            self.jobs, self.leases, instance_id, settings.lease_ttl_s, on_demand
+        )
         order = claimer or (lambda: self.claims.candidates(self.clock.monotonic()))
-        self.claimer = Claimer(self.ctx, order)
+        self.claimer = Claimer(self.ctx, order, spread_claims=on_demand is None)
         self.shipper = Shipper(self.ctx)
         self.executor = Executor(self.ctx, self.shipper, self._drop)
         self.executor.power = self._power

@@ -97,10 +97,25 @@ def extend_watchdog(settings: Settings) -> None:
         log.info("watchdog.extended", from_s=int(current) / 1e6, to_s=need / 1e6)
 
 
+def resolve_market(settings: Settings, imds: Imds) -> Settings:
+    """``market = "auto"``: IMDS's ``instance-life-cycle`` says ``on-demand`` or ``spot``;
+    no answer reads as spot (the fleet's default)."""
+    if settings.market != "auto":
+        return settings
+    try:
+        life = imds.get("instance-life-cycle")
+    except ImdsError:
+        life = None
+    market = "on-demand" if life == "on-demand" else "spot"
+    log.info(ev.MARKET_RESOLVED, market=market, instance_life_cycle=life)
+    return settings.model_copy(update={"market": market})
+
+
 def build(settings: Settings) -> Supervisor:
     store = S3Store.from_settings(settings)
     imds = Imds(settings.imds_endpoint)
     instance_id = resolve_instance_id(settings, imds)
+    settings = resolve_market(settings, imds)
     notifier = SnsNotifier.from_settings(settings) if settings.sns_topic_arn else None
     inbox = Inbox(
         JobStore(store, Layout(settings.prefix)),

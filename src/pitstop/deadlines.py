@@ -1,0 +1,173 @@
+"""Deadlines: which market a job should train on now, so that it finishes in time, cheaply.
+
+One pure function, ``decide``, used by the simulator (``simulate/deadline.py``), the fleet's
+watchdog (``fleet watch`` launches an on-demand instance when it says so) and
+``pitstop plan``. It knows nothing of clocks, S3 or EC2: every input is a number in
+seconds on one clock (the caller's), and the answer says until when it holds.
+
+The words (all seconds):
+
+- ``need``: training the job needs; ``done``: training it keeps (its last complete
+  checkpoint; work since then is at risk and does not count).
+- ``slack = (deadline - now) - (need - done)``: time to spare if it trained without a
+  break from now on.
+- ``overhead``: one restart, the start-up an attempt pays before it trains (instance boot,
+  trainer start). ``guard``: the caller's reaction time (a watchdog round, a launch).
+
+Choices: ``spot`` (train on spot; with no spot instance, wait for one), ``on-demand``
+(train on an on-demand instance now), ``either`` (keep whatever holds the job; nothing to
+launch, nothing to release).
+
+Policies (docs/deadlines.md has the guarantee and the measured comparison):
+
+- ``greedy``: spot until ``slack <= overhead + guard``, then on-demand to the end. The
+  on-demand instance boots in ``overhead`` and trains without a break, so it finishes by the
+  deadline; slack never grows on on-demand, so once there the job stays there.
+- ``uniform-progress`` (Can't Be Late, NSDI 2024): keep progress on the straight line from
+  (``started``, 0) to (``deadline``, ``need``). Behind the line with no spot instance
+  holding the job: on-demand. On on-demand, stay until ahead of the line by one restart
+  and one checkpoint interval (hysteresis, so it does not flap), then back to spot. The
+  greedy safety net (``slack <= overhead + guard``) overrides everything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+from pitstop.errors import UsageError
+
+
+class Choice(str, Enum):
+    SPOT = "spot"  # train on spot; with no spot instance, wait for one
+    ON_DEMAND = "on-demand"  # train on an on-demand instance now
+    EITHER = "either"  # keep whatever holds the job; nothing to launch or release
+
+
+GREEDY = "greedy"
+UNIFORM_PROGRESS = "uniform-progress"
+RULES = (GREEDY, UNIFORM_PROGRESS)
+DEFAULT_RULE = GREEDY  # measured the cheaper of the two at 100 % met (docs/deadlines.md)
+DEFAULT_OVERHEAD_S = 600.0  # one restart on EC2: boot, supervisor, trainer start (settings)
+DEFAULT_CHECKPOINT_S = 900.0  # DRfC's checkpoint interval, roughly (settings)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the policy knows of a job (seconds, one clock)."""
+
+    need: float  # training the job needs
+    done: float  # training it keeps (last complete checkpoint)
+    now: float
+    deadline: float
+    overhead: float  # one restart: start-up before an attempt trains
+    checkpoint: float  # training between checkpoints
+    spot_held: bool = False  # a spot instance holds the job now
+    on_demand_held: bool = False  # an on-demand instance holds the job now
+    started: float | None = None  # submission time (uniform progress's line); None: now
+    guard: float = 0.0  # the caller's reaction time
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.need - self.done)
+
+    @property
+    def slack(self) -> float:
+        return (self.deadline - self.now) - self.remaining
+
+    @property
+    def must_switch_at(self) -> float:
+        """When the safety net fires with ``done`` unchanged: slack = overhead + guard."""
+        return self.deadline - self.remaining - self.overhead - self.guard
+
+
+@dataclass(frozen=True)
+class Decision:
+    choice: Choice
+    reason: str
+    until: float  # with only ``now`` moving, the choice holds until this time (inf: for good)
+
+
+def check(job: Job) -> None:
+    """Refuse inputs no rule can answer (one line naming the field)."""
+    for name in ("need", "done", "overhead", "checkpoint", "guard"):
+        value = getattr(job, name)
+        if not (value >= 0 and math.isfinite(value)):
+            raise UsageError(f"deadline policy: {name} must be a number >= 0, got {value!r}")
+    if not job.checkpoint > 0:
+        raise UsageError("deadline policy: checkpoint must be > 0")
+    if not (math.isfinite(job.now) and math.isfinite(job.deadline)):
+        raise UsageError("deadline policy: now and deadline must be finite")
+
+
+def latest_start(need: float, overhead: float) -> float:
+    """The least time before a deadline a job may be submitted: its training plus one
+    restart (what ``submit`` demands of ``deadline``)."""
+    return need + overhead
+
+
+def decide(job: Job, rule: str = DEFAULT_RULE) -> Decision:
+    """Where the job should train now under ``rule`` (``greedy`` or ``uniform-progress``)."""
+    check(job)
+    if job.remaining <= 0:
+        return Decision(Choice.EITHER, "training done", math.inf)
+    safety = job.must_switch_at
+    if job.now >= safety:
+        # the safety net: on-demand boots in `overhead` and trains without a break
+        return Decision(
+            Choice.ON_DEMAND,
+            f"slack {job.slack / 3600:.2f} h <= one restart ({job.overhead / 3600:.2f} h)"
+            + (f" + guard {job.guard:.0f} s" if job.guard else ""),
+            math.inf,
+        )
+    if rule == GREEDY:
+        return Decision(
+            Choice.SPOT,
+            f"slack {job.slack / 3600:.2f} h covers a restart: spot",
+            safety,
+        )
+    if rule == UNIFORM_PROGRESS:
+        return _uniform_progress(job, safety)
+    raise UsageError(f"unknown deadline rule {rule!r}; choose one of {', '.join(RULES)}")
+
+
+def _uniform_progress(job: Job, safety: float) -> Decision:
+    start = job.now if job.started is None else min(job.started, job.now)
+    span = job.deadline - start
+    rate = job.need / span if span > 0 else math.inf  # training seconds per second of the line
+
+    def line_reaches(progress: float) -> float:
+        """When the line reaches ``progress`` (inf rate: at once)."""
+        return start + progress / rate if math.isfinite(rate) and rate > 0 else -math.inf
+
+    target = job.need if not math.isfinite(rate) else min(job.need, rate * (job.now - start))
+    if job.on_demand_held:
+        margin = job.overhead + job.checkpoint
+        if job.done < target + margin:
+            # ON_DEMAND -> SPOT once ahead of the line by a restart and a checkpoint; `done`
+            # moves only at checkpoints, so with `now` alone moving it only falls behind
+            return Decision(
+                Choice.ON_DEMAND,
+                f"on on-demand, {(job.done - target) / 3600:+.2f} h against the line "
+                f"(leaves at +{margin / 3600:.2f} h)",
+                math.inf,
+            )
+        return Decision(
+            Choice.SPOT,
+            "ahead of the line by a restart and a checkpoint: back to spot",
+            min(safety, line_reaches(job.done - margin)),
+        )
+    if job.spot_held:
+        return Decision(Choice.SPOT, "spot holds the job: keep it", safety)
+    if job.done <= target:  # on the line is behind it an instant later
+        return Decision(
+            Choice.ON_DEMAND,
+            f"behind the line by {(target - job.done) / 3600:.2f} h and no spot instance",
+            math.inf,
+        )
+    return Decision(
+        Choice.SPOT,
+        f"ahead of the line by {(job.done - target) / 3600:.2f} h: wait for spot",
+        min(safety, line_reaches(job.done)),
+    )

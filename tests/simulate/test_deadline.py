@@ -1,0 +1,86 @@
+"""Deadline runs on small made-up traces, where the right answer can be worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from pitstop.errors import UsageError
+from pitstop.simulate.deadline import (
+    DEADLINE_POLICIES,
+    DeadlineSetup,
+    simulate_deadline,
+    spot_lower_bound,
+)
+from pitstop.simulate.engine import TrainingJob
+from pitstop.simulate.traces import Trace
+
+GAP = 600.0  # 10-minute ticks
+
+
+def _trace(pattern: str, repeat: int = 1) -> Trace:
+    """'1' = spot available for one tick, '0' = not."""
+    return Trace("test", GAP, tuple(c == "1" for c in pattern * repeat))
+
+
+def _setup(hours: float, deadline_h: float) -> DeadlineSetup:
+    return DeadlineSetup(TrainingJob(hours, checkpoint_minutes=15, boot_minutes=5), deadline_h)
+
+
+def test_always_available_spot_meets_the_deadline_on_spot_alone() -> None:
+    trace = _trace("1" * 100)
+    for policy in ("pitstop-deadline", "greedy-deadline", "uniform-progress-deadline"):
+        r = simulate_deadline(policy, trace, _setup(2, 3))
+        assert r.met and r.on_demand_h == 0
+        assert r.wall_h == pytest.approx(2 + 5 / 60)
+
+
+def test_no_spot_at_all_greedy_waits_then_switches_with_one_restart_to_spare() -> None:
+    r = simulate_deadline("greedy-deadline", _trace("0" * 100), _setup(2, 4))
+    assert r.met and r.spot_h == 0
+    assert r.wall_h == pytest.approx(4.0)  # switched at slack = boot: finishes at the deadline
+    assert r.switches == 1
+    spot_only = simulate_deadline("spot-only", _trace("0" * 100), _setup(2, 4))
+    assert not spot_only.met and spot_only.outcome == "missed" and spot_only.cost == 0
+
+
+def test_uniform_progress_goes_on_demand_early_without_spot() -> None:
+    r = simulate_deadline("uniform-progress-deadline", _trace("0" * 100), _setup(2, 4))
+    assert r.met
+    assert r.wall_h < 4.0  # it kept to the line instead of waiting for the last moment
+
+
+def test_flapping_spot_never_misses_with_the_shipped_policy() -> None:
+    # spot for 20 minutes, gone for 40: attempts boot, sometimes checkpoint, and are lost
+    trace = _trace("110000", repeat=200)
+    for h, d in ((2, 3), (8, 12), (8, 16)):
+        for policy in ("pitstop-deadline", "greedy-deadline", "uniform-progress-deadline"):
+            r = simulate_deadline(policy, trace, _setup(h, d))
+            assert r.met, (policy, h, d, r)
+            assert r.preemptions > 0
+
+
+def test_on_demand_costs_the_training_plus_one_boot_at_the_on_demand_price() -> None:
+    s = _setup(2, 3)
+    r = simulate_deadline("on-demand", None, s)
+    assert r.cost == pytest.approx((2 + 5 / 60) * s.on_demand_price)
+
+
+def test_shipped_policy_is_cheaper_than_on_demand_when_spot_comes_back() -> None:
+    trace = _trace("000111", repeat=100)
+    s = _setup(2, 4)
+    ours = simulate_deadline("pitstop-deadline", trace, s)
+    od = simulate_deadline("on-demand", None, s)
+    assert ours.met and ours.cost < od.cost
+    assert spot_lower_bound(trace, s) <= ours.cost
+
+
+def test_deadline_shorter_than_training_plus_a_restart_is_refused() -> None:
+    with pytest.raises(UsageError, match="deadline-hours must leave the training hours"):
+        _setup(2, 2.05)
+
+
+def test_every_policy_name_runs() -> None:
+    trace = _trace("10", repeat=100)
+    assert {simulate_deadline(p, trace, _setup(1, 2)).policy for p in DEADLINE_POLICIES} == set(
+        DEADLINE_POLICIES
+    )
