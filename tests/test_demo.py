@@ -24,6 +24,7 @@ def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads(r.stdout)
     assert doc["state"] == "succeeded"
+    assert doc["evaluation"]["laps"] == 3 and doc["evaluation"]["best_ms"] is not None
     assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
     faults = {f["fault"]: f for f in doc["faults"]}
     assert set(faults) == {"freeze", "crash"}
@@ -58,6 +59,12 @@ def test_demo_prints_a_readable_timeline_and_leaves_no_folder(tmp_path: Path) ->
         shown |= set(range(int(first), int(last) + 1))
     shown |= {int(n) for n in re.findall(r"checkpoint (\d+)_Step", timeline)}
     assert shown == set(range(1, 11)), timeline
+    # it ends with the evaluation the job queued, its laps and the leaderboard's top line
+    assert re.search(r"evaluation \S+ queued on reInvent2019_track", r.stdout), r.stdout
+    assert re.search(r"laps: \d+\.\d\d s", r.stdout)
+    assert re.search(
+        r"leaderboard reInvent2019_track: 1\. demo-centerline-\S+ \d+\.\d{3} s", r.stdout
+    )
     assert list(tmp_path.iterdir()) == []  # the work folder is gone
 
 
@@ -123,7 +130,8 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None
         )
         assert r.returncode == 0, r.stderr
         jobs = json.loads(r.stdout)
-        assert len(jobs) == 1 and jobs[0]["state"] == "succeeded"
+        # the training job, and the evaluation it queued when it succeeded
+        assert len(jobs) == 2 and {j["state"] for j in jobs} == {"succeeded"}
         (kept,) = tmp_path.glob("pitstop-demo-*")  # --keep keeps the folder, and says where
         assert (kept / "supervisor.log").is_file()
         rest = [p.stdout.readline() for _ in range(4)]

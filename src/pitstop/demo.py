@@ -262,7 +262,11 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
     sub = Submission(
         name="demo-centerline",
         files={"reward_function.py": reward, **defaults()},
-        fields={"simulation": DEMO_SIMULATION, "world": "reInvent2019_track"},
+        fields={
+            "simulation": DEMO_SIMULATION,
+            "world": "reInvent2019_track",
+            "evaluate_on": ["reInvent2019_track"],  # queued once training succeeds
+        },
         source="demo",
     )
     spec = build_spec(sub)
@@ -311,6 +315,7 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
             time.sleep(0.3)
         else:
             raise PitstopError(f"the demo job did not finish in {timeout_s:.0f} s; see {log_path}")
+        evaluation = _evaluation(jobs, spec, out, sup, deadline, log_path)
     finally:
         sup.terminate()
         try:
@@ -327,7 +332,50 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
         "faults": fault_figures(doc),
         "endpoint": endpoint,
         "bucket": DEMO_BUCKET,
+        "evaluation": evaluation,
     }
+
+
+def _evaluation(
+    jobs: Any, spec: Any, out: Callable[[str], None], sup: Any, deadline: float, log_path: Path
+) -> dict[str, Any] | None:
+    """The evaluation the training job queued: wait for it, print its laps and the board."""
+    from pitstop.evaluation.board import leaderboard
+    from pitstop.evaluation.jobs import evaluations_after, read_results
+
+    status = jobs.status(spec.id)[0]
+    queued = evaluations_after(spec, status)
+    if status.state.value != "succeeded" or not queued:
+        return None
+    eval_id = queued[0].id
+    out("")
+    out(f"evaluation {eval_id} queued on {queued[0].world}: 3 laps of the final checkpoint")
+    while time.monotonic() < deadline:
+        try:
+            state = jobs.status(eval_id)[0].state
+        except PitstopError:  # not written yet: the supervisor queues it as it ends the job
+            state = None
+        if state is not None and state.is_terminal():
+            break
+        if sup.poll() is not None:
+            raise PitstopError(f"the supervisor exited with code {sup.returncode}; see {log_path}")
+        time.sleep(0.3)
+    else:
+        raise PitstopError(f"the evaluation did not finish; see {log_path}")
+    res = read_results(jobs, eval_id)
+    laps = ", ".join(
+        f"{r.time_ms / 1000:.2f} s" + ("" if r.complete else f" ({r.status.lower()})")
+        for r in res.laps
+    )
+    out(f"laps: {laps}")
+    board = leaderboard(jobs, res.world, top=1)
+    if board:
+        top = board[0]
+        out(
+            f"leaderboard {res.world}: 1. {top.model} {top.lap_ms / 1000:.3f} s "
+            f"({top.resets} resets)  -> pitstop leaderboard {res.world}"
+        )
+    return {"job_id": eval_id, **res.summary.model_dump()}
 
 
 def _free_port() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +180,15 @@ def _evaluate(args: Any) -> int:
     ev = ev.model_copy(update={"speed_scale": args.speed_scale})
     stamp = (iso(utcnow()) or "").replace(":", "").replace("-", "")[:15]
     name = args.name or f"eval-{ev.model_job or 'model'}-{world}-{stamp}"
+    run = f"{stamp}-{uuid.uuid4().hex[:8]}"
     made = []
     for i in range(args.repeat):
         spec = evaluation_spec(
-            name if args.repeat == 1 else f"{name}-{i + 1}", world, ev, simulation=sim
+            name if args.repeat == 1 else f"{name}-{i + 1}",
+            world,
+            ev,
+            simulation=sim,
+            run=f"{run}-{i + 1}",  # every `pitstop evaluate` is a new run
         )
         made.append({"id": spec.id, "created": submit_evaluation(jobs, spec)})
     if args.json:

@@ -51,8 +51,11 @@ def evaluation_spec(
     *,
     source: str = "cli",
     simulation: dict[str, Any] | None = None,
+    run: str = "",
 ) -> JobSpec:
-    """The spec of an evaluation job; its id is derived from the name and the evaluation."""
+    """The spec of an evaluation job. Its id is derived from the name, the evaluation and
+    ``run``: the same arguments give the same job (a retried follow-up makes no second
+    one); another ``run`` gives another job (evaluating again gives other lap times)."""
     fields: dict[str, Any] = {
         "kind": "evaluation",
         "world": world,
@@ -60,7 +63,7 @@ def evaluation_spec(
     }
     if simulation is not None:
         fields["simulation"] = simulation
-    job_id, digest = job_id_for(name, {}, fields)
+    job_id, digest = job_id_for(name, {"run": run.encode()} if run else {}, fields)
     try:
         return JobSpec(
             id=job_id,

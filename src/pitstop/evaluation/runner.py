@@ -32,7 +32,12 @@ def fleet_evaluator(
         for i in range(n):
             ev = base.model_copy(update={"speed_scale": scale})
             spec = evaluation_spec(
-                f"{name}-x{scale:g}-{i + 1}", world, ev, source="tune", simulation=simulation
+                f"{name}-x{scale:g}-{i + 1}",
+                world,
+                ev,
+                source="tune",
+                simulation=simulation,
+                run=f"{i + 1}",
             )
             submit_evaluation(jobs, spec)
             ids.append(spec.id)

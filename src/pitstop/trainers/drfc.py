@@ -313,6 +313,11 @@ class DrfcTrainer:
 
     # -- the port ----------------------------------------------------------------------
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
+        if plan.spec.evaluation is not None:
+            raise TrainerError(
+                "the drfc backend does not run evaluations yet (dr-start-evaluation); "
+                "run evaluation jobs on an instance with the simulated or script trainer"
+            )
         self._check_home()
         selector = self._selector(plan)
         plan.work_dir.mkdir(parents=True, exist_ok=True)
