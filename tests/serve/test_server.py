@@ -9,6 +9,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +208,55 @@ def test_a_malformed_request_is_one_line_and_the_server_goes_on(
     assert reply.startswith("HTTP/1.1 400") and "Content-Length must be a number" in reply
     assert _get(server, "/api/jobs")[0] == 200
     assert jobs.status(a)[0].state.value == "pending"
+
+
+def test_leaderboard_page_and_api_rank_each_worlds_evaluations(
+    server: DashboardServer, jobs: JobStore, tmp_path: Path
+) -> None:
+    from pitstop.evaluation import laps, results
+    from pitstop.evaluation.jobs import collect_results, evaluation_spec, record_results
+    from pitstop.store.jobs import Attempt, Evaluation, JobStatus, utcnow
+    from pitstop.store.layout import ModelKeys
+
+    status, _, body = _get(server, "/api/leaderboard")
+    assert status == 200 and json.loads(body) == {"boards": []}
+    made = []
+    for i, times in enumerate([[21000, 20000], [19000, 25000]]):
+        spec = evaluation_spec(
+            f"board{i}", "Oval_track", Evaluation(model_prefix=f"models/m{i}/attempt-1")
+        )
+        jobs.create(spec, {})
+        prefix = f"models/{spec.id}/attempt-1"
+        rows = [laps.Lap(n + 1, t, laps.LAP_COMPLETE, 0, 0, 100.0) for n, t in enumerate(times)]
+        jobs.store.put(
+            ModelKeys(prefix).evaluation_metrics(1),
+            json.dumps(results.metrics_doc(rows, 0)).encode(),
+        )
+        done = JobStatus(
+            id=spec.id,
+            attempts=[Attempt(n=1, model_prefix=prefix, ended_at="2026-01-01T00:00:00.000Z")],
+        )
+        record_results(jobs, collect_results(jobs, spec, done, utcnow()))
+        made.append(spec.id)
+    status, _, body = _get(server, "/api/leaderboard")
+    (board,) = json.loads(body)["boards"]
+    assert board["world"] == "Oval_track"
+    assert [(e["rank"], e["job_id"], e["lap_ms"]) for e in board["entries"]] == [
+        (1, made[1], 19000),
+        (2, made[0], 20000),
+    ]
+    assert board["entries"][0]["laps_ms"] == [19000, 25000]
+    status, _, page = _get(server, "/leaderboard")
+    assert status == 200 and b'id="boards"' in page and b'href="/leaderboard"' in page
+    # the page's script draws the board from the API (a real headless Chromium)
+    from tests.e2e.test_dashboard import CHROMIUM, chromium
+
+    if CHROMIUM is None:
+        return
+    import re
+
+    shot = tmp_path / "leaderboard.png"
+    dom = chromium(server.url.rstrip("/") + "/leaderboard", shot=shot)
+    ranked = re.findall(r'<tr data-job="([^"]+)"><td>(\d)</td><td>([\d.]+)</td>', dom)
+    assert ranked == [(made[1], "1", "19.000"), (made[0], "2", "20.000")], dom[-3000:]
+    assert "19.000  25.000" in dom

@@ -176,6 +176,11 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, dash.queue(states or None))
         elif path == "/api/fleet":
             self._json(200, dash.fleet())
+        elif path == "/leaderboard":
+            page = render_page("leaderboard.html", page="leaderboard", **ctx)
+            self._send(200, page, "text/html; charset=utf-8")
+        elif path == "/api/leaderboard":
+            self._json(200, dash.leaderboards())
         elif (m := _JOB.match(path)) is not None:
             job_id = _job_id(m.group(1))
             if not path.startswith("/api/"):

@@ -229,6 +229,26 @@
     });
   }
 
+  // -- leaderboard --------------------------------------------------------------------------
+  function leaderboardPage() {
+    const secs = (ms) => (ms == null ? "-" : (ms / 1000).toFixed(3));
+    poll(async () => {
+      const doc = await getJSON("/api/leaderboard");
+      document.getElementById("empty").hidden = doc.boards.length > 0;
+      document.getElementById("boards").replaceChildren(...doc.boards.map((b) => el("section", { "data-world": b.world },
+        el("h2", { text: b.world }),
+        el("table", { class: "grid board" },
+          el("thead", {}, el("tr", {}, ...["rank", "best lap s", "resets", "model", "checkpoint", "speed", "laps s", "median s", "evaluation"].map((h) => el("th", { text: h })))),
+          el("tbody", {}, ...b.entries.map((e) => el("tr", { "data-job": e.job_id },
+            el("td", { text: e.rank }), el("td", { text: secs(e.lap_ms) }), el("td", { text: e.resets }),
+            el("td", {}, /\//.test(e.model) ? e.model : el("a", { href: "/jobs/" + encodeURIComponent(e.model), text: e.model })),
+            el("td", { text: e.checkpoint || "-" }), el("td", { text: "x" + e.speed_scale }),
+            el("td", { text: e.laps_ms.map(secs).join("  ") }), el("td", { text: secs(e.median_ms) }),
+            el("td", {}, el("a", { href: "/jobs/" + encodeURIComponent(e.job_id), text: e.job_id })))))))));
+    });
+  }
+
   const page = document.body.dataset.page;
   if (page === "queue") queuePage(); else if (page === "job") jobPage(); else if (page === "fleet") fleetPage();
+  else if (page === "leaderboard") leaderboardPage();
 })();
