@@ -43,8 +43,8 @@ def ended(env: dict[str, str], job_id: str, timeout: float = 90) -> dict[str, An
     return wait_for(done, timeout, f"job {job_id} to end", interval=0.3)
 
 
-def test_training_then_its_evaluation_results_leaderboard_and_models(
-    e2e_env, supervisors, s3, bucket
+def test_training_then_its_evaluation_results_leaderboard_models_and_export(
+    e2e_env, supervisors, s3, bucket, tmp_path: Path
 ) -> None:
     import os
 
@@ -90,6 +90,7 @@ def test_training_then_its_evaluation_results_leaderboard_and_models(
     assert r.returncode != 0 and "training job" in r.stderr and "Traceback" not in r.stderr
     r = cli(env, "leaderboard", "Oval_trak")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    check_export(env, train, doc["attempts"][-1]["model_prefix"], tmp_path, s3, bucket)
 
 
 def test_an_interrupted_evaluation_runs_again_from_the_start(e2e_env, supervisors) -> None:
@@ -126,17 +127,8 @@ def test_an_interrupted_evaluation_runs_again_from_the_start(e2e_env, supervisor
     assert [lap["trial"] for lap in res["laps"]] == [1, 2, 3, 4]  # all from the second run
 
 
-def test_export_car_tarball_and_droa_layout(
-    e2e_env, supervisors, tmp_path: Path, s3, bucket
-) -> None:
-    import os
-
-    env = {**os.environ, **e2e_env}
-    train = submit(e2e_env, "exportme", {"checkpoint_interval_s": 0.15, "checkpoints": 5})
-    supervisors.job_ids.append(train)
-    supervisors(e2e_env)
-    doc = ended(e2e_env, train)
-    prefix = doc["attempts"][-1]["model_prefix"]
+def check_export(env: dict[str, str], train: str, prefix: str, tmp_path: Path, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    """The car's tarball holds the chosen checkpoint's graph and files; DRoA's layout."""
     ckpts = json.loads(
         s3.get_object(Bucket=bucket, Key=f"{prefix}/model/deepracer_checkpoints.json")[
             "Body"
