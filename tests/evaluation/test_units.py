@@ -219,3 +219,38 @@ def test_leaderboard_keys_round_trip_and_reject_junk() -> None:
     assert lay.parse_leaderboard_key("pitstop/leaderboard/x/garbage") is None
     with pytest.raises(ValueError):
         lay.leaderboard("../x")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["evaluate", "no-such-job", "--world", "Oval_track"], "no such job"),
+        (["evaluate", "s3://other-bucket/m", "--world", "Oval_track"], "not in this bucket"),
+        (["evaluate", "models/m", "--world", "Oval_trak"], "Oval_track"),
+        (["evaluate", "models/m", "--world", "Oval_track", "--checkpoint", "$(id)"], "checkpoint"),
+        (["evaluate", "models/m", "--world", "Oval_track", "--laps", "0"], "--laps"),
+        (["evaluate", "models/m", "--world", "Oval_track", "--simulation", "{"], "--simulation"),
+        (["export", "models/m"], "--out"),
+        (["export", "models/m", "--out", "x.tar.gz"], "models/m"),
+        (["tune", "models/m", "--world", "Oval_track", "--growth", "5"], "growth"),
+        (["leaderboard", "Oval_track", "--top", "0"], "--top"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_problem(
+    args: list[str],
+    needle: str,
+    settings_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from pitstop.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    for k, v in settings_env.items():
+        monkeypatch.setenv(k, v)
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code in (1, 2) and len(err) == 1 and err[0].startswith("pitstop: error:"), err
+    assert needle in err[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written
