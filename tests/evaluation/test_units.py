@@ -254,3 +254,53 @@ def test_bad_input_is_one_line_naming_the_problem(
     assert code in (1, 2) and len(err) == 1 and err[0].startswith("pitstop: error:"), err
     assert needle in err[0]
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_html_report_has_each_worlds_board_and_lap_chart(
+    store: S3Store,
+    settings_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    import base64
+    import re
+
+    from pitstop.cli.main import main
+
+    jobs = JobStore(store, Layout("pitstop"))
+    made = []
+    for i, times in enumerate([[21000, 20500], [19500, None]]):
+        spec = evaluation_spec(f"rep{i}", "Oval_track", Evaluation(model_prefix=f"models/r{i}/a"))
+        jobs.create(spec, {})
+        prefix = f"models/{spec.id}/attempt-1"
+        rows = [
+            laps.Lap(n + 1, t or 40000, laps.LAP_COMPLETE if t else laps.OFF_TRACK, 0, 0, 100.0)
+            for n, t in enumerate(times)
+        ]
+        store.put(
+            ModelKeys(prefix).evaluation_metrics(1),
+            json.dumps(results.metrics_doc(rows, 0)).encode(),
+        )
+        done = JobStatus(
+            id=spec.id,
+            attempts=[Attempt(n=1, model_prefix=prefix, ended_at="2026-01-01T00:00:00.000Z")],
+        )
+        record_results(
+            jobs, collect_results(jobs, spec, done, __import__("datetime").datetime.now())
+        )
+        made.append(spec.id)
+    for k, v in settings_env.items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "r.html"
+    assert main(["report", "--out", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [e["job_id"] for e in doc["leaderboards"][0]["entries"]] == [made[1], made[0]]
+    html = out.read_text()
+    board = html[html.index('<section id="leaderboard">') :]
+    assert board.index(made[1]) < board.index(made[0])  # ranked: 19.5 s before 20.5 s
+    assert "19.500 -" in board and "21.000 20.500" in board  # every lap, an off-track as -
+    (chart,) = re.findall(
+        r'alt="lap times on Oval_track" src="data:image/png;base64,([^"]+)"', board
+    )
+    assert base64.b64decode(chart).startswith(b"\x89PNG")

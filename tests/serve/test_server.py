@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,6 +194,24 @@ def test_job_curves_sit_on_one_time_axis_with_preemptions_marked(jobs: JobStore)
     assert doc["instance_hours"] == round(1200 / 3600, 4)
 
 
+def _read_reply(c: Any) -> str:
+    """One whole HTTP reply: headers and body can arrive in separate packets."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    while m and len(body) < int(m.group(1)):
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def test_a_malformed_request_is_one_line_and_the_server_goes_on(
     server: DashboardServer, jobs: JobStore
 ) -> None:
@@ -204,7 +224,7 @@ def test_a_malformed_request_is_one_line_and_the_server_goes_on(
             f"POST /api/jobs/{a}/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             "X-Pitstop-Token: t0ken\r\nContent-Length: lots\r\n\r\n".encode()
         )
-        reply = c.recv(4096).decode()
+        reply = _read_reply(c)
     assert reply.startswith("HTTP/1.1 400") and "Content-Length must be a number" in reply
     assert _get(server, "/api/jobs")[0] == 200
     assert jobs.status(a)[0].state.value == "pending"

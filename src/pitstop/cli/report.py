@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Write one self-contained HTML file (charts inline, no network needed to "
         "view it): per job, reward and completion per episode across every attempt with "
         "each restart or preemption marked, the attempts and events, instance hours and "
-        "cost. Needs the plot extra (matplotlib).",
+        "cost; then each world's leaderboard with a lap-time chart. Needs the plot extra "
+        "(matplotlib).",
     )
     r.add_argument("--out", required=True, metavar="FILE.html", help="the .html file to write")
     r.add_argument(
@@ -52,9 +53,12 @@ def _report(args: Any) -> int:
         progress = [job_progress(jobs, j, now, args.spot_price, with_curves=True) for j in args.job]
     else:
         progress = all_progress(jobs, args.spot_price, with_curves=True)
-    out.write_text(render(progress, args.spot_price, settings.bucket))
+    from pitstop.evaluation.board import boards_with_laps
+
+    boards = boards_with_laps(jobs)
+    out.write_text(render(progress, args.spot_price, settings.bucket, boards))
     if args.json:
-        print_json({"out": str(out), "jobs": [p.row() for p in progress]})
+        print_json({"out": str(out), "jobs": [p.row() for p in progress], "leaderboards": boards})
     else:
         print(f"{out} ({len(progress)} job(s))")
     return 0

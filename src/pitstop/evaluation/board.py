@@ -9,7 +9,8 @@ each world's best lap from the board.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from pitstop.errors import NotFound, StoreError
 from pitstop.evaluation.jobs import read_results
@@ -135,3 +136,23 @@ def models(jobs: JobStore) -> list[Model]:
             )
         )
     return out
+
+
+def boards_with_laps(jobs: JobStore, top: int = 20) -> list[dict[str, Any]]:
+    """Every world's board (one listing per world), each line with its evaluation's laps
+    (one ``results.json`` per line): what the dashboard and the report show."""
+    boards = []
+    for world in worlds(jobs):
+        rows = []
+        for e in leaderboard(jobs, world, top=top):
+            row: dict[str, Any] = asdict(e)
+            try:
+                res = read_results(jobs, e.job_id)
+                row["laps_ms"] = [lap.time_ms if lap.complete else None for lap in res.laps]
+                row["median_ms"] = res.summary.median_ms
+                row["completion_rate"] = res.summary.completion_rate
+            except StoreError:
+                row["laps_ms"], row["median_ms"], row["completion_rate"] = [], None, None
+            rows.append(row)
+        boards.append({"world": world, "entries": rows})
+    return boards

@@ -2,7 +2,8 @@
 
 Per job: reward and completion % per episode across every attempt, with each attempt
 boundary marked by how the attempt before it ended (restart or preemption); the attempts
-and events tables; instance hours and cost.
+and events tables; instance hours and cost. Then each world's leaderboard: a table and a
+lap-time chart.
 """
 
 from __future__ import annotations
@@ -101,7 +102,41 @@ def chart_png(curves: list[Curve], title: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def render(jobs: list[JobProgress], spot_price: float | None, bucket: str) -> str:
+def laps_png(board: dict[str, Any]) -> str:
+    """One world's lap times: every complete lap of each ranked evaluation (a dot), its best
+    (a bar), as a data URI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = board["entries"]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(entries) + 1.4), dpi=100)
+    for i, e in enumerate(entries):
+        laps = [t / 1000 for t in e.get("laps_ms") or [] if t is not None]
+        ax.barh(i, e["lap_ms"] / 1000, color="#c7d2fe", height=0.6)
+        ax.plot(laps, [i] * len(laps), "o", color="#1f77b4", markersize=5)
+    ax.set_yticks(range(len(entries)))
+    ax.set_yticklabels(
+        [f"{e['rank']}. {str(e['model'])[-32:]} x{e['speed_scale']:g}" for e in entries]
+    )
+    ax.invert_yaxis()
+    ax.set_xlabel("lap time (s): bar = best complete lap, dots = every complete lap")
+    ax.set_title(f"{board['world']}: lap times")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def render(
+    jobs: list[JobProgress],
+    spot_price: float | None,
+    bucket: str,
+    boards: list[dict[str, Any]] | None = None,
+) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     from pitstop.extras import require
@@ -125,8 +160,10 @@ def render(jobs: list[JobProgress], spot_price: float | None, bucket: str) -> st
             }
         )
     total_hours = sum(p.hours for p in jobs)
+    shown = [{**b, "chart": laps_png(b)} for b in boards or [] if b["entries"]]
     return env.get_template("report.html.j2").render(
         jobs=items,
+        boards=shown,
         bucket=bucket,
         spot_price=spot_price,
         total_hours=total_hours,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -228,26 +227,11 @@ class Dashboard:
         return {"id": job_id, "state": status.state.value, "cancel_requested": True}
 
     def leaderboards(self, top: int = 20) -> dict[str, Any]:
-        """``/api/leaderboard``: every world's board (one listing per world), each model's best
-        run first, with its laps (one ``results.json`` per line shown)."""
-        from pitstop.evaluation.board import leaderboard, worlds
-        from pitstop.evaluation.jobs import read_results
+        """``/api/leaderboard``: every world's board, each model's best run first, with its
+        laps (``evaluation.board.boards_with_laps``)."""
+        from pitstop.evaluation.board import boards_with_laps
 
-        boards = []
-        for world in worlds(self.jobs):
-            rows = []
-            for e in leaderboard(self.jobs, world, top=top):
-                row = asdict(e)
-                try:
-                    res = read_results(self.jobs, e.job_id)
-                    row["laps_ms"] = [lap.time_ms if lap.complete else None for lap in res.laps]
-                    row["median_ms"] = res.summary.median_ms
-                    row["completion_rate"] = res.summary.completion_rate
-                except StoreError:
-                    row["laps_ms"], row["median_ms"], row["completion_rate"] = [], None, None
-                rows.append(row)
-            boards.append({"world": world, "entries": rows})
-        return {"boards": boards}
+        return {"boards": boards_with_laps(self.jobs, top)}
 
     # -- the fleet -------------------------------------------------------------------------
     def fleet(self) -> dict[str, Any]:
