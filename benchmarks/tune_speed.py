@@ -51,8 +51,10 @@ def expected_s(world: str, speeds: list[float], scale: float) -> float:
 
 
 def main() -> None:
-    print(f"{'track':26} {'actions':36} {'tune scale':>10} {'lap s':>7} {'evals':>6}"
-          f" {'sweep scale':>11} {'lap s':>7} {'evals':>6} {'gap %':>6}")
+    print(
+        f"{'track':26} {'actions':36} {'tune scale':>10} {'lap s':>7} {'evals':>6}"
+        f" {'sweep scale':>11} {'lap s':>7} {'evals':>6} {'gap %':>6}"
+    )
     gaps, ratios = [], []
     for world, speeds, what in CASES:
         policy = tune.TunePolicy(evaluations=N)
@@ -65,10 +67,14 @@ def main() -> None:
         gap = 100 * (t - b) / b
         gaps.append(gap)
         ratios.append(len(history) / len(grid))
-        print(f"{world:26} {what:36} {best.scale:10.3f} {t:7.2f} {len(history) * N:6d}"
-              f" {brute.scale:11.2f} {b:7.2f} {len(grid) * N:6d} {gap:6.1f}")
-    print(f"worst gap {max(gaps):.1f} % (limit 10 %); tune used {100 * statistics.fmean(ratios):.0f} %"
-          " of the sweep's evaluations on average")
+        print(
+            f"{world:26} {what:36} {best.scale:10.3f} {t:7.2f} {len(history) * N:6d}"
+            f" {brute.scale:11.2f} {b:7.2f} {len(grid) * N:6d} {gap:6.1f}"
+        )
+    print(
+        f"worst gap {max(gaps):.1f} % (limit 10 %); tune used {100 * statistics.fmean(ratios):.0f} %"
+        " of the sweep's evaluations on average"
+    )
 
 
 if __name__ == "__main__":
