@@ -104,7 +104,7 @@ def test_spot_notice_then_another_instance_resumes_through_a_reboot(
     imds = FakeImds("i-aaaa")
     try:
         # room on both instances: a slow poll of the test may see a far past 2 checkpoints
-        sim = {"checkpoint_interval_s": 0.4, "checkpoints": 24}
+        sim = {"checkpoint_interval_s": 0.3, "checkpoints": 24}
         # HEAD_TO_BOT is a race type simapp trains: DRfC writes its bot-car settings
         job_id = submit(drfc_env, f"spot-{version}", sim, race_type="HEAD_TO_BOT")
         supervisors_on.job_ids.append(job_id)
