@@ -31,6 +31,9 @@ class Entry:
     model: str = ""  # the training job, or the model prefix
     checkpoint: str = ""
     speed_scale: float = 1.0
+    laps_ms: list[int | None] = field(default_factory=list)  # every lap (None: not complete)
+    median_ms: float | None = None
+    completion_rate: float | None = None
 
 
 def entries(jobs: JobStore, world: str) -> list[LeaderboardKey]:
@@ -53,10 +56,14 @@ def leaderboard(
     seen: set[tuple[str, str, float]] = set()
     for key in entries(jobs, world):
         model, checkpoint, scale = key.job_id, "", 1.0
+        laps: list[int | None] = []
+        median, rate = None, None
         try:
             res = read_results(jobs, key.job_id)
             model = res.model_job or res.model_prefix
             checkpoint, scale = res.checkpoint, res.speed_scale
+            laps = [lap.time_ms if lap.complete else None for lap in res.laps]
+            median, rate = res.summary.median_ms, res.summary.completion_rate
         except (StoreError, NotFound):
             pass  # an entry whose results went missing still ranks, under its job id
         if per_model and (model, checkpoint, scale) in seen:
@@ -73,6 +80,9 @@ def leaderboard(
                 model,
                 checkpoint,
                 scale,
+                laps,
+                median,
+                rate,
             )
         )
         if len(out) >= top:
@@ -139,20 +149,9 @@ def models(jobs: JobStore) -> list[Model]:
 
 
 def boards_with_laps(jobs: JobStore, top: int = 20) -> list[dict[str, Any]]:
-    """Every world's board (one listing per world), each line with its evaluation's laps
-    (one ``results.json`` per line): what the dashboard and the report show."""
-    boards = []
-    for world in worlds(jobs):
-        rows = []
-        for e in leaderboard(jobs, world, top=top):
-            row: dict[str, Any] = asdict(e)
-            try:
-                res = read_results(jobs, e.job_id)
-                row["laps_ms"] = [lap.time_ms if lap.complete else None for lap in res.laps]
-                row["median_ms"] = res.summary.median_ms
-                row["completion_rate"] = res.summary.completion_rate
-            except StoreError:
-                row["laps_ms"], row["median_ms"], row["completion_rate"] = [], None, None
-            rows.append(row)
-        boards.append({"world": world, "entries": rows})
-    return boards
+    """Every world's board (one listing per world, one ``results.json`` per line shown),
+    each line with its evaluation's laps: what the dashboard and the report show."""
+    return [
+        {"world": world, "entries": [asdict(e) for e in leaderboard(jobs, world, top=top)]}
+        for world in worlds(jobs)
+    ]
