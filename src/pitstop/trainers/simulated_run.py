@@ -40,10 +40,7 @@ import sys
 import time
 from typing import Any
 
-from pitstop.action_space.io import parse_metadata
 from pitstop.errors import PitstopError, StoreError
-from pitstop.evaluation.laps import simulate as simulate_laps
-from pitstop.evaluation.results import metrics_doc
 from pitstop.store.jobs import Evaluation, Fault, Simulation
 from pitstop.store.layout import ModelKeys, checkpoint_name, checkpoint_number
 from pitstop.store.objects import S3Store
@@ -248,6 +245,11 @@ def evaluate(w: Writer, keys: ModelKeys, sim: Simulation, attempt: int) -> int:
     """An evaluation (``dr-start-evaluation``): laps of the staged checkpoint, the metrics
     file rewritten after each, as simapp does; a lap every ``checkpoint_interval_s``.
     Faults count laps as ``after_checkpoint``."""
+    # here, not at the top: a training run never pays for numpy and the track model
+    from pitstop.action_space.io import parse_metadata
+    from pitstop.evaluation.laps import simulate as simulate_laps
+    from pitstop.evaluation.results import metrics_doc
+
     env = os.environ
     ev = Evaluation.model_validate_json(env["PITSTOP_EVALUATION"])
     name = (w.read(keys.coach_checkpoint) or b"").decode().strip()
