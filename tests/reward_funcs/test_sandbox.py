@@ -110,13 +110,14 @@ def test_reading_etc_shadow_gets_nothing_and_is_named() -> None:
     res = run1(SHADOW)
     msg = message(res)
     assert res.failure is not None and res.failure["rule"] == "sandbox"
-    assert msg.startswith("tried to read /etc/shadow; stopped by the unprivileged user nobody")
+    wall = "mount namespace" if ROOT else "Landlock"
+    assert msg.startswith(f"tried to read /etc/shadow; stopped by the {wall}"), msg
     assert "GOT" not in msg and "root:" not in msg
 
 
 @needs_root
 def test_the_unprivileged_user_alone_keeps_etc_shadow_closed() -> None:
-    res = run1(SHADOW, guard=False)
+    res = run1(SHADOW, guard=False, file_wall=False)
     msg = message(res)
     assert "blocked: PermissionError(13, 'Permission denied')" in msg, msg
     assert "GOT" not in msg
@@ -129,19 +130,30 @@ def test_a_swallowed_refusal_still_rejects() -> None:
         "    return 1.0\n"
     )
     assert res.failure is not None and res.failure["rule"] == "sandbox"
-    assert message(res) == "tried to read /etc/hostname; stopped by the in-process guard"
+    wall = "mount namespace" if ROOT else "Landlock"
+    assert message(res).startswith(f"tried to read /etc/hostname; stopped by the {wall}")
     assert res.failure["case"] == 0  # named with the params of the first call
 
 
-@pytest.mark.parametrize("layers", [{}, {"guard": False}, {"network_namespace": False}])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        {},
+        {"guard": False, "file_wall": False},
+        {"guard": False, "network_namespace": False},
+        {"network_namespace": False, "file_wall": False},
+    ],
+)
 def test_a_reachable_local_server_is_not_reached(server: FakeImds, layers: dict[str, bool]) -> None:
     res = run1(http_reward(server.endpoint), **layers)
     msg = message(res)
     assert "GOT" not in msg
     assert server.tokens_issued == 0 and server.gets == []
     where = f"127.0.0.1:{server.port}"
-    if layers.get("guard") is False:  # the namespace alone
+    if layers.get("guard") is False and layers.get("file_wall") is False:  # the namespace alone
         assert "Network is unreachable" in msg, msg
+    elif layers.get("guard") is False:  # Landlock alone: no TCP connect
+        assert "Permission denied" in msg, msg
     elif layers.get("network_namespace") is False:  # the guard alone
         assert msg == f"tried to connect to {where}; stopped by the in-process guard"
         assert res.isolation is not None and res.isolation["network"] == "the in-process guard"
@@ -188,13 +200,15 @@ def test_the_child_sees_none_of_the_parents_environment(monkeypatch: pytest.Monk
 def test_the_parents_environ_file_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sekrit-aws")
     src = (
-        "import os\ndef reward_function(params):\n"
-        "    with open('/proc/%d/environ' % os.getppid(), 'rb') as f:\n"
+        "def reward_function(params):\n"
+        f"    with open('/proc/{os.getpid()}/environ', 'rb') as f:\n"
         "        raise ValueError('GOT ' + repr(f.read()))\n"
     )
     msg = message(run1(src))
-    assert f"tried to read /proc/{os.getpid()}/environ; stopped by the unprivileged user" in msg
-    alone = message(run1(src, guard=False))
+    assert f"tried to read /proc/{os.getpid()}/environ; stopped by the mount namespace" in msg
+    walled = message(run1(src, guard=False))  # no /proc at all inside the wall
+    assert "No such file or directory" in walled and "sekrit" not in walled
+    alone = message(run1(src, guard=False, file_wall=False))  # the user's rights alone
     assert "Permission denied" in alone and "sekrit" not in alone
 
 
@@ -282,7 +296,8 @@ def test_a_python_the_sandbox_user_cannot_read_still_validates(tmp_path: Path) -
     assert doc["failure"] is None, doc
     assert doc["calls"] == doc["n"]
     assert doc["isolation"]["user"] == "nobody (uid 65534)"
-    assert "cannot read Python's library" in doc["isolation"]["library_note"]
+    # inside the file wall the library is bound read-only where nobody can read it
+    assert doc["isolation"]["files"].startswith("the mount namespace"), doc["isolation"]
     # a module the reward could not import before the drop is reported, not a crash
     late = "def reward_function(params):\n    __import__('statistics')\n    return 1.0\n"
     r = subprocess.run(

@@ -166,10 +166,13 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pitstop.reward_funcs import validate_file
+    from pitstop.reward_funcs import sandbox, validate_file
 
     track = _track(args)
-    report = validate_file(args.file, track=track, dynamic=not args.static_only)
+    # one's own file on one's own machine: a kernel without a file wall (an old kernel,
+    # not Linux) still gets the check, and the report says which walls held
+    limits = sandbox.Limits(require_file_wall=False)
+    report = validate_file(args.file, track=track, dynamic=not args.static_only, limits=limits)
     if args.json:
         print_json(report.to_dict())
         return 0 if report.ok else 1

@@ -1,24 +1,32 @@
 """The sandbox child: runs untrusted reward functions over the sweep the parent sends.
 
 Started by ``pitstop.reward_funcs.sandbox`` as ``python -m pitstop.reward_funcs._child
-REQUEST_FILE PROGRESS_FILE``. It imports nothing heavy (no NumPy unless the reward does) so it starts in
-a fraction of a second. Protocol:
+REQUEST_FILE PROGRESS_FILE``. It imports nothing heavy (no NumPy unless the reward does) so it
+starts in a fraction of a second. Protocol:
 
 - REQUEST_FILE: a pickle written by the parent (trusted) with the sources, the sweep as plain
   lists, the limits and the isolation to apply;
-- it confines itself before any reward code runs (``confine``: a network namespace, no new
-  privileges, an unprivileged user when started as root, then its resource limits: address
-  space, CPU seconds, no file writes, no new processes; last the guard, an audit hook that
-  records every file, network or process attempt), then for each source execs the module and calls
-  ``reward_function`` with a fresh params dict per state, as the simulator does
-  (``float(reward_function(copy.deepcopy(params)))``);
-- before each call it writes (source index, state index) into PROGRESS_FILE (mmap), so the
-  parent can name the params even when it has to kill this process;
-- it writes one JSON line per source on the original stdout (with every value when the
-  request asks to ``collect`` them, for the preview); reward code's own prints go
-  to stderr. A source that tried anything the sandbox does not allow fails with rule
-  ``sandbox`` and a message naming the first attempt and the layer that stopped it, even
-  when the reward caught the error and carried on.
+- this process confines itself before any reward code runs (``confine``: a network
+  namespace, the file wall (a mount namespace holding only Python's library, and Landlock),
+  no new privileges, an unprivileged user when started as root, not dumpable); it fails
+  closed when a wall it was asked for cannot be had;
+- it runs **no reward code itself**: each source runs in a forked worker that adds its own
+  Landlock domain, its resource limits (address space, CPU seconds, no file writes, no new
+  processes) and the guard (an audit hook that records every file, network or process
+  attempt), execs the module and calls ``reward_function`` with a fresh params dict per
+  state, as the simulator does (``float(reward_function(copy.deepcopy(params)))``). The
+  worker reports on a pipe of its own; the result channel (this process's stdout) is
+  closed in the worker, so reward code cannot find it by walking frames or descriptors;
+- this process checks the worker's report (fields, types, sizes), and fails the source
+  when the worker exits before reporting, reports garbage, or stops short of the sweep
+  before its time budget; messages are cut to ``MAX_MESSAGE`` characters;
+- before each call the worker writes (source index, state index) into PROGRESS_FILE (mmap),
+  so the parent can name the params even when it has to kill the processes;
+- one JSON line per source goes to the parent (with every value when the request asks to
+  ``collect`` them, for the preview); reward code's own prints go to stderr, which the
+  parent reads with a cap. A source that tried anything the sandbox does not allow fails
+  with rule ``sandbox`` and a message naming the first attempt and the layer that stopped
+  it, even when the reward caught the error and carried on.
 
 The parent never unpickles anything this process writes.
 """
@@ -44,6 +52,8 @@ from typing import Any
 
 MIN_REWARD = -1e5
 MAX_REWARD = 1e5
+MAX_MESSAGE = 300  # a failure message (an exception's first line) is cut to this many characters
+MAX_REPORT_BYTES = 64 << 20  # what one worker may report (every value of a large sweep)
 
 
 class CallTimeout(BaseException):
@@ -65,10 +75,10 @@ def _vm_size_bytes() -> int:
     return 0
 
 
-def _set_limits(limits: dict[str, Any]) -> None:
+def _set_limits(limits: dict[str, Any], vm_base: int) -> None:
     mem = int(limits["memory_bytes"])
     if mem > 0:
-        cap = _vm_size_bytes() + mem
+        cap = vm_base + mem
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     cpu = math.ceil(float(limits["cpu_seconds"]))
@@ -92,8 +102,11 @@ def _user_line(tb: Any, filename: str) -> int | None:
 
 
 def _describe_exc(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    msg = text[0] if text else ""
+    try:
+        text = str(e).strip().splitlines()
+    except BaseException:  # a hostile __str__
+        text = []
+    msg = text[0][:MAX_MESSAGE] if text else ""
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
 
@@ -284,9 +297,12 @@ def _run_one(
 
 
 def _confine(
-    isolation: dict[str, Any], limits: dict[str, Any], texts: list[str], progress: mmap.mmap
-) -> tuple[Any, Any]:
-    """Shut this process in (see ``confine``); returns (confinement, guard or None)."""
+    isolation: dict[str, Any], texts: list[str], workdir: str
+) -> tuple[Any, list[str], int]:
+    """Shut this process in (see ``confine``): returns (confinement, import roots, VM size).
+
+    The VM size is measured before ``/proc`` disappears behind the file wall; the worker's
+    memory limit is counted from it."""
     from pitstop.reward_funcs import confine
     from pitstop.reward_funcs.static import ALLOWED_MODULES
 
@@ -295,11 +311,19 @@ def _confine(
         confine.enter_network_namespace(conf)
     else:
         conf.network_note = "not asked for"
-    confine.no_new_privileges(conf)
     # Imports first, while the library is surely readable: the sandbox user may not be able
-    # to read it (a Python under /root, as pyenv installs it). Only allowed modules from
-    # sys.path (never the working directory) are imported, before any reward code runs.
+    # to read it (a Python under /root, as pyenv installs it), and the file wall shows
+    # nothing else. Only allowed modules from sys.path (never the working directory).
     confine.preimport(texts, ALLOWED_MODULES)
+    vm_base = _vm_size_bytes()
+    roots = confine.import_roots()
+    if isolation.get("file_wall", True):
+        confine.enter_mount_namespace(conf, roots, workdir)
+        # a root may be a symbolic link's target: the paths on sys.path may not exist inside
+        sys.path[:] = [os.path.realpath(p) for p in sys.path if p]
+    else:
+        conf.files_note = "not asked for"
+    confine.no_new_privileges(conf)
     confine.drop_privileges(
         conf,
         int(isolation.get("uid", confine.NOBODY)),
@@ -307,18 +331,256 @@ def _confine(
         str(isolation.get("user", "nobody")),
     )
     if conf.failure is not None:
-        return conf, None
-    _set_limits(limits)
-    guard = confine.Guard(conf, confine.import_roots())
+        return conf, roots, vm_base
+    confine.not_dumpable()
+    if isolation.get("file_wall", True):
+        confine.enter_landlock(conf, [*roots, *confine.DEVICES])
+        if conf.files == confine.GUARD and isolation.get("require_file_wall", True):
+            conf.failure = (
+                f"no kernel wall around the file system ({conf.files_note}); "
+                "refusing to run reward code behind the in-process guard alone"
+            )
+    return conf, roots, vm_base
+
+
+def _worker(
+    parent: int,
+    index: int,
+    source: str,
+    filename: str,
+    total: int,
+    make: Any,
+    request: dict[str, Any],
+    progress: mmap.mmap,
+    conf: Any,
+    roots: list[str],
+    vm_base: int,
+    channel: int,
+) -> None:
+    """The forked process that runs one reward: confines itself further, reports on
+    ``channel``, exits. Never returns."""
+    from pitstop.reward_funcs import confine
+
+    if not confine.die_with_parent(parent):
+        os._exit(71)
+    isolation = request.get("isolation", {})
+    limits = request["limits"]
+    if conf.landlock_abi:  # a nested domain: no signals to the parent either
+        confine.enter_landlock(conf, [*roots, *confine.DEVICES])
+    _set_limits(limits, vm_base)
+    guard = confine.Guard(conf, roots)
 
     def case() -> int | None:  # which state the reward was called with, if any
         c = int(struct.unpack_from("qq", progress, 0)[1])
         return c if c >= 0 else None
 
     guard.where = case
+    guard.filename = filename
     if isolation.get("guard", True):
         guard.install()
-    return conf, guard
+    signal.signal(signal.SIGALRM, _on_alarm)
+    result = _run_one(
+        index, source, filename, total, make, limits, progress, bool(request.get("collect"))
+    )
+    if guard.attempts:
+        _sandbox_failure(result, list(guard.attempts))
+    data = json.dumps(result).encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(channel, view) :]
+    os._exit(0)
+
+
+def _read_all(fd: int, cap: int) -> tuple[bytes, bool]:
+    """What the worker reports, at most ``cap`` bytes; True when it wrote more."""
+    chunks: list[bytes] = []
+    size = 0
+    over = False
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        if size + len(chunk) > cap:
+            over = True
+            continue  # drain, keep nothing more
+        chunks.append(chunk)
+        size += len(chunk)
+    os.close(fd)
+    return b"".join(chunks), over
+
+
+_RULES = frozenset(
+    {
+        "timeout",
+        "memory",
+        "load",
+        "signature",
+        "exception",
+        "type",
+        "nan",
+        "inf",
+        "range",
+        "sandbox",
+    }
+)
+
+
+def _clip(value: Any, size: int = MAX_MESSAGE) -> str:
+    text = str(value)
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
+def _checked(raw: Any, index: int, total: int, collect: bool) -> dict[str, Any] | None:
+    """The worker's report with every field checked, or None when it is not one."""
+    if not isinstance(raw, dict) or raw.get("index") != index:
+        return None
+    calls, failure, values = raw.get("calls"), raw.get("failure"), raw.get("values")
+    if type(calls) is not int or not 0 <= calls <= total:
+        return None
+    out: dict[str, Any] = {"index": index, "calls": calls, "cases_total": total}
+    for key in ("call_seconds_total", "max_call_seconds"):
+        v = raw.get(key, 0.0)
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            return None
+        out[key] = float(v)
+    if failure is not None:
+        if not isinstance(failure, dict) or failure.get("rule") not in _RULES:
+            return None
+        case, line = failure.get("case"), failure.get("line")
+        if case is not None and (type(case) is not int or not 0 <= case < total):
+            case = None
+        if line is not None and (type(line) is not int or line < 0):
+            line = None
+        clean: dict[str, Any] = {
+            "rule": failure["rule"],
+            "case": case,
+            "message": _clip(failure.get("message", "")),
+            "line": line,
+        }
+        attempts = failure.get("attempts")
+        if isinstance(attempts, list):
+            clean["attempts"] = [
+                {"what": _clip(a.get("what"), 200), "held_by": _clip(a.get("held_by"), 120)}
+                for a in attempts[:20]
+                if isinstance(a, dict)
+            ]
+        out["failure"] = clean
+    else:
+        out["failure"] = None
+    if collect:
+        # a value is kept only once it passed the checks: the failing call has none
+        if not isinstance(values, list) or len(values) not in (calls, calls - 1):
+            return None
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            return None
+        out["values"] = [float(v) for v in values]
+    return out
+
+
+def _describe_status(status: int) -> tuple[str, str]:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return "timeout", "exceeded its CPU time limit and was killed"
+        if sig == signal.SIGKILL:
+            return "memory", "was killed (memory or time limit)"
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return "killed", f"was killed by {name}"
+    return "killed", f"exited with status {os.waitstatus_to_exitcode(status)}"
+
+
+def _run_in_worker(
+    index: int,
+    source: str,
+    filename: str,
+    total: int,
+    make: Any,
+    request: dict[str, Any],
+    progress: mmap.mmap,
+    conf: Any,
+    roots: list[str],
+    vm_base: int,
+    result_fd: int,
+) -> dict[str, Any]:
+    """Run one reward in a forked worker; judge what it reports against what this process
+    saw (its exit, the swept states, the time it took)."""
+    limits = request["limits"]
+    collect = bool(request.get("collect"))
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    struct.pack_into("qq", progress, 0, index, -1)
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the worker: it never sees the result channel
+        try:
+            os.close(read_end)
+            os.close(result_fd)
+            _worker(
+                parent,
+                index,
+                source,
+                filename,
+                total,
+                make,
+                request,
+                progress,
+                conf,
+                roots,
+                vm_base,
+                write_end,
+            )
+        finally:
+            os._exit(70)
+    os.close(write_end)
+    data, over = _read_all(read_end, MAX_REPORT_BYTES)
+    _, status = os.waitpid(pid, 0)
+    elapsed = time.monotonic() - started
+    last_source, last_case = struct.unpack_from("qq", progress, 0)
+    case = last_case if last_source == index and last_case >= 0 else None
+    base: dict[str, Any] = {"index": index, "calls": case or 0, "cases_total": total}
+    if over:
+        return {
+            **base,
+            "failure": {
+                "rule": "killed",
+                "case": case,
+                "line": None,
+                "message": f"reported more than {MAX_REPORT_BYTES >> 20} MiB; refused",
+            },
+        }
+    if status != 0:
+        rule, message = _describe_status(status)
+        return {**base, "failure": {"rule": rule, "case": case, "message": message, "line": None}}
+    try:
+        raw = json.loads(data)
+    except ValueError:
+        raw = None
+    result = _checked(raw, index, total, collect)
+    if result is None:
+        return {
+            **base,
+            "failure": {
+                "rule": "killed",
+                "case": case,
+                "line": None,
+                "message": "its process ended without a valid report of the swept states",
+            },
+        }
+    budget = float(limits["budget_seconds"])
+    if result["failure"] is None and result["calls"] < total and elapsed < budget:
+        result["failure"] = {
+            "rule": "killed",
+            "case": case,
+            "line": None,
+            "message": (
+                f"stopped after {result['calls']} of {total} swept states without a "
+                f"failure, before its time budget ({elapsed:.1f} s of {budget:g} s)"
+            ),
+        }
+    return result
 
 
 def _sandbox_failure(result: dict[str, Any], attempts: list[Any]) -> None:
@@ -344,16 +606,14 @@ def main() -> int:
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != cwd]  # not from cwd
     with open(request_path, "rb") as f:
         request = pickle.load(f)
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    result_fd = os.dup(1)  # the result channel: only this process writes it
     os.dup2(2, 1)  # reward prints go to stderr, never into the protocol
     sys.stdout = sys.stderr
     with open(progress_path, "r+b") as pf:
         progress = mmap.mmap(pf.fileno(), 16)
     total, make = _params_factory(request["rows"])
-    limits = request["limits"]
     sources = request["sources"]
-    signal.signal(signal.SIGALRM, _on_alarm)
-    conf, guard = _confine(request.get("isolation", {}), limits, [s for s, _ in sources], progress)
+    conf, roots, vm_base = _confine(request.get("isolation", {}), [s for s, _ in sources], cwd)
     for index, (source, filename) in enumerate(sources):
         if conf.failure is not None:  # fail closed: no reward code runs
             result: dict[str, Any] = {
@@ -368,16 +628,23 @@ def main() -> int:
                 },
             }
         else:
-            guard.attempts.clear()
-            guard.filename = filename
-            result = _run_one(
-                index, source, filename, total, make, limits, progress, bool(request.get("collect"))
+            result = _run_in_worker(
+                index,
+                source,
+                filename,
+                total,
+                make,
+                request,
+                progress,
+                conf,
+                roots,
+                vm_base,
+                result_fd,
             )
-            if guard.attempts:
-                _sandbox_failure(result, list(guard.attempts))
         result["isolation"] = conf.as_dict()
-        out.write(json.dumps(result) + "\n")
-        out.flush()
+        view = memoryview((json.dumps(result) + "\n").encode())
+        while view:
+            view = view[os.write(result_fd, view) :]
     return 0
 
 

@@ -2,29 +2,42 @@
 
 Reward code comes from the inbox: anyone who can drop a file there can run Python on an
 instance during validation. The child (``_child.py``) therefore shuts itself in, in this
-order, before it runs a line of it:
+order, before it runs a line of it. The walls are the kernel's (1-3): nothing the reward
+does inside its own process can take them down.
 
 1. **network namespace**: ``unshare(CLONE_NEWNET)`` (as root), or ``CLONE_NEWUSER |
    CLONE_NEWNET`` (as another user, where the kernel allows unprivileged user namespaces).
    The new namespace has a loopback that is down and no routes: nothing, the metadata
    service included, can be reached. Checked with a real attempt (a UDP connect to the
-   metadata address must fail with ENETUNREACH); when it cannot be had, the guard (5)
+   metadata address must fail with ENETUNREACH); when it cannot be had, the guard (6)
    refuses every network call instead, and the report says so.
-2. **no new privileges** (``PR_SET_NO_NEW_PRIVS``): no setuid program can raise them again.
-3. **an unprivileged user** when started as root: ``setgroups([])``, then the configured
-   uid/gid (``nobody`` by default) as real, effective and saved ids; checked by trying to
-   get root back. If this fails the child runs no reward code at all (fail closed).
-4. the caller sets resource limits (``_child._set_limits``); the parent gave the child a
-   minimal environment (no ``AWS_*``, no ``PITSTOP_*``, nothing inherited).
-5. **the guard**: an audit hook (``sys.addaudithook``, which no later code can remove) that
-   watches file, directory, socket, process, signal and ``ctypes`` events. Every attempt is
-   recorded, with the layer that stopped it; the validator rejects the reward function for
-   any attempt, even one the reward caught and ignored. Where an outer layer refuses the
-   operation by itself (a file the unprivileged user may not read, a socket in the empty
-   namespace), the guard lets the call reach it, so the record says which layer held; the
-   guard refuses everything else itself.
+2. **the file wall**: as root, a private mount namespace whose root is an empty,
+   read-only ``tmpfs`` holding only Python's import roots (bound read-only, at their own
+   paths) and ``/dev/null``, ``/dev/zero``, ``/dev/urandom``: no ``/etc``, ``/home``,
+   ``/root``, ``/proc``, ``/tmp`` or ``/sys`` of the host exist for the child
+   (``pivot_root``, the old root detached). Then **Landlock** (Linux 5.13+, also without
+   root): read-only access beneath the import roots, nothing else; no TCP, no abstract
+   Unix sockets, no signals outside the sandbox (by the kernel's Landlock ABI). Either one
+   is a wall; the report names which held (``files``).
+3. **no new privileges** (``PR_SET_NO_NEW_PRIVS``), **not dumpable** (no ``ptrace`` of
+   the sandbox's own processes), and **an unprivileged user** when started as root:
+   ``setgroups([])``, then the configured uid/gid (``nobody`` by default) as real,
+   effective and saved ids; checked by trying to get root back. If this fails the child
+   runs no reward code at all (fail closed).
+4. the reward runs in a forked worker (``_child``) with its resource limits; the parent
+   gave the child a minimal environment (no ``AWS_*``, no ``PITSTOP_*``, nothing
+   inherited). The worker cannot reach the result channel: its descriptor is closed in
+   the worker, and only the child's own code, which never runs reward code, writes it.
+5. **the guard**: an audit hook (``sys.addaudithook``) that watches file, directory,
+   socket, process, signal and ``ctypes`` events. Every attempt is recorded, with the
+   layer that stopped it; the validator rejects the reward function for any attempt,
+   even one the reward caught and ignored. Where an outer layer refuses the operation by
+   itself (a file outside the wall, a socket in the empty namespace), the guard lets the
+   call reach it, so the record says which layer held; the guard refuses everything else
+   itself.
 
-The guard is a second layer, not the boundary: code that defeats it still meets 1-4.
+The guard is a layer that names mistakes, not the boundary: reward code in the same
+process can switch it off (docs/security.md), and then meets 1-4 alone.
 """
 
 from __future__ import annotations
@@ -34,21 +47,34 @@ import contextlib
 import errno
 import ipaddress
 import os
+import platform
 import socket
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MNT_DETACH = 2
+# syscall numbers: pivot_root differs per architecture; Landlock's are the same everywhere
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 PROBE_ADDRESS = ("169.254.169.254", 80)  # the instance metadata service
 MAX_ATTEMPTS = 100
 NOBODY = 65534  # nobody's uid and gid on Debian/Ubuntu/Amazon Linux
 
 GUARD = "the in-process guard"
 NETNS = "the network namespace (the sandbox has no network)"
+MOUNTNS = "the mount namespace (the sandbox sees only Python's library)"
+LANDLOCK = "Landlock (the sandbox may read only Python's library)"
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
 
 # files any reward may read although they lie outside the import roots
 READABLE = frozenset({"/dev/null", "/dev/urandom", "/dev/zero"})
@@ -128,6 +154,9 @@ class Confinement:
 
     network: str = GUARD  # NETNS when the namespace is in place and proven
     network_note: str = ""  # why there is no namespace, when there is none
+    files: str = GUARD  # MOUNTNS or LANDLOCK: the kernel wall that holds the file system
+    files_note: str = ""  # why a wall is missing
+    landlock_abi: int = 0  # the kernel's Landlock ABI (0: none); > 0 once it is applied
     user: str = "unchanged"  # "nobody (uid 65534)" after a drop
     uid: int = field(default_factory=os.getuid)
     dropped: bool = False  # root privileges were dropped to ``user``
@@ -140,6 +169,9 @@ class Confinement:
         return {
             "network": self.network,
             "network_note": self.network_note,
+            "files": self.files,
+            "files_note": self.files_note,
+            "landlock": self.landlock_abi > 0,
             "user": self.user,
             "dropped_root": self.dropped,
             "no_new_privs": self.no_new_privs,
@@ -195,6 +227,188 @@ def enter_network_namespace(conf: Confinement) -> None:
 def no_new_privileges(conf: Confinement) -> None:
     with contextlib.suppress(OSError, AttributeError):
         conf.no_new_privs = _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+
+
+def not_dumpable() -> None:
+    """No ptrace of this process by another of the same user (the reward's worker)."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def die_with_parent(parent: int) -> bool:
+    """SIGKILL this process when ``parent`` exits; False when it has already gone."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    return os.getppid() == parent
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    import ctypes
+
+    enc = os.fsencode
+    rc = _libc().mount(
+        enc(source) if source else None,
+        enc(target),
+        enc(fstype) if fstype else None,
+        ctypes.c_ulong(flags),
+        enc(data) if data else None,
+    )
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _bind_read_only(source: str, target: str, *, devices: bool = False) -> None:
+    _mount(source, target, None, MS_BIND | MS_REC)
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | (0 if devices else MS_NODEV)
+    _mount(None, target, None, flags)
+
+
+def _outermost(roots: Iterable[str]) -> list[str]:
+    """The roots that are not inside another root (a bind of the outer one brings them)."""
+    out: list[str] = []
+    for r in sorted({r.rstrip("/") or "/" for r in roots}):
+        if not any(r == o or r.startswith(o + "/") for o in out):
+            out.append(r)
+    return out
+
+
+def enter_mount_namespace(conf: Confinement, roots: Iterable[str], workdir: str) -> None:
+    """As root: make the child's root an empty read-only tmpfs with only ``roots`` in it.
+
+    ``roots`` (real paths) are bound read-only at their own paths, so ``sys.path`` keeps
+    working; the host's root is detached. Sets ``conf.files`` to MOUNTNS, or leaves a note.
+    """
+    import ctypes
+
+    if os.geteuid() != 0:
+        conf.files_note = "no mount namespace: not started as root"
+        return
+    if SYS_PIVOT_ROOT is None:
+        conf.files_note = f"no mount namespace: pivot_root unknown on {platform.machine()}"
+        return
+    try:
+        err = _unshare(CLONE_NEWNS)
+    except (OSError, AttributeError) as e:
+        conf.files_note = f"no mount namespace: unshare unavailable ({e})"
+        return
+    if err:
+        conf.files_note = f"unshare(CLONE_NEWNS) refused: {os.strerror(err)}"
+        return
+    new = os.path.join(workdir, "root")
+    try:
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing leaks back to the host
+        os.makedirs(new, mode=0o711, exist_ok=True)
+        _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=1m")
+        for root in _outermost(roots):
+            target = new + root
+            is_dir = os.path.isdir(root)
+            os.makedirs(target if is_dir else os.path.dirname(target), mode=0o711, exist_ok=True)
+            if not is_dir:
+                with open(target, "wb"):
+                    pass
+            _bind_read_only(root, target)
+        os.makedirs(new + "/dev", mode=0o755, exist_ok=True)
+        for dev in DEVICES:
+            with open(new + dev, "wb"):
+                pass
+            _bind_read_only(dev, new + dev, devices=True)
+        os.mkdir(new + "/.old", 0o700)
+        os.chdir(new)
+        if _libc().syscall(ctypes.c_long(SYS_PIVOT_ROOT), b".", b".old") != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"pivot_root: {os.strerror(err)}")
+        os.chdir("/")
+        if _libc().umount2(b"/.old", MNT_DETACH) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"detach the old root: {os.strerror(err)}")
+        os.rmdir("/.old")
+        _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    except OSError as e:
+        # half a wall is no wall: the caller fails closed unless Landlock holds
+        conf.files_note = f"mount namespace failed: {e.strerror or e}"
+        conf.failure = conf.failure or f"the file wall could not be built ({conf.files_note})"
+        return
+    conf.files = MOUNTNS
+
+
+# Landlock (linux/landlock.h): file access rights by ABI version, network and scope rights
+_LL_FS = {1: (1 << 13) - 1, 2: 1 << 13, 3: 1 << 14, 5: 1 << 15}
+_LL_READ_FILE, _LL_READ_DIR = 1 << 2, 1 << 3
+_LL_NET_TCP = 0b11  # bind and connect (ABI 4)
+_LL_SCOPE = 0b11  # abstract Unix sockets and signals (ABI 6)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when it has none (or this is not Linux)."""
+    import ctypes
+
+    try:
+        abi = _libc().syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), None, 0, 1)
+    except (OSError, AttributeError):
+        return 0
+    return max(int(abi), 0)
+
+
+def enter_landlock(conf: Confinement, readable: Iterable[str]) -> None:
+    """Read-only access beneath ``readable``, nothing else (this process and its children).
+
+    May be called again (in the worker): each call adds a nested domain, which also cuts
+    the worker off from signalling its parent (ABI 6 scopes)."""
+    import ctypes
+
+    abi = landlock_abi()
+    if abi < 1:
+        conf.files_note = (conf.files_note + "; " if conf.files_note else "") + "no Landlock"
+        return
+    fs = 0
+    for version, bits in _LL_FS.items():
+        if abi >= version:
+            fs |= bits
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [
+            ("handled_access_fs", ctypes.c_uint64),
+            ("handled_access_net", ctypes.c_uint64),
+            ("scoped", ctypes.c_uint64),
+        ]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    attr = RulesetAttr(fs, _LL_NET_TCP if abi >= 4 else 0, _LL_SCOPE if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    libc = _libc()
+    call = libc.syscall
+    fd = call(
+        ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size), 0
+    )
+    if fd < 0:
+        conf.files_note = f"Landlock ruleset refused: {os.strerror(ctypes.get_errno())}"
+        return
+    try:
+        for path in readable:
+            try:
+                pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # not there (inside the mount wall): nothing to allow
+            try:
+                rights = _LL_READ_FILE | (_LL_READ_DIR if os.path.isdir(path) else 0)
+                rule = PathBeneath(rights, pfd)
+                if call(ctypes.c_long(SYS_LANDLOCK_ADD_RULE), fd, 1, ctypes.byref(rule), 0) != 0:
+                    conf.files_note = f"Landlock rule for {path}: {os.strerror(ctypes.get_errno())}"
+                    return
+            finally:
+                os.close(pfd)
+        if call(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), fd, 0) != 0:
+            conf.files_note = f"Landlock refused: {os.strerror(ctypes.get_errno())}"
+            return
+    finally:
+        os.close(fd)
+    conf.landlock_abi = abi
+    if conf.files == GUARD:
+        conf.files = LANDLOCK
 
 
 def drop_privileges(conf: Confinement, uid: int, gid: int, name: str) -> None:
@@ -399,6 +613,16 @@ class Guard:
         """True when the unprivileged user may not do ``mode`` on an existing ``path``."""
         return self.conf.unprivileged and os.path.lexists(path) and not os.access(path, mode)
 
+    def _held_outside(self, what: str, path: str, mode: int) -> bool:
+        """Record ``what`` as held by the kernel wall or the user's rights, when one holds."""
+        if self.conf.files != GUARD:  # the file wall refuses it by itself
+            self._outer(what, self.conf.files)
+            return True
+        if self._os_refuses(path, mode):
+            self._outer(what, f"the unprivileged user {self.conf.user}")
+            return True
+        return False
+
     def _open(self, event: str, args: tuple[Any, ...]) -> None:
         path = _path(args[0]) if args else "?"
         if path is None:
@@ -411,20 +635,16 @@ class Guard:
         if not writes and self._under_roots(path):
             return
         what = f"{'write' if writes else 'read'} {path}"
-        if self._os_refuses(path, os.W_OK if writes else os.R_OK):
-            self._outer(what, f"the unprivileged user {self.conf.user}")
-            return
-        self._refuse(what)
+        if not self._held_outside(what, path, os.W_OK if writes else os.R_OK):
+            self._refuse(what)
 
     def _listdir(self, event: str, args: tuple[Any, ...]) -> None:
         path = _path(args[0]) if args and args[0] is not None else os.getcwd()
         if path is None or self._under_roots(path):
             return
         what = f"list {path}"
-        if self._os_refuses(path, os.R_OK):
-            self._outer(what, f"the unprivileged user {self.conf.user}")
-            return
-        self._refuse(what)
+        if not self._held_outside(what, path, os.R_OK):
+            self._refuse(what)
 
     def _socket_new(self, event: str, args: tuple[Any, ...]) -> None:
         family = args[1] if len(args) > 1 else None

@@ -90,7 +90,9 @@ def compute(
         crashed=[False] * n,
         progress_override={},
     )
-    lim = limits or sandbox.Limits(budget_seconds=120.0, startup_seconds=10.0)
+    lim = limits or sandbox.Limits(
+        budget_seconds=120.0, startup_seconds=10.0, require_file_wall=False
+    )
     (res_,) = sandbox.run([(source, filename)], sw.as_rows(), lim, collect=True)
     if res_.failure is not None:
         f = res_.failure

@@ -34,6 +34,11 @@ from typing import Any
 import pitstop
 from pitstop.reward_funcs.confine import NOBODY
 
+MAX_MESSAGE = 300  # a failure message is cut to this many characters
+MAX_RESULTS = 64 << 20  # result lines kept from the child (values of large sweeps)
+STDERR_TAIL = 2000  # the last bytes of what rewards print, kept for a killed child's report
+PRINT_WARNING = 1 << 20  # a reward that prints more than this during the check is named
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -48,6 +53,10 @@ class Limits:
     # (tests, docs/security.md); never in production
     network_namespace: bool = True
     guard: bool = True
+    file_wall: bool = True  # the mount namespace and Landlock (confine.py)
+    # refuse to run reward code when no kernel wall holds the file system (the queue's
+    # check of inbox code); a local check of one's own file may run without one
+    require_file_wall: bool = True
 
     def wall_seconds(self, sources: int) -> float:
         return self.startup_seconds + sources * (self.budget_seconds + self.call_seconds + 1.0)
@@ -66,6 +75,7 @@ class ChildResult:
     values: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     isolation: dict[str, Any] | None = None  # what the child did to confine itself
+    printed_bytes: int = 0  # what the rewards printed (the parent kept STDERR_TAIL of it)
 
 
 def _child_env() -> dict[str, str]:
@@ -113,38 +123,80 @@ def _describe_signal(rc: int) -> str:
     return f"exited with status {rc}"
 
 
+@dataclass
+class _Output:
+    """What the parent kept of the child's output: bounded, whatever the reward prints."""
+
+    out: bytearray = field(default_factory=bytearray)  # the result lines (at most MAX_RESULTS)
+    err_tail: bytes = b""  # the last STDERR_TAIL bytes of stderr
+    err_total: int = 0  # every byte printed
+    out_over: bool = False
+
+    def take(self, name: str, chunk: bytes) -> None:
+        if name == "out":
+            if len(self.out) + len(chunk) > MAX_RESULTS:
+                self.out_over = True
+            else:
+                self.out += chunk
+            return
+        self.err_total += len(chunk)
+        self.err_tail = (self.err_tail + chunk)[-STDERR_TAIL:]
+
+
 def _wait(
     proc: subprocess.Popen[bytes],
     progress: mmap.mmap,
     limits: Limits,
     n_sources: int,
-) -> tuple[bytes, bytes, bool]:
-    """Wait for the child; kill it when one call hangs past the limit or time runs out.
+) -> tuple[_Output, bool]:
+    """Read the child's output (bounded) until it exits; kill it when one call hangs past
+    the limit, time runs out or it reports too much. Returns (output, killed).
 
     The child interrupts a slow call itself (SIGALRM); this catches the calls that swallow
-    that interruption or sit in C code. Returns (stdout, stderr, killed).
+    that interruption or sit in C code. Only this child is killed (its worker dies with it).
     """
-    # the request goes through a file, not stdin: communicate() cannot resume sending input
-    # after a timeout, and this loop needs short timeouts to watch the progress file
+    import selectors
+
+    assert proc.stdout is not None and proc.stderr is not None
+    got = _Output()
+    sel = selectors.DefaultSelector()
+    for name, pipe in (("out", proc.stdout), ("err", proc.stderr)):
+        os.set_blocking(pipe.fileno(), False)
+        sel.register(pipe, selectors.EVENT_READ, name)
     deadline = time.monotonic() + limits.wall_seconds(n_sources)
     stall_after = limits.call_seconds + 1.0
     last = struct.unpack_from("qq", progress, 0)
     last_change = time.monotonic()
-    while True:
-        try:
-            out, err = proc.communicate(timeout=0.2)
-            return out, err, False
-        except subprocess.TimeoutExpired:
-            pass
+    killed = False
+    while sel.get_map():
+        for key, _ in sel.select(timeout=0.2):
+            chunk = os.read(key.fd, 1 << 16)
+            if chunk:
+                got.take(key.data, chunk)
+            else:
+                sel.unregister(key.fileobj)
         now = time.monotonic()
         current = struct.unpack_from("qq", progress, 0)
         if current != last:
             last, last_change = current, now
         stalled = current[1] >= 0 and now - last_change > stall_after
-        if stalled or now > deadline:
+        if not killed and (stalled or now > deadline or got.out_over):
             proc.kill()
-            out, err = proc.communicate()
-            return out, err, True
+            killed = True
+    sel.close()
+    proc.wait()
+    return got, killed
+
+
+def _clip(text: str, size: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
+def size_text(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def run(
@@ -167,6 +219,8 @@ def run(
             **_identity(limits.user),
             "network_namespace": limits.network_namespace,
             "guard": limits.guard,
+            "file_wall": limits.file_wall,
+            "require_file_wall": limits.require_file_wall and limits.file_wall,
         },
         "limits": {
             "call_seconds": limits.call_seconds,
@@ -198,9 +252,11 @@ def run(
             cwd=tmp,
         )
         with progress_path.open("r+b") as f, mmap.mmap(f.fileno(), 16) as m:
-            out, err, killed = _wait(proc, m, limits, len(sources))
+            got, killed = _wait(proc, m, limits, len(sources))
             last_source, last_case = struct.unpack_from("qq", m, 0)
-        stderr_tail = err[-2000:].decode("utf-8", "replace")
+        out = bytes(got.out)
+        stderr_tail = got.err_tail.decode("utf-8", "replace")
+        printed = got.err_total
 
     results: dict[int, ChildResult] = {}
     for line in out.decode("utf-8", "replace").splitlines():
@@ -208,15 +264,19 @@ def run(
             doc = json.loads(line)
         except json.JSONDecodeError:
             continue
+        failure = doc.get("failure")
+        if isinstance(failure, dict) and "message" in failure:
+            failure["message"] = _clip(str(failure["message"]))
         results[int(doc["index"])] = ChildResult(
             index=int(doc["index"]),
             calls=int(doc.get("calls", 0)),
             cases_total=int(doc.get("cases_total", 0)),
-            failure=doc.get("failure"),
+            failure=failure,
             call_seconds_total=float(doc.get("call_seconds_total", 0.0)),
             max_call_seconds=float(doc.get("max_call_seconds", 0.0)),
             values=doc.get("values"),
             isolation=doc.get("isolation"),
+            printed_bytes=printed,
         )
     for i in range(len(sources)):
         if i in results:
@@ -239,6 +299,7 @@ def run(
                 calls=max(case or 0, 0),
                 failure={"rule": rule, "case": case, "message": message, "line": None},
                 extra={"stderr": stderr_tail},
+                printed_bytes=printed,
             )
         else:
             results[i] = ChildResult(
@@ -250,5 +311,6 @@ def run(
                     "line": None,
                 },
                 extra={"stderr": stderr_tail},
+                printed_bytes=printed,
             )
     return [results[i] for i in range(len(sources))]

@@ -228,6 +228,13 @@ def _apply(
 ) -> None:
     report.dynamic_checked = True
     report.sandbox = res.isolation
+    printed = ""
+    if res.printed_bytes > sandbox.PRINT_WARNING:
+        printed = (
+            f"it printed {sandbox.size_text(res.printed_bytes)} during the check (only the last "
+            f"{sandbox.STDERR_TAIL} bytes were kept); the simulator logs every print"
+        )
+        report.warnings.append(printed)
     report.calls = res.calls
     report.cases_total = res.cases_total or len(sw)
     if res.calls and res.call_seconds_total > 0:
@@ -254,6 +261,8 @@ def _apply(
     reason = f"{report.filename}: {where}{f['message']}"
     if params is not None:
         reason += f" for params {short_params(params)}"
+    if printed:
+        reason += f" ({printed})"
     report.fail(
         Problem(
             rule=str(f["rule"]),
