@@ -24,8 +24,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pitstop.errors import InvalidInput, MissingExtra, NotFound, StoreError
+from pitstop.errors import CorruptObject, InvalidInput, MissingExtra, NotFound, StoreError
 from pitstop.extras import require
+from pitstop.store import parse
 from pitstop.store.layout import ModelKeys
 
 PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
@@ -170,17 +171,21 @@ def job_spec(sweep: Sweep, n: int, point: dict[str, Any]) -> dict[str, Any]:
 def metric(store: Any, doc: dict[str, Any]) -> float | None:
     """Mean ``reward_score`` of the last training episodes of the job's last attempt."""
     for attempt in reversed(doc.get("attempts") or []):
+        key = ModelKeys(str(attempt.get("model_prefix", ""))).metrics
         try:
-            body = store.get(ModelKeys(attempt["model_prefix"]).metrics).body
-            episodes = json.loads(body).get("metrics", [])
-        except (NotFound, json.JSONDecodeError, AttributeError):
+            doc = parse.json_object(store.get(key).body, key, non_finite="null")
+        except (NotFound, CorruptObject):
             continue
         except StoreError:
             return None
+        episodes = doc.get("metrics")
         scores = [
             float(e["reward_score"])
-            for e in episodes
-            if isinstance(e, dict) and e.get("phase", "training") == "training"
+            for e in (episodes if isinstance(episodes, list) else [])
+            if isinstance(e, dict)
+            and e.get("phase", "training") == "training"
+            and isinstance(e.get("reward_score"), (int, float))
+            and not isinstance(e.get("reward_score"), bool)
         ][-LAST_EPISODES:]
         if scores:
             return sum(scores) / len(scores)

@@ -126,6 +126,27 @@ def test_an_interrupted_evaluation_runs_again_from_the_start(e2e_env, supervisor
     res = json.loads(cli(env, "results", eval_id, "--json").stdout)
     assert [lap["trial"] for lap in res["laps"]] == [1, 2, 3, 4]  # all from the second run
 
+    # a checkpoint the model does not have: refused at submit, one line, exit 2
+    r = cli(env, "evaluate", train, "--world", "Oval_track", "--checkpoint", "99_Step-99.ckpt")
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "99_Step-99.ckpt" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # one that vanished after the submit: that evaluation fails with the reason, at once
+    from pitstop.evaluation.jobs import evaluation_spec, submit_evaluation
+    from pitstop.store.jobs import Evaluation
+
+    store = jobs_store(e2e_env)
+    prefix = store.status(train)[0].attempts[-1].model_prefix
+    ev = Evaluation(model_prefix=prefix, model_job=train, checkpoint="99_Step-99.ckpt")
+    spec = evaluation_spec("gone", "Oval_track", ev, simulation={"checkpoint_interval_s": 0.15})
+    assert submit_evaluation(store, spec)
+    supervisors.job_ids.append(spec.id)
+    doc = ended(e2e_env, spec.id)
+    assert doc["state"] == "failed", doc
+    assert "99_Step-99.ckpt" in (doc["reason"] or ""), doc["reason"]
+    assert [a["outcome"] for a in doc["attempts"]] == ["refused"]
+    events = [e["event"] for e in doc["events"]]
+    assert "instance.rebooting" not in events and "run.crashed" not in events, events
+
 
 def check_export(env: dict[str, str], train: str, prefix: str, tmp_path: Path, s3, bucket) -> None:  # type: ignore[no-untyped-def]
     """The car's tarball holds the chosen checkpoint's graph and files; DRoA's layout."""

@@ -474,3 +474,17 @@ def test_resume_running_finished_while_down_succeeds_without_a_new_attempt() -> 
     assert run.state is JobState.SUCCEEDED and run.done
     assert not any(isinstance(a, StartAttempt) for a in acts)
     assert isinstance(acts[0], EndAttempt) and acts[0].outcome is Outcome.SUCCEEDED
+
+
+def test_starting_to_failed_when_the_attempt_is_refused_at_start() -> None:
+    # an evaluation whose checkpoint is gone: no restart brings it back, so none is spent
+    start = Run(JobState.STARTING, attempt=1, attempt_started_at=100.0, stale_since=100.0)
+    why = "could not start: models/x/attempt-1: checkpoint 99_Step-99.ckpt is not complete"
+    refused = lc.Observation(TrainerStatus.ABSENT, refused=why)
+    run, acts = lc.step(start, refused, 101.0, POLICY)
+    assert run.state is JobState.FAILED and run.done and run.restarts == 0
+    end = acts[0]
+    assert isinstance(end, EndAttempt) and end.outcome is Outcome.REFUSED and end.reason == why
+    assert states(acts) == [JobState.FAILED] and ev.RUN_FAILED in events(acts)
+    assert ev.RUN_CRASHED not in events(acts)
+    assert not any(isinstance(a, lc.Reboot) for a in acts)

@@ -133,7 +133,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _base(args: Any, jobs: Any) -> tuple[Any, dict[str, Any] | None]:
-    from pitstop.evaluation.jobs import resolve_model
+    from pitstop.evaluation.jobs import check_checkpoint, resolve_model
     from pitstop.store.jobs import Evaluation
 
     if args.laps < 1 or args.max_resets < 0 or args.off_track_penalty < 0:
@@ -159,6 +159,7 @@ def _base(args: Any, jobs: Any) -> tuple[Any, dict[str, Any] | None]:
     except ValueError as e:
         first = str(e).splitlines()
         raise InvalidInput(f"evaluation: {' '.join(first[1:3]) if len(first) > 1 else e}") from None
+    check_checkpoint(jobs, ev)  # one line and exit 2 when the model has no such checkpoint
     return ev, sim
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pitstop.errors import CorruptObject, InvalidInput, NotFound
+from pitstop.errors import InvalidInput, NotFound
 from pitstop.evaluation.results import Results, parse_metrics, summarise
 from pitstop.evaluation.staging import model_of_job
+from pitstop.store import parse
 from pitstop.store.ids import valid_job_id
 from pitstop.store.jobs import Evaluation, JobSpec, JobStatus, JobStore, iso, job_id_for, utcnow
 from pitstop.store.layout import ModelKeys
@@ -42,6 +43,18 @@ def resolve_model(jobs: JobStore, model: str) -> tuple[str, str | None]:
     if "/" in model:
         return model.strip("/"), None
     raise InvalidInput(f"model {model!r}: no such job, and not an S3 prefix (s3://BUCKET/PREFIX)")
+
+
+def check_checkpoint(jobs: JobStore, ev: Evaluation) -> str:
+    """The checkpoint ``ev`` names, resolved in its model (``best``, ``last`` or a name with
+    every file present); ``InvalidInput`` in one line when there is none, so an evaluation
+    of a checkpoint that does not exist is never queued."""
+    from pitstop.store.checkpoints import select_checkpoint
+
+    try:
+        return select_checkpoint(jobs.store, ev.model_prefix, ev.checkpoint)
+    except NotFound as e:
+        raise InvalidInput(f"checkpoint {ev.checkpoint!r}: {e}") from None
 
 
 def evaluation_spec(
@@ -164,7 +177,4 @@ def read_results(jobs: JobStore, job_id: str) -> Results:
         if status.state is not JobState.SUCCEEDED:
             raise NotFound(f"job {job_id} is {status.state.value}: no results yet") from None
         raise
-    try:
-        return Results.model_validate_json(body)
-    except ValueError as e:
-        raise CorruptObject(f"{key}: not pitstop results ({e})", key=key) from None
+    return parse.model(Results, body, key, "pitstop results")

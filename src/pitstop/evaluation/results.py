@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from typing import Any
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from pitstop.errors import CorruptObject
 from pitstop.evaluation.laps import LAP_COMPLETE, Lap
+from pitstop.store import parse
 
 
 class LapRow(BaseModel):
@@ -88,25 +88,26 @@ def metrics_doc(laps: list[Lap], started_ms: int) -> dict[str, Any]:
 
 
 def parse_metrics(body: bytes, source: str) -> list[LapRow]:
-    """The laps of one metrics file; ``CorruptObject`` naming ``source`` when it is not one."""
-    try:
-        doc = json.loads(body)
-        rows = doc["metrics"]
-        if not isinstance(rows, list):
-            raise TypeError("'metrics' is not a list")
-        return [
+    """The laps of one metrics file; ``CorruptObject`` naming ``source`` when it is not one
+    (not JSON, not simapp's shape, or a value no lap can have: NaN, infinity, negative)."""
+    doc = parse.json_object(body, source)
+    rows = []
+    for r in parse.json_list(doc, "metrics", source):
+        if not isinstance(r, dict):
+            raise CorruptObject(f"{source}: a metrics row is not an object", key=source)
+        rows.append(
             LapRow(
-                trial=int(r["trial"]),
-                time_ms=int(r["elapsed_time_in_milliseconds"]),
-                status=str(r.get("episode_status", "")),
-                resets=int(r.get("reset_count", 0) or 0),
-                off_tracks=int(r.get("off_track_count", 0) or 0),
-                completion=float(r.get("completion_percentage", 0) or 0),
+                trial=parse.integer(r, "trial", source),
+                time_ms=parse.integer(r, "elapsed_time_in_milliseconds", source),
+                status=parse.text(r, "episode_status", source, default=""),
+                resets=parse.integer(r, "reset_count", source, default=0),
+                off_tracks=parse.integer(r, "off_track_count", source, default=0),
+                completion=parse.number(
+                    r, "completion_percentage", source, default=0.0, lo=0.0, hi=100.0
+                ),
             )
-            for r in rows
-        ]
-    except (ValueError, TypeError, KeyError) as e:
-        raise CorruptObject(f"{source}: not simapp evaluation metrics ({e})", key=source) from None
+        )
+    return rows
 
 
 def summarise(laps: list[LapRow]) -> Summary:

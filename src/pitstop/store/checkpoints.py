@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from pitstop.errors import NotFound
+from pitstop.errors import CorruptObject, NotFound
+from pitstop.store import parse
 from pitstop.store.layout import ModelKeys, checkpoint_number, checkpoint_of_index_file
 from pitstop.store.objects import ObjectStore
 
@@ -92,8 +92,8 @@ def _read_selectors(store: ObjectStore, keys: ModelKeys) -> tuple[set[str], obje
     doc: object = None
     if keys.checkpoints_json in present:
         try:
-            doc = json.loads(store.get(keys.checkpoints_json).body)
-        except (NotFound, ValueError):
+            doc = parse.load_json(store.get(keys.checkpoints_json).body, keys.checkpoints_json)
+        except (NotFound, CorruptObject):
             doc = None
     fallback: str | None = None
     if keys.coach_checkpoint in present:

@@ -10,11 +10,11 @@ pure rule the daemon hands to the lifecycle.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
-from pitstop.errors import NotFound
+from pitstop.errors import CorruptObject, NotFound
+from pitstop.store import parse
 from pitstop.store.layout import ModelKeys
 from pitstop.store.objects import ObjectStore
 
@@ -42,10 +42,13 @@ def max_episodes(hyperparameters: bytes | None) -> int:
     """``term_cond_max_episodes`` of a hyperparameters.json, DRfC's default when absent."""
     if not hyperparameters:
         return DEFAULT_MAX_EPISODES
+    key = "hyperparameters.json"
     try:
-        value = json.loads(hyperparameters).get("term_cond_max_episodes", DEFAULT_MAX_EPISODES)
-        return max(1, int(value))
-    except (ValueError, TypeError, AttributeError):
+        doc = parse.json_object(hyperparameters, key)
+        return max(
+            1, parse.integer(doc, "term_cond_max_episodes", key, default=DEFAULT_MAX_EPISODES)
+        )
+    except CorruptObject:
         return DEFAULT_MAX_EPISODES
 
 
@@ -57,10 +60,10 @@ def training_episodes(store: ObjectStore, prefix: str) -> int | None:
         if not _METRICS.search(item.key):
             continue
         try:
-            doc = json.loads(store.get(item.key).body)
-        except (NotFound, ValueError):
+            doc = parse.json_object(store.get(item.key).body, item.key, non_finite="null")
+        except (NotFound, CorruptObject):
             continue
-        rows = doc.get("metrics") if isinstance(doc, dict) else None
+        rows = doc.get("metrics")
         if not isinstance(rows, list):
             continue
         count = sum(1 for r in rows if isinstance(r, dict) and r.get("phase") == "training")

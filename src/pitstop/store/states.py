@@ -54,6 +54,7 @@ class Outcome(str, Enum):
     INTERRUPTED = "interrupted"  # the supervisor went away (reboot, restart, SIGTERM)
     LEASE_LOST = "lease_lost"
     STOP_FAILED = "stop_failed"
+    REFUSED = "refused"  # could not start for a reason no restart changes (bad input)
 
 
 COUNTED = frozenset({Outcome.CRASHED, Outcome.STALLED})  # against max_restarts

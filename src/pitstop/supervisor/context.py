@@ -99,6 +99,7 @@ class Current:
     pretrained: str | None = None  # the checkpoint the running attempt loaded, if any
     evidence: tuple[int, Evidence] | None = None  # (attempt, read when .finished was seen)
     eval_progress: EvalProgress | None = None  # an evaluation's last metrics read
+    refused: str | None = None  # the attempt could not start for good (bad input): why
 
 
 @dataclass

@@ -285,7 +285,9 @@ class Supervisor:
             except StoreError as e:
                 log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
         notice = self.interruption.action if self.interruption else None
-        return lc.Observation(status, code, heartbeat, cur.cancel_requested, notice, cur.fenced)
+        return lc.Observation(
+            status, code, heartbeat, cur.cancel_requested, notice, cur.fenced, cur.refused
+        )
 
     def _evaluation_heartbeat(
         self, cur: Current, status: TrainerStatus, code: int | None

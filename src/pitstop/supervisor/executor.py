@@ -235,7 +235,8 @@ class Executor:
             try:  # the checkpoint to evaluate, copied into this attempt's prefix
                 stage(ctx.store, cur.spec.evaluation, prefix)
             except NotFound as e:
-                self.emit(cur, ev.RUN_CRASHED, {"reason": f"could not start: {e}"})
+                # no restart brings it back: the next observation fails the evaluation
+                cur.refused = f"could not start: {e}"
                 return
         plan = AttemptPlan(
             job_id=cur.job_id,

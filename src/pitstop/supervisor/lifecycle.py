@@ -23,6 +23,8 @@ Edges (``# A -> B`` comments below name them):
   episodes, or a clean exit), or the training-time budget spent.
 - active -> ``preempted``: a spot notice (does not count against ``max_restarts``).
 - active -> ``cancelled``: ``pitstop cancel``.
+- ``starting`` -> ``failed``: the attempt was refused at start for a reason no restart
+  changes (an evaluation's checkpoint is gone); no restart is spent, no reboot.
 - stop failed or too many failures in a row -> reboot, bounded by ``max_reboots``.
 - lease lost -> stop at once and write nothing: another instance owns the job.
 
@@ -79,6 +81,9 @@ class Observation:
     cancel_requested: bool = False
     interruption: str | None = None  # a spot notice's action, e.g. "terminate"
     lease_lost: bool = False
+    # the attempt could not start for a reason no restart changes (the checkpoint to
+    # evaluate is gone): the job fails with it, no restart, no reboot
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +365,8 @@ def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run
         )
     if obs.cancel_requested:
         return _begin_stop(run, obs, now, policy, Outcome.CANCELLED, "cancelled by request")
+    if obs.refused is not None and obs.trainer is not TrainerStatus.RUNNING:
+        return _finish_stop(run, now, policy, Outcome.REFUSED, obs.refused)  # -> failed
     hb = obs.heartbeat
     if hb is not None and hb.finished and hb.finished_ok is False:
         why = f"model/.finished without evidence of success ({hb.evidence or 'none'})"
@@ -542,6 +549,8 @@ def _finish_stop(
         return _end_job(base, JobState.SUCCEEDED, reason, acts)
     if outcome is Outcome.CANCELLED:
         return _end_job(base, JobState.CANCELLED, reason, acts)
+    if outcome is Outcome.REFUSED:  # bad input: another attempt would meet it again
+        return _fail(base, reason, acts)
     if outcome is Outcome.PREEMPTED:
         new, more = _preempted(base, reason, policy)
         return new, acts + more

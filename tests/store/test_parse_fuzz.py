@@ -1,0 +1,121 @@
+"""Every parser of what S3 holds survives any bytes: a typed ``CorruptObject`` naming the
+object, or a value it can use, never another exception (issue 23).
+
+Hypothesis generates JSON documents of the right shape with wrong values (NaN, infinity,
+1e999, huge integers, text where a number goes, lists where an object goes) and raw bytes.
+Each test runs in well under a second of CI time: examples are capped, no deadline is set
+(a busy machine must not fail them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pitstop.errors import CorruptObject
+from pitstop.evaluation.results import parse_metrics
+from pitstop.store import parse
+from pitstop.store.metrics import max_episodes
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+
+# numbers a writer may leave: usable ones and every kind that is not
+BAD_NUMBERS = st.sampled_from(
+    [math.nan, math.inf, -math.inf, 1e999, -1e999, 10**30, -1, 2**64, 0.5, True, None, "12", [], {}]
+)
+NUMBERS = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True), BAD_NUMBERS)
+SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=20))
+JSONISH = st.recursive(
+    SCALARS,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def dumps(doc: Any) -> bytes:
+    """As a careless writer would: Python's json writes NaN/Infinity literals."""
+    return json.dumps(doc, allow_nan=True, default=str).encode()
+
+
+def lap_rows() -> st.SearchStrategy[dict[str, Any]]:
+    fields = [
+        "trial",
+        "elapsed_time_in_milliseconds",
+        "episode_status",
+        "reset_count",
+        "off_track_count",
+        "completion_percentage",
+    ]
+    return st.dictionaries(st.sampled_from(fields), st.one_of(NUMBERS, st.text(max_size=12)))
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_load_json_of_any_bytes_is_a_value_or_corrupt_object(body: bytes) -> None:
+    try:
+        parse.load_json(body, "k")
+    except CorruptObject as e:
+        assert e.key == "k" and str(e).startswith("k: ")
+
+
+@FUZZ
+@given(JSONISH)
+def test_strict_json_never_yields_a_non_finite_number(doc: Any) -> None:
+    try:
+        value = parse.load_json(dumps(doc), "k")
+    except CorruptObject:
+        return
+
+    def walk(v: Any) -> None:
+        if isinstance(v, float):
+            assert math.isfinite(v)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    walk(value)
+
+
+@FUZZ
+@given(st.one_of(st.lists(lap_rows(), max_size=5), JSONISH))
+def test_evaluation_metrics_parse_to_laps_or_a_named_corrupt_object(rows: Any) -> None:
+    body = dumps({"metrics": rows}) if isinstance(rows, list) else dumps(rows)
+    key = "models/m/metrics/evaluation/evaluation-1.json"
+    try:
+        laps = parse_metrics(body, key)
+    except CorruptObject as e:
+        assert e.key == key and key in str(e)
+        return
+    for lap in laps:
+        assert 0 <= lap.time_ms <= parse.MAX_INT and lap.resets >= 0
+        assert math.isfinite(lap.completion)
+
+
+@FUZZ
+@given(st.one_of(JSONISH, st.dictionaries(st.just("term_cond_max_episodes"), NUMBERS)))
+def test_max_episodes_is_always_a_positive_int(doc: Any) -> None:
+    value = max_episodes(dumps(doc))
+    assert isinstance(value, int) and value >= 1
+
+
+def test_one_bad_number_in_evaluation_metrics_is_a_corrupt_object_not_an_overflow() -> None:
+    """``1e999`` once crash-looped the supervisor (OverflowError in ``int()``)."""
+    row = {"trial": 1, "elapsed_time_in_milliseconds": 1e999, "episode_status": "Lap complete"}
+    body = json.dumps({"metrics": [row]}).encode()  # Python writes Infinity
+    with pytest.raises(CorruptObject, match="Infinity is not a number"):
+        parse_metrics(body, "evaluation-1.json")
+    raw = b'{"metrics": [{"trial": 1, "elapsed_time_in_milliseconds": 1e999}]}'
+    with pytest.raises(CorruptObject, match="too large"):
+        parse_metrics(raw, "evaluation-1.json")
