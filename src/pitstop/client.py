@@ -9,6 +9,10 @@ resolves to the job's document (``pitstop job ID --json``) when the job ends, or
 
 Waiting costs one listing of the terminal index per poll (one request per 1,000 ended
 jobs), however many futures are outstanding; a job's document is read once, when it ends.
+The waiter survives anything it reads: a job whose document cannot be read resolves with
+``CorruptObject``; a bucket that is gone or no longer accessible (``BucketUnavailable``), or
+any other error that persists, fails every pending future after ``give_up_after_s``
+(default 60 s). A passing outage (S3 unreachable) is waited out.
 
 The same spec twice is the same job (ids come from the content): both futures resolve to
 its document. Give each a different ``name`` to train it twice.
@@ -28,7 +32,7 @@ from typing import Any
 
 from pitstop import queue
 from pitstop.config import Settings, load_settings
-from pitstop.errors import InvalidInput, PitstopError
+from pitstop.errors import BucketUnavailable, CorruptObject, InvalidInput, PitstopError, StoreError
 from pitstop.intake import Submission, submit
 from pitstop.store import listing
 from pitstop.store.jobs import JobStore, job_document
@@ -101,13 +105,20 @@ class Client:
         config: str | Path | None = None,
         poll_interval_s: float = 5.0,
         validate: bool = True,
+        give_up_after_s: float = 60.0,
     ) -> None:
         self.settings: Settings = load_settings(
             config, bucket=bucket, prefix=prefix, s3_endpoint_url=endpoint_url, region=region
         )
         self.store = S3Store.from_settings(self.settings)
         self.job_store = JobStore(self.store, Layout(self.settings.prefix))
+        if not (poll_interval_s > 0 and give_up_after_s > 0):
+            raise InvalidInput("poll_interval_s and give_up_after_s must be positive")
         self.poll_interval_s = poll_interval_s
+        # a bucket gone, access lost or an error that keeps coming back: how long until
+        # every pending future raises it
+        self.give_up_after_s = give_up_after_s
+        self._failing_since: float | None = None
         self.validate = validate  # the sandboxed reward check (about a second per spec)
         self._lock = threading.Lock()
         self._waiting: dict[str, list[JobFuture]] = {}
@@ -152,20 +163,34 @@ class Client:
             return sum(1 for fs in self._waiting.values() for f in fs if not f.done())
 
     def poll_once(self) -> int:
-        """Resolve every future whose job ended; returns how many were resolved."""
+        """Resolve every future whose job ended; returns how many were resolved.
+
+        A job whose document cannot be read (``CorruptObject``) resolves with that error;
+        other errors propagate (the waiter decides how long to wait them out)."""
         with self._lock:
             waiting = {j: list(fs) for j, fs in self._waiting.items()}
         if not waiting:
             return 0
         ended = self.ended() & set(waiting)
         resolved = 0
-        for job_id in ended:
-            doc = self.job(job_id)
+        for job_id in sorted(ended):
+            try:
+                doc: dict[str, Any] | CorruptObject = self.job(job_id)
+            except CorruptObject as e:
+                doc = e
             with self._lock:
                 futures = self._waiting.pop(job_id, [])
             for f in futures:
                 resolved += _resolve(f, doc)
         return resolved
+
+    def _fail_all(self, error: BaseException) -> None:
+        with self._lock:
+            futures = [f for fs in self._waiting.values() for f in fs]
+            self._waiting.clear()
+        for f in futures:
+            if not f.done():
+                f.set_exception(error)
 
     def _wait_loop(self) -> None:
         while True:
@@ -173,10 +198,29 @@ class Client:
                 if not self._waiting:
                     self._waiter = None
                     return
-            with contextlib.suppress(PitstopError):  # S3 away for a moment: poll again
+            try:
                 self.poll_once()
+                self._failing_since = None
+            except BaseException as e:  # never dies: a dead waiter hangs every future
+                self._note_failure(e)
             self._wake.wait(self.poll_interval_s)
             self._wake.clear()
+
+    def _note_failure(self, error: BaseException) -> None:
+        """Wait out a passing outage; give up on every future when the bucket is gone, access
+        is lost, or something else keeps failing, for ``give_up_after_s``."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        passing = isinstance(error, StoreError) and not isinstance(error, BucketUnavailable)
+        if passing and not isinstance(error, CorruptObject):
+            return  # S3 unreachable for a moment: poll again
+        if now - self._failing_since >= self.give_up_after_s:
+            self._failing_since = None
+            if isinstance(error, PitstopError):
+                self._fail_all(error)
+            else:
+                self._fail_all(PitstopError(f"waiting for jobs failed: {error!r}"))
 
 
 def _cancel_future(future: Future[dict[str, Any]]) -> bool:
@@ -187,10 +231,13 @@ def _cancel_future(future: Future[dict[str, Any]]) -> bool:
     return True
 
 
-def _resolve(future: JobFuture, doc: dict[str, Any]) -> int:
+def _resolve(future: JobFuture, doc: dict[str, Any] | CorruptObject) -> int:
     if future.done():
         return 0
-    state = doc["state"]
+    if isinstance(doc, CorruptObject):
+        future.set_exception(doc)
+        return 1
+    state = doc.get("state")
     if state == JobState.CANCELLED.value:
         _cancel_future(future)  # cancelled elsewhere: result() raises CancelledError
     elif state in (JobState.FAILED.value, JobState.REJECTED.value):

@@ -45,6 +45,11 @@ class StoreError(PitstopError):
     """The object store could not be reached or answered with an unexpected error."""
 
 
+class BucketUnavailable(StoreError):
+    """The bucket does not exist, or these credentials may not use it (``NoSuchBucket``,
+    403): not a passing outage. Waiting does not help; a person must act."""
+
+
 class PreconditionFailed(StoreError):
     """A conditional write lost: the object changed (If-Match) or exists (If-None-Match)."""
 

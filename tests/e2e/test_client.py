@@ -153,3 +153,69 @@ def test_a_tiny_genetic_algorithm_maps_over_the_fleet(client, e2e_env, superviso
     assert len(ids) >= 4 and all(j["state"] == "succeeded" for j in client.jobs())
     kill_trainers(ids)
     assert not any(trainer_pids(j) for j in ids)
+
+
+def test_one_bad_event_never_hangs_the_futures(client, bucket, e2e_env, s3) -> None:  # type: ignore[no-untyped-def]
+    """An event that is valid JSON but not an object once killed the waiter thread: every
+    future of the client hung, clean jobs too, and ``pitstop job`` printed a traceback."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with Executor(client) as ex:
+        bad = ex.submit(lambda: spec(11, bucket))
+        clean = ex.submit(lambda: spec(12, bucket))
+        events = client.job_store.layout.events(bad.job_id)  # type: ignore[attr-defined]
+        for name, body in (("20260101T000000000000Z-x.json", b"[]"), ("zz.json", b"{nope")):
+            s3.put_object(Bucket=bucket, Key=events + name, Body=body)
+        for f in (bad, clean):
+            client.cancel(f.job_id)  # type: ignore[attr-defined]
+        done, not_done = cf.wait([bad, clean], timeout=30)
+        assert not not_done and all(f.cancelled() for f in done)
+    doc = client.job(bad.job_id)  # type: ignore[attr-defined]
+    unreadable = [e for e in doc["events"] if e["event"] == "event.unreadable"]
+    assert len(unreadable) == 2
+    (listed,) = [e for e in unreadable if "a JSON list, not an object" in e["error"]]
+    assert listed["at"].startswith("2026-01-01T00:00:00")  # placed in time by its key
+    r = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli.main", "job", bad.job_id],  # type: ignore[attr-defined]
+        env={**os.environ, **e2e_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "event.unreadable" in r.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli.main", "job", bad.job_id, "--json"],  # type: ignore[attr-defined]
+        env={**os.environ, **e2e_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "cancelled"
+
+
+def test_a_deleted_bucket_fails_every_pending_future_in_bounded_time(e2e_env, bucket, s3) -> None:  # type: ignore[no-untyped-def]
+    from pitstop.errors import BucketUnavailable
+
+    client = Client(
+        bucket=bucket,
+        endpoint_url=e2e_env["PITSTOP_S3_ENDPOINT_URL"],
+        poll_interval_s=0.2,
+        validate=False,
+        give_up_after_s=1.0,
+    )
+    ex = Executor(client)
+    futures = [ex.submit(lambda n=n: spec(n, bucket)) for n in (21, 22)]
+    # the bucket goes away (deleted by someone, or the account closed)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=bucket)
+    done, not_done = cf.wait(futures, timeout=60)
+    assert not not_done, "futures waited silently on a deleted bucket"
+    for f in futures:
+        err = f.exception()
+        assert isinstance(err, BucketUnavailable) and "does not exist" in str(err), err

@@ -27,12 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pitstop import deadlines
 from pitstop.errors import (
+    CorruptObject,
     InvalidInput,
     InvalidJob,
     NotFound,
     PreconditionFailed,
     StoreError,
 )
+from pitstop.store import parse
 from pitstop.store.ids import JOB_ID_PATTERN, check_job_id, job_id_problem
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.objects import ObjectStore
@@ -631,9 +633,18 @@ class JobStore:
                     continue
                 seen.add(item.key)
             try:
-                out.append(json.loads(self.store.get(item.key).body))
-            except (NotFound, json.JSONDecodeError):
+                doc = parse.json_object(self.store.get(item.key).body, item.key)
+            except NotFound:
                 continue
+            except CorruptObject as e:  # one bad event is a note, never the end of a reader
+                doc = {"at": Layout.event_time(item.key), "event": "event.unreadable", "error": str(e)}
+            if not isinstance(doc.get("event"), str) or not isinstance(doc.get("at", ""), str):
+                doc = {
+                    "at": Layout.event_time(item.key),
+                    "event": "event.unreadable",
+                    "error": f"{item.key}: no 'event' name or 'at' time",
+                }
+            out.append(doc)
         out.sort(key=lambda d: str(d.get("at", "")))
         return out
 

@@ -340,6 +340,17 @@ class Layout:
         """``events/TIME-TOKEN.json``: listing order is time order; the same token, the same key."""
         return f"{self.events(job_id)}{at:%Y%m%dT%H%M%S%fZ}-{token}.json"
 
+    @staticmethod
+    def event_time(key: str) -> str:
+        """The ISO time in an event key (``""`` when it holds none): an unreadable event is
+        still placed in time."""
+        name = key.rsplit("/", 1)[-1]
+        try:
+            at = datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ")
+        except ValueError:
+            return ""
+        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
     def logs(self, job_id: str) -> str:
         return self.job(job_id) + "logs/"
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pitstop.errors import NotFound, PreconditionFailed, StoreError
+from pitstop.errors import BucketUnavailable, NotFound, PreconditionFailed, StoreError
 
 if TYPE_CHECKING:
     from pitstop.config import Settings
@@ -93,6 +93,12 @@ def _server_time(meta: dict[str, Any]) -> datetime:
     return datetime.now(timezone.utc)
 
 
+# credentials that cannot be used for this bucket (a 403 says so too)
+_NO_ACCESS = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
+)
+
+
 def _code(e: Exception) -> tuple[str, int]:
     resp = getattr(e, "response", None) or {}
     err = resp.get("Error", {})
@@ -145,6 +151,13 @@ class S3Store:
         except ClientError as e:
             code, status = _code(e)
             where = f"s3://{self.bucket}/{key}"
+            if code == "NoSuchBucket":
+                raise BucketUnavailable(f"s3://{self.bucket}: the bucket does not exist") from e
+            if status == 403 or code in _NO_ACCESS:
+                raise BucketUnavailable(
+                    f"{where}: access denied ({code or status}): check the credentials and "
+                    "the bucket's policy"
+                ) from e
             if code in ("NoSuchKey", "404", "NotFound") or status == 404:
                 raise NotFound(f"{where}: not found") from e
             if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
