@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from hypothesis import strategies as st
 from pitstop.errors import CorruptObject
 from pitstop.evaluation.results import parse_metrics
 from pitstop.store import parse
+from pitstop.store.layout import Layout
 from pitstop.store.metrics import max_episodes
+from pitstop.store.objects import Head, Object
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -119,3 +122,69 @@ def test_one_bad_number_in_evaluation_metrics_is_a_corrupt_object_not_an_overflo
     raw = b'{"metrics": [{"trial": 1, "elapsed_time_in_milliseconds": 1e999}]}'
     with pytest.raises(CorruptObject, match="too large"):
         parse_metrics(raw, "evaluation-1.json")
+
+
+def state_docs() -> st.SearchStrategy[dict[str, Any]]:
+    attempt = st.fixed_dictionaries(
+        {"n": NUMBERS, "model_prefix": st.text(max_size=10), "started_at": st.text(max_size=10)},
+        optional={"training_s": NUMBERS, "outcome": st.text(max_size=10), "ended_at": SCALARS},
+    )
+    return st.fixed_dictionaries(
+        {"id": st.just("job-1"), "state": st.sampled_from(["running", "pending", "nope", 3])},
+        optional={
+            "attempts": st.one_of(st.lists(attempt, max_size=3), JSONISH),
+            "restarts": NUMBERS,
+            "reboots": NUMBERS,
+            "epoch": NUMBERS,
+            "reason": SCALARS,
+        },
+    )
+
+
+@FUZZ
+@given(st.one_of(state_docs(), JSONISH))
+def test_state_json_is_a_status_or_an_invalid_job(doc: Any) -> None:
+    from pitstop.errors import InvalidJob
+    from pitstop.store.jobs import JobStatus, read_record
+
+    key = "pitstop/jobs/job-1/state.json"
+    try:
+        status = read_record(JobStatus, dumps(doc), key, "state")
+    except InvalidJob as e:
+        assert e.key == key and str(e).startswith(key) and "\n" not in str(e)
+        return
+    for a in status.attempts:
+        assert a.training_s is None or math.isfinite(a.training_s)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        JSONISH, st.dictionaries(st.sampled_from(["id", "name", "max_hours", "world"]), NUMBERS)
+    )
+)
+def test_spec_json_is_a_spec_or_an_invalid_job(doc: Any) -> None:
+    from pitstop.errors import InvalidJob
+    from pitstop.store.jobs import JobSpec, read_record
+
+    key = "pitstop/jobs/job-1/spec.json"
+    try:
+        spec = read_record(JobSpec, dumps(doc), key, "job spec")
+    except InvalidJob as e:
+        assert e.key == key and "\n" not in str(e)
+        return
+    assert spec.max_hours is None or math.isfinite(spec.max_hours)
+
+
+@FUZZ
+@given(st.one_of(JSONISH, st.dictionaries(st.sampled_from(["owner", "epoch", "job_id"]), NUMBERS)))
+def test_a_lease_of_any_shape_is_read_as_held_or_free(doc: Any) -> None:
+    from pitstop.store.leases import Leases
+
+    class One:  # the one object the read needs: Leases.info's only request
+        def get(self, key: str) -> Any:
+            now = datetime.now(timezone.utc)
+            return Object(Head(key, '"e"', now, 1, now), dumps(doc))
+
+    info = Leases(One(), Layout(), "i-1", 30.0).info("job-1")  # type: ignore[arg-type]
+    assert info is not None and isinstance(info.epoch, int) and info.epoch >= 0

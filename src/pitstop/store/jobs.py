@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -44,6 +44,7 @@ MAX_UPDATE_RETRIES = 20
 JOB_INVALID = "job.invalid"  # log event: a job directory that is skipped, and why
 
 log = structlog.get_logger("pitstop.store")
+R = TypeVar("R", bound=BaseModel)
 
 
 def utcnow() -> datetime:
@@ -429,14 +430,7 @@ class JobStore:
             obj = self.store.get(key)
         except NotFound:
             raise NotFound(f"no job {job_id!r}", key=self.layout.spec(job_id)) from None
-        try:
-            spec = JobSpec.model_validate_json(obj.body)
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            raise InvalidJob(
-                f"{key}: unreadable job spec: {loc + ': ' if loc else ''}{err['msg']}", key=key
-            ) from None
+        spec = read_record(JobSpec, obj.body, key, "job spec")
         if spec.id != job_id:
             reason = f"{key}: id {spec.id!r} is not the directory's name {job_id!r}"
             self._report(job_id, reason)
@@ -455,14 +449,7 @@ class JobStore:
             obj = self.store.get(key)
         except NotFound:
             raise NotFound(f"no job {job_id!r}", key=self.layout.state(job_id)) from None
-        try:
-            status = JobStatus.model_validate_json(obj.body)
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            raise InvalidJob(
-                f"{key}: unreadable state: {loc + ': ' if loc else ''}{err['msg']}", key=key
-            ) from None
+        status = read_record(JobStatus, obj.body, key, "state")
         if status.id != job_id:
             reason = f"{key}: id {status.id!r} is not the directory's name {job_id!r}"
             self._report(job_id, reason)
@@ -637,7 +624,11 @@ class JobStore:
             except NotFound:
                 continue
             except CorruptObject as e:  # one bad event is a note, never the end of a reader
-                doc = {"at": Layout.event_time(item.key), "event": "event.unreadable", "error": str(e)}
+                doc = {
+                    "at": Layout.event_time(item.key),
+                    "event": "event.unreadable",
+                    "error": str(e),
+                }
             if not isinstance(doc.get("event"), str) or not isinstance(doc.get("at", ""), str):
                 doc = {
                     "at": Layout.event_time(item.key),
@@ -655,12 +646,21 @@ class JobStore:
         return [i.key for i in self.store.list(self.layout.logs(job_id))]
 
 
+def read_record(cls: type[R], body: bytes, key: str, what: str) -> R:
+    """``spec.json``/``state.json`` as a record; ``InvalidJob`` (one line naming the key and
+    the first bad field) for anything else: not JSON, NaN, infinity, a wrong type."""
+    try:
+        return parse.model(cls, body, key, what)
+    except CorruptObject as e:
+        raise InvalidJob(str(e), key=key) from None
+
+
 def parse_user_fields(text: str | bytes, source: str) -> dict[str, Any]:
     """Read a job JSON file (``--job FILE`` or inbox job.json): known spec fields only."""
     try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InvalidInput(f"{source}: not valid JSON: {e}") from None
+        doc = parse.load_json(text, source)
+    except CorruptObject as e:
+        raise InvalidInput(str(e)) from None
     if not isinstance(doc, dict):
         raise InvalidInput(f"{source}: must be a JSON object")
     unknown = sorted(set(doc) - USER_FIELDS)

@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pitstop.errors import LeaseLost, NotFound, PreconditionFailed
+from pitstop.errors import CorruptObject, LeaseLost, NotFound, PreconditionFailed
+from pitstop.store import parse
 from pitstop.store.jobs import iso, utcnow
 from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
@@ -78,13 +79,18 @@ class Leases:
             obj = self.store.get(self.key_for(job_id))
         except NotFound:
             return None
+        key = self.key_for(job_id)
         try:
-            doc = json.loads(obj.body)
-            owner, released = doc.get("owner"), bool(doc.get("released"))
-            epoch, nonce = int(doc.get("epoch") or 0), str(doc.get("nonce") or "")
-            if doc.get("job_id", job_id) != job_id:
-                raise ValueError("a lease naming another job")  # forged or copied: not a lease
-        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            doc = parse.json_object(obj.body, key)
+            owner = doc.get("owner")
+            if owner is not None and not isinstance(owner, str):
+                raise CorruptObject(f"{key}: 'owner' is not text", key=key)
+            released = bool(doc.get("released"))
+            epoch = parse.integer(doc, "epoch", key, default=0)
+            nonce = str(doc.get("nonce") or "")[:64]
+            if doc.get("job_id", job_id) != job_id:  # forged or copied: not a lease
+                raise CorruptObject(f"{key}: a lease naming another job", key=key)
+        except CorruptObject:
             # unreadable: treat as free; the takeover is still fenced by If-Match
             owner, released, epoch, nonce = None, True, 0, ""
         return LeaseInfo(owner, released, obj.head.age_s, obj.head.etag, epoch, nonce)
