@@ -95,7 +95,13 @@ def _server_time(meta: dict[str, Any]) -> datetime:
 
 # credentials that cannot be used for this bucket (a 403 says so too)
 _NO_ACCESS = frozenset(
-    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
+    {
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "AllAccessDisabled",
+    }
 )
 
 
