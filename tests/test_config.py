@@ -165,3 +165,39 @@ def test_supervisor_with_the_drfc_trainer_needs_a_drfc_checkout(tmp_path: Path) 
     ok.check_supervisor(environ={})
     # a CLI on a laptop reads the same settings without a DRfC checkout
     assert load_settings(write(tmp_path, _ok(tmp_path))).trainer == "drfc"
+
+
+def test_money_settings_default_to_a_small_cap_and_no_inbox_deadlines(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, 'bucket = "my-bucket"\n'))
+    assert (s.max_on_demand_instances, s.inbox_deadlines) == (2, False)
+    s = load_settings(
+        write(tmp_path, 'bucket = "b-b"\nmax_on_demand_instances = 0\ninbox_deadlines = true\n')
+    )
+    assert (s.max_on_demand_instances, s.inbox_deadlines) == (0, True)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "must be between 0 and 100 on-demand instances, got -1"),
+        ("101", "must be between 0 and 100 on-demand instances, got 101"),
+        ("true", "must be a whole number of on-demand instances, got True"),
+        ("2.5", "max_on_demand_instances"),
+    ],
+)
+def test_the_on_demand_cap_is_bounded_with_a_clear_message(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = write(tmp_path, f'bucket = "my-bucket"\nmax_on_demand_instances = {value}\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(path)
+    assert str(e.value).startswith(f"{path}: max_on_demand_instances: "), e.value
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_on_demand_cap_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PITSTOP_MAX_ON_DEMAND_INSTANCES", "1000")
+    with pytest.raises(ConfigError, match=r"^PITSTOP_MAX_ON_DEMAND_INSTANCES: .*between 0 and 100"):
+        load_settings(write(tmp_path, 'bucket = "my-bucket"\n'))

@@ -48,6 +48,8 @@ OTHER_VARIABLES = frozenset(
         "PITSTOP_REPORT_SCREENSHOT",
     }
 )
+DEFAULT_MAX_ON_DEMAND = 2  # on-demand instances fleet-wide, unless a person says more
+MAX_ON_DEMAND_LIMIT = 100  # a larger cap is a typo, not a budget
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 TrainerKind = Literal["drfc", "script", "simulated"]
@@ -116,6 +118,18 @@ class Settings(BaseSettings):
         900.0, gt=0, le=86400, description="training between checkpoints (deadline policy)"
     )
     market: Literal["auto", "spot", "on-demand"] = "auto"
+    # money (docs/security.md, "Money: on-demand cap"): the on-demand instances `fleet watch`
+    # runs at once, fleet-wide (the group's MaxSize bounds spot + on-demand as well), and
+    # whether a deadline in an inbox job.json is honoured (a deadline can buy on-demand time)
+    max_on_demand_instances: int = Field(
+        DEFAULT_MAX_ON_DEMAND,
+        description="on-demand instances fleet watch may run at once, fleet-wide (0: none)",
+    )
+    inbox_deadlines: bool = Field(
+        False,
+        description="accept deadline/deadline_hours in an inbox job.json (pitstop submit "
+        "always may)",
+    )
 
     @field_validator("bucket")
     @classmethod
@@ -132,6 +146,23 @@ class Settings(BaseSettings):
         v = v.strip("/")
         if not v or " " in v:
             raise ValueError("must be a non-empty key prefix without spaces")
+        return v
+
+    @field_validator("max_on_demand_instances", mode="before")
+    @classmethod
+    def _on_demand_cap_is_a_count(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # `true` is not a number of instances
+            raise ValueError(f"must be a whole number of on-demand instances, got {v!r}")
+        return v
+
+    @field_validator("max_on_demand_instances")
+    @classmethod
+    def _on_demand_cap(cls, v: int) -> int:
+        if not 0 <= v <= MAX_ON_DEMAND_LIMIT:
+            raise ValueError(
+                f"must be between 0 and {MAX_ON_DEMAND_LIMIT} on-demand instances, got {v} "
+                "(0: fleet watch never launches one; each one is paid by the hour)"
+            )
         return v
 
     @field_validator("s3_endpoint_url", "imds_endpoint")

@@ -44,3 +44,11 @@ JOB_QUARANTINED = "job.quarantined"  # its state/spec is unreadable: failed, the
 POWER_FAILED = "instance.power_command_failed"
 INBOX_ACCEPTED = "inbox.accepted"
 MARKET_RESOLVED = "market.resolved"  # spot or on-demand (deadline-critical claims first)
+# fleet watch's on-demand instances (docs/security.md, "Money: on-demand cap"), each with
+# job_id and reason: launched within the cap and MaxSize; refused (the policy said
+# on-demand, the cap, MaxSize or the inbox rule said no); released (its job's ended state
+# was read); kept (its job's state could not be read: never released on a blip)
+ONDEMAND_LAUNCHED = "ondemand.launched"
+ONDEMAND_REFUSED = "ondemand.refused"
+ONDEMAND_RELEASED = "ondemand.released"
+ONDEMAND_KEPT = "ondemand.kept"

@@ -8,6 +8,11 @@ and the job spec's ``If-None-Match: *`` makes creation exactly-once even if clai
 A drop that fails validation becomes a ``rejected`` job with a one-line reason. Either way
 the drop is moved to ``inbox/processed/JOB_ID/``: never lost.
 
+A deadline (``deadline``, ``deadline_hours``) in a drop's ``job.json`` can make the fleet's
+watchdog buy on-demand time, and anyone who may write the inbox writes it: such a drop is
+rejected (one line naming the fields) unless ``inbox_deadlines`` is on
+(docs/security.md, "Money: on-demand cap"). ``pitstop submit`` is not limited by this.
+
 A drop is only taken once it has *settled*: no file of it changed for ``settle_s`` seconds
 (by the S3 server's clock), so a folder uploaded file by file is read whole. A folder drop
 that holds a ``.ready`` file is taken at once (upload it last).
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("pitstop.inbox")
 
 KNOWN = ("reward_function.py", "model_metadata.json", "hyperparameters.json", "job.json")
+DEADLINE_FIELDS = ("deadline", "deadline_hours")  # they can buy on-demand time
 
 
 READY = ".ready"  # a folder drop's "complete" marker
@@ -99,9 +105,12 @@ class Inbox:
         dynamic: bool = True,
         settle_s: float = 10.0,
         sandbox: Limits | None = None,
+        deadlines: bool = False,
     ) -> None:
         """``sandbox``: limits and confinement of the reward check (default ``Limits()``:
-        user ``nobody`` when running as root)."""
+        user ``nobody`` when running as root). ``deadlines``: accept deadline fields in a
+        drop's job.json (the ``inbox_deadlines`` setting; off, such a drop is rejected)."""
+        self.deadlines = deadlines
         self.settle_s = settle_s
         self.jobs = jobs
         self.sandbox = sandbox
@@ -168,6 +177,15 @@ class Inbox:
                     sub.fields = parse_user_fields(body, labels[fname])
                 except InvalidInput as e:
                     return sub, str(e)
+                named = [f for f in DEADLINE_FIELDS if sub.fields.get(f) is not None]
+                if named and not self.deadlines:
+                    # the rejected job carries no deadline; the drop's files are kept as sent
+                    sub.fields = {k: v for k, v in sub.fields.items() if k not in named}
+                    return sub, (
+                        f"{labels[fname]}: {' and '.join(named)} not accepted from the inbox "
+                        "(inbox_deadlines is off: a deadline can launch paid on-demand "
+                        "instances); ask an engineer to 'pitstop submit' it with the deadline"
+                    )
             else:
                 sub.files[fname] = body
         return sub, None

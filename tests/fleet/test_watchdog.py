@@ -7,10 +7,15 @@ from pitstop.fleet.watchdog import (
     DeadlineView,
     GroupView,
     InstanceView,
+    JobRead,
     JobView,
+    KeepOnDemand,
     LaunchOnDemand,
+    OnDemandBudget,
+    OnDemandLimits,
     OnDemandView,
     Reboot,
+    RefuseOnDemand,
     ReleaseOnDemand,
     SetDesired,
     Terminate,
@@ -19,6 +24,7 @@ from pitstop.fleet.watchdog import (
     decide,
     instance_verdict,
     on_demand_actions,
+    on_demand_budget,
 )
 from pitstop.store.states import JobState
 
@@ -118,29 +124,126 @@ def test_terminal_jobs_need_no_capacity() -> None:
 
 
 # -- deadlines: an on-demand instance per job the policy puts there -----------------------
-def _dl(job_id: str = "j1", choice: str = "on-demand", held: bool = False) -> DeadlineView:
-    return DeadlineView(job_id, Choice(choice), held, "slack 0.10 h <= one restart")
+ROOMY = OnDemandBudget(cap=2, running=0, spot=0, max_size=10)
+OFF = OnDemandLimits(cap=2)
+
+
+def _dl(
+    job_id: str = "j1",
+    choice: str = "on-demand",
+    held: bool = False,
+    slack_s: float = 360.0,
+    from_inbox: bool = False,
+) -> DeadlineView:
+    return DeadlineView(
+        job_id, Choice(choice), held, "slack 0.10 h <= one restart", slack_s, from_inbox
+    )
+
+
+def _od(deadlines, on_demand=(), reads=None, budget=ROOMY, limits=OFF):  # type: ignore[no-untyped-def]
+    return on_demand_actions(list(deadlines), list(on_demand), reads or {}, budget, limits)
 
 
 def test_deadline_job_on_demand_and_unheld_gets_an_on_demand_instance() -> None:
-    assert on_demand_actions([_dl()], []) == [LaunchOnDemand("j1", "slack 0.10 h <= one restart")]
+    assert _od([_dl()]) == [LaunchOnDemand("j1", "slack 0.10 h <= one restart")]
 
 
 def test_deadline_job_held_or_on_spot_or_already_launched_gets_none() -> None:
-    assert on_demand_actions([_dl(held=True)], []) == []
-    assert on_demand_actions([_dl(choice="spot")], []) == []
-    assert on_demand_actions([_dl()], [OnDemandView("i-od", "j1", "pending")]) == []
+    running = {"j1": JobRead("j1", False, "running")}
+    assert _od([_dl(held=True)]) == []
+    assert _od([_dl(choice="spot")]) == []
+    assert _od([_dl()], [OnDemandView("i-od", "j1", "pending")], running) == []
     # one launched before and since terminated does not count: a new one is launched
-    assert on_demand_actions([_dl()], [OnDemandView("i-od", "j1", "terminated")]) == [
+    assert _od([_dl()], [OnDemandView("i-od", "j1", "terminated")]) == [
         LaunchOnDemand("j1", "slack 0.10 h <= one restart")
     ]
 
 
-def test_on_demand_instance_is_released_once_its_job_ended() -> None:
+def test_on_demand_instance_is_released_once_its_jobs_ended_state_is_read() -> None:
     od = [OnDemandView("i-od", "j1", "running"), OnDemandView("i-od2", "j2", "running")]
-    assert on_demand_actions([_dl("j2", "spot", held=True)], od) == [
-        ReleaseOnDemand("i-od", "j1", "its job has ended")
+    reads = {"j1": JobRead("j1", True, "succeeded"), "j2": JobRead("j2", False, "running")}
+    assert _od([_dl("j2", "spot", held=True)], od, reads) == [
+        ReleaseOnDemand("i-od", "j1", "its job has ended (succeeded)")
     ]
+
+
+def test_on_demand_instance_is_kept_when_its_jobs_state_could_not_be_read() -> None:
+    # the blip of issue 22: the job dropped out of the round because one read failed
+    od = [OnDemandView("i-od", "j1", "running")]
+    reads = {"j1": JobRead("j1", None, "pitstop/jobs/j1/state.json: not JSON")}
+    (kept,) = _od([], od, reads)
+    assert isinstance(kept, KeepOnDemand) and kept.instance_id == "i-od"
+    assert "could not be read (pitstop/jobs/j1/state.json: not JSON)" in kept.reason
+
+
+def test_on_demand_instance_is_kept_when_its_job_was_not_read_at_all() -> None:
+    (kept,) = _od([], [OnDemandView("i-od", "j1", "running")], {})
+    assert kept == KeepOnDemand("i-od", "j1", "its job's state was not read this round")
+
+
+def test_on_demand_launches_stop_at_the_cap_most_urgent_first() -> None:
+    wanted = [_dl(f"j{n:02d}", slack_s=1000.0 - n) for n in range(20)]
+    actions = _od(wanted, budget=OnDemandBudget(cap=2, running=0, spot=0, max_size=50))
+    launched = [a.job_id for a in actions if isinstance(a, LaunchOnDemand)]
+    refused = [a for a in actions if isinstance(a, RefuseOnDemand)]
+    assert launched == ["j19", "j18"]  # the least slack first
+    assert len(refused) == 18
+    assert {a.reason for a in refused} == {
+        "on-demand cap reached: 2 of max_on_demand_instances = 2 running or launched"
+    }
+
+
+def test_on_demand_already_running_count_against_the_cap() -> None:
+    busy = OnDemandBudget(cap=2, running=2, spot=0, max_size=50)
+    (refused,) = _od([_dl()], budget=busy)
+    assert isinstance(refused, RefuseOnDemand) and "cap reached: 2 of" in refused.reason
+
+
+def test_on_demand_cap_zero_launches_nothing() -> None:
+    (refused,) = _od([_dl()], budget=OnDemandBudget(cap=0, running=0, spot=0, max_size=50))
+    assert isinstance(refused, RefuseOnDemand)
+
+
+def test_on_demand_launches_stop_at_the_groups_max_size_counting_spot() -> None:
+    budget = OnDemandBudget(cap=5, running=1, spot=2, max_size=4)
+    assert budget.allowed == 1
+    actions = _od([_dl("a", slack_s=1), _dl("b", slack_s=2)], budget=budget)
+    assert actions[0] == LaunchOnDemand("a", "slack 0.10 h <= one restart")
+    assert actions[1] == RefuseOnDemand("b", "group MaxSize 4 reached: 2 spot + 2 on-demand")
+
+
+def test_on_demand_without_a_group_launches_nothing() -> None:
+    (refused,) = _od([_dl()], budget=OnDemandBudget(cap=2, running=0, spot=0, max_size=None))
+    assert isinstance(refused, RefuseOnDemand) and "no Auto Scaling group" in refused.reason
+
+
+def test_inbox_deadline_is_refused_unless_inbox_deadlines_is_on() -> None:
+    (refused,) = _od([_dl(from_inbox=True)])
+    assert refused == RefuseOnDemand(
+        "j1", "its deadline came from an inbox job.json and inbox_deadlines is off"
+    )
+    on = OnDemandLimits(cap=2, inbox_deadlines=True)
+    assert _od([_dl(from_inbox=True)], limits=on) == [
+        LaunchOnDemand("j1", "slack 0.10 h <= one restart")
+    ]
+
+
+def test_budget_counts_spot_as_desired_or_live_the_larger() -> None:
+    od = [OnDemandView("i-od", "j1", "running"), OnDemandView("i-old", "j0", "terminated")]
+    instances = [_inst("i-1"), _inst("i-od"), _inst("i-2", state="stopped")]
+    b = on_demand_budget(GroupView(desired=3, max_size=5), instances, od, OnDemandLimits(cap=2))
+    assert (b.running, b.spot, b.total, b.allowed) == (1, 3, 4, 1)
+    b = on_demand_budget(GroupView(desired=0, max_size=5), instances, od, OnDemandLimits(cap=2))
+    assert (b.running, b.spot, b.allowed) == (1, 1, 1)
+
+
+def test_spot_scaling_leaves_room_for_on_demand_under_max_size() -> None:
+    od = [OnDemandView("i-od", "j9", "running")]
+    jobs = [JobView(f"j{n}", JobState.PENDING, None, lease_expired=True) for n in range(5)]
+    reads = {"j9": JobRead("j9", False, "running")}
+    actions = decide([_inst("i-od")], jobs, GroupView(1, 3), NOW, T, [], od, reads)
+    (scale,) = [a for a in actions if isinstance(a, SetDesired)]
+    assert scale.desired == 2  # MaxSize 3 less the on-demand instance
 
 
 def test_a_job_getting_an_on_demand_instance_does_not_also_raise_spot_capacity() -> None:

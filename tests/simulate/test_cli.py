@@ -152,6 +152,32 @@ def test_plan_answers_cost_chance_and_on_demand_share(
     assert "chance of meeting the deadline  100%" in capsys.readouterr().out
 
 
+def test_plan_shows_what_the_on_demand_cap_allows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = write_trace(tmp_path, ([0] * 6 + [1] * 12) * 30)  # spot one hour in three
+    args = ["plan", "--hours", "2", "--deadline-hours", "4", "--trace", str(p), "--starts", "8"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["on_demand_cap"], doc["on_demand_running"], doc["on_demand_allowed"]) == (2, 0, 2)
+    # a job the cap refuses waits for spot: on this trace it misses more often, pays less
+    full = doc["if_cap_full"]
+    assert full["policy"] == "spot-only" and full["met_share"] < doc["met_share"]
+    monkeypatch.setenv("PITSTOP_MAX_ON_DEMAND_INSTANCES", "3")
+    assert main([*args, "--on-demand-running", "3", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["on_demand_cap"], doc["on_demand_running"], doc["on_demand_allowed"]) == (3, 3, 0)
+    assert main([*args, "--on-demand-running", "3"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "on-demand cap                   3 fleet-wide (max_on_demand_instances), 3 running" in out
+    )
+    assert "the cap is full" in out
+    monkeypatch.setenv("PITSTOP_MAX_ON_DEMAND_INSTANCES", "-1")  # checked like every setting
+    assert main(args) == 2
+    assert "PITSTOP_MAX_ON_DEMAND_INSTANCES" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -163,8 +163,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "silent, terminate one still silent after its reboot, and ask for capacity when "
         "open jobs wait. A job with a deadline whose policy says on-demand while nothing "
         "holds it gets an on-demand instance (the fleet's launch template, tagged with the "
-        "job), released once the job ends (docs/deadlines.md). Every --interval seconds, or "
-        "one round with --once.",
+        "job), released once the job's ended state is read (docs/deadlines.md): at most "
+        "max_on_demand_instances of them fleet-wide, and spot + on-demand never above the "
+        "group's MaxSize; every launch and refusal is logged with its reason "
+        "(docs/security.md). Every --interval seconds, or one round with --once.",
     )
     w.add_argument(
         "--once", action="store_true", help="one round, then exit (cron, scheduled Lambda)"
@@ -330,11 +332,19 @@ def _fleet_status(args: Any) -> int:
 
 
 def _watch(args: Any) -> int:
+    import logging
+
+    from pitstop import logs
     from pitstop.errors import PitstopError
     from pitstop.fleet.runner import DeadlineOptions, watch_forever, watch_once
-    from pitstop.fleet.watchdog import Thresholds
+    from pitstop.fleet.watchdog import OnDemandLimits, Thresholds
 
     settings = settings_from(args)
+    # launches, refusals and releases are structured events on stderr (never in --json)
+    logs.configure(settings.log_format, level=logging.INFO)
+    limits = OnDemandLimits(
+        cap=settings.max_on_demand_instances, inbox_deadlines=settings.inbox_deadlines
+    )
     fleet = fleet_from(args, settings)
     jobs = job_store(settings)
     t = Thresholds(
@@ -363,6 +373,7 @@ def _watch(args: Any) -> int:
                 t,
                 dry_run=args.dry_run,
                 deadline=deadline,
+                limits=limits,
             )
         except PitstopError as e:
             if args.once:
@@ -377,9 +388,20 @@ def _watch(args: Any) -> int:
                 if a.get("job_id"):
                     target = f"{target} for {a['job_id']}"
                 print(f"{a['action']:<10} {target}: {a['reason']}", flush=True)
-            if not rnd.applied and args.once:
+            for r in rnd.refused:
+                print(f"{'refused':<10} on-demand for {r['job_id']}: {r['reason']}", flush=True)
+            for k in rnd.kept:
+                print(f"{'kept':<10} {k['instance_id']} for {k['job_id']}: {k['reason']}")
+            if not (rnd.applied or rnd.refused or rnd.kept) and args.once:
                 print(
                     f"{len(rnd.instances)} instance(s), {len(rnd.jobs)} open job(s): nothing to do"
+                )
+            if args.once:
+                b = rnd.budget
+                print(
+                    f"on-demand at the round's start: {b.running} running, cap {b.cap} "
+                    f"(max_on_demand_instances), {b.allowed} allowed; group MaxSize "
+                    f"{b.max_size}, {b.spot} spot"
                 )
 
     if args.once:

@@ -10,6 +10,13 @@ policy (what holds it, from its lease and the instances' tags), and an on-demand
 instance is launched for it straight from the fleet's launch template (market on-demand:
 no spot options) with the tags ``pitstop:fleet``, ``pitstop:market=on-demand`` and
 ``pitstop:deadline-job=JOB_ID``; the tag is how later rounds find it and let it go.
+
+Money (docs/security.md, "Money: on-demand cap"): each round reads the state of every job
+an on-demand instance was launched for (``JobRead``: ended, open, or no usable read) and
+counts the on-demand and spot instances against ``OnDemandLimits``; the pure decision
+(``watchdog.decide``) launches, refuses, releases or keeps, and this module logs every one
+of those as a structured event (``ondemand.launched``, ``ondemand.refused``,
+``ondemand.released``, ``ondemand.kept``) with its reason.
 """
 
 from __future__ import annotations
@@ -19,8 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from pitstop import deadlines as dl
-from pitstop.errors import StoreError
+from pitstop import events as ev
+from pitstop.errors import NotFound, StoreError
 from pitstop.fleet.aws import FleetError, call
 from pitstop.fleet.provision import FLEET_TAG, Fleet
 from pitstop.fleet.watchdog import (
@@ -29,19 +39,28 @@ from pitstop.fleet.watchdog import (
     DeadlineView,
     GroupView,
     InstanceView,
+    JobRead,
     JobView,
+    KeepOnDemand,
     LaunchOnDemand,
+    OnDemandBudget,
+    OnDemandLimits,
     OnDemandView,
     Reboot,
+    RefuseOnDemand,
     ReleaseOnDemand,
     SetDesired,
     Terminate,
     Thresholds,
     decide,
+    on_demand_budget,
 )
-from pitstop.store.jobs import JobStore, policy_job
+from pitstop.store.ids import job_id_problem
+from pitstop.store.jobs import JobStatus, JobStore, policy_job
 from pitstop.store.leases import Leases
 from pitstop.store.objects import ObjectStore
+
+log = structlog.get_logger("pitstop.fleet")
 
 REBOOT_TAG = "pitstop:watchdog-rebooted-at"
 MARKET_TAG = "pitstop:market"
@@ -66,8 +85,16 @@ class Round:
     group: GroupView | None
     deadlines: list[DeadlineView] | None = None
     on_demand: list[OnDemandView] | None = None
+    reads: dict[str, JobRead] = field(default_factory=dict)  # job id -> this round's read
+    limits: OnDemandLimits = field(default_factory=OnDemandLimits)
     actions: list[Action] = field(default_factory=list)
     applied: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # launches the budget refused
+    kept: list[dict[str, Any]] = field(default_factory=list)  # instances kept on a failed read
+
+    @property
+    def budget(self) -> OnDemandBudget:
+        return on_demand_budget(self.group, self.instances, self.on_demand or [], self.limits)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,7 +103,11 @@ class Round:
             "jobs": [{**j.__dict__, "state": j.state.value} for j in self.jobs],
             "deadlines": [{**d.__dict__, "choice": d.choice.value} for d in self.deadlines or []],
             "on_demand": [o.__dict__ for o in self.on_demand or []],
+            **self.budget.as_dict(),
+            "inbox_deadlines": self.limits.inbox_deadlines,
             "actions": self.applied,
+            "refused": self.refused,
+            "kept": self.kept,
         }
 
 
@@ -154,8 +185,33 @@ def deadline_views(
         if job is None:
             continue
         d = dl.decide(job)
-        out.append(DeadlineView(jv.job_id, d.choice, holder is not None, d.reason))
+        out.append(
+            DeadlineView(
+                jv.job_id,
+                d.choice,
+                holder is not None,
+                d.reason,
+                slack_s=round(job.slack, 1),
+                from_inbox=spec.source.startswith("inbox:"),
+            )
+        )
     return out
+
+
+def read_job(jobs: JobStore, job_id: str) -> tuple[JobRead, JobStatus | None]:
+    """The job's state as a ``JobRead`` (and the state itself when read): a failed or
+    unusable read is ``ended=None`` with the reason, never "ended", and a job with no
+    state.json has not been seen to end."""
+    problem = job_id_problem(job_id)
+    if problem is not None:
+        return JobRead(job_id, None, f"{job_id!r} is not a job id: {problem}"), None
+    try:
+        status, _ = jobs.status(job_id)
+    except NotFound:
+        return JobRead(job_id, None, f"no {jobs.layout.state(job_id)}"), None
+    except StoreError as e:
+        return JobRead(job_id, None, str(e)), None
+    return JobRead(job_id, status.state.is_terminal(), status.state.value), status
 
 
 def gather(
@@ -165,6 +221,7 @@ def gather(
     lease_ttl_s: float,
     deadline: DeadlineOptions | None = None,
     t: Thresholds | None = None,
+    limits: OnDemandLimits | None = None,
 ) -> Round:
     now = store.server_time().timestamp()
     views = []
@@ -185,13 +242,11 @@ def gather(
         )
     leases = Leases(store, jobs.layout, "pitstop-watchdog", lease_ttl_s)
     job_views = []
+    reads: dict[str, JobRead] = {}
     for job_id in jobs.job_ids():
-        try:
-            status, _ = jobs.status(job_id)
-        except StoreError:
-            continue
-        if status.state.is_terminal():
-            continue
+        reads[job_id], status = read_job(jobs, job_id)
+        if status is None or status.state.is_terminal():
+            continue  # unreadable or ended: nothing is asked for it this round
         info = leases.info(job_id)
         owner = None if info is None or info.released else info.owner
         job_views.append(
@@ -199,13 +254,18 @@ def gather(
         )
     g = fleet.group()
     group = GroupView(int(g["DesiredCapacity"]), int(g["MaxSize"])) if g else None
-    rnd = Round(now, views, job_views, group)
+    rnd = Round(now, views, job_views, group, limits=limits or OnDemandLimits())
+    # on-demand instances count against the cap and MaxSize whether or not deadlines are on
+    rnd.on_demand = on_demand_instances(fleet)
+    for o in rnd.on_demand:
+        if o.job_id not in reads:  # not in the listing: ask for its state directly
+            reads[o.job_id], _ = read_job(jobs, o.job_id)
+    rnd.reads = reads
     if deadline is not None:
         from pitstop.fleet.watchdog import is_live
 
         th = t or Thresholds()
         live = {v.instance_id for v in views if is_live(v, now, th)}
-        rnd.on_demand = on_demand_instances(fleet)
         rnd.deadlines = deadline_views(jobs, job_views, live, rnd.on_demand, now, deadline)
     return rnd
 
@@ -248,9 +308,42 @@ def launch_on_demand(fleet: Fleet, job_id: str, instance_type: str) -> str:
     return str(r["Instances"][0]["InstanceId"])
 
 
+def note(rnd: Round, action: Action, dry_run: bool = False) -> bool:
+    """Record and log a decision that changes nothing (a refusal, a kept instance); False
+    for any other action."""
+    budget = rnd.budget
+    if isinstance(action, RefuseOnDemand):
+        rnd.refused.append({"job_id": action.job_id, "reason": action.reason})
+        log.warning(
+            ev.ONDEMAND_REFUSED,
+            job_id=action.job_id,
+            reason=action.reason,
+            on_demand_cap=budget.cap,
+            on_demand_running=budget.running,
+            max_size=budget.max_size,
+            dry_run=dry_run,
+        )
+        return True
+    if isinstance(action, KeepOnDemand):
+        rnd.kept.append(
+            {"instance_id": action.instance_id, "job_id": action.job_id, "reason": action.reason}
+        )
+        log.warning(
+            ev.ONDEMAND_KEPT,
+            job_id=action.job_id,
+            instance_id=action.instance_id,
+            reason=action.reason,
+            dry_run=dry_run,
+        )
+        return True
+    return False
+
+
 def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> None:
     aws = fleet.aws
     for action in rnd.actions:
+        if note(rnd, action):
+            continue
         if isinstance(action, LaunchOnDemand):
             itype = on_demand_type(fleet, deadline or DeadlineOptions(0.0, 1.0, 0.0))
             iid = launch_on_demand(fleet, action.job_id, itype)
@@ -262,6 +355,16 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
                     "instance_type": itype,
                     "reason": action.reason,
                 }
+            )
+            budget = rnd.budget
+            log.info(
+                ev.ONDEMAND_LAUNCHED,
+                job_id=action.job_id,
+                instance_id=iid,
+                instance_type=itype,
+                reason=action.reason,
+                on_demand_cap=budget.cap,
+                max_size=budget.max_size,
             )
         elif isinstance(action, ReleaseOnDemand):
             call(
@@ -276,6 +379,12 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
                     "job_id": action.job_id,
                     "reason": action.reason,
                 }
+            )
+            log.info(
+                ev.ONDEMAND_RELEASED,
+                job_id=action.job_id,
+                instance_id=action.instance_id,
+                reason=action.reason,
             )
         elif isinstance(action, Reboot):
             call("reboot instance", aws.ec2.reboot_instances, InstanceIds=[action.instance_id])
@@ -328,14 +437,27 @@ def watch_once(
     *,
     dry_run: bool = False,
     deadline: DeadlineOptions | None = None,
+    limits: OnDemandLimits | None = None,
 ) -> Round:
-    rnd = gather(fleet, store, jobs, lease_ttl_s, deadline, t)
+    """One round; ``limits``: the on-demand cap and ``inbox_deadlines`` (default: the
+    settings' defaults, a cap of 2 and inbox deadlines off)."""
+    rnd = gather(fleet, store, jobs, lease_ttl_s, deadline, t, limits)
     rnd.actions = decide(
-        rnd.instances, rnd.jobs, rnd.group, rnd.now, t, rnd.deadlines, rnd.on_demand
+        rnd.instances,
+        rnd.jobs,
+        rnd.group,
+        rnd.now,
+        t,
+        rnd.deadlines,
+        rnd.on_demand,
+        rnd.reads,
+        rnd.limits,
     )
     if dry_run:
         rnd.applied = [
-            {"action": type(a).__name__.lower(), **a.__dict__, "dry_run": True} for a in rnd.actions
+            {"action": type(a).__name__.lower(), **a.__dict__, "dry_run": True}
+            for a in rnd.actions
+            if not note(rnd, a, dry_run=True)
         ]
     else:
         apply(fleet, rnd, deadline)

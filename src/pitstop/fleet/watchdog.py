@@ -10,15 +10,23 @@ watchdog's own clock never matters. ``runner.py`` gathers the views and applies 
 
 Deadlines (docs/deadlines.md): a job whose deadline policy (``pitstop.deadlines``, asked by
 the runner) says ``on-demand`` while no live instance holds it gets an on-demand instance
-of its own, launched from the fleet's launch template and tagged with the job; that
-instance is let go once the job has ended (or is gone).
+of its own, launched from the fleet's launch template and tagged with the job, within a
+budget (``on_demand_budget``; docs/security.md, "Money: on-demand cap"): at most
+``max_on_demand_instances`` on-demand instances fleet-wide, and spot plus on-demand never
+above the group's MaxSize; the most urgent jobs (least slack) are served first and every
+other one is refused with the reason. A deadline that came from the inbox is honoured only
+with ``inbox_deadlines``. The instance is let go only once its job's ended state has been
+read; a read that failed keeps it (``KeepOnDemand``), since a blip is not an ending.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from pitstop.config import DEFAULT_MAX_ON_DEMAND
 from pitstop.deadlines import Choice
 from pitstop.store.states import JobState
 
@@ -89,6 +97,71 @@ class DeadlineView:
     choice: Choice
     held: bool
     reason: str = ""
+    slack_s: float = math.inf  # time to spare (deadlines.Job.slack): the least goes first
+    from_inbox: bool = False  # its spec came from an inbox drop (spec.source "inbox:...")
+
+
+@dataclass(frozen=True)
+class JobRead:
+    """What this round read of a job's ``state.json``: an answer, never a guess."""
+
+    job_id: str
+    ended: bool | None  # True: a terminal state was read; False: an open one; None: no read
+    detail: str  # the state read, or why the read failed
+
+
+@dataclass(frozen=True)
+class OnDemandLimits:
+    """The settings that bound on-demand spend (``max_on_demand_instances``,
+    ``inbox_deadlines``)."""
+
+    cap: int = DEFAULT_MAX_ON_DEMAND
+    inbox_deadlines: bool = False
+
+
+@dataclass(frozen=True)
+class OnDemandBudget:
+    """How many on-demand instances this round may launch, and why no more."""
+
+    cap: int  # max_on_demand_instances
+    running: int  # live (pending/running) on-demand instances the watchdog launched
+    spot: int  # the group's share: its desired count or its live instances, the larger
+    max_size: int | None  # the group's MaxSize; None: no group, so nothing is launched
+
+    @property
+    def total(self) -> int:
+        return self.spot + self.running
+
+    @property
+    def allowed(self) -> int:
+        """Launches this round may make: under the cap, and under MaxSize with spot counted."""
+        if self.max_size is None:
+            return 0
+        return max(0, min(self.cap - self.running, self.max_size - self.total))
+
+    def refusal(self, launched: int) -> str:
+        """Why one more launch is refused, after ``launched`` launches this round."""
+        on_demand = self.running + launched
+        if self.max_size is None:
+            return (
+                "no Auto Scaling group: its MaxSize bounds spot + on-demand, so nothing is "
+                "launched without it"
+            )
+        if on_demand >= self.cap:
+            return (
+                f"on-demand cap reached: {on_demand} of max_on_demand_instances = {self.cap} "
+                "running or launched"
+            )
+        return f"group MaxSize {self.max_size} reached: {self.spot} spot + {on_demand} on-demand"
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "on_demand_cap": self.cap,
+            "on_demand_running": self.running,
+            "on_demand_allowed": self.allowed,
+            "spot_instances": self.spot,
+            "max_size": self.max_size,
+        }
 
 
 @dataclass(frozen=True)
@@ -113,7 +186,25 @@ class ReleaseOnDemand:
     reason: str
 
 
-Action = Reboot | Terminate | SetDesired | LaunchOnDemand | ReleaseOnDemand
+@dataclass(frozen=True)
+class RefuseOnDemand:
+    """The policy says on-demand, the budget says no: logged with the reason, nothing done."""
+
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeepOnDemand:
+    """Its job's state could not be read this round: the instance stays (logged)."""
+
+    instance_id: str
+    job_id: str
+    reason: str
+
+
+OnDemandAction = LaunchOnDemand | ReleaseOnDemand | RefuseOnDemand | KeepOnDemand
+Action = Reboot | Terminate | SetDesired | OnDemandAction
 ALIVE = ("pending", "running")
 
 
@@ -171,11 +262,15 @@ def capacity_action(
     group: GroupView | None,
     now: float,
     t: Thresholds,
+    on_demand: frozenset[str] = frozenset(),
+    launching: int = 0,
 ) -> SetDesired | None:
     """Raise the desired count when orphaned jobs outnumber the spare capacity.
 
     Spare capacity: live instances whose supervisor says ``idle``, instances still booting,
-    and desired capacity EC2 has not launched yet. Never above the group's maximum.
+    and desired capacity EC2 has not launched yet. Never above the group's maximum less the
+    on-demand instances (``on_demand``: live ones, ids; ``launching``: this round's), which
+    are outside the group but count against its MaxSize.
     """
     if group is None:
         return None
@@ -187,13 +282,14 @@ def capacity_action(
     idle = sum(1 for i in instances if i.instance_id in live and i.heartbeat_state == "idle")
     coming = sum(1 for v in verdicts.values() if v in (Verdict.BOOTING, Verdict.REBOOTING))
     coming += sum(1 for i in instances if i.ec2_state == "pending")
-    counted = sum(1 for i in instances if i.ec2_state in ("pending", "running"))
+    counted = sum(1 for i in instances if i.ec2_state in ALIVE and i.instance_id not in on_demand)
     unlaunched = max(0, group.desired - counted)
     spare = idle + coming + unlaunched
     deficit = len(orphans) - spare
     if deficit <= 0:
         return None
-    desired = min(group.max_size, group.desired + deficit)
+    ceiling = group.max_size - len(on_demand) - launching
+    desired = min(ceiling, group.desired + deficit)
     if desired <= group.desired:
         return None
     return SetDesired(
@@ -202,20 +298,74 @@ def capacity_action(
     )
 
 
+def on_demand_budget(
+    group: GroupView | None,
+    instances: list[InstanceView],
+    on_demand: list[OnDemandView],
+    limits: OnDemandLimits,
+) -> OnDemandBudget:
+    """Count what runs now: on-demand instances by their tag, spot as the group's desired
+    count or its live instances (the larger: desired capacity EC2 has not launched yet is
+    coming, and will count)."""
+    od = {o.instance_id for o in on_demand if o.ec2_state in ALIVE}
+    spot_live = sum(1 for i in instances if i.ec2_state in ALIVE and i.instance_id not in od)
+    spot = max(group.desired, spot_live) if group is not None else spot_live
+    return OnDemandBudget(limits.cap, len(od), spot, group.max_size if group is not None else None)
+
+
 def on_demand_actions(
-    deadlines: list[DeadlineView], on_demand: list[OnDemandView]
-) -> list[LaunchOnDemand | ReleaseOnDemand]:
-    """Launch one on-demand instance per job the policy puts there that nothing holds and
-    none was launched for yet; release those whose job ended (is no longer open)."""
-    out: list[LaunchOnDemand | ReleaseOnDemand] = []
+    deadlines: list[DeadlineView],
+    on_demand: list[OnDemandView],
+    reads: Mapping[str, JobRead],
+    budget: OnDemandBudget,
+    limits: OnDemandLimits,
+) -> list[OnDemandAction]:
+    """Launch an on-demand instance for each job the policy puts there that nothing holds
+    and none was launched for, most urgent first, while the budget allows; refuse the rest
+    with the reason. Release an instance whose job's ended state was read; keep one whose
+    job could not be read (``reads``: this round's reads, by job id)."""
+    out: list[OnDemandAction] = []
     launched = {o.job_id for o in on_demand if o.ec2_state in ALIVE}
-    for d in deadlines:
-        if d.choice is Choice.ON_DEMAND and not d.held and d.job_id not in launched:
+    wanted = [
+        d
+        for d in deadlines
+        if d.choice is Choice.ON_DEMAND and not d.held and d.job_id not in launched
+    ]
+    allowed, n = budget.allowed, 0
+    for d in sorted(wanted, key=lambda d: (d.slack_s, d.job_id)):
+        if d.from_inbox and not limits.inbox_deadlines:
+            out.append(
+                RefuseOnDemand(
+                    d.job_id,
+                    "its deadline came from an inbox job.json and inbox_deadlines is off",
+                )
+            )
+        elif n < allowed:
             out.append(LaunchOnDemand(d.job_id, d.reason or "deadline policy says on-demand"))
-    open_jobs = {d.job_id for d in deadlines}
+            n += 1
+        else:
+            out.append(RefuseOnDemand(d.job_id, budget.refusal(n)))
     for o in on_demand:
-        if o.ec2_state in ALIVE and o.job_id not in open_jobs:
-            out.append(ReleaseOnDemand(o.instance_id, o.job_id, "its job has ended"))
+        if o.ec2_state not in ALIVE:
+            continue
+        read = reads.get(o.job_id)
+        if read is None:
+            out.append(
+                KeepOnDemand(o.instance_id, o.job_id, "its job's state was not read this round")
+            )
+        elif read.ended is None:
+            out.append(
+                KeepOnDemand(
+                    o.instance_id,
+                    o.job_id,
+                    f"its job's state could not be read ({read.detail}); kept until an "
+                    "ended state is read",
+                )
+            )
+        elif read.ended:
+            out.append(
+                ReleaseOnDemand(o.instance_id, o.job_id, f"its job has ended ({read.detail})")
+            )
     return out
 
 
@@ -227,18 +377,30 @@ def decide(
     t: Thresholds,
     deadlines: list[DeadlineView] | None = None,
     on_demand: list[OnDemandView] | None = None,
+    reads: Mapping[str, JobRead] | None = None,
+    limits: OnDemandLimits | None = None,
 ) -> list[Action]:
     """Everything the watchdog should do this round."""
     actions: list[Action] = list(instance_actions(instances, now, t))
     launching: set[str] = set()
+    od_live = frozenset(o.instance_id for o in on_demand or [] if o.ec2_state in ALIVE)
     if deadlines is not None or on_demand is not None:
-        od = on_demand_actions(deadlines or [], on_demand or [])
+        # without deadline views nothing is launched, but ended jobs' instances still go
+        lim = limits or OnDemandLimits()
+        budget = on_demand_budget(group, instances, on_demand or [], lim)
+        od = on_demand_actions(deadlines or [], on_demand or [], reads or {}, budget, lim)
         actions.extend(od)
         launching = {a.job_id for a in od if isinstance(a, LaunchOnDemand)}
-        launching |= {o.job_id for o in on_demand or [] if o.ec2_state in ALIVE}
     # jobs an on-demand instance is (being) launched for need no spot capacity
+    covered = launching | {o.job_id for o in on_demand or [] if o.ec2_state in ALIVE}
     scale = capacity_action(
-        instances, [j for j in jobs if j.job_id not in launching], group, now, t
+        instances,
+        [j for j in jobs if j.job_id not in covered],
+        group,
+        now,
+        t,
+        on_demand=od_live,
+        launching=len(launching),
     )
     if scale is not None:
         actions.append(scale)

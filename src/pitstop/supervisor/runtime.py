@@ -122,6 +122,7 @@ def build(settings: Settings) -> Supervisor:
         instance_id,
         claim_ttl_s=settings.lease_ttl_s,
         settle_s=settings.inbox_settle_s,
+        deadlines=settings.inbox_deadlines,
     )
     return Supervisor(
         settings,
