@@ -297,3 +297,44 @@ def test_host_0000_warns_and_bad_port_is_one_line(e2e_env: dict[str, str]) -> No
         timeout=30,
     )
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
+
+
+def test_half_sent_requests_leave_serve_with_its_workers_only(
+    e2e_env: dict[str, str], serve: Any
+) -> None:
+    """The real process: ``--workers`` and ``--read-timeout`` bound its threads
+    (``/proc/PID/task``) however many connections hang half-sent."""
+    import socket
+
+    from tests.serve.test_server import _dropped
+
+    s = serve("--workers", "2", "--read-timeout", "1")
+
+    def threads() -> int:
+        return len(os.listdir(f"/proc/{s.proc.pid}/task"))
+
+    idle = threads()  # the main thread (accepting) and the 2 workers
+    assert idle <= 3 + 2, idle  # (and whatever the interpreter may run)
+    port = int(s.url.rsplit(":", 1)[1])
+    conns = []
+    try:
+        for _ in range(300):
+            c = socket.create_connection(("127.0.0.1", port), timeout=30)
+            c.sendall(b"GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            conns.append(c)
+        # a request in progress may list jobs/ with 2 threads of its own, no more
+        assert threads() <= idle + 2 * 2, (idle, threads())
+
+        def answered() -> bool:
+            try:
+                return s.call("/api/jobs")[0] == 200
+            except (OSError, ValueError):  # refused (503, reset) while every worker is taken
+                return False
+
+        wait_for(answered, 60, "a whole request to be answered", interval=0.2)
+        for c in conns:
+            assert _dropped(c, 60), "a half-sent request was held past --read-timeout"
+        assert threads() <= idle + 2 * 2, (idle, threads())
+    finally:
+        for c in conns:
+            c.close()

@@ -23,6 +23,7 @@ from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 from tests.e2e.harness import REWARD
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -280,3 +281,202 @@ def test_leaderboard_page_and_api_rank_each_worlds_evaluations(
     ranked = re.findall(r'<tr data-job="([^"]+)"><td>(\d)</td><td>([\d.]+)</td>', dom)
     assert ranked == [(made[1], "1", "19.000"), (made[0], "2", "20.000")], dom[-3000:]
     assert "19.000  25.000" in dom
+
+
+# -- hostile data and hostile clients ----------------------------------------------------------
+
+
+def _strict(body: bytes) -> Any:
+    """JSON as a browser reads it: NaN and Infinity are not JSON."""
+
+    def refuse(word: str) -> Any:
+        raise AssertionError(f"{word} in a JSON answer")
+
+    return json.loads(body, parse_constant=refuse)
+
+
+def test_non_finite_numbers_from_s3_are_null_in_every_answer(
+    server: DashboardServer, jobs: JobStore, tmp_path: Path
+) -> None:
+    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.store.layout import ModelKeys
+
+    a = _make(jobs, "alpha")
+
+    def one_attempt(s: JobStatus) -> JobStatus:
+        s.attempts = [
+            Attempt(n=1, model_prefix=f"models/{a}/attempt-1", started_at="2026-01-01T10:00:00Z",
+                    ended_at="2026-01-01T10:10:00Z", outcome="preempted"),
+        ]  # fmt: skip
+        return s
+
+    jobs.update(a, one_attempt)
+    metrics = (  # as written by a trainer that printed Python's floats
+        b'{"metrics": ['
+        b'{"reward_score": NaN, "completion_percentage": 50, "phase": "training"},'
+        b'{"reward_score": 1.5, "completion_percentage": Infinity, "phase": "training"},'
+        b'{"reward_score": -Infinity, "completion_percentage": 1e999, "phase": "training",'
+        b' "metric_time": Infinity}]}'
+    )
+    jobs.store.put(ModelKeys(f"models/{a}/attempt-1").metrics, metrics)
+    jobs.store.put(
+        jobs.layout.instance("i-nan"),
+        b'{"instance_id": "i-nan", "job_id": null, "progress": NaN, "episodes": [Infinity, 2]}',
+    )
+    status, headers, body = _get(server, f"/api/jobs/{a}")
+    assert status == 200 and headers["Content-Type"] == "application/json", body[:300]
+    (series,) = _strict(body)["series"]
+    assert [p[1:] for p in series["points"]] == [[None, 50.0], [1.5, None], [None, None]]
+    status, _, body = _get(server, "/api/fleet")
+    (hb,) = _strict(body)["instances"]
+    assert status == 200 and hb["progress"] is None and hb["episodes"] == [None, 2]
+    for path in ("/api/jobs", "/api/leaderboard"):
+        status, _, body = _get(server, path)
+        assert status == 200 and _strict(body), path
+    # the one writer of answers: anything non-finite is null; tuples are lists
+    from pitstop.serve.server import to_json
+
+    nan, inf = float("nan"), float("inf")
+    assert to_json({"a": [nan, (1.0, -inf)], "b": {"c": inf}}) == (
+        b'{"a": [null, [1.0, null]], "b": {"c": null}}'
+    )
+    # and the job page draws its chart from it (a real headless Chromium)
+    from tests.e2e.test_dashboard import CHROMIUM, chromium
+
+    if CHROMIUM is None:
+        return
+    dom = chromium(server.url.rstrip("/") + f"/jobs/{a}")
+    assert 'data-points="3"' in dom and "<canvas" in dom, dom[-3000:]
+    assert 'class="status err"' not in dom, dom[-3000:]
+
+
+def _threads_besides(before: set[threading.Thread]) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t not in before]
+
+
+def _dropped(c: Any, timeout: float) -> bool:
+    """The server closed ``c`` (EOF or reset) within ``timeout``; a 503 reply may come first,
+    never any other answer."""
+    c.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := c.recv(4096):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    assert not data or data.startswith(b"HTTP/1.1 503 "), data[:200]
+    return True
+
+
+def test_800_half_sent_requests_do_not_make_800_threads(jobs: JobStore) -> None:
+    import socket
+
+    before = set(threading.enumerate())
+    srv = make_server(
+        Dashboard(jobs), "127.0.0.1", 0, jobs.store.bucket, workers=4, read_timeout_s=2.0
+    )
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    host, port = srv.server_address[:2]
+    half = b"GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n"  # no blank line
+    conns = []
+    try:
+        for _ in range(800):
+            c = socket.create_connection((str(host), int(port)), timeout=30)
+            c.sendall(half)
+            conns.append(c)
+        # the serving thread and the 4 workers, however many connections wait
+        assert len(_threads_besides(before)) <= 1 + 4, _threads_besides(before)
+
+        # a whole request is answered while they are still open (it waits for a worker,
+        # or is refused while every worker and the queue are taken: then it tries again)
+        def answered() -> bool:
+            try:
+                return _get(srv, "/api/jobs")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(answered, 60, "a whole request to be answered")
+        # each half-sent request is dropped: after the read timeout, or refused at once
+        for c in conns:
+            assert _dropped(c, 60), "a half-sent request was held past its read timeout"
+        assert srv.refused > 0
+        assert len(_threads_besides(before)) <= 1 + 4, _threads_besides(before)
+    finally:
+        for c in conns:
+            c.close()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_a_post_whose_body_never_comes_is_dropped_and_frees_its_worker(jobs: JobStore) -> None:
+    import socket
+    import time
+
+    a = _make(jobs, "alpha")
+    srv = make_server(
+        Dashboard(jobs), "127.0.0.1", 0, jobs.store.bucket, "t0ken", workers=1, read_timeout_s=1.0
+    )
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    host, port = srv.server_address[:2]
+    try:
+        started = time.monotonic()
+        with socket.create_connection((str(host), int(port)), timeout=30) as c:
+            c.sendall(
+                f"POST /api/jobs/{a}/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "X-Pitstop-Token: t0ken\r\nContent-Length: 100\r\n\r\n0123456789".encode()
+            )
+            reply = _read_reply(c)
+            assert c.recv(1) == b""  # and closed
+        assert reply.startswith("HTTP/1.1 408 "), reply
+        assert "did not arrive in time" in reply and time.monotonic() - started >= 1.0
+        assert jobs.status(a)[0].state.value == "pending"
+        # the only worker is free again
+        assert _get(srv, "/api/jobs")[0] == 200
+        # a request trickled in a byte at a time is cut at the deadline too (a timeout per
+        # read would wait for ever: each byte comes in time)
+        stop = threading.Event()
+        with socket.create_connection((str(host), int(port)), timeout=30) as c:
+            c.sendall(b"GET /api/jobs HTTP/1.1\r\n")
+
+            def trickle() -> None:
+                try:
+                    while not stop.wait(0.05):
+                        c.sendall(b"X")
+                except OSError:
+                    pass
+
+            w = threading.Thread(target=trickle, daemon=True)
+            w.start()
+            try:
+                assert _dropped(c, 30), "a trickled request was held past its read timeout"
+            finally:
+                stop.set()
+                w.join(10)
+        assert _get(srv, "/api/jobs")[0] == 200
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_serve_options_for_the_limits_are_bounded(
+    jobs: JobStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pitstop.serve.server import DashboardServer
+
+    for args in (["--workers", "0"], ["--workers", "257"], ["--read-timeout", "nan"],
+                 ["--read-timeout", "0.5"], ["--read-timeout", "inf"]):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            main(["serve", *args])
+        assert e.value.code == 2
+        assert "must be between" in capsys.readouterr().err, args
+    with pytest.raises(ValueError):
+        DashboardServer(("127.0.0.1", 0), Dashboard(jobs), "t", "b", workers=0)
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--workers requests are served at once" in help_text and "503" in help_text
+    assert "within --read-timeout seconds" in help_text

@@ -8,6 +8,13 @@ from typing import Any
 
 from pitstop.cli.common import add_settings_flags, job_store, positive, settings_from
 from pitstop.errors import UsageError
+from pitstop.serve.limits import (
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_WORKERS,
+    MAX_READ_TIMEOUT_S,
+    MAX_WORKERS,
+    QUEUE_PER_WORKER,
+)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -18,7 +25,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "queue (filter by state, cancel), each job's reward and progress across attempts "
         "with restarts, stalls, crashes and preemptions marked, its log tail while it "
         "trains, the fleet's heartbeats, and a JSON API under /api/ (docs/dashboard.md). "
-        "Pages refresh on their own. Writes (cancel) need the token printed at start.",
+        "Pages refresh on their own. Writes (cancel) need the token printed at start. "
+        "Limits: --workers requests are served at once, one per connection, and 4 times as "
+        "many connections wait for a worker; any more are answered 503 at once. A request "
+        "(line, headers and body) must arrive within --read-timeout seconds of connecting, "
+        "and its reply be taken within as long, else the connection is dropped.",
     )
     p.add_argument("--port", type=positive(int, "--port", 0), default=8080, help="default 8080")
     p.add_argument(
@@ -45,8 +56,42 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="SECONDS",
         help="how often a refresh also lists jobs/ for jobs the listing index lacks (default 30)",
     )
+    p.add_argument(
+        "--workers",
+        type=_bounded(int, "--workers", 1, MAX_WORKERS),
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"requests served at once, a thread each (default {DEFAULT_WORKERS}, at most "
+        f"{MAX_WORKERS}); {QUEUE_PER_WORKER}xN more connections wait, any beyond get 503",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=_bounded(float, "--read-timeout", 1, MAX_READ_TIMEOUT_S),
+        default=DEFAULT_READ_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"a request must arrive whole within this of connecting, and its reply be taken "
+        f"within as long, else the connection is dropped (default {DEFAULT_READ_TIMEOUT_S:g}, "
+        f"1 to {MAX_READ_TIMEOUT_S:g})",
+    )
     add_settings_flags(p)
     p.set_defaults(func=_serve)
+
+
+def _bounded(kind: type, what: str, lo: float, hi: float) -> Any:
+    """An argparse ``type``: a number of ``kind`` in [lo, hi] (NaN and infinity refused)."""
+
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if not lo <= v <= hi:  # False for NaN
+            raise argparse.ArgumentTypeError(
+                f"{what} must be between {lo:g} and {hi:g}, got {text}"
+            )
+        return v
+
+    return parse
 
 
 def _serve(args: Any) -> int:
@@ -64,7 +109,14 @@ def _serve(args: Any) -> int:
         scan_interval_s=args.scan_interval,
     )
     try:
-        server = make_server(dashboard, args.host, args.port, settings.bucket)
+        server = make_server(
+            dashboard,
+            args.host,
+            args.port,
+            settings.bucket,
+            workers=args.workers,
+            read_timeout_s=args.read_timeout,
+        )
     except OSError as e:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):

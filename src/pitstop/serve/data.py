@@ -10,6 +10,7 @@ a log is fetched again only when its size in the listing changed. The HTTP side
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from datetime import datetime, timezone
@@ -135,9 +136,9 @@ class Dashboard:
                 t = _metric_time(m, start, end)
                 if t is None:  # no wall time in the metric: spread over the attempt
                     t = start + (end - start) * (i + 1) / (len(metrics) + 1)
-                try:
-                    reward = float(m.get("reward_score", 0) or 0)
-                    progress = float(m.get("completion_percentage", 0) or 0)
+                try:  # NaN, infinity or null: null in the API, a gap in the chart
+                    reward = _finite(m.get("reward_score", 0))
+                    progress = _finite(m.get("completion_percentage", 0))
                 except (TypeError, ValueError):
                     continue
                 points.append([round(t, 3), reward, progress])
@@ -256,6 +257,18 @@ class Dashboard:
             "spot_price": self.spot_price,
             "on_demand_price": self.on_demand_price,
         }
+
+
+def _finite(v: Any) -> float | None:
+    """A metric's number, or None when it is null, NaN or infinite (JSON has no word for
+    the last two; the chart leaves a gap)."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an int too large for a float
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _metric_time(m: dict[str, Any], start: float, end: float) -> float | None:

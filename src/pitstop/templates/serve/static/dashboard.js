@@ -21,6 +21,8 @@
     for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(k == null ? "" : String(k)));
     return e;
   }
+  // a number the API could not give (null: it was NaN or infinite in S3) shows as "-"
+  const fixed = (x, n) => (typeof x === "number" ? x.toFixed(n) : "-");
   const short = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") : "-");
   const status = (text, err) => {
     const s = document.getElementById("status");
@@ -84,7 +86,7 @@
           el("td", {}, link), el("td", { text: j.name }), el("td", {}, stateBadge(j.state)),
           el("td", { text: j.attempts }), el("td", { text: j.restarts }), el("td", { text: j.instance_id || "-" }),
           el("td", { text: j.last_checkpoint || "-" }), el("td", { text: short(j.created_at) }),
-          el("td", { text: j.instance_hours.toFixed(2) }), el("td", { text: j.cost == null ? "-" : "$" + j.cost.toFixed(2) }), act);
+          el("td", { text: fixed(j.instance_hours, 2) }), el("td", { text: j.cost == null ? "-" : "$" + fixed(j.cost, 2) }), act);
         if (j.reason) tr.title = j.reason;
         return tr;
       }));
@@ -166,8 +168,8 @@
       document.getElementById("cancel").hidden = ended || job.cancel_requested;
       document.getElementById("facts").replaceChildren(
         ...[["instance", job.instance_id || "-"], ["attempts", job.attempts.length], ["restarts", job.restarts],
-          ["trained", Math.round(job.training_s) + " s"], ["instance hours", doc.instance_hours.toFixed(3)],
-          ["cost", doc.cost == null ? "- (--spot-price)" : "$" + doc.cost.toFixed(2)]]
+          ["trained", Math.round(job.training_s) + " s"], ["instance hours", fixed(doc.instance_hours, 3)],
+          ["cost", doc.cost == null ? "- (--spot-price)" : "$" + fixed(doc.cost, 2)]]
           .map(([k, v]) => el("div", {}, el("b", { text: k }), String(v))));
       drawChart(doc);
       document.getElementById("markers").replaceChildren(...doc.markers.map((mk) =>
@@ -220,7 +222,7 @@
         el("td", { text: Math.round(i.age_s) + " s" }), el("td", { text: i.version || "-" }), el("td", { text: i.interruption || "-" }))));
       document.getElementById("empty").hidden = doc.instances.length > 0;
       document.getElementById("summary").textContent = doc.instances.length + " instance(s), " + doc.busy + " training";
-      const hours = q.jobs.reduce((s, j) => s + j.instance_hours, 0);
+      const hours = q.jobs.reduce((s, j) => s + (j.instance_hours || 0), 0);
       const parts = [hours.toFixed(2) + " instance hours across " + q.total + " job(s)"];
       if (doc.spot_price != null) parts.push("spot $" + (hours * doc.spot_price).toFixed(2));
       if (doc.on_demand_price != null) parts.push("on-demand equivalent $" + (hours * doc.on_demand_price).toFixed(2));
