@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def _supervise(args: Any) -> int:
     settings = settings_from(args, instance_id=args.instance_id, log_format=args.log_format)
     settings.check_supervisor()
+    if settings.trainer == "drfc":
+        from pitstop.trainers.drfc import check_settings
+
+        check_settings(settings)  # what DRfC's run.env/system.env would refuse at every attempt
     if args.check and args.json:
         from pitstop.cli.output import print_json
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -294,6 +294,13 @@ def _dump(model: BaseModel) -> bytes:
     return model.model_dump_json(indent=2).encode()
 
 
+class ClaimEntry(NamedTuple):
+    """One key of the claim index: the job it names (checked against the grammar) and the key."""
+
+    job_id: str
+    key: str
+
+
 @dataclass(frozen=True)
 class InvalidJobDir:
     """A directory under ``jobs/`` that is not a job pitstop will run, and why."""
@@ -479,7 +486,7 @@ class JobStore:
         A 412 re-reads and re-applies ``change``, so ``change`` must be idempotent: after a
         lost reply it sees its own write. Every write raises ``revision`` by one and keeps
         the listing, claim and terminal indexes in step (hints: a failure there is repaired
-        by the next full scan; listing readers take the highest revision).
+        by the next full scan; a listing reader that finds two keys asks state.json).
         """
         for _ in range(MAX_UPDATE_RETRIES):
             current, etag = self.status(job_id)
@@ -534,8 +541,8 @@ class JobStore:
 
     def list_entry(self, old: JobStatus | None, new: JobStatus) -> None:
         """Keep ``index/jobs/`` in step with a write of ``state.json``: the new key first,
-        then the old one deleted (a kill between the two leaves two; readers take the
-        newest revision and delete the other)."""
+        then the old one deleted (a kill between the two leaves two; a reader keeps the
+        one that matches ``state.json`` and deletes the other)."""
         try:
             new_key = self._listing_key(new)
             old_key = self._listing_key(old) if old is not None else None
@@ -556,18 +563,15 @@ class JobStore:
     def replace_corrupt(self, job_id: str, status: JobStatus) -> None:
         """Set an unreadable or missing ``state.json`` aside and write ``status`` in its place.
 
-        The bad object is copied to ``state.json.corrupt-TIME`` first: nothing is lost.
+        The bad object is copied to ``state.json.corrupt-TIME`` first: nothing is lost. The
+        job's old listing key stays until a reader settles it against this state (a key is
+        never trusted past the revision ``state.json`` has, so none is carried into it).
         """
-        from pitstop.store.listing import read_index
-
         key = self.layout.state(job_id)
         head = self.store.head(key)
         if head is not None:
             self.store.copy(key, f"{key}.corrupt-{utcnow():%Y%m%dT%H%M%S%fZ}")
         status.updated_at = iso(utcnow())
-        with contextlib.suppress(StoreError):  # past the revision the listing last saw
-            listed = read_index(self, self.layout.listing_prefix(job_id))[0].get(job_id)
-            status.revision = max(status.revision, listed[0] + 1 if listed else 0)
         if head is None:
             self.store.put(key, _dump(status), if_none_match=True, content_type="application/json")
         else:
@@ -584,19 +588,29 @@ class JobStore:
         for state in (JobState.PREEMPTED, JobState.PENDING):
             self.store.delete(self._claim_key(status, state))
 
-    def claimable_index(self) -> list[str]:
-        """Job ids from the claim index, best first (one listing per 1,000 claimable jobs).
-
-        Entries whose id breaks the grammar are skipped and reported."""
-        out: list[str] = []
+    def claim_entries(self) -> list[ClaimEntry]:
+        """The claim index as listed, best first: (job id, key) per entry (one listing per
+        1,000 entries). A job may have more than one entry (a writer killed between two
+        writes, or keys someone else wrote): ``claims.ClaimOrder`` decides what they are
+        worth. Entries whose id breaks the grammar are skipped and reported."""
+        out: list[ClaimEntry] = []
         for item in self.store.list(self.layout.claimable_index):
             parsed = self.layout.parse_claim_key(item.key)
             problem = "not an index key" if parsed is None else job_id_problem(parsed.job_id)
             if parsed is None or problem is not None:
                 self._report(item.key, f"{item.key}: skipped claim-index entry: {problem}")
                 continue
-            out.append(parsed.job_id)
+            out.append(ClaimEntry(parsed.job_id, item.key))
         return out
+
+    def claimable_index(self) -> list[str]:
+        """Job ids from the claim index, best first, each once."""
+        return list(dict.fromkeys(e.job_id for e in self.claim_entries()))
+
+    def claim_keys_of(self, status: JobStatus) -> frozenset[str]:
+        """The claim-index keys a writer can ever have made for this job (pending and
+        preempted; the creation time is immutable): any other key naming it is not ours."""
+        return frozenset(self._claim_key(status, s) for s in (JobState.PREEMPTED, JobState.PENDING))
 
     # -- events and logs ---------------------------------------------------------------
     def event(

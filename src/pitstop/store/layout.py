@@ -41,6 +41,7 @@ CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.js
 MODELS_ROOT = "models"
 _SCRIPT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _CLAIM_NAME = re.compile(r"\A([01])-([0-9TZ]*)-(.+)\Z", re.DOTALL)
+_REVISION = re.compile(r"[0-9]{1,10}")  # a listing key's revision: written as %010d
 
 
 class LeaderboardKey(NamedTuple):
@@ -222,7 +223,7 @@ class Layout:
         parts = name.split(LISTING_SEP)
         if not job_id or "/" in name or len(parts) < 1 + LISTING_REQUIRED:
             return None
-        if not parts[0].isdigit():
+        if not _REVISION.fullmatch(parts[0]):  # ASCII digits only: int() refuses '²'
             return None
         fields = {f: decode_field(v) for f, v in zip(LISTING_FIELDS, parts[1:], strict=False)}
         return ListingKey(job_id, int(parts[0]), fields)

@@ -10,8 +10,13 @@ the same place that keeps the claim index: new key first, then the old one delet
 
 - a job may have two keys for a moment (a writer killed between the PUT of the new key
   and the DELETE of the old one, or a lost reply that made ``update`` re-apply its change):
-  the reader takes the highest revision (``JobStatus.revision`` goes up by one per write)
-  and, when allowed to write, deletes the others;
+  the reader reads that job's ``state.json`` once and shows it; when allowed to write, it
+  keeps the key that matches it (writing it if none does) and deletes the others. No key
+  is trusted past the revision ``state.json`` has (``JobStatus.revision`` goes up by one
+  per write, and a key is written after its state): a key with a made-up revision, written
+  by whoever can write ``index/``, never wins and never gets the true key deleted;
+- a key naming a job with no ``state.json`` (a 404, not an error) is deleted by a
+  scanning, repairing reader;
 - a job with no key (created before the listing existed, or its creator killed between
   ``state.json`` and the key) is found by the listing of ``jobs/`` that a full read makes:
   its ``state.json`` is read once and its key written (a backfill);
@@ -201,15 +206,22 @@ def status_entry(status: JobStatus, name: str | None) -> ListedJob:
     return ListedJob.from_fields(status.id, status.revision, entry_fields(status, name))
 
 
-def read_index(
-    jobs: JobStore, prefix: str | None = None
-) -> tuple[dict[str, tuple[int, str, ListedJob]], list[str]]:
-    """One listing of ``index/jobs/`` (or of one job's ``prefix`` in it): the newest entry
-    per job (revision, key, job), and the keys of older entries (stale: a writer was
-    stopped between its two writes, or its reply was lost and it wrote again)."""
+@dataclass(frozen=True)
+class Keyed:
+    """One listing key of a job, parsed."""
+
+    revision: int
+    key: str
+    entry: ListedJob
+
+
+def read_keys(jobs: JobStore, prefix: str | None = None) -> dict[str, list[Keyed]]:
+    """One listing of ``index/jobs/`` (or of one job's ``prefix`` in it): every job's keys,
+    newest revision first. One key is the usual case; more than one is a writer stopped
+    between its two writes, a lost reply that made it write again, or a key someone else
+    wrote (``read`` asks ``state.json`` which one is true)."""
     lay = jobs.layout
-    newest: dict[str, tuple[int, str, ListedJob]] = {}
-    stale: list[str] = []
+    out: dict[str, list[Keyed]] = {}
     for item in jobs.store.list(prefix or lay.listing_index):
         parsed = lay.parse_listing_key(item.key)
         problem = "not a listing key" if parsed is None else job_id_problem(parsed.job_id)
@@ -217,16 +229,10 @@ def read_index(
             jobs._report(item.key, f"{item.key}: skipped listing entry: {problem}")
             continue
         entry = ListedJob.from_fields(parsed.job_id, parsed.revision, parsed.fields)
-        rank = (parsed.revision, entry.updated_at or "")
-        have = newest.get(parsed.job_id)
-        if have is None:
-            newest[parsed.job_id] = (parsed.revision, item.key, entry)
-        elif rank > (have[0], have[2].updated_at or ""):
-            stale.append(have[1])
-            newest[parsed.job_id] = (parsed.revision, item.key, entry)
-        else:
-            stale.append(item.key)
-    return newest, stale
+        out.setdefault(parsed.job_id, []).append(Keyed(parsed.revision, item.key, entry))
+    for keys in out.values():
+        keys.sort(key=lambda k: (k.revision, k.entry.updated_at or ""), reverse=True)
+    return out
 
 
 def read(
@@ -237,34 +243,41 @@ def read(
     found missing and delete stale ones (failures ignored: a read-only reader still reads);
     ``verify_active``: read the ``state.json`` of jobs listed as training (at most one per
     instance) and replace keys that fell behind it (a writer killed between the two).
+
+    A job with more than one key costs one read of its ``state.json``: the key that
+    matches it is the row (written if none does), and no key is trusted past the revision
+    ``state.json`` has, so a key with a made-up revision never wins and never makes the
+    repair delete the true one.
     """
     out = Listing()
     if scan:
         with ThreadPoolExecutor(2) as pool:
             dirs = pool.submit(jobs.scan)
-            newest, stale = read_index(jobs)
+            keyed = read_keys(jobs)
             ids, bad = dirs.result()
     else:
-        newest, stale = read_index(jobs)
-        ids, bad = list(newest), []
-    listed = {j: e for j, (_, _, e) in newest.items()}
+        keyed = read_keys(jobs)
+        ids, bad = list(keyed), []
     rows = [ListedJob.invalid_dir(b.job_dir, b.reason) for b in bad]
     for job_id in ids:
-        entry = listed.get(job_id)
-        if entry is None:
+        keys = keyed.get(job_id)
+        entry: ListedJob | None
+        if not keys:
             entry = _backfill(jobs, job_id, repair)
-            if entry is None:
-                continue
-            if not entry.invalid:
+            if entry is not None and not entry.invalid:
                 out.backfilled.append(job_id)
-        elif verify_active and entry.state in ACTIVE:
-            entry = _verify(jobs, newest[job_id], repair)
-        rows.append(entry)
-    if repair:
-        for key in stale:
-            with contextlib.suppress(StoreError):
-                jobs.store.delete(key)
-                out.repaired += 1
+        elif len(keys) > 1:
+            entry = _settle(jobs, job_id, keys, repair, out)
+        elif verify_active and keys[0].entry.state in ACTIVE:
+            entry = _verify(jobs, keys[0], repair)
+        else:
+            entry = keys[0].entry
+        if entry is not None:
+            rows.append(entry)
+    if scan and repair:
+        known = set(ids) | {b.job_dir for b in bad}
+        for job_id in [j for j in keyed if j not in known]:
+            _drop_if_missing(jobs, job_id, keyed[job_id], out)
     rows.sort(key=lambda r: (str(r.created_at), r.id))
     out.jobs = rows
     return out
@@ -273,81 +286,124 @@ def read(
 ACTIVE = frozenset(s.value for s in JobState if s.is_active())
 
 
-def _verify(jobs: JobStore, listed: tuple[int, str, ListedJob], repair: bool) -> ListedJob:
-    """A job listed as training, checked against its ``state.json``."""
-    revision, key, entry = listed
+def _truth(jobs: JobStore, job_id: str) -> tuple[JobStatus, str, str]:
+    """The job's ``state.json``, its name, and the one listing key that matches them."""
+    status, _ = jobs.status(job_id)
+    name = status.name or jobs.spec(job_id).name
+    key = jobs.layout.listing_key(job_id, status.revision, entry_fields(status, name))
+    return status, name, key
+
+
+def _is_state_404(jobs: JobStore, job_id: str, e: NotFound) -> bool:
+    return e.key == jobs.layout.state(job_id)
+
+
+def _settle(
+    jobs: JobStore, job_id: str, keys: list[Keyed], repair: bool, out: Listing
+) -> ListedJob | None:
+    """A job with more than one key: ``state.json`` says which is true. The key that
+    matches it stays (written when none does); every other key goes, the newest as much
+    as the oldest: no writer makes a key past its state's revision (the key is written
+    after ``state.json``, and this listing was made before the read)."""
     try:
-        status, _ = jobs.status(entry.id)
-        if status.revision <= revision and status.state.value == entry.state:
-            return entry
-        name = status.name or jobs.spec(entry.id).name
+        status, name, true_key = _truth(jobs, job_id)
+    except InvalidJob as e:
+        return ListedJob.invalid_dir(job_id, str(e))
+    except NotFound as e:
+        if repair and _is_state_404(jobs, job_id, e):
+            _delete(jobs, [k.key for k in keys], out)  # keys of a job with no state.json
+        return None
+    except StoreError:
+        return keys[0].entry  # unreadable now (not a miss): delete nothing, the next read decides
+    listed = {k.key for k in keys}
+    if repair:
+        if true_key not in listed:
+            with contextlib.suppress(StoreError):
+                jobs.store.put(true_key, b"")
+        _delete(jobs, [k for k in listed if k != true_key], out)
+    return status_entry(status, name)
+
+
+def _delete(jobs: JobStore, keys: Iterable[str], out: Listing) -> None:
+    for key in keys:
+        with contextlib.suppress(StoreError):
+            jobs.store.delete(key)
+            out.repaired += 1
+
+
+def _drop_if_missing(jobs: JobStore, job_id: str, keys: list[Keyed], out: Listing) -> None:
+    """Keys naming a job with no directory under ``jobs/``: shown by no scanning reader;
+    deleted once its ``state.json`` is a 404 (the two listings ran in parallel, so a job
+    created meanwhile is read, not assumed away; an error confirms nothing)."""
+    try:
+        jobs.status(job_id)
+    except NotFound as e:
+        if _is_state_404(jobs, job_id, e):
+            _delete(jobs, [k.key for k in keys], out)
+    except StoreError:
+        return
+
+
+def _verify(jobs: JobStore, listed: Keyed, repair: bool) -> ListedJob:
+    """A job listed as training, checked against its ``state.json``: the key is the row
+    only when it is exactly the one the state makes."""
+    entry = listed.entry
+    try:
+        status, name, true_key = _truth(jobs, entry.id)
     except StoreError:
         return entry  # unreadable now: the listing is all there is
-    fresh = status_entry(status, name)
+    if true_key == listed.key:
+        return entry
     if repair:
         with contextlib.suppress(StoreError):
-            new_key = jobs.layout.listing_key(entry.id, status.revision, entry_fields(status, name))
-            jobs.store.put(new_key, b"")
-            if new_key != key:
-                jobs.store.delete(key)
-    return fresh
+            jobs.store.put(true_key, b"")
+            jobs.store.delete(listed.key)
+    return status_entry(status, name)
 
 
 def _backfill(jobs: JobStore, job_id: str, repair: bool) -> ListedJob | None:
     """A job with no listing key: its state (and name) read once, its key written."""
     try:
-        status, _ = jobs.status(job_id)
-        name = status.name or jobs.spec(job_id).name
+        status, name, key = _truth(jobs, job_id)
     except InvalidJob as e:
         return ListedJob.invalid_dir(job_id, str(e))
     except NotFound:
         return None  # a job being created, or a directory without state: not a job yet
     if repair:
         with contextlib.suppress(StoreError):
-            jobs.store.put(
-                jobs.layout.listing_key(job_id, status.revision, entry_fields(status, name)), b""
-            )
+            jobs.store.put(key, b"")
     return status_entry(status, name)
 
 
 def reindex(jobs: JobStore, job_ids: Iterable[str] | None = None) -> tuple[int, int]:
-    """Rewrite the listing from every job's ``state.json``: the repair path for keys behind
-    their state (e.g. after a rolling upgrade from a version that kept no listing).
+    """Rewrite the listing from every job's ``state.json``: each job keeps exactly the key
+    its state makes, at the revision its state has (a key past it, whoever wrote it, is
+    deleted, never carried into ``state.json``). The repair path for keys behind their
+    state, e.g. after a rolling upgrade from a version that kept no listing. With no
+    ``job_ids``, keys of jobs whose ``state.json`` is a 404 are deleted too.
     Returns (keys written, keys deleted)."""
     written = deleted = 0
-    newest, stale = read_index(jobs)
-    for key in stale:
-        with contextlib.suppress(StoreError):
-            jobs.store.delete(key)
-            deleted += 1
-    for job_id in job_ids if job_ids is not None else jobs.job_ids():
-        have = newest.get(job_id)
+    keyed = read_keys(jobs)
+    every = job_ids is None
+    ids = list(job_ids) if job_ids is not None else jobs.job_ids()
+    for job_id in ids:
+        have = [k.key for k in keyed.get(job_id, [])]
         try:
-            status, _ = jobs.status(job_id)
-            if have is not None and status.revision < have[0]:
-                # state.json was written by a version that kept no revision: carry it past
-                # the listing's, so that the key written now is the newest
-                floor = have[0]
-
-                def bump(s: JobStatus, floor: int = floor) -> JobStatus:
-                    s.revision = max(s.revision, floor)
-                    return s
-
-                jobs.update(job_id, bump)  # writes the new key, as every update does
-                jobs.store.delete(have[1])
-                written, deleted = written + 1, deleted + 1
-                continue
-            name = status.name or jobs.spec(job_id).name
+            _, _, key = _truth(jobs, job_id)
         except StoreError:
             continue
-        key = jobs.layout.listing_key(job_id, status.revision, entry_fields(status, name))
-        if have is not None and have[1] == key:
-            continue
-        jobs.store.put(key, b"")
-        written += 1
-        if have is not None:
-            jobs.store.delete(have[1])
-            deleted += 1
+        if key not in have:
+            jobs.store.put(key, b"")
+            written += 1
+        for old in have:
+            if old != key:
+                jobs.store.delete(old)
+                deleted += 1
+    if every:
+        gone = Listing()
+        for job_id in [j for j in keyed if j not in set(ids)]:
+            _drop_if_missing(jobs, job_id, keyed[job_id], gone)
+        deleted += gone.repaired
     return written, deleted
 
 

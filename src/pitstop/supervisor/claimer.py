@@ -29,13 +29,25 @@ log = structlog.get_logger("pitstop.supervisor")
 
 
 class Claimer:
+    """``order`` gives the job ids to try, best first; ``missing`` hears of each one whose
+    ``state.json`` is a 404 (a confirmed miss: its index keys name no job); ``tidy`` runs
+    after a round that claimed nothing (the index's clean-up never delays a claim)."""
+
     def __init__(
-        self, ctx: Context, order: Callable[[], list[str]], *, spread_claims: bool = True
+        self,
+        ctx: Context,
+        order: Callable[[], list[str]],
+        *,
+        spread_claims: bool = True,
+        missing: Callable[[str], None] | None = None,
+        tidy: Callable[[], object] | None = None,
     ) -> None:
         self.ctx = ctx
         self.order = order
         # on-demand instances take the order as it is: deadline-critical jobs come first
         self.spread_claims = spread_claims
+        self.missing = missing
+        self.tidy = tidy
 
     def try_claim(self) -> Current | None:
         order = self.order()
@@ -49,14 +61,20 @@ class Claimer:
                 continue
             if cur is not None:
                 return cur
+        if self.tidy is not None:
+            self.tidy()
         return None
 
     def _try(self, job_id: str) -> Current | None:
         ctx = self.ctx
         try:
             status, _ = ctx.jobs.status(job_id)
-        except NotFound:
-            return None  # still being created (state.json is written after the files)
+        except NotFound as e:
+            # no state.json (a 404, not an error): a job still being created has no index
+            # key yet (it is written after state.json), so a key that led here names no job
+            if self.missing is not None and e.key == ctx.layout.state(job_id):
+                self.missing(job_id)
+            return None
         except CorruptObject as e:
             lease = ctx.leases.claim(job_id)
             if lease is not None:

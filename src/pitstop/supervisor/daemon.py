@@ -96,7 +96,13 @@ class Supervisor:
             self.jobs, self.leases, instance_id, settings.lease_ttl_s, on_demand
         )
         order = claimer or (lambda: self.claims.candidates(self.clock.monotonic()))
-        self.claimer = Claimer(self.ctx, order, spread_claims=on_demand is None)
+        self.claimer = Claimer(
+            self.ctx,
+            order,
+            spread_claims=on_demand is None,
+            missing=self.claims.missing,
+            tidy=self.claims.tidy,
+        )
         self.shipper = Shipper(self.ctx)
         self.executor = Executor(self.ctx, self.shipper, self._drop)
         self.executor.power = self._power

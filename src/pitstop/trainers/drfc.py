@@ -40,14 +40,14 @@ from typing import Any
 import structlog
 
 from pitstop.config import Settings
-from pitstop.errors import TrainerError
+from pitstop.errors import ConfigError, TrainerError
 from pitstop.store.checkpoints import resume_point
 from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
 from pitstop.store.states import TrainerStatus
 from pitstop.templates import render
 from pitstop.trainers.base import AttemptPlan
-from pitstop.trainers.envfile import check_env_file
+from pitstop.trainers.envfile import GRAMMAR, check_env_file, s3_path_problem
 from pitstop.trainers.process import ProcessGroup
 
 log = structlog.get_logger("pitstop.trainers.drfc")
@@ -63,6 +63,7 @@ _SAGEMAKER = re.compile(r"-algo-\d+-[a-z0-9]+$")  # <tmpname>-algo-1-xxxxx (Sage
 _LIVE_TASK = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 ACTIVATION_FAILED = 90  # exit code: bin/activate.sh did not define the dr-* commands
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Z0-9_]+)=")
+SAMPLE_JOB_ID = "job"  # any valid id: what a job's custom-files prefix looks like
 
 
 def merge_env(existing: str, rendered: str) -> str:
@@ -112,6 +113,34 @@ def render_env_files(
     for name, text in files.items():
         check_env_file(name, text)  # DRfC evaluates these files as shell: a strict grammar
     return files
+
+
+def check_settings(settings: Settings) -> None:
+    """The settings this backend writes into ``run.env``/``system.env`` (the key prefix in
+    ``DR_LOCAL_S3_CUSTOM_FILES_PREFIX`` and its keys, the bucket, the region), checked
+    against the env-file grammar before anything starts: ``supervise --check`` and the
+    trainer's construction refuse a value there with one line naming the setting, instead
+    of every attempt being refused when its files are rendered. Raises ``ConfigError``."""
+    sample = Layout(settings.prefix).custom_files(SAMPLE_JOB_ID).rstrip("/")
+    problem = s3_path_problem(sample)
+    if problem is not None:
+        raise ConfigError(
+            f"prefix: {settings.prefix!r}: {problem}; the drfc trainer writes it into DRfC's "
+            "run.env (DR_LOCAL_S3_CUSTOM_FILES_PREFIX=PREFIX/jobs/ID/custom_files), which "
+            "DRfC evaluates as shell, so every attempt would be refused (use e.g. 'pitstop' "
+            "or 'team-a/pitstop')"
+        )
+    for setting, key, value in (
+        ("bucket", "DR_LOCAL_S3_BUCKET", settings.bucket),
+        ("region", "DR_AWS_APP_REGION", settings.region),
+    ):
+        rule = GRAMMAR[key]
+        if not rule.matches(value):
+            raise ConfigError(
+                f"{setting}: {value!r}: not {rule.what}; the drfc trainer writes it into "
+                f"DRfC's system.env ({key}), which DRfC evaluates as shell, so every attempt "
+                "would be refused"
+            )
 
 
 def env_value(text: str, key: str) -> str | None:
@@ -223,6 +252,7 @@ class Docker:
 
 class DrfcTrainer:
     def __init__(self, settings: Settings, store: ObjectStore, layout: Layout) -> None:
+        check_settings(settings)  # a value run.env refuses stops the start, not each attempt
         self.home = Path(settings.drfc_home)
         self.store = store
         self.layout = layout

@@ -82,6 +82,26 @@ _LINE = re.compile(r"([A-Z][A-Z0-9_]*)=(.*)", re.DOTALL)
 _COMMENT = re.compile(r"#[^\x00-\x1f\x7f]*")
 
 
+def s3_path_problem(value: str) -> str | None:
+    """Why ``value`` is not an S3 key or prefix in the grammar (None when it is), in words."""
+    if re.fullmatch(_S3_PATH, value):
+        return None
+    odd = sorted({c for c in value if not re.fullmatch(r"[A-Za-z0-9._/-]", c)})
+    if odd:
+        shown = " ".join(repr(c) for c in odd[:5])
+        return f"{shown} not allowed (only letters, digits, '.', '_', '-', '/')"
+    segments = value.split("/")
+    if "" in segments:
+        return "an empty segment ('//', or '/' at an end)"
+    if any(s in (".", "..") for s in segments):
+        return "a '.' or '..' segment"
+    if any(not s[0].isalnum() for s in segments):
+        return "a segment that starts with '.', '_' or '-'"
+    if len(segments) > 32:
+        return "more than 32 segments"
+    return "not " + S3_PREFIX.what
+
+
 def check_value(file: str, key: str, value: str) -> str:
     """Return ``value`` when it fits ``key``'s grammar, else raise ``EnvValueRefused``."""
     rule = GRAMMAR.get(key)
