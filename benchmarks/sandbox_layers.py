@@ -140,7 +140,7 @@ from pitstop.reward_funcs import validate_source
 src = "def reward_function(params):\\n    print('x' * (1 << 20))\\n    return 1.0\\n"
 t0 = time.monotonic()
 report = validate_source(src, "flood.py")
-print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+print(json.dumps({"peak": int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) * 1024,
                   "s": time.monotonic() - t0, "warnings": report.warnings, "ok": report.ok}))
 """
 
@@ -148,7 +148,7 @@ IDLE = """
 import json, resource
 from pitstop.reward_funcs import validate_source
 validate_source("def reward_function(params):\\n    return 1.0\\n", "quiet.py")
-print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+print(json.dumps({"peak": int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) * 1024}))
 """
 
 

@@ -238,7 +238,8 @@ import json, resource, sys
 from pitstop.reward_funcs import validate_source
 src = "def reward_function(params):\\n    print('x' * 65536 * 16)\\n    return 1.0\\n"
 report = validate_source(src, "flood.py")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: this process's own peak (ru_maxrss keeps the pytest parent's across exec)
+peak = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) * 1024
 print(json.dumps({"ok": report.ok, "reason": report.reason, "warnings": report.warnings,
                   "peak": peak}))
 """
