@@ -7,12 +7,12 @@ runs). Training curves come from every attempt's ``metrics/TrainingMetrics.json`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pitstop.errors import InvalidJob, StoreError
+from pitstop.store import parse
 from pitstop.store.jobs import Attempt, JobStore
 from pitstop.store.layout import ModelKeys
 
@@ -50,12 +50,12 @@ class Curve:
 
 
 def training_metrics(jobs: JobStore, prefix: str) -> list[dict[str, Any]]:
-    try:
-        body = jobs.store.get(ModelKeys(prefix).metrics).body
-        doc = json.loads(body)
-    except (StoreError, json.JSONDecodeError):
+    key = ModelKeys(prefix).metrics
+    try:  # simapp may write NaN: such a value is None, the rest of the file still counts
+        doc = parse.json_object(jobs.store.get(key).body, key, non_finite="null")
+    except StoreError:  # CorruptObject included: no curve from it
         return []
-    metrics = doc.get("metrics") if isinstance(doc, dict) else None
+    metrics = doc.get("metrics")
     return [m for m in metrics if isinstance(m, dict)] if isinstance(metrics, list) else []
 
 

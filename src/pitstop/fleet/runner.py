@@ -21,7 +21,6 @@ of those as a structured event (``ondemand.launched``, ``ondemand.refused``,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ import structlog
 
 from pitstop import deadlines as dl
 from pitstop import events as ev
-from pitstop.errors import NotFound, StoreError
+from pitstop.errors import CorruptObject, NotFound, StoreError
 from pitstop.fleet.aws import FleetError, call
 from pitstop.fleet.provision import FLEET_TAG, Fleet
 from pitstop.fleet.watchdog import (
@@ -55,6 +54,7 @@ from pitstop.fleet.watchdog import (
     decide,
     on_demand_budget,
 )
+from pitstop.store import parse
 from pitstop.store.ids import job_id_problem
 from pitstop.store.jobs import JobStatus, JobStore, policy_job
 from pitstop.store.leases import Leases
@@ -120,10 +120,10 @@ def heartbeat(
     except StoreError:
         return None, {}
     try:
-        doc = json.loads(obj.body)
-    except json.JSONDecodeError:
+        doc = parse.json_object(obj.body, obj.head.key, non_finite="null")
+    except CorruptObject:
         doc = {}
-    return obj.head.last_modified.timestamp(), doc if isinstance(doc, dict) else {}
+    return obj.head.last_modified.timestamp(), doc
 
 
 def on_demand_instances(fleet: Fleet) -> list[OnDemandView]:

@@ -9,7 +9,6 @@ a log is fetched again only when its size in the listing changed. The HTTP side
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 from pitstop.errors import StoreError
 from pitstop.fleet.progress import PREEMPTIONS, RESTARTS, attempt_hours, training_metrics
-from pitstop.store import listing
+from pitstop.store import listing, parse
 from pitstop.store.jobs import JobStore, job_document
 from pitstop.store.states import JobState
 
@@ -242,10 +241,10 @@ class Dashboard:
         out = []
         for item in page.items:
             try:
-                doc = json.loads(self.jobs.store.get(item.key).body)
-            except (StoreError, json.JSONDecodeError):
-                continue
-            if not isinstance(doc, dict):
+                doc = parse.json_object(
+                    self.jobs.store.get(item.key).body, item.key, non_finite="null"
+                )
+            except StoreError:  # CorruptObject included: an unreadable heartbeat is skipped
                 continue
             doc["age_s"] = round((now - item.last_modified).total_seconds(), 1)
             out.append(doc)
