@@ -188,3 +188,26 @@ def test_a_lease_of_any_shape_is_read_as_held_or_free(doc: Any) -> None:
 
     info = Leases(One(), Layout(), "i-1", 30.0).info("job-1")  # type: ignore[arg-type]
     assert info is not None and isinstance(info.epoch, int) and info.epoch >= 0
+
+
+KEY_CHARS = st.text(
+    alphabet=st.sampled_from(list("abz019-_./~²%: TZ") + ["\u00e9", "\x00"]), max_size=60
+)
+
+
+@FUZZ
+@given(st.one_of(KEY_CHARS, st.builds(lambda a, b: a + "/" + b, KEY_CHARS, KEY_CHARS)))
+def test_index_keys_of_any_text_parse_to_a_key_or_none(tail: str) -> None:
+    """Listing, claim, terminal and leaderboard keys come from a listing anyone who may write
+    ``index/`` can fill: each parser returns a value it can use, or None."""
+    lay = Layout()
+    for base, parser in (
+        (lay.listing_index, lay.parse_listing_key),
+        (lay.claimable_index, lay.parse_claim_key),
+        (lay.terminal_index, lay.parse_terminal_key),
+        (lay.leaderboards, lay.parse_leaderboard_key),
+        (lay.jobs, lay.parse_job_dir),
+    ):
+        parsed = parser(base + tail)  # type: ignore[operator]
+        if parsed is not None and hasattr(parsed, "revision"):
+            assert isinstance(parsed.revision, int) and parsed.revision >= 0
