@@ -191,7 +191,7 @@ def test_a_lease_of_any_shape_is_read_as_held_or_free(doc: Any) -> None:
 
 
 KEY_CHARS = st.text(
-    alphabet=st.sampled_from(list("abz019-_./~²%: TZ") + ["\u00e9", "\x00"]), max_size=60
+    alphabet=st.sampled_from([*"abz019-_./~²%: TZ", "\u00e9", "\x00"]), max_size=60
 )
 
 
