@@ -1,9 +1,10 @@
 """Fault injection at length: many seeds of tests/faults/chaos.py, and what survived.
 
 Prints, per seed and in total, how many faults of each kind were injected (lost replies,
-reset requests, slow replies, S3 cuts, supervisor SIGKILL/SIGSTOP, trainer SIGKILL) and
-whether every invariant held (jobs end exactly once, attempts never overlap and are all
-closed, no trainer outlives its job, no trained checkpoint is lost).
+reset requests, slow replies, S3 cuts, supervisor SIGKILL/SIGSTOP, SIGKILL of a supervisor
+between recording an attempt and saving its trainer handle, trainer SIGKILL) and whether
+every invariant held (jobs end exactly once, attempts never overlap and are all closed with
+their time counted, no trainer outlives its job, no trained checkpoint is lost).
 
     python benchmarks/chaos.py --seeds 10 --window 20
 """
@@ -25,7 +26,10 @@ import boto3
 from tests.faults.chaos import check, run_chaos
 from tests.servers import MotoServer
 
-KINDS = ["drop_reply", "reset", "delay", "cut", "kill", "kill_mid", "stop", "trainer"]
+KINDS = [
+    *("drop_reply", "reset", "delay", "cut"),
+    *("kill", "kill_mid", "kill_start", "stop", "trainer"),
+]
 
 
 def main() -> int:

@@ -35,6 +35,42 @@ def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
     )  # the backoff
 
 
+@pytest.mark.e2e
+def test_two_demos_at_once_each_tell_their_full_story(tmp_path: Path) -> None:
+    """Two demos on one host hold the same job id and instance id (issue 23, item 2); each
+    supervisor stops only its own trainers (its state directory's token), so neither story
+    gains a "CRASH code -15" or ends with its supervisor gone."""
+    procs = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "pitstop.cli.main", "demo", "--json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "TMPDIR": str(tmp_path / name)},
+            )
+        )
+    try:
+        outputs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    docs = []
+    for p, (out, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-2000:]
+        docs.append(json.loads(out))
+    assert docs[0]["job_id"] == docs[1]["job_id"]  # the same job: only the token tells apart
+    for doc in docs:
+        assert doc["state"] == "succeeded", doc
+        assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
+        assert {f["fault"] for f in doc["faults"]} == {"freeze", "crash"}
+        assert "-15" not in json.dumps(doc)
+        assert doc["evaluation"]["laps"] == 3
+
+
 def test_demo_prints_a_readable_timeline_and_leaves_no_folder(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "pitstop.cli.main", "demo"],

@@ -12,6 +12,7 @@ import pytest
 from pitstop.store.checkpoints import read_progress
 from pitstop.store.layout import model_prefix
 from tests.e2e.harness import job, job_in, jobs_store, kill_trainers, submit, trainer_pids
+from tests.faults.chaos import records_attempt, unclosed
 from tests.faults.proxy import FaultProxy, Rule
 from tests.helpers import wait_for
 
@@ -183,3 +184,34 @@ def test_max_hours_holds_across_a_takeover(e2e_env, supervisors, tmp_path: Path)
     assert first["training_s"] >= 2.0 and first["last_checkpoint"], first
     total = sum(a["training_s"] for a in doc["attempts"])
     assert doc["state"] == "succeeded" and total <= budget_s + 2.0, doc["attempts"]
+
+
+# -- issue 23, item 3 ---------------------------------------------------------------------
+def test_killed_after_recording_an_attempt_before_its_handle_leaves_no_attempt_open(
+    e2e_env, supervisors, moto_server
+) -> None:
+    proxy = FaultProxy(moto_server.port).start()
+    try:
+        env = {**e2e_env, "PITSTOP_S3_ENDPOINT_URL": proxy.endpoint}
+        job_id = submit(e2e_env, "recorded", {"checkpoint_interval_s": 0.3, "checkpoints": 4})
+        supervisors.job_ids.append(job_id)
+        # the write that records attempt 1 lands in S3, its reply is held: the supervisor
+        # waits for it before it launches the trainer and saves the trainer's handle
+        me = e2e_env["PITSTOP_INSTANCE_ID"]
+        rule = proxy.add(
+            Rule("hold", method="PUT", key=r"/state\.json$", seconds=60, body=records_attempt(me))
+        )
+        first = supervisors(env, "first")
+        wait_for(lambda: rule.hits == 1, 30, "attempt 1 to be recorded")
+        first.kill()
+        first.wait()
+        assert [a["outcome"] for a in job(e2e_env, job_id)["attempts"]] == ["running"]
+        supervisors(e2e_env, "second")  # same instance and state dir
+        doc = _watch_one_trainer(e2e_env, job_id, 60)
+    finally:
+        proxy.close()
+    assert doc["state"] == "succeeded"
+    assert [a["outcome"] for a in doc["attempts"]] == ["interrupted", "succeeded"]
+    assert unclosed(doc["attempts"]) == []
+    # its time is measured (its start until the restart closed it) and counted
+    assert doc["attempts"][0]["training_s"] > 0

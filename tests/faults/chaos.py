@@ -3,25 +3,32 @@
 One run: a few jobs, two supervisor processes (their own instance ids and state dirs), and
 for ``window_s`` seconds a fault every ``every_s`` on average, drawn from a seeded RNG:
 a lost S3 reply, a reset request, a slow reply, S3 cut for a moment, SIGKILL or SIGSTOP of
-a supervisor, SIGKILL of a trainer. Then everything is restored and the jobs must end.
+a supervisor, SIGKILL of a trainer, and SIGKILL of a supervisor just after it recorded an
+attempt, before it launched the trainer and saved its handle (``kill_start``: the reply to
+the ``state.json`` write that records the attempt is held back, and the supervisor killed
+while it waits; every run starts with one). Then everything is restored and the jobs must end.
 
 ``check(run)`` returns the broken invariants (an empty list when all hold):
-every job ends exactly once; attempt records never overlap; every attempt is closed; no
-trainer outlives its job; every attempt after the first loads a complete checkpoint no
-older than what its predecessor recorded (nothing trained is lost beyond the attempt in
-progress). The CI test runs a few seeds; ``benchmarks/chaos.py`` runs many.
+every job ends exactly once; attempt records never overlap; every attempt is closed (an end
+time no earlier than its start, an outcome, its time counted); no trainer outlives its job;
+every attempt after the first loads a complete checkpoint no older than what its
+predecessor recorded (nothing trained is lost beyond the attempt in progress). The CI test
+runs a few seeds; ``benchmarks/chaos.py`` runs many.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +49,7 @@ from tests.faults.proxy import FaultProxy, Rule
 
 FAULTS = [  # drawn uniformly: the repeats weigh them
     *("drop_reply", "drop_reply", "reset", "delay", "cut"),
-    *("kill", "kill_mid", "kill_mid", "stop", "trainer"),
+    *("kill", "kill_mid", "kill_mid", "kill_start", "stop", "trainer"),
 ]
 TERMINAL_EVENTS = ("run.succeeded", "run.failed", "run.cancelled", "job.rejected")
 S3_OPS = [
@@ -53,6 +60,43 @@ S3_OPS = [
     ("GET", r"list-type=2"),
     ("PUT", r"/instances/"),
 ]
+
+
+def _at(iso: object) -> float | None:
+    if not isinstance(iso, str):
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def records_attempt(instance_id: str) -> Callable[[bytes], bool]:
+    """A proxy ``body`` predicate: a ``state.json`` write that records a new attempt of
+    ``instance_id`` (its last attempt open, started by it moments before the write, the job
+    not yet running). The supervisor launches the trainer and saves its handle only after
+    this write's reply: holding the reply back holds it in that window."""
+
+    def check(body: bytes) -> bool:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return False
+        attempts = doc.get("attempts") if isinstance(doc, dict) else None
+        if not isinstance(attempts, list) or not attempts or not isinstance(attempts[-1], dict):
+            return False
+        last = attempts[-1]
+        started, written = _at(last.get("started_at")), _at(doc.get("updated_at"))
+        return (
+            last.get("instance_id") == instance_id
+            and last.get("ended_at") is None
+            and doc.get("state") in ("pending", "preempted", "restarting", "starting")
+            and started is not None
+            and written is not None
+            and written - started < 3.0
+        )
+
+    return check
 
 
 @dataclass
@@ -100,10 +144,33 @@ def run_chaos(
         }
         sups[name] = SupervisorProc(sup_env, work / "logs" / f"{name}.log").start()
 
+    def kill_start(name: str, wait_s: float) -> None:
+        """SIGKILL ``name`` once it recorded an attempt, before it launched the trainer and
+        saved its handle (the record's reply is held back); nothing if none comes in time."""
+        iid = sups[name].env["PITSTOP_INSTANCE_ID"]
+        rule = proxy.add(
+            Rule(
+                "hold", method="PUT", key=r"/state\.json$", seconds=30.0, body=records_attempt(iid)
+            )
+        )
+        until = time.monotonic() + wait_s
+        while not rule.hits and time.monotonic() < until:
+            time.sleep(0.02)
+        with contextlib.suppress(ValueError):
+            proxy.rules.remove(rule)
+        if not rule.hits:
+            return
+        run.injected["kill_start"] += 1
+        sups[name].kill(signal.SIGKILL)
+        sups[name].wait()
+        time.sleep(rng.uniform(0.1, 1.0))
+        start(name)
+
     for name in ("a", "b"):
         start(name)
     stopped: set[str] = set()
     try:
+        kill_start("a", 15.0)  # every run lands in this window at least once
         deadline = time.monotonic() + window_s
         while time.monotonic() < deadline:
             time.sleep(rng.uniform(0.2, 2 * every_s))
@@ -113,6 +180,9 @@ def run_chaos(
                 method, key = rng.choice(S3_OPS)
                 proxy.add(Rule(kind, method=method, key=key, seconds=rng.uniform(0.2, 1.5)))
                 continue  # counted by the proxy when it fires
+            if kind == "kill_start":
+                kill_start(name, 3.0)  # counted when it landed
+                continue
             run.injected[kind] += 1
             if kind == "cut":
                 proxy.cut()
@@ -196,9 +266,7 @@ def check(run: ChaosRun) -> list[str]:
         if len(ends) != 1:
             problems.append(f"{where}: ended {len(ends)} times: {[e['event'] for e in ends]}")
         attempts = doc["attempts"]
-        for a in attempts:
-            if not a["ended_at"]:
-                problems.append(f"{where}: attempt {a['n']} never closed")
+        problems += [f"{where}: {p}" for p in unclosed(attempts)]
         for prev, nxt in itertools.pairwise(attempts):
             if prev["ended_at"] and nxt["started_at"] and prev["ended_at"] > nxt["started_at"]:
                 problems.append(f"{where}: attempts {prev['n']} and {nxt['n']} overlap")
@@ -221,4 +289,28 @@ def check(run: ChaosRun) -> list[str]:
                     f"{where}: attempt {a['n']} loaded {name}, older than recorded "
                     f"checkpoint {max(recorded)}: training lost"
                 )
+    return problems
+
+
+def unclosed(attempts: list[dict[str, Any]]) -> list[str]:
+    """The invariant "every attempt is closed", for an ended job: each attempt has an end
+    no earlier than its start and an outcome other than ``running``, and its time is
+    counted (``training_s`` > 0 when it lasted a second or more; at most its duration)."""
+    problems = []
+    for a in attempts:
+        started, ended = _at(a.get("started_at")), _at(a.get("ended_at"))
+        if ended is None or a.get("outcome") in (None, "running"):
+            problems.append(
+                f"attempt {a['n']} never closed (outcome {a.get('outcome')}, "
+                f"training_s {a.get('training_s')})"
+            )
+            continue
+        if started is None or ended < started:
+            problems.append(f"attempt {a['n']} ends before it starts")
+            continue
+        spent, lasted = float(a.get("training_s") or 0.0), ended - started
+        if lasted >= 1.0 and spent <= 0.0:
+            problems.append(f"attempt {a['n']}: {lasted:.1f} s long, none of it counted")
+        if spent > lasted + 1.0:
+            problems.append(f"attempt {a['n']}: {spent:.1f} s counted in {lasted:.1f} s")
     return problems

@@ -7,7 +7,12 @@ one request by method and key:
 - ``drop_reply``: the request reaches S3 and takes effect, its reply is thrown away and the
   connection closed (the client sees a lost reply; botocore retries the same request);
 - ``reset``: the connection is closed before the request is forwarded (it never happens);
-- ``delay``: the reply is held back for some seconds.
+- ``delay``: the reply is held back for some seconds;
+- ``hold``: the same, counted apart: a request held so that its sender can be killed while
+  it waits (the request took effect; the sender never learns it).
+
+A rule may also look at the request's body (``body``: a predicate on its bytes), e.g. to
+act on the one ``state.json`` write that records a new attempt.
 
 ``cut()`` closes every connection and refuses new ones until ``restore()``. Every fault
 injected is counted in ``injected``, so tests and the benchmark can report them.
@@ -26,22 +31,29 @@ from dataclasses import dataclass, field
 
 from tests.servers import free_port
 
+BODY_KEPT = 1 << 20  # how much of a request body a ``body`` predicate sees
+
 
 @dataclass
 class Rule:
-    kind: str  # drop_reply | reset | delay
+    kind: str  # drop_reply | reset | delay | hold
     method: str | None = None  # e.g. "PUT"; None: any
     key: str | None = None  # a regular expression searched in the path; None: any
     times: int = 1  # how many matching requests it acts on (then it is spent)
-    seconds: float = 0.0  # delay
+    seconds: float = 0.0  # delay, hold
     hits: int = 0
+    # a predicate on the request body (its first BODY_KEPT bytes); None: any. Only rules that
+    # act on replies (drop_reply, delay) see it: ``reset`` acts before the body is read
+    body: Callable[[bytes], bool] | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         if self.hits >= self.times:
             return False
         if self.method is not None and method != self.method:
             return False
-        return self.key is None or re.search(self.key, path) is not None
+        if self.key is not None and re.search(self.key, path) is None:
+            return False
+        return self.body is None or self.body(body)
 
 
 class _Closed(Exception):
@@ -144,10 +156,12 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
 
-    def _rule_for(self, method: str, path: str, kinds: tuple[str, ...]) -> Rule | None:
+    def _rule_for(
+        self, method: str, path: str, kinds: tuple[str, ...], body: bytes = b""
+    ) -> Rule | None:
         with self._lock:
             for rule in self.rules:
-                if rule.kind in kinds and rule.matches(method, path):
+                if rule.kind in kinds and rule.matches(method, path, body):
                     rule.hits += 1
                     self.injected[rule.kind] += 1
                     return rule
@@ -174,7 +188,7 @@ class FaultProxy:
             return
         with self._lock:
             self._conns += [client, upstream]
-        pending: deque[tuple[str, str]] = deque()
+        pending: deque[tuple[str, str, bytearray]] = deque()
         done = threading.Event()
 
         def close_both() -> None:
@@ -195,11 +209,14 @@ class FaultProxy:
                     if self._rule_for(m, p, ("reset",)) is not None:
                         close_both()
                         return
-                    pending.append((m, p))
+                    entry = (m, p, bytearray())
+                    pending.append(entry)  # the body is added as it passes (for ``body``)
                     upstream.sendall(head)
                     headers = _headers(head)
                     if headers.get("transfer-encoding", "").lower() == "chunked":
-                        upstream.sendall(_read_body(client, buf, headers))
+                        chunked = _read_body(client, buf, headers)
+                        entry[2].extend(chunked[:BODY_KEPT])
+                        upstream.sendall(chunked)
                         continue
                     left = int(headers.get("content-length", "0") or 0)
                     while left > 0:  # stream the body as it comes (100-continue friendly)
@@ -210,6 +227,8 @@ class FaultProxy:
                             part = client.recv(min(65536, left))
                             if not part:
                                 raise _Closed
+                        if len(entry[2]) < BODY_KEPT:
+                            entry[2].extend(part[: BODY_KEPT - len(entry[2])])
                         upstream.sendall(part)
                         left -= len(part)
             except (_Closed, OSError, ValueError):
@@ -227,14 +246,15 @@ class FaultProxy:
                     deadline = time.monotonic() + 10
                     while not pending and time.monotonic() < deadline:
                         time.sleep(0.001)
-                    method, path = pending.popleft()
+                    method, path, sent = pending.popleft()
                     headers = _headers(head)
                     body = (
                         b""
                         if method == "HEAD" or status in (b"204", b"304")
                         else (_read_body(upstream, buf, headers))
                     )
-                    rule = self._rule_for(method, path, ("drop_reply", "delay"))
+                    kinds = ("drop_reply", "delay", "hold")
+                    rule = self._rule_for(method, path, kinds, bytes(sent))
                     if rule is not None and rule.kind == "drop_reply":
                         close_both()
                         return

@@ -82,7 +82,9 @@ def states(actions: list[lc.Action]) -> list[JobState]:
 def test_pending_to_starting_when_claimed_launches_attempt_one() -> None:
     run, acts = lc.step(Run(JobState.PENDING), obs(TrainerStatus.ABSENT), 5.0, POLICY)
     assert run.state is JobState.STARTING and run.attempt == 1 and run.attempt_started_at == 5.0
-    assert acts[0] == StartAttempt(1, None)
+    # the state first, then the attempt's record: killed between them, a restart finds the
+    # attempt open under ``starting`` and closes or adopts it (issue 23)
+    assert acts[:2] == [SetState(JobState.STARTING), StartAttempt(1, None)]
     assert states(acts) == [JobState.STARTING] and events(acts) == [ev.RUN_STARTED]
 
 
@@ -91,7 +93,7 @@ def test_preempted_to_starting_when_claimed_resumes_from_previous_attempt() -> N
         Run(JobState.PREEMPTED, attempt=2, restarts=1), obs(TrainerStatus.ABSENT), 5.0, POLICY
     )
     assert run.attempt == 3 and run.restarts == 1  # a preemption does not count
-    assert acts[0] == StartAttempt(3, 2)
+    assert acts[:2] == [SetState(JobState.STARTING), StartAttempt(3, 2)]
     assert events(acts) == [ev.RUN_RESTARTED]
 
 
@@ -161,7 +163,7 @@ def test_restarting_to_starting_after_backoff_from_previous_attempt() -> None:
     assert early is waiting and acts == []
     run, acts = lc.step(waiting, obs(TrainerStatus.ABSENT), 171.0, POLICY)
     assert run.state is JobState.STARTING and run.attempt == 2
-    assert acts[0] == StartAttempt(2, 1)
+    assert acts[:2] == [SetState(JobState.STARTING), StartAttempt(2, 1)]
 
 
 def test_restarting_to_failed_when_restart_budget_spent() -> None:
@@ -351,7 +353,7 @@ def test_resume_after_supervisor_restart(alive: bool) -> None:
         end = acts[0]
         assert isinstance(end, EndAttempt) and end.outcome is Outcome.INTERRUPTED
         _nxt, acts = lc.step(run, obs(TrainerStatus.ABSENT), 1000.0, POLICY)
-        assert acts[0] == StartAttempt(3, 2)
+        assert acts[1] == StartAttempt(3, 2)
 
 
 def test_terminal_state_needs_no_supervision() -> None:
@@ -455,6 +457,76 @@ def test_resume_restarting_with_live_trainer_finishes_the_stop_first() -> None:
     run, acts = lc.step(run, Observation(TrainerStatus.ABSENT), 1001.0, POLICY)
     assert EndAttempt(1, Outcome.STALLED, "stall: no new checkpoint for 60 s", 41.0) in acts
     assert run.restarts == 1 and run.state is JobState.RESTARTING
+
+
+def _resume_claimable(state: JobState, alive: bool) -> tuple[Run, list[lc.Action]]:
+    return lc.resume(
+        state,
+        attempts=2,
+        attempt_open=True,
+        trained_s=50.0,
+        restarts=1,
+        reboots=0,
+        trainer_alive=alive,
+        attempt_elapsed_s=30.0,
+        now=1000.0,
+        policy=POLICY,
+    )
+
+
+@pytest.mark.parametrize("state", [JobState.PENDING, JobState.PREEMPTED])
+def test_resume_claimable_with_an_open_attempt_closes_it_with_its_time(state: JobState) -> None:
+    # attempt 2 recorded, then the supervisor killed before the job was marked starting (a
+    # version that wrote the record first): it must not stay open behind attempt 3 (issue 23)
+    run, acts = _resume_claimable(state, alive=False)
+    assert acts[0] == EndAttempt(2, Outcome.INTERRUPTED, acts[0].reason, 30.0)  # type: ignore[union-attr]
+    assert run.state is JobState.RESTARTING and run.restarts == 1 and run.trained_s == 80.0
+    _nxt, acts = lc.step(run, obs(TrainerStatus.ABSENT), 1000.0, POLICY)
+    assert acts[:2] == [SetState(JobState.STARTING), StartAttempt(3, 2)]
+
+
+@pytest.mark.parametrize("state", [JobState.PENDING, JobState.PREEMPTED])
+def test_resume_claimable_with_an_open_attempt_and_its_trainer_adopts_it(state: JobState) -> None:
+    run, acts = _resume_claimable(state, alive=True)
+    assert run.state is JobState.STARTING and run.attempt == 2 and run.attempt_started_at == 970.0
+    assert acts[0] == SetState(JobState.STARTING) and events(acts) == [ev.RUN_ADOPTED]
+    assert not any(isinstance(a, (StartAttempt, EndAttempt)) for a in acts)
+
+
+def test_recording_an_attempt_closes_an_earlier_one_left_open_as_of_its_start() -> None:
+    from pitstop.store.jobs import Attempt
+
+    status = _status(
+        state=JobState.STARTING,
+        attempts=[
+            {
+                "n": 1,
+                "model_prefix": "m/1",
+                "started_at": "2024-01-01T00:00:00.000Z",
+                "ended_at": "2024-01-01T00:01:00.000Z",
+                "outcome": "crashed",
+                "training_s": 60.0,
+            },
+            {
+                "n": 2,
+                "model_prefix": "m/2",
+                "started_at": "2024-01-01T00:01:10.000Z",
+                "outcome": "running",
+            },
+        ],
+    )
+    third = Attempt(
+        n=3, model_prefix="m/3", started_at="2024-01-01T00:02:00.000Z", outcome="running"
+    )
+    new = lc.add_attempt(status, third)
+    one, two, three = new.attempts
+    assert (one.outcome, one.training_s) == ("crashed", 60.0)  # closed ones are untouched
+    assert two.outcome == "interrupted" and two.ended_at == three.started_at
+    assert two.training_s == 50.0  # its start until its successor's
+    assert three.ended_at is None and three.outcome == "running"
+    # a retry after a lost reply sees its own record and changes nothing
+    again = lc.add_attempt(new.model_copy(deep=True), third)
+    assert again.attempts == new.attempts
 
 
 def test_resume_running_finished_while_down_succeeds_without_a_new_attempt() -> None:

@@ -220,12 +220,9 @@ class Executor:
             outcome="running",
         )
 
-        def add(s: JobStatus) -> JobStatus:
-            if not any(a.n == action.n for a in s.attempts):  # a retry keeps the first record
-                s.attempts.append(attempt)
-            return s
-
-        self.update(cur, add)
+        # the job is ``starting`` already (SetState comes first): killed from here on, a
+        # restart finds this attempt open under an active state and adopts or closes it
+        self.update(cur, lambda s: lc.add_attempt(s, attempt))
         cur.pretrained, cur.evidence = pre_ckpt, None
         handle = ctx.cache.read().get("handle") or {}
         if handle.get("attempt") == action.n and ctx.trainer.status()[0] is TrainerStatus.RUNNING:

@@ -6,7 +6,10 @@ signals and reboots.
 
 Edges (``# A -> B`` comments below name them):
 
-- claimed (``pending``/``preempted``) -> ``starting``: launch attempt n+1.
+- claimed (``pending``/``preempted``) -> ``starting``: launch attempt n+1. The job is
+  marked ``starting`` *before* attempt n+1 is recorded, and recording it closes any earlier
+  attempt still open (``add_attempt``): wherever a supervisor is killed, an open attempt
+  sits under an active state, where a restart adopts its trainer or closes it.
 - ``starting`` -> ``running``: the attempt's first *trained* checkpoint appears. simapp
   saves an initial checkpoint (the model as loaded) as soon as it starts; that one is not
   progress, so the first-checkpoint grace runs until a trained one follows.
@@ -34,7 +37,11 @@ Outside a held run (each a pure function here, so no rule is written twice):
   ``preempted``, its open attempt closed with the training time and checkpoint it reached;
   a state written under a newer lease epoch -> step back (fencing).
 - resume after a restart: adopt a live trainer; finish a stop that was under way;
-  ``.finished`` seen -> ``succeeded`` (never an extra attempt); else ``interrupted``.
+  ``.finished`` seen -> ``succeeded`` (never an extra attempt); else ``interrupted``, with
+  the time from its start until now. An open attempt under ``pending``/``preempted`` (written
+  by a version that recorded the attempt before the state) is resumed as ``starting``.
+- recording an attempt (``add_attempt``): an earlier attempt still open is closed
+  ``interrupted`` when its successor starts, with the time until then.
 - SIGTERM (``interrupt``): active -> ``preempted`` (not counted), lease released.
 - idle (``idle``): a notice or ``idle_shutdown_s`` -> power off.
 - cancel (``request_cancel``): ``pending``/``preempted`` -> ``cancelled`` at once; an
@@ -48,13 +55,14 @@ upload while S3 was unreachable either).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.store.states import COUNTED, JobState, Outcome, TrainerStatus
 from pitstop.supervisor import events as ev
 
 if TYPE_CHECKING:  # only the shape: take() edits a copy the caller read
-    from pitstop.store.jobs import JobStatus
+    from pitstop.store.jobs import Attempt, JobStatus
 
 __all__ = ["COUNTED", "Outcome", "TrainerStatus"]  # re-exported: the lifecycle's vocabulary
 
@@ -122,6 +130,9 @@ _DEFAULT_POLICY = Policy(
 # -- actions (the daemon carries them out in order) -------------------------------------
 @dataclass(frozen=True)
 class StartAttempt:
+    """Record attempt ``n`` (``add_attempt``) and launch its trainer. Always queued after
+    ``SetState(STARTING)``, so the record never sits under a claimable or restarting state."""
+
     n: int
     pretrained_from: int | None  # attempt whose last complete checkpoint to load
 
@@ -249,6 +260,25 @@ def resume(
             return replace(base, state=JobState.RESTARTING, start_after=now), []
         return base, []
     started = now - attempt_elapsed_s
+    if state in (JobState.PENDING, JobState.PREEMPTED):
+        # our attempt recorded before the job was marked starting (a supervisor of an older
+        # version killed between the two writes): it was being started, so resume it as such;
+        # never start another beside it
+        run, acts = resume(
+            JobState.STARTING,
+            attempts=attempts,
+            attempt_open=True,
+            trained_s=trained_s,
+            restarts=restarts,
+            reboots=reboots,
+            trainer_alive=trainer_alive,
+            attempt_elapsed_s=attempt_elapsed_s,
+            now=now,
+            finished=finished,
+            reason=reason,
+            policy=policy,
+        )
+        return run, ([SetState(JobState.STARTING), *acts] if trainer_alive else acts)
     if state is JobState.RESTARTING:
         # killed while stopping a stalled or crashed attempt: finish that stop first
         why = reason or "attempt being stopped when the supervisor restarted"
@@ -269,8 +299,14 @@ def resume(
                 Outcome.SUCCEEDED,
                 "training finished (model/.finished) while the supervisor was down",
             )
-        # the trainer went down with the supervisor (reboot, kill): not the run's fault
-        run = replace(base, state=JobState.RESTARTING, start_after=now)
+        # the trainer went down with the supervisor (reboot, kill): not the run's fault; its
+        # time until now counts (max_hours), as the record says
+        run = replace(
+            base,
+            state=JobState.RESTARTING,
+            start_after=now,
+            trained_s=trained_s + attempt_elapsed_s,
+        )
         why = "trainer lost with its supervisor (reboot or restart); resuming from checkpoint"
         return run, [
             EndAttempt(attempts, Outcome.INTERRUPTED, why, attempt_elapsed_s),
@@ -278,7 +314,6 @@ def resume(
             SetState(JobState.RESTARTING, why),
             _emit(run, ev.RUN_INTERRUPTED, reason=why),
         ]
-    # pending/preempted with an open attempt: closed by the claim (take) before a new one
     return base, []
 
 
@@ -326,8 +361,10 @@ def _start(run: Run, now: float) -> tuple[Run, list[Action]]:
     )
     event = ev.RUN_STARTED if n == 1 else ev.RUN_RESTARTED
     return new, [
-        StartAttempt(n, pretrained),
+        # the state first: a supervisor killed after the record finds the attempt open under
+        # ``starting`` and closes or adopts it (under ``pending`` it would start another)
         SetState(JobState.STARTING),
+        StartAttempt(n, pretrained),
         _emit(new, event, pretrained_from=pretrained),
     ]
 
@@ -624,6 +661,39 @@ def take(status: JobStatus, claim: Claim) -> JobStatus | None:
         status.reason = f"instance {status.instance_id} went silent (lease expired)"
     status.instance_id = claim.me
     status.lease_epoch = claim.epoch
+    return status
+
+
+def _seconds(since: str | None, until: str | None) -> float:
+    """Seconds between two ISO times of the records (0 when either is unknown)."""
+    if not since or not until:
+        return 0.0
+    try:
+        a = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(until.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return max(0.0, (b - a).total_seconds())
+
+
+def add_attempt(status: JobStatus, attempt: Attempt) -> JobStatus:
+    """``StartAttempt``'s change to ``state.json``: record ``attempt`` once (a retry after a
+    lost reply keeps the first record), and close every earlier attempt still open.
+
+    An attempt still open when its successor starts was left by a supervisor killed before
+    it could save its trainer's handle or close it; nothing accounts for it any more. It
+    is closed ``interrupted`` as of its successor's start, with the time until then (its
+    trainer, if any, was stopped as a stray before the successor was launched), so every
+    attempt is closed and counted in ``max_hours`` and cost.
+    """
+    if any(a.n == attempt.n for a in status.attempts):
+        return status
+    for a in status.attempts:
+        if a.ended_at is None:
+            a.ended_at = attempt.started_at
+            a.outcome = Outcome.INTERRUPTED.value
+            a.training_s = round(max(a.training_s, _seconds(a.started_at, attempt.started_at)), 3)
+    status.attempts.append(attempt)
     return status
 
 

@@ -26,20 +26,23 @@ from pitstop.supervisor import events as ev
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.notify import SnsNotifier
 from pitstop.supervisor.spot import Imds, ImdsError, ImdsSpotSource
-from pitstop.trainers.base import Trainer
+from pitstop.trainers.base import Trainer, supervisor_token
 
 log = structlog.get_logger("pitstop.supervisor")
 
 
 def make_trainer(settings: Settings, store: S3Store) -> Trainer:
+    """The configured backend; process backends carry this supervisor's token (its state
+    directory's), so supervisors sharing a host never stop each other's trainers."""
+    token = supervisor_token(settings.state_dir)
     if settings.trainer == "simulated":
         from pitstop.trainers.simulated import SimulatedTrainer
 
-        return SimulatedTrainer()
+        return SimulatedTrainer(token)
     if settings.trainer == "script":
         from pitstop.trainers.script import ScriptTrainer
 
-        return ScriptTrainer(store, Layout(settings.prefix))
+        return ScriptTrainer(store, Layout(settings.prefix), token)
     from pitstop.trainers.drfc import DrfcTrainer
 
     return DrfcTrainer(settings, store, Layout(settings.prefix))
@@ -152,6 +155,7 @@ def run(settings: Settings, supervisor: Supervisor | None = None) -> int:
         bucket=settings.bucket,
         prefix=settings.prefix,
         trainer=settings.trainer,
+        state_dir=str(settings.state_dir),  # its trainers carry this directory's token
     )
     sup.resume()
     sd_notify("READY=1")

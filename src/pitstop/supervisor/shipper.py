@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+from pathlib import Path
 
 import structlog
 
@@ -32,6 +34,8 @@ class Shipper:
         if cur.fenced:
             return
         for path in self.ctx.trainer.log_files():
+            if not self.belongs(path, cur.job_id, n):
+                continue
             name = self.ctx.layout.log_name(n, path.name)
             try:
                 size = path.stat().st_size
@@ -43,6 +47,20 @@ class Shipper:
                 self._uploaded[name] = size
             except (OSError, StoreError) as e:
                 log.warning(ev.TICK_FAILED, job_id=cur.job_id, error=str(e), what="uploading logs")
+
+    def belongs(self, path: Path, job_id: str, n: int) -> bool:
+        """Whether a trainer's log file is this supervisor's, of this job and attempt: in the
+        job's folder of our state directory, and named for attempt ``n`` if for any attempt.
+        A backend that still names an earlier attempt's log (or another job's, or a log of
+        another supervisor's state directory) never has it shipped as this attempt's."""
+        folder = (self.ctx.state_dir / "jobs" / job_id).resolve()
+        try:
+            if path.resolve().parent != folder:
+                return False
+        except OSError:
+            return False
+        named = re.match(r"attempt-(\d+)(?:[.-]|$)", path.name)
+        return named is None or int(named.group(1)) == n
 
     def write_heartbeat(self, cur: Current | None, interruption: str | None) -> None:
         """``instances/ID.json``: what this instance does, for `pitstop fleet status`."""

@@ -1,7 +1,16 @@
-"""The trainer port: what the supervisor needs from any training backend."""
+"""The trainer port: what the supervisor needs from any training backend.
+
+Any number of supervisors may share a host (two ``pitstop demo`` runs, the test suite beside
+a demo): they can hold the same job id and instance id, so neither names a trainer alone.
+What is unique to a supervisor is its state directory; ``supervisor_token`` derives a token
+from it that backends put into their trainers' environment (``PITSTOP_SUPERVISOR_TOKEN``)
+and match when they look for leftovers, so a supervisor only ever stops its own trainers,
+and finds them again after a restart (same state directory, same token).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,6 +64,16 @@ class AttemptPlan:
         return self.work_dir / f"attempt-{self.attempt}.log"
 
 
+TOKEN_VARIABLE = "PITSTOP_SUPERVISOR_TOKEN"
+
+
+def supervisor_token(state_dir: Path) -> str:
+    """A token unique to the supervisor whose state lives in ``state_dir``, stable across its
+    restarts: a hash of the directory's absolute, resolved path."""
+    path = str(Path(state_dir).expanduser().resolve())
+    return hashlib.sha256(path.encode()).hexdigest()[:16]
+
+
 class Trainer(Protocol):
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
         """Launch the attempt; return a handle (JSON-able) to adopt it after a restart."""
@@ -69,10 +88,13 @@ class Trainer(Protocol):
         """Stop cleanly (SIGTERM, wait, SIGKILL); False when it could not be stopped."""
 
     def stop_strays(self, job_id: str, instance_id: str) -> int:
-        """Stop every trainer of ``job_id`` started by ``instance_id`` but the one adopted.
+        """Stop every trainer of ``job_id`` started by this supervisor (``instance_id``, and
+        its state directory's token) but the one adopted.
 
         A supervisor killed between starting a trainer and saving its handle cannot adopt
-        it; this finds it anyway, so a job never has two trainers. Returns how many.
+        it; this finds it anyway, so a job never has two trainers. Another supervisor's
+        trainers on the same host are never touched, even with the same job and instance
+        ids. Returns how many.
         """
 
     def log_files(self) -> list[Path]:

@@ -34,13 +34,25 @@ def _proc_start_time(pid: int) -> str | None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether a member of the group still runs: zombies (dead, not yet reaped by a parent
+    that has not looked) do not count, so a stopped stray is not waited for twice."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -5,6 +5,11 @@ exit code; ``$PITSTOP_EXIT_FILE`` is where a trainer may leave it (the simulated
 does; a run script can with ``trap 'echo $? > "$PITSTOP_EXIT_FILE"' EXIT``). It is read only
 when the code is otherwise unknown: the exit code is part of the evidence that a run that
 wrote ``model/.finished`` succeeded.
+
+Every trainer carries its supervisor's token (``PITSTOP_SUPERVISOR_TOKEN``, see
+``base.supervisor_token``) besides its job and instance: leftovers are found by all three,
+so supervisors sharing a host never stop each other's trainers. A trainer built without a
+token (tests that drive one by hand) carries an empty one and finds only its like.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.store.states import TrainerStatus
-from pitstop.trainers.base import AttemptPlan
+from pitstop.trainers.base import TOKEN_VARIABLE, AttemptPlan
 from pitstop.trainers.process import ProcessGroup, find_groups, stop_group
 
 
 class ProcessTrainer:
     """Runs ``argv(plan)`` with the attempt in its environment; subclasses say what to run."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str = "") -> None:
+        self.token = token  # the supervisor's (base.supervisor_token of its state directory)
         self._group = ProcessGroup()
         self._log: Path | None = None
         self._exit_file: Path | None = None
@@ -33,6 +39,8 @@ class ProcessTrainer:
         return {}
 
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
+        # a start that fails leaves no earlier attempt's log to be shipped as this one's
+        self._log, self._exit_file = None, None
         plan.work_dir.mkdir(parents=True, exist_ok=True)
         argv = self.argv(plan)
         self._exit_file = plan.work_dir / f"attempt-{plan.attempt}.exit"
@@ -42,6 +50,7 @@ class ProcessTrainer:
             **plan.env(),
             **self.extra_env(plan),
             "PITSTOP_EXIT_FILE": str(self._exit_file),
+            TOKEN_VARIABLE: self.token,
         }
         self._log = plan.log_path
         handle = self._group.start(argv, env, plan.work_dir, plan.log_path)
@@ -69,7 +78,13 @@ class ProcessTrainer:
 
     def stop_strays(self, job_id: str, instance_id: str) -> int:
         mine = self._group.pid
-        found = find_groups({"PITSTOP_JOB_ID": job_id, "PITSTOP_INSTANCE_ID": instance_id})
+        found = find_groups(
+            {
+                "PITSTOP_JOB_ID": job_id,
+                "PITSTOP_INSTANCE_ID": instance_id,
+                TOKEN_VARIABLE: self.token,
+            }
+        )
         strays = [pgid for pgid in found if pgid != mine]
         for pgid in strays:
             stop_group(pgid, 5.0)

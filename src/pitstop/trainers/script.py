@@ -18,8 +18,8 @@ from pitstop.trainers.processes import ProcessTrainer
 
 
 class ScriptTrainer(ProcessTrainer):
-    def __init__(self, store: ObjectStore, layout: Layout) -> None:
-        super().__init__()
+    def __init__(self, store: ObjectStore, layout: Layout, token: str = "") -> None:
+        super().__init__(token)
         self.store = store
         self.layout = layout
 
