@@ -214,7 +214,7 @@ def test_a_deleted_bucket_fails_every_pending_future_in_bounded_time(e2e_env, bu
         for obj in page.get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=obj["Key"])
     s3.delete_bucket(Bucket=bucket)
-    done, not_done = cf.wait(futures, timeout=60)
+    _, not_done = cf.wait(futures, timeout=60)
     assert not not_done, "futures waited silently on a deleted bucket"
     for f in futures:
         err = f.exception()
