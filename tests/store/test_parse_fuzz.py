@@ -190,9 +190,7 @@ def test_a_lease_of_any_shape_is_read_as_held_or_free(doc: Any) -> None:
     assert info is not None and isinstance(info.epoch, int) and info.epoch >= 0
 
 
-KEY_CHARS = st.text(
-    alphabet=st.sampled_from([*"abz019-_./~²%: TZ", "\u00e9", "\x00"]), max_size=60
-)
+KEY_CHARS = st.text(alphabet=st.sampled_from([*"abz019-_./~²%: TZ", "\u00e9", "\x00"]), max_size=60)
 
 
 @FUZZ
