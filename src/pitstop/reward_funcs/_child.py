@@ -48,6 +48,7 @@ import struct
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 MIN_REWARD = -1e5
@@ -343,31 +344,33 @@ def _confine(
     return conf, roots, vm_base
 
 
-def _worker(
-    parent: int,
-    index: int,
-    source: str,
-    filename: str,
-    total: int,
-    make: Any,
-    request: dict[str, Any],
-    progress: mmap.mmap,
-    conf: Any,
-    roots: list[str],
-    vm_base: int,
-    channel: int,
-) -> None:
+@dataclass(frozen=True)
+class Sweep:
+    """What every source of one request shares: the states, the request, the confinement."""
+
+    total: int
+    make: Any  # i -> a fresh params dict
+    request: dict[str, Any]
+    progress: mmap.mmap
+    conf: Any  # confine.Confinement
+    roots: list[str]
+    vm_base: int  # VM size before the walls: the worker's memory limit counts from it
+
+
+def _worker(sw: Sweep, parent: int, index: int, source: str, filename: str, channel: int) -> None:
     """The forked process that runs one reward: confines itself further, reports on
     ``channel``, exits. Never returns."""
     from pitstop.reward_funcs import confine
 
+    total, make, request, progress = sw.total, sw.make, sw.request, sw.progress
+    conf, roots = sw.conf, sw.roots
     if not confine.die_with_parent(parent):
         os._exit(71)
     isolation = request.get("isolation", {})
     limits = request["limits"]
     if conf.landlock_abi:  # a nested domain: no signals to the parent either
         confine.enter_landlock(conf, [*roots, *confine.DEVICES])
-    _set_limits(limits, vm_base)
+    _set_limits(limits, sw.vm_base)
     guard = confine.Guard(conf, roots)
 
     def case() -> int | None:  # which state the reward was called with, if any
@@ -493,20 +496,11 @@ def _describe_status(status: int) -> tuple[str, str]:
 
 
 def _run_in_worker(
-    index: int,
-    source: str,
-    filename: str,
-    total: int,
-    make: Any,
-    request: dict[str, Any],
-    progress: mmap.mmap,
-    conf: Any,
-    roots: list[str],
-    vm_base: int,
-    result_fd: int,
+    sw: Sweep, index: int, source: str, filename: str, result_fd: int
 ) -> dict[str, Any]:
     """Run one reward in a forked worker; judge what it reports against what this process
     saw (its exit, the swept states, the time it took)."""
+    total, request, progress = sw.total, sw.request, sw.progress
     limits = request["limits"]
     collect = bool(request.get("collect"))
     read_end, write_end = os.pipe()
@@ -518,20 +512,7 @@ def _run_in_worker(
         try:
             os.close(read_end)
             os.close(result_fd)
-            _worker(
-                parent,
-                index,
-                source,
-                filename,
-                total,
-                make,
-                request,
-                progress,
-                conf,
-                roots,
-                vm_base,
-                write_end,
-            )
+            _worker(sw, parent, index, source, filename, write_end)
         finally:
             os._exit(70)
     os.close(write_end)
@@ -614,6 +595,7 @@ def main() -> int:
     total, make = _params_factory(request["rows"])
     sources = request["sources"]
     conf, roots, vm_base = _confine(request.get("isolation", {}), [s for s, _ in sources], cwd)
+    sw = Sweep(total, make, request, progress, conf, roots, vm_base)
     for index, (source, filename) in enumerate(sources):
         if conf.failure is not None:  # fail closed: no reward code runs
             result: dict[str, Any] = {
@@ -628,19 +610,7 @@ def main() -> int:
                 },
             }
         else:
-            result = _run_in_worker(
-                index,
-                source,
-                filename,
-                total,
-                make,
-                request,
-                progress,
-                conf,
-                roots,
-                vm_base,
-                result_fd,
-            )
+            result = _run_in_worker(sw, index, source, filename, result_fd)
         result["isolation"] = conf.as_dict()
         view = memoryview((json.dumps(result) + "\n").encode())
         while view:
