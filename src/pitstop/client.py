@@ -212,8 +212,9 @@ class Client:
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
-        passing = isinstance(error, StoreError) and not isinstance(error, BucketUnavailable)
-        if passing and not isinstance(error, CorruptObject):
+        if isinstance(error, StoreError) and not isinstance(
+            error, (BucketUnavailable, CorruptObject)
+        ):
             return  # S3 unreachable for a moment: poll again
         if now - self._failing_since >= self.give_up_after_s:
             self._failing_since = None

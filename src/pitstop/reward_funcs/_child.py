@@ -195,7 +195,6 @@ def _run_one(
     call_limit = float(limits["call_seconds"])
     budget = float(limits["budget_seconds"])
     namespace: dict[str, Any] = {"__name__": "reward_function_module", "__file__": filename}
-    struct.pack_into("qq", progress, 0, index, -1)
     # tracebacks and warnings read the source from here, never from a file
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
@@ -480,21 +479,6 @@ def _checked(raw: Any, index: int, total: int, collect: bool) -> dict[str, Any] 
     return out
 
 
-def _describe_status(status: int) -> tuple[str, str]:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGXCPU:
-            return "timeout", "exceeded its CPU time limit and was killed"
-        if sig == signal.SIGKILL:
-            return "memory", "was killed (memory or time limit)"
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        return "killed", f"was killed by {name}"
-    return "killed", f"exited with status {os.waitstatus_to_exitcode(status)}"
-
-
 def _run_in_worker(
     sw: Sweep, index: int, source: str, filename: str, result_fd: int
 ) -> dict[str, Any]:
@@ -533,7 +517,9 @@ def _run_in_worker(
             },
         }
     if status != 0:
-        rule, message = _describe_status(status)
+        from pitstop.reward_funcs.sandbox import describe_exit
+
+        rule, message = describe_exit(os.waitstatus_to_exitcode(status))
         return {**base, "failure": {"rule": rule, "case": case, "message": message, "line": None}}
     try:
         raw = json.loads(data)

@@ -109,18 +109,20 @@ def _identity(user: str) -> dict[str, Any]:
         return {"user": user, "uid": NOBODY, "gid": NOBODY}
 
 
-def _describe_signal(rc: int) -> str:
-    if rc < 0:
-        try:
-            name = signal.Signals(-rc).name
-        except ValueError:
-            name = f"signal {-rc}"
-        if name == "SIGXCPU":
-            return "exceeded its CPU time limit and was killed"
-        if name == "SIGKILL":
-            return "was killed (memory or time limit)"
-        return f"was killed by {name}"
-    return f"exited with status {rc}"
+def describe_exit(rc: int) -> tuple[str, str]:
+    """(rule, message) for a process that ended with ``rc`` (negative: killed by a signal),
+    as a reward's failure: the sandbox child's worker and the child itself."""
+    if rc >= 0:
+        return "killed", f"exited with status {rc}"
+    if -rc == signal.SIGXCPU:
+        return "timeout", "exceeded its CPU time limit and was killed"
+    if -rc == signal.SIGKILL:
+        return "memory", "was killed (memory or time limit)"
+    try:
+        name = signal.Signals(-rc).name
+    except ValueError:
+        name = f"signal {-rc}"
+    return "killed", f"was killed by {name}"
 
 
 @dataclass
@@ -292,7 +294,7 @@ def run(
                 )
                 rule = "timeout"
             else:
-                message = _describe_signal(proc.returncode)
+                message = describe_exit(proc.returncode)[1]
                 rule = "killed"
             results[i] = ChildResult(
                 index=i,
