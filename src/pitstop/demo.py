@@ -8,6 +8,7 @@ each fault took to detect and recover from.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -214,7 +215,7 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
         if not keep_server:
             server.stop()
         if not keep_work:
-            shutil.rmtree(work, ignore_errors=True)
+            _remove(work)
 
 
 def _sigterm_interrupts() -> Callable[[], None]:
@@ -279,13 +280,19 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
         f"{DEMO_SETTINGS['PITSTOP_POLL_INTERVAL_S']} s (log: {log_path})"
     )
     out("")
-    log = log_path.open("wb")
-    sup = subprocess.Popen(
-        [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # Ctrl-C or SIGTERM is held while the supervisor starts: one that lands inside Popen
+    # would leave a supervisor nobody stops, writing into the work folder as it is removed
+    with _signals_held() as held:
+        log = log_path.open("wb")
+        sup = subprocess.Popen(
+            [sys.executable, "-m", "pitstop.cli.main", "supervise", "--log-format", "json"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    if held:
+        _stop(sup, log)
+        raise KeyboardInterrupt
     timeline = Timeline(t0=time.time())
     seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
@@ -317,12 +324,7 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
             raise PitstopError(f"the demo job did not finish in {timeout_s:.0f} s; see {log_path}")
         evaluation = _evaluation(jobs, spec, out, sup, deadline, log_path)
     finally:
-        sup.terminate()
-        try:
-            sup.wait(15)
-        except subprocess.TimeoutExpired:
-            sup.kill()
-        log.close()
+        _stop(sup, log)
     doc = job_document(jobs, spec.id)
     return {
         "job_id": spec.id,
@@ -334,6 +336,46 @@ def _run(endpoint: str, work: Path, out: Callable[[str], None], timeout_s: float
         "bucket": DEMO_BUCKET,
         "evaluation": evaluation,
     }
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM are noted, not raised, inside the block (main thread only); the
+    yielded list holds those that arrived. A handler, unlike a blocked mask, is not inherited
+    by a child that execs."""
+    arrived: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield arrived
+        return
+
+    def note(signum: int, frame: Any) -> None:
+        arrived.append(signum)
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield arrived
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _stop(sup: subprocess.Popen[bytes], log: Any) -> None:
+    sup.terminate()
+    try:
+        sup.wait(15)
+    except subprocess.TimeoutExpired:
+        sup.kill()
+        sup.wait()
+    log.close()
+
+
+def _remove(work: Path) -> None:
+    """Remove the work folder; a late write by a dying child (ENOTEMPTY) gets a second try."""
+    for _ in range(5):
+        shutil.rmtree(work, ignore_errors=True)
+        if not work.exists():
+            return
+        time.sleep(0.2)
 
 
 def _evaluation(
