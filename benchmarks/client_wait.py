@@ -20,7 +20,7 @@ import boto3
 from tests.servers import MotoServer
 
 from pitstop.client import Client, Executor
-from pitstop.store.states import JobState
+from pitstop.core.states import JobState
 
 REWARD = "def reward_function(params):\n    return {n}.0\n"
 

@@ -38,12 +38,12 @@ from _common import REWARD
 from tests.servers import MotoServer
 
 from pitstop.config import load_settings
+from pitstop.core.states import JobState
 from pitstop.errors import NotFound
 from pitstop.intake import Submission, build_spec, defaults
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
-from pitstop.store.states import JobState
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.spot import NoInterruptions
 from pitstop.trainers.simulated import SimulatedTrainer

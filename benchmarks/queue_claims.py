@@ -26,9 +26,9 @@ from _common import make_jobs, start_supervisor, supervisor_env
 from tests.servers import FakeImds, MotoServer
 
 from pitstop.config import load_settings
-from pitstop.store.jobs import JobStatus
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.store.objects import S3Store
-from pitstop.store.states import JobState
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.spot import NoInterruptions
 from pitstop.trainers.simulated import SimulatedTrainer

@@ -32,13 +32,13 @@ from typing import Any
 
 from pitstop import queue
 from pitstop.config import Settings, load_settings
+from pitstop.core.states import JobState
 from pitstop.errors import BucketUnavailable, CorruptObject, InvalidInput, PitstopError, StoreError
 from pitstop.intake import Submission, submit
 from pitstop.store import listing
 from pitstop.store.jobs import JobStore, job_document
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
-from pitstop.store.states import JobState
 
 __all__ = ["Client", "Executor", "JobFailed", "JobFuture", "spec_submission"]
 

@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pitstop.core.times import parse_iso
 from pitstop.errors import PitstopError
 
 DEMO_BUCKET = "pitstop-demo"
@@ -139,8 +139,8 @@ class Timeline:
         return f"  t+{t:6.1f}s  {text}"
 
 
-def _ts(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+def _ts(at: str) -> float:
+    return parse_iso(at).timestamp()
 
 
 def fault_figures(doc: dict[str, Any]) -> list[dict[str, Any]]:

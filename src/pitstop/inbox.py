@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from pitstop import events as ev
+from pitstop.core import events as ev
+from pitstop.core.states import JobState
 from pitstop.errors import InvalidInput, NotFound, StoreError
 from pitstop.intake import (
     MAX_FILE_BYTES,
@@ -40,7 +41,6 @@ from pitstop.intake import (
 from pitstop.store.jobs import JobStore, parse_user_fields, slug
 from pitstop.store.leases import Leases
 from pitstop.store.objects import Listed
-from pitstop.store.states import JobState
 
 if TYPE_CHECKING:
     from pitstop.reward_funcs.sandbox import Limits

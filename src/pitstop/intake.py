@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pitstop.core.ids import check_job_id
+from pitstop.core.records import JobSpec
+from pitstop.core.times import iso, parse_time, utcnow
 from pitstop.deadlines import DEFAULT_OVERHEAD_S, latest_start
 from pitstop.errors import InvalidInput
-from pitstop.store.ids import check_job_id
-from pitstop.store.jobs import JobSpec, iso, job_id_for, parse_time, parse_user_fields, utcnow
+from pitstop.store.jobs import job_id_for, parse_user_fields
 from pitstop.store.layout import Layout
 
 if TYPE_CHECKING:

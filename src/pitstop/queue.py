@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
+from pitstop.core.times import parse_time, utcnow
 from pitstop.errors import InvalidInput
 from pitstop.store import listing
-from pitstop.store.jobs import JobStatus, JobStore, parse_time, utcnow
-from pitstop.store.states import JobState
+from pitstop.store.jobs import JobStore
 
 
 def job_rows(
@@ -49,7 +51,7 @@ def slack_hours(
 def cancel(jobs: JobStore, job_id: str) -> JobStatus:
     """Cancel a job: a queued one ends at once, a running one is stopped by its supervisor
     at its next heartbeat. ``InvalidInput`` when it has already ended."""
-    from pitstop.supervisor.lifecycle import request_cancel
+    from pitstop.core.lifecycle import request_cancel
 
     status = jobs.update(job_id, request_cancel)
     if status is None:

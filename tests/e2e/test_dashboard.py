@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from pitstop.core.states import JobState
 from pitstop.demo import DEMO_SIMULATION
 from pitstop.intake import Submission, build_spec, defaults
-from pitstop.store.states import JobState
 from tests.e2e.harness import REWARD, jobs_store, start_fleet, submit
 from tests.helpers import wait_for
 from tests.servers import free_port

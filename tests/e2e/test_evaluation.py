@@ -131,8 +131,8 @@ def test_an_interrupted_evaluation_runs_again_from_the_start(e2e_env, supervisor
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "99_Step-99.ckpt" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     # one that vanished after the submit: that evaluation fails with the reason, at once
+    from pitstop.core.records import Evaluation
     from pitstop.evaluation.jobs import evaluation_spec, submit_evaluation
-    from pitstop.store.jobs import Evaluation
 
     store = jobs_store(e2e_env)
     prefix = store.status(train)[0].attempts[-1].model_prefix

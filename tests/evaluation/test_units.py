@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from pitstop.core.records import Attempt, Evaluation, JobSpec, JobStatus
 from pitstop.errors import CorruptObject, InvalidInput, NotFound
 from pitstop.evaluation import laps, results, tune
 from pitstop.evaluation.board import entries, leaderboard
@@ -17,7 +18,7 @@ from pitstop.evaluation.jobs import (
     resolve_model,
 )
 from pitstop.evaluation.staging import stage
-from pitstop.store.jobs import Attempt, Evaluation, JobSpec, JobStatus, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout, ModelKeys, checkpoint_name
 from pitstop.store.objects import S3Store
 

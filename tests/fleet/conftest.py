@@ -15,10 +15,10 @@ import boto3
 import pytest
 
 from pitstop.config import Settings, load_settings
+from pitstop.core.records import Attempt, JobStatus
+from pitstop.core.states import JobState
 from pitstop.fleet.aws import AwsClients
-from pitstop.store.jobs import Attempt, JobStatus
 from pitstop.store.layout import ModelKeys
-from pitstop.store.states import JobState
 from tests.e2e.harness import jobs_store, submit
 from tests.servers import MotoServer, free_port, wait_port
 

@@ -9,10 +9,10 @@ import json
 import pytest
 
 from pitstop.cli.main import main
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.fleet.aws import AwsClients
 from pitstop.fleet.runner import DEADLINE_TAG, MARKET_TAG
-from pitstop.store.jobs import JobStatus
-from pitstop.store.states import JobState
 from tests.e2e.harness import jobs_store, submit
 
 

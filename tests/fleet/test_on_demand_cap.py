@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from pitstop import events as ev
 from pitstop.cli.main import main
+from pitstop.core import events as ev
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.fleet.aws import AwsClients
 from pitstop.fleet.runner import DEADLINE_TAG
 from pitstop.inbox import Inbox
-from pitstop.store.jobs import JobStatus
-from pitstop.store.states import JobState
 from tests.e2e.harness import jobs_store, submit
 
 REWARD = b"def reward_function(params):\n    return 1.0\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pitstop.cli.main import main
-from pitstop.store.states import JobState
+from pitstop.core.states import JobState
 from tests.e2e.harness import jobs_store
 from tests.helpers import wait_for
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pitstop.cli.main import main
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.fleet.ssh import SshOptions, Target, run, run_many, shell
-from pitstop.store.jobs import JobStatus
-from pitstop.store.states import JobState
 from tests.e2e.harness import jobs_store
 from tests.fleet.conftest import Sshd, start_sshd
 

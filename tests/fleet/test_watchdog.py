@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pitstop.core.states import JobState
 from pitstop.deadlines import Choice
 from pitstop.fleet.watchdog import (
     DeadlineView,
@@ -26,7 +27,6 @@ from pitstop.fleet.watchdog import (
     on_demand_actions,
     on_demand_budget,
 )
-from pitstop.store.states import JobState
 
 T = Thresholds(silent_after_s=300, boot_grace_s=600, reboot_grace_s=400)
 NOW = 100_000.0

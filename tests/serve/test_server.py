@@ -156,9 +156,9 @@ def test_job_curves_sit_on_one_time_axis_with_preemptions_marked(jobs: JobStore)
     import json as _json
     from datetime import datetime, timezone
 
-    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.core.records import Attempt, JobStatus
+    from pitstop.core.states import JobState
     from pitstop.store.layout import ModelKeys
-    from pitstop.store.states import JobState
 
     a = _make(jobs, "alpha")
     t0 = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -234,9 +234,10 @@ def test_a_malformed_request_is_one_line_and_the_server_goes_on(
 def test_leaderboard_page_and_api_rank_each_worlds_evaluations(
     server: DashboardServer, jobs: JobStore, tmp_path: Path
 ) -> None:
+    from pitstop.core.records import Attempt, Evaluation, JobStatus
+    from pitstop.core.times import utcnow
     from pitstop.evaluation import laps, results
     from pitstop.evaluation.jobs import collect_results, evaluation_spec, record_results
-    from pitstop.store.jobs import Attempt, Evaluation, JobStatus, utcnow
     from pitstop.store.layout import ModelKeys
 
     status, _, body = _get(server, "/api/leaderboard")
@@ -298,7 +299,7 @@ def _strict(body: bytes) -> Any:
 def test_non_finite_numbers_from_s3_are_null_in_every_answer(
     server: DashboardServer, jobs: JobStore, tmp_path: Path
 ) -> None:
-    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.core.records import Attempt, JobStatus
     from pitstop.store.layout import ModelKeys
 
     a = _make(jobs, "alpha")

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from pitstop.core import lifecycle as lc
 from pitstop.errors import UsageError
 from pitstop.simulate.engine import (
     DEFAULT_SPOT_PRICE,
@@ -23,7 +24,6 @@ from pitstop.simulate.engine import (
     simulate,
 )
 from pitstop.simulate.traces import Trace
-from pitstop.supervisor import lifecycle as lc
 
 H = 3600.0
 

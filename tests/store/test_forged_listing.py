@@ -17,16 +17,17 @@ import pytest
 
 from pitstop.cli.main import main
 from pitstop.client import Client
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.errors import StoreError
 from pitstop.intake import Submission, build_spec, defaults
 from pitstop.queue import job_rows
 from pitstop.serve.data import Dashboard
 from pitstop.store import listing
-from pitstop.store.jobs import JobStatus, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.listing import entry_fields
 from pitstop.store.objects import Head, Listed, Object, Page, S3Store
-from pitstop.store.states import JobState
 from tests.e2e.harness import REWARD
 
 TOP = 9_999_999_999  # the largest revision a key can carry

@@ -12,9 +12,9 @@ import json
 import pytest
 from structlog.testing import capture_logs
 
+from pitstop.core.ids import check_job_id, valid_job_id
 from pitstop.errors import InvalidJob, InvalidJobId
 from pitstop.intake import Submission, build_spec, defaults
-from pitstop.store.ids import check_job_id, valid_job_id
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout, model_prefix
 from pitstop.store.objects import S3Store

@@ -12,13 +12,14 @@ import re
 
 import pytest
 
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.intake import Submission, build_spec, defaults
 from pitstop.queue import job_rows
 from pitstop.store import listing
-from pitstop.store.jobs import JobStatus, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import MAX_KEY_BYTES, Layout, decode_field, encode_field
 from pitstop.store.objects import S3Store
-from pitstop.store.states import JobState
 from tests.e2e.harness import REWARD
 from tests.supervisor.stores import FaultyStore
 

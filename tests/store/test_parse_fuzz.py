@@ -144,8 +144,9 @@ def state_docs() -> st.SearchStrategy[dict[str, Any]]:
 @FUZZ
 @given(st.one_of(state_docs(), JSONISH))
 def test_state_json_is_a_status_or_an_invalid_job(doc: Any) -> None:
+    from pitstop.core.records import JobStatus
     from pitstop.errors import InvalidJob
-    from pitstop.store.jobs import JobStatus, read_record
+    from pitstop.store.jobs import read_record
 
     key = "pitstop/jobs/job-1/state.json"
     try:
@@ -164,8 +165,9 @@ def test_state_json_is_a_status_or_an_invalid_job(doc: Any) -> None:
     )
 )
 def test_spec_json_is_a_spec_or_an_invalid_job(doc: Any) -> None:
+    from pitstop.core.records import JobSpec
     from pitstop.errors import InvalidJob
-    from pitstop.store.jobs import JobSpec, read_record
+    from pitstop.store.jobs import read_record
 
     key = "pitstop/jobs/job-1/spec.json"
     try:

@@ -17,14 +17,15 @@ import pytest
 from structlog.testing import capture_logs
 
 from pitstop.config import Settings, load_settings
+from pitstop.core import events as ev
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState, TrainerStatus
 from pitstop.errors import CorruptObject
 from pitstop.intake import Submission, build_spec, defaults
 from pitstop.store.checkpoints import read_progress
-from pitstop.store.jobs import JobStatus, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout, model_prefix
 from pitstop.store.objects import S3Store
-from pitstop.store.states import JobState, TrainerStatus
-from pitstop.supervisor import events as ev
 from pitstop.supervisor import runtime
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.spot import NoInterruptions

@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.errors import StoreError
-from pitstop.store.jobs import JobStatus, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.leases import Leases
 from pitstop.store.objects import Head, Listed, Object, Page, S3Store
-from pitstop.store.states import JobState
 from pitstop.supervisor.claims import ClaimOrder
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.spot import NoInterruptions

@@ -6,10 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from pitstop.store.states import JobState
-from pitstop.supervisor import events as ev
-from pitstop.supervisor import lifecycle as lc
-from pitstop.supervisor.lifecycle import (
+from pitstop.core import events as ev
+from pitstop.core import lifecycle as lc
+from pitstop.core.lifecycle import (
     ClearStaleLock,
     Emit,
     EndAttempt,
@@ -26,6 +25,7 @@ from pitstop.supervisor.lifecycle import (
     StopTrainer,
     TrainerStatus,
 )
+from pitstop.core.states import JobState
 
 POLICY = Policy(
     stall_timeout_s=60,
@@ -363,7 +363,7 @@ def test_terminal_state_needs_no_supervision() -> None:
 
 # -- claim / take-over (lifecycle.take), SIGTERM (interrupt), idle, resume edges --------
 def _status(**fields):  # type: ignore[no-untyped-def]
-    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.core.records import Attempt, JobStatus
 
     attempts = [Attempt(**a) for a in fields.pop("attempts", [])]
     return JobStatus(id="j", attempts=attempts, **fields)
@@ -494,7 +494,7 @@ def test_resume_claimable_with_an_open_attempt_and_its_trainer_adopts_it(state: 
 
 
 def test_recording_an_attempt_closes_an_earlier_one_left_open_as_of_its_start() -> None:
-    from pitstop.store.jobs import Attempt
+    from pitstop.core.records import Attempt
 
     status = _status(
         state=JobState.STARTING,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pitstop.store.jobs import JobSpec
+from pitstop.core import lifecycle as lc
+from pitstop.core.records import JobSpec
+from pitstop.core.states import JobState
 from pitstop.store.leases import Lease
 from pitstop.store.objects import S3Store
-from pitstop.store.states import JobState
-from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.context import Context, Current, SystemClock, policy_for, run_command
 from pitstop.supervisor.shipper import Shipper
 from pitstop.trainers.base import AttemptPlan, supervisor_token

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pitstop.store.jobs import JobSpec, Simulation
+from pitstop.core.records import JobSpec, Simulation
 from pitstop.store.layout import model_prefix
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.drfc import merge_env, render_env_files

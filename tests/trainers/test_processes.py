@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pitstop.core.states import TrainerStatus
 from pitstop.intake import Submission, build_spec, defaults
-from pitstop.store.states import TrainerStatus
 from pitstop.trainers.base import TOKEN_VARIABLE, AttemptPlan, supervisor_token
 from pitstop.trainers.simulated import SimulatedTrainer
 from tests.helpers import wait_for

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pitstop.core.records import JobSpec
 from pitstop.errors import NotFound, RunScriptRefused, TrainerError
-from pitstop.store.jobs import JobSpec
 from pitstop.store.layout import Layout
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.script import ScriptTrainer

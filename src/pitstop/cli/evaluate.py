@@ -133,8 +133,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _base(args: Any, jobs: Any) -> tuple[Any, dict[str, Any] | None]:
+    from pitstop.core.records import Evaluation
     from pitstop.evaluation.jobs import check_checkpoint, resolve_model
-    from pitstop.store.jobs import Evaluation
 
     if args.laps < 1 or args.max_resets < 0 or args.off_track_penalty < 0:
         raise InvalidInput("--laps must be at least 1, --max-resets and --off-track-penalty >= 0")
@@ -170,8 +170,8 @@ def _world(name: str) -> str:
 
 
 def _evaluate(args: Any) -> int:
+    from pitstop.core.times import iso, utcnow
     from pitstop.evaluation.jobs import evaluation_spec, submit_evaluation
-    from pitstop.store.jobs import iso, utcnow
 
     world = _world(args.world)
     if args.repeat < 1 or not (0 < args.speed_scale <= 3):

@@ -141,7 +141,7 @@ def _submit(args: Any) -> int:
 
 
 def _job_id_arg(value: str) -> str:
-    from pitstop.store.ids import job_id_problem
+    from pitstop.core.ids import job_id_problem
 
     problem = job_id_problem(value)
     if problem is not None:
@@ -150,7 +150,7 @@ def _job_id_arg(value: str) -> str:
 
 
 def _state_arg(values: list[str]) -> set[str]:
-    from pitstop.store.states import JobState
+    from pitstop.core.states import JobState
 
     known = {s.value for s in JobState} | {"invalid"}
     for v in values:
@@ -288,8 +288,8 @@ def _job(args: Any) -> int:
 
 
 def _cancel(args: Any) -> int:
+    from pitstop.core.states import JobState
     from pitstop.queue import cancel
-    from pitstop.store.states import JobState
 
     job_id = _job_id_arg(args.job_id)
     status = cancel(job_store(settings_from(args)), job_id)

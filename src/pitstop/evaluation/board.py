@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pitstop.core.states import JobState
 from pitstop.errors import NotFound, StoreError
 from pitstop.evaluation.jobs import read_results
 from pitstop.store.checkpoints import select_checkpoint
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout, LeaderboardKey
-from pitstop.store.states import JobState
 
 
 @dataclass(frozen=True)

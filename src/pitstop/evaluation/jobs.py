@@ -11,14 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pitstop.core.ids import valid_job_id
+from pitstop.core.records import Evaluation, JobSpec, JobStatus
+from pitstop.core.states import JobState
+from pitstop.core.times import iso, parse_iso, utcnow
 from pitstop.errors import InvalidInput, NotFound
 from pitstop.evaluation.results import Results, parse_metrics, summarise
 from pitstop.evaluation.staging import model_of_job
 from pitstop.store import parse
-from pitstop.store.ids import valid_job_id
-from pitstop.store.jobs import Evaluation, JobSpec, JobStatus, JobStore, iso, job_id_for, utcnow
+from pitstop.store.jobs import JobStore, job_id_for
 from pitstop.store.layout import ModelKeys
-from pitstop.store.states import JobState
 
 S3_URL = "s3://"
 
@@ -157,7 +159,7 @@ def record_results(jobs: JobStore, results: Results) -> None:
     )
     rank = results.ranking()
     if rank is not None:
-        ended = datetime.fromisoformat((results.ended_at or "").replace("Z", "+00:00"))
+        ended = parse_iso(results.ended_at or "")
         key = jobs.layout.leaderboard_key(
             results.world, rank[0], rank[1], int(ended.timestamp() * 1000), results.job_id
         )

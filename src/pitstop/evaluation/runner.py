@@ -6,10 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pitstop.core.records import Evaluation
 from pitstop.errors import StoreError
 from pitstop.evaluation.jobs import evaluation_spec, read_results, submit_evaluation
 from pitstop.evaluation.tune import Candidate
-from pitstop.store.jobs import Evaluation, JobStore
+from pitstop.store.jobs import JobStore
 
 
 def fleet_evaluator(

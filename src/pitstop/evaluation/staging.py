@@ -12,9 +12,10 @@ import json
 
 from pitstop.action_space.edit import scale_speeds
 from pitstop.action_space.io import parse_metadata
+from pitstop.core.records import Evaluation
 from pitstop.errors import NotFound, PitstopError
 from pitstop.store.checkpoints import select_checkpoint
-from pitstop.store.jobs import Evaluation, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import ModelKeys
 from pitstop.store.objects import ObjectStore
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pitstop.core.records import Attempt
+from pitstop.core.times import parse_or_none
 from pitstop.errors import InvalidJob, StoreError
 from pitstop.store import parse
-from pitstop.store.jobs import Attempt, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import ModelKeys
 
 # attempt outcomes that mark the curve: how the attempt before a boundary ended
@@ -22,12 +24,7 @@ RESTARTS = frozenset({"crashed", "stalled", "stop_failed"})
 
 
 def _t(s: str | None) -> datetime | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_or_none(s)
 
 
 def attempt_hours(a: Attempt, now: datetime) -> float:

@@ -28,7 +28,9 @@ from typing import Any
 import structlog
 
 from pitstop import deadlines as dl
-from pitstop import events as ev
+from pitstop.core import events as ev
+from pitstop.core.ids import job_id_problem
+from pitstop.core.records import JobStatus
 from pitstop.errors import CorruptObject, NotFound, StoreError
 from pitstop.fleet.aws import FleetError, call
 from pitstop.fleet.provision import FLEET_TAG, Fleet
@@ -55,8 +57,7 @@ from pitstop.fleet.watchdog import (
     on_demand_budget,
 )
 from pitstop.store import parse
-from pitstop.store.ids import job_id_problem
-from pitstop.store.jobs import JobStatus, JobStore, policy_job
+from pitstop.store.jobs import JobStore, policy_job
 from pitstop.store.leases import Leases
 from pitstop.store.objects import ObjectStore
 

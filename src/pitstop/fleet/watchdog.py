@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pitstop.config import DEFAULT_MAX_ON_DEMAND
+from pitstop.core.states import JobState
 from pitstop.deadlines import Choice
-from pitstop.store.states import JobState
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from pitstop.core.states import JobState
+from pitstop.core.times import timestamp
 from pitstop.errors import StoreError
 from pitstop.fleet.progress import PREEMPTIONS, RESTARTS, attempt_hours, training_metrics
 from pitstop.store import listing, parse
 from pitstop.store.jobs import JobStore, job_document
-from pitstop.store.states import JobState
 
 # events drawn on the job chart as vertical markers, and the word each gets
 MARKERS = {
@@ -34,12 +35,7 @@ MARKERS = {
 
 
 def _epoch(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return timestamp(s)
 
 
 class Dashboard:

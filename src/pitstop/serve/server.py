@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
 
+from pitstop.core.ids import job_id_problem
 from pitstop.errors import InvalidInput, NotFound, PitstopError, StoreError
 from pitstop.serve.data import Dashboard, state_names
 from pitstop.serve.limits import (
@@ -53,7 +54,6 @@ from pitstop.serve.limits import (
     MAX_WORKERS,
     QUEUE_PER_WORKER,
 )
-from pitstop.store.ids import job_id_problem
 
 log = structlog.get_logger("pitstop.serve")
 

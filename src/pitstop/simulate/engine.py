@@ -35,10 +35,10 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from pitstop.core import lifecycle as lc
+from pitstop.core.states import JobState
 from pitstop.errors import UsageError
 from pitstop.simulate.traces import Trace
-from pitstop.store.states import JobState
-from pitstop.supervisor import lifecycle as lc
 
 HOUR = 3600.0
 POLICIES = ("pitstop", "restart-from-scratch", "notify-only", "on-demand")

@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
-from pitstop.store.ids import check_job_id
+from pitstop.core.ids import check_job_id
 
 CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.json")
 MODELS_ROOT = "models"

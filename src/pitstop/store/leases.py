@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pitstop.core.times import iso, utcnow
 from pitstop.errors import CorruptObject, LeaseLost, NotFound, PreconditionFailed
 from pitstop.store import parse
-from pitstop.store.jobs import iso, utcnow
 from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
 

@@ -37,12 +37,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pitstop.core.ids import job_id_problem
+from pitstop.core.states import JobState
+from pitstop.core.times import parse_or_none
 from pitstop.errors import InvalidJob, NotFound, StoreError
-from pitstop.store.ids import job_id_problem
-from pitstop.store.states import JobState
 
 if TYPE_CHECKING:
-    from pitstop.store.jobs import JobStatus, JobStore
+    from pitstop.core.records import JobStatus
+    from pitstop.store.jobs import JobStore
 
 
 def compact_time(iso_time: str | None) -> str | None:
@@ -62,12 +64,7 @@ def iso_time(compact: str | None) -> str | None:
 
 
 def _t(s: str | None) -> datetime | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_or_none(s)
 
 
 def entry_fields(status: JobStatus, name: str | None) -> dict[str, str | None]:

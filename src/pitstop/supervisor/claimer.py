@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
+from pitstop.core import events as ev
+from pitstop.core import lifecycle as lc
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
+from pitstop.core.times import iso, parse_iso
 from pitstop.errors import CorruptObject, NotFound, StoreError
 from pitstop.store.checkpoints import resume_point
-from pitstop.store.jobs import JobStatus, iso
 from pitstop.store.layout import model_prefix
 from pitstop.store.leases import Lease
-from pitstop.store.states import JobState
-from pitstop.supervisor import events as ev
-from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.claims import spread
 from pitstop.supervisor.context import Context, Current, policy_for
 
@@ -118,7 +119,7 @@ class Claimer:
         lost_at = now - timedelta(seconds=max(0.0, silent_s or 0.0))
         training = 0.0
         if last.started_at:
-            started = datetime.fromisoformat(last.started_at.replace("Z", "+00:00"))
+            started = parse_iso(last.started_at)
             training = max(0.0, (lost_at - started).total_seconds())
         checkpoint = None
         with contextlib.suppress(StoreError):

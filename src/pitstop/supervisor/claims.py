@@ -21,10 +21,11 @@ from datetime import datetime
 import structlog
 
 from pitstop import deadlines
+from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.errors import NotFound, StoreError
-from pitstop.store.jobs import JobStatus, JobStore, policy_job
+from pitstop.store.jobs import JobStore, policy_job
 from pitstop.store.leases import Leases
-from pitstop.store.states import JobState
 
 log = structlog.get_logger("pitstop.supervisor")
 

@@ -17,14 +17,15 @@ from typing import Any, Protocol
 import structlog
 
 from pitstop.config import Settings
+from pitstop.core import lifecycle as lc
+from pitstop.core.records import JobSpec
 from pitstop.evaluation.progress import EvalProgress
 from pitstop.store.checkpoints import Progress
-from pitstop.store.jobs import JobSpec, JobStore
+from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.leases import Lease, Leases
 from pitstop.store.metrics import Evidence
 from pitstop.store.objects import ObjectStore
-from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.cache import LocalCache
 from pitstop.trainers.base import Trainer
 

@@ -14,12 +14,15 @@ actions (or failed outright) is a bad tick; the runtime exits non-zero after
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any
 
 import structlog
 
 from pitstop.config import Settings
+from pitstop.core import events as ev
+from pitstop.core import lifecycle as lc
+from pitstop.core.states import TrainerStatus
+from pitstop.core.times import parse_iso
 from pitstop.errors import CorruptObject, LeaseLost, NotFound, PitstopError, StoreError
 from pitstop.evaluation.progress import read_evaluation
 from pitstop.store import metrics
@@ -27,9 +30,6 @@ from pitstop.store.checkpoints import is_initial_checkpoint, read_progress
 from pitstop.store.layout import model_prefix
 from pitstop.store.leases import Lease
 from pitstop.store.objects import ObjectStore
-from pitstop.store.states import TrainerStatus
-from pitstop.supervisor import events as ev
-from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.claimer import Claimer
 from pitstop.supervisor.claims import ClaimOrder, OnDemand
 from pitstop.supervisor.context import (
@@ -178,7 +178,7 @@ class Supervisor:
                 finished = False
         elapsed = 0.0
         if last and last.started_at:
-            started = datetime.fromisoformat(last.started_at.replace("Z", "+00:00"))
+            started = parse_iso(last.started_at)
             elapsed = max(0.0, (self.clock.wall() - started).total_seconds())
         policy = policy_for(self.settings, spec)
         run, actions = lc.resume(

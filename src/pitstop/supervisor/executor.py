@@ -17,6 +17,11 @@ from collections.abc import Callable
 
 import structlog
 
+from pitstop.core import events as ev
+from pitstop.core import lifecycle as lc
+from pitstop.core.records import Attempt, JobStatus
+from pitstop.core.states import JobState, Outcome, TrainerStatus
+from pitstop.core.times import iso
 from pitstop.errors import (
     CorruptObject,
     LeaseLost,
@@ -33,11 +38,7 @@ from pitstop.evaluation.jobs import (
 )
 from pitstop.evaluation.staging import stage
 from pitstop.store.checkpoints import clear_stale_lock, resume_point
-from pitstop.store.jobs import Attempt, JobStatus, iso
 from pitstop.store.layout import model_prefix
-from pitstop.store.states import JobState, Outcome, TrainerStatus
-from pitstop.supervisor import events as ev
-from pitstop.supervisor import lifecycle as lc
 from pitstop.supervisor.context import Context, Current, Pending
 from pitstop.supervisor.shipper import Shipper
 from pitstop.trainers.base import AttemptPlan

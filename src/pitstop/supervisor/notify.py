@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 
 from pitstop.config import Settings
-from pitstop.supervisor import events as ev
+from pitstop.core import events as ev
 
 log = structlog.get_logger("pitstop.notify")
 

@@ -17,12 +17,12 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from pitstop.config import Settings
+from pitstop.core import events as ev
 from pitstop.errors import ConfigError
 from pitstop.inbox import Inbox
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
-from pitstop.supervisor import events as ev
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.notify import SnsNotifier
 from pitstop.supervisor.spot import Imds, ImdsError, ImdsSpotSource

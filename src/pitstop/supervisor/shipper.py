@@ -10,9 +10,9 @@ from pathlib import Path
 import structlog
 
 from pitstop import __version__
+from pitstop.core import events as ev
+from pitstop.core.times import iso
 from pitstop.errors import StoreError
-from pitstop.store.jobs import iso
-from pitstop.supervisor import events as ev
 from pitstop.supervisor.context import Context, Current
 
 log = structlog.get_logger("pitstop.supervisor")

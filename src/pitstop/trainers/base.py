@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pitstop.store.jobs import JobSpec
-from pitstop.store.states import TrainerStatus
+from pitstop.core.records import JobSpec
+from pitstop.core.states import TrainerStatus
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,11 @@ from typing import Any
 import structlog
 
 from pitstop.config import Settings
+from pitstop.core.states import TrainerStatus
 from pitstop.errors import ConfigError, TrainerError
 from pitstop.store.checkpoints import resume_point
 from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
-from pitstop.store.states import TrainerStatus
 from pitstop.templates import render
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.envfile import GRAMMAR, check_env_file, s3_path_problem

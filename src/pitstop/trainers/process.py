@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from pitstop.core.states import TrainerStatus
 from pitstop.errors import TrainerError
-from pitstop.store.states import TrainerStatus
 
 KILL_WAIT_S = 5.0
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pitstop.store.states import TrainerStatus
+from pitstop.core.states import TrainerStatus
 from pitstop.trainers.base import TOKEN_VARIABLE, AttemptPlan
 from pitstop.trainers.process import ProcessGroup, find_groups, stop_group
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pitstop.store.jobs import Simulation
+from pitstop.core.records import Simulation
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.processes import ProcessTrainer
 

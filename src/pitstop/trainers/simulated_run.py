@@ -40,8 +40,8 @@ import sys
 import time
 from typing import Any
 
+from pitstop.core.records import Evaluation, Fault, Simulation
 from pitstop.errors import PitstopError, StoreError
-from pitstop.store.jobs import Evaluation, Fault, Simulation
 from pitstop.store.layout import ModelKeys, checkpoint_name, checkpoint_number
 from pitstop.store.objects import S3Store
 

@@ -55,14 +55,14 @@ upload while S3 was unreachable either).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pitstop.store.states import COUNTED, JobState, Outcome, TrainerStatus
-from pitstop.supervisor import events as ev
+from pitstop.core import events as ev
+from pitstop.core.states import COUNTED, JobState, Outcome, TrainerStatus
+from pitstop.core.times import seconds_between
 
 if TYPE_CHECKING:  # only the shape: take() edits a copy the caller read
-    from pitstop.store.jobs import Attempt, JobStatus
+    from pitstop.core.records import Attempt, JobStatus
 
 __all__ = ["COUNTED", "Outcome", "TrainerStatus"]  # re-exported: the lifecycle's vocabulary
 
@@ -664,18 +664,6 @@ def take(status: JobStatus, claim: Claim) -> JobStatus | None:
     return status
 
 
-def _seconds(since: str | None, until: str | None) -> float:
-    """Seconds between two ISO times of the records (0 when either is unknown)."""
-    if not since or not until:
-        return 0.0
-    try:
-        a = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(until.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    return max(0.0, (b - a).total_seconds())
-
-
 def add_attempt(status: JobStatus, attempt: Attempt) -> JobStatus:
     """``StartAttempt``'s change to ``state.json``: record ``attempt`` once (a retry after a
     lost reply keeps the first record), and close every earlier attempt still open.
@@ -692,7 +680,9 @@ def add_attempt(status: JobStatus, attempt: Attempt) -> JobStatus:
         if a.ended_at is None:
             a.ended_at = attempt.started_at
             a.outcome = Outcome.INTERRUPTED.value
-            a.training_s = round(max(a.training_s, _seconds(a.started_at, attempt.started_at)), 3)
+            a.training_s = round(
+                max(a.training_s, seconds_between(a.started_at, attempt.started_at)), 3
+            )
     status.attempts.append(attempt)
     return status
 
