@@ -40,6 +40,7 @@ from pitstop.errors import (
 )
 from pitstop.store import parse
 from pitstop.store.layout import CUSTOM_FILES, Layout
+from pitstop.store.listing_entry import entry_fields
 from pitstop.store.objects import ObjectStore
 
 MAX_UPDATE_RETRIES = 20
@@ -334,8 +335,6 @@ class JobStore:
 
     # -- the listing (store/listing.py) ----------------------------------------------------
     def _listing_key(self, status: JobStatus) -> str:
-        from pitstop.store.listing import entry_fields
-
         name = status.name
         if name is None:
             try:

@@ -2,9 +2,10 @@
 
 ``pitstop jobs``, the dashboard and the client read the queue from one listing of
 ``index/jobs/`` (one request per 1,000 jobs) instead of one ``state.json`` per job. The key
-of a job is ``index/jobs/JOB_ID/REV~STATE~CREATED~...~NAME~REASON`` (``store/layout.py``
-encodes and parses it), written by ``JobStore`` after every write of ``state.json``, in
-the same place that keeps the claim index: new key first, then the old one deleted.
+of a job is ``index/jobs/JOB_ID/REV~STATE~CREATED~...~NAME~REASON`` (``listing_entry.py``
+says what it carries, ``store/layout.py`` encodes and parses it), written by ``JobStore``
+after every write of ``state.json``, in the same place that keeps the claim index: new key
+first, then the old one deleted.
 
 ``state.json`` stays the truth; the listing is a hint that heals itself:
 
@@ -34,68 +35,16 @@ import contextlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.core.ids import job_id_problem
 from pitstop.core.states import JobState
-from pitstop.core.times import parse_or_none
 from pitstop.errors import InvalidJob, NotFound, StoreError
+from pitstop.store.listing_entry import entry_fields, iso_time
 
 if TYPE_CHECKING:
     from pitstop.core.records import JobStatus
     from pitstop.store.jobs import JobStore
-
-
-def compact_time(iso_time: str | None) -> str | None:
-    """``2026-11-22T06:21:45.123Z`` -> ``20261122T062145123Z`` (sorts the same, shorter)."""
-    if not iso_time:
-        return None
-    return "".join(c for c in iso_time if c.isalnum())
-
-
-def iso_time(compact: str | None) -> str | None:
-    """The inverse of ``compact_time`` (None for anything else)."""
-    if not compact or len(compact) < 16 or compact[8] != "T":
-        return None
-    d, t = compact[:8], compact[9:].rstrip("Z")
-    frac = f".{t[6:]}" if len(t) > 6 else ""
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}T{t[:2]}:{t[2:4]}:{t[4:6]}{frac}Z"
-
-
-def _t(s: str | None) -> datetime | None:
-    return parse_or_none(s)
-
-
-def entry_fields(status: JobStatus, name: str | None) -> dict[str, str | None]:
-    """What the listing key of ``status`` carries (``layout.LISTING_FIELDS``)."""
-    last = status.attempts[-1] if status.attempts else None
-    running_since = None
-    if last is not None and last.ended_at is None and status.state.is_active():
-        running_since = compact_time(last.started_at)
-    ended_s = 0.0
-    for a in status.attempts:
-        start, end = _t(a.started_at), _t(a.ended_at)
-        if start is not None and end is not None:
-            ended_s += max(0.0, (end - start).total_seconds())
-    return {
-        "state": status.state.value,
-        "created": compact_time(status.created_at),
-        "updated": compact_time(status.updated_at),
-        "attempts": str(len(status.attempts)),
-        "restarts": str(status.restarts),
-        "instance_id": status.instance_id,
-        "last_checkpoint": last.last_checkpoint if last else None,
-        "running_since": running_since,
-        "ended_s": f"{ended_s:.0f}",
-        "cancel_requested": "1" if status.cancel_requested else None,
-        "truncated": None,
-        "name": name,
-        "reason": status.reason,
-        "deadline": compact_time(status.deadline),
-        "max_hours": f"{status.max_hours:g}" if status.max_hours is not None else None,
-        "training_s": f"{status.training_s:.0f}",
-    }
 
 
 def _float(v: str | None) -> float | None:
