@@ -374,7 +374,7 @@ class JobStore:
         key = self.layout.state(job_id)
         head = self.store.head(key)
         if head is not None:
-            self.store.copy(key, f"{key}.corrupt-{utcnow():%Y%m%dT%H%M%S%fZ}")
+            self.store.copy(key, self.layout.state_set_aside(job_id, utcnow()))
         status.updated_at = iso(utcnow())
         if head is None:
             self.store.put(key, _dump(status), if_none_match=True, content_type="application/json")
@@ -458,7 +458,7 @@ class JobStore:
         return out
 
     def put_log(self, job_id: str, name: str, body: bytes) -> None:
-        self.store.put(self.layout.logs(job_id) + name, body, content_type="text/plain")
+        self.store.put(self.layout.log(job_id, name), body, content_type="text/plain")
 
     def logs(self, job_id: str) -> Iterable[str]:
         return [i.key for i in self.store.list(self.layout.logs(job_id))]

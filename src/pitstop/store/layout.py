@@ -6,6 +6,7 @@ DESIGN.md's layout::
     jobs/JOB_ID/spec.json              immutable job spec
     jobs/JOB_ID/custom_files/          reward_function.py, model_metadata.json, hyperparameters.json
     jobs/JOB_ID/state.json             current state (If-Match on its ETag)
+    jobs/JOB_ID/state.json.corrupt-TIME  an unreadable state.json, set aside
     jobs/JOB_ID/lease.json             owner and renewal (If-None-Match: * to create)
     jobs/JOB_ID/events/...             one object per event
     jobs/JOB_ID/logs/...               trainer and supervisor logs
@@ -17,9 +18,16 @@ DESIGN.md's layout::
     index/jobs/JOB_ID/REV~FIELDS...    the listing: what ``pitstop jobs`` shows (a hint)
     scripts/run.sh                     optional run-script override
     defaults/                          model_metadata.json / hyperparameters.json defaults
+    doctor/NODE.probe                  written and deleted by ``pitstop doctor``
+    image-builder/logs/PIPELINE/...    AWSTOE logs of image builds
+    image-builder/wheels/DIGEST/NAME   the pitstop wheel an image installs
 
 Each attempt trains into ``models/JOB_ID/attempt-N`` at the bucket root (DRfC's
-``DR_LOCAL_S3_MODEL_PREFIX``).
+``DR_LOCAL_S3_MODEL_PREFIX``); ``ModelKeys`` names what a trainer writes there
+(REFERENCE.md section 1).
+
+Every other module builds and parses keys through this one (``tests/store/test_key_formats.py``
+fails on a key format written anywhere else).
 
 Every key built for a job checks its id against the job-id grammar (``store/ids.py``), so a
 bad id can never name an object; the ``parse_*`` functions take ids out of keys (raw: the
@@ -31,7 +39,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
@@ -39,6 +47,10 @@ from pitstop.core.ids import check_job_id
 
 CUSTOM_FILES = ("reward_function.py", "model_metadata.json", "hyperparameters.json")
 MODELS_ROOT = "models"
+MODELS_DIR = MODELS_ROOT + "/"  # every model prefix starts so (an IAM resource, a listing)
+_MODEL_PREFIX = re.compile(r"\Amodels/([^/]+)/attempt-([0-9]{1,9})\Z")
+_LOG_NAME = re.compile(r"\Aattempt-([0-9]+)/([A-Za-z0-9._-]+)\Z")  # what a client may ask for
+_STAMP = "%Y%m%dT%H%M%S%fZ"  # event keys and set-aside copies: listing order is time order
 _SCRIPT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _CLAIM_NAME = re.compile(r"\A([01])-([0-9TZ]*)-(.+)\Z", re.DOTALL)
 _REVISION = re.compile(r"[0-9]{1,10}")  # a listing key's revision: written as %010d
@@ -132,6 +144,16 @@ class Layout:
 
     def _k(self, *parts: str) -> str:
         return "/".join((self.prefix, *parts))
+
+    @property
+    def root(self) -> str:
+        """``PREFIX/``: every object of pitstop's (the models aside, under ``models/``)."""
+        return self.prefix + "/"
+
+    @property
+    def index(self) -> str:
+        """``index/``: the claim, terminal and listing indexes (hints, rebuilt from jobs/)."""
+        return self._k("index") + "/"
 
     # queue
     @property
@@ -262,6 +284,13 @@ class Layout:
     def leaderboards(self) -> str:
         return self._k("leaderboard") + "/"
 
+    def parse_leaderboard_dir(self, key: str) -> str | None:
+        """``leaderboard/WORLD/`` (a listing's common prefix) -> ``WORLD``; None otherwise."""
+        if not key.startswith(self.leaderboards) or not key.endswith("/"):
+            return None
+        name = key[len(self.leaderboards) : -1]
+        return name if name and "/" not in name else None
+
     def leaderboard(self, world: str) -> str:
         if not _WORLD.match(world):
             raise ValueError(f"not a world name: {world!r}")
@@ -298,6 +327,51 @@ class Layout:
     def defaults(self, name: str) -> str:
         return self._k("defaults", name)
 
+    def doctor_probe(self, node: str) -> str:
+        """``doctor/NODE.probe``: what ``pitstop doctor`` writes and deletes again."""
+        if not node or "/" in node:
+            raise ValueError(f"not a host name: {node!r}")
+        return self._k("doctor", f"{node}.probe")
+
+    def parse_doctor_probe(self, key: str) -> str | None:
+        """``doctor/NODE.probe`` -> ``NODE``; None for any other key."""
+        head = self._k("doctor") + "/"
+        if not key.startswith(head) or not key.endswith(".probe"):
+            return None
+        node = key[len(head) : -len(".probe")]
+        return node if node and "/" not in node else None
+
+    def image_logs(self, pipeline: str) -> str:
+        """``image-builder/logs/PIPELINE``: Image Builder's S3 log prefix for a pipeline (no
+        trailing ``/``: Image Builder adds its own names under it)."""
+        if not pipeline or "/" in pipeline:
+            raise ValueError(f"not a pipeline name: {pipeline!r}")
+        return self._k("image-builder", "logs", pipeline)
+
+    def parse_image_logs(self, key: str) -> str | None:
+        """A key in (or the prefix of) ``image-builder/logs/PIPELINE`` -> ``PIPELINE``."""
+        head = self._k("image-builder", "logs") + "/"
+        if not key.startswith(head):
+            return None
+        pipeline = key[len(head) :].partition("/")[0]
+        return pipeline or None
+
+    def wheel(self, digest: str, name: str) -> str:
+        """``image-builder/wheels/DIGEST/NAME``: the content hash in the key pins the wheel."""
+        if not digest or "/" in digest or not name.endswith(".whl") or "/" in name:
+            raise ValueError(f"not a wheel digest and file name: {digest!r}, {name!r}")
+        return self._k("image-builder", "wheels", digest, name)
+
+    def parse_wheel(self, key: str) -> tuple[str, str] | None:
+        """``image-builder/wheels/DIGEST/NAME`` -> ``(DIGEST, NAME)``; None otherwise."""
+        head = self._k("image-builder", "wheels") + "/"
+        if not key.startswith(head):
+            return None
+        parts = key[len(head) :].split("/")
+        if len(parts) != 2 or not parts[0] or not parts[1].endswith(".whl"):
+            return None
+        return parts[0], parts[1]
+
     @property
     def scripts(self) -> str:
         """Run scripts: written by whoever administers the bucket, never by trainers."""
@@ -325,6 +399,22 @@ class Layout:
     def state(self, job_id: str) -> str:
         return self.job(job_id) + "state.json"
 
+    def state_set_aside(self, job_id: str, at: datetime) -> str:
+        """``state.json.corrupt-TIME``: where an unreadable ``state.json`` is copied before it
+        is replaced (one per replacement: the time names it)."""
+        return f"{self.state(job_id)}.corrupt-{at:{_STAMP}}"
+
+    def parse_state_set_aside(self, key: str) -> tuple[str, datetime] | None:
+        """``jobs/JOB_ID/state.json.corrupt-TIME`` -> ``(JOB_ID, TIME)`` (id unchecked)."""
+        head, marker, stamp = key.rpartition("/state.json.corrupt-")
+        job_id = self.parse_job_dir(head + "/") if marker else None
+        if job_id is None:
+            return None
+        try:
+            return job_id, datetime.strptime(stamp, _STAMP)
+        except ValueError:
+            return None
+
     def lease(self, job_id: str) -> str:
         return self.job(job_id) + "lease.json"
 
@@ -332,14 +422,14 @@ class Layout:
         return self.job(job_id) + "custom_files/"
 
     def custom_file(self, job_id: str, name: str) -> str:
-        return self.custom_files(job_id) + name
+        return custom_file_key(self.custom_files(job_id), name)
 
     def events(self, job_id: str) -> str:
         return self.job(job_id) + "events/"
 
     def event(self, job_id: str, at: datetime, token: str) -> str:
         """``events/TIME-TOKEN.json``: listing order is time order; the same token, the same key."""
-        return f"{self.events(job_id)}{at:%Y%m%dT%H%M%S%fZ}-{token}.json"
+        return f"{self.events(job_id)}{at:{_STAMP}}-{token}.json"
 
     @staticmethod
     def event_time(key: str) -> str:
@@ -347,13 +437,24 @@ class Layout:
         still placed in time."""
         name = key.rsplit("/", 1)[-1]
         try:
-            at = datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ")
+            at = datetime.strptime(name.split("-", 1)[0], _STAMP)
         except ValueError:
             return ""
         return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
     def logs(self, job_id: str) -> str:
         return self.job(job_id) + "logs/"
+
+    def log(self, job_id: str, name: str) -> str:
+        """``logs/NAME``: one shipped log (``NAME`` as ``log_name`` makes it)."""
+        if not name or name.startswith("/"):
+            raise ValueError(f"not a log name: {name!r}")
+        return self.logs(job_id) + name
+
+    def parse_log(self, job_id: str, key: str) -> str | None:
+        """A key under ``job_id``'s ``logs/`` -> its name there; None for any other key."""
+        prefix = self.logs(job_id)
+        return key[len(prefix) :] if key.startswith(prefix) and len(key) > len(prefix) else None
 
     @staticmethod
     def log_name(attempt: int, filename: str) -> str:
@@ -376,6 +477,13 @@ class Layout:
         m = re.search(r"(?:^|/)attempt-(\d+)/([^/]+)$", name)
         return (int(m.group(1)), m.group(2)) if m else None
 
+    @staticmethod
+    def parse_exact_log_name(name: str) -> tuple[int, str] | None:
+        """Like ``parse_log_name`` for a name alone, with a plain file name
+        (``[A-Za-z0-9._-]``): the only log names a client (``/api/jobs/ID/log``) may ask for."""
+        m = _LOG_NAME.match(name)
+        return (int(m.group(1)), m.group(2)) if m else None
+
     def instance(self, instance_id: str) -> str:
         return self._k("instances", f"{instance_id}.json")
 
@@ -394,6 +502,43 @@ def model_prefix(job_id: str, attempt: int) -> str:
     return f"{MODELS_ROOT}/{_id(job_id)}/attempt-{int(attempt)}"
 
 
+class ModelPrefix(NamedTuple):
+    """``models/JOB_ID/attempt-N``, parsed (``job_id`` raw)."""
+
+    job_id: str
+    attempt: int
+
+
+def parse_model_prefix(prefix: str) -> ModelPrefix | None:
+    """``models/JOB_ID/attempt-N`` (``model_prefix``'s form) -> its parts; None for any other
+    prefix (a pretrained model from elsewhere, a prefix given by hand)."""
+    m = _MODEL_PREFIX.match(prefix)
+    return ModelPrefix(m.group(1), int(m.group(2))) if m else None
+
+
+def model_prefix_pattern(job_id: str) -> str:
+    """``models/JOB_ID/attempt-N``, with a literal ``N``: how a listing names every attempt's
+    prefix at once (shown, never written; ``job_id`` as read, not checked)."""
+    return f"{MODELS_ROOT}/{job_id}/attempt-N"
+
+
+def custom_file_key(custom_files_prefix: str, name: str) -> str:
+    """One custom file (``reward_function.py``...) in a custom-files prefix (``Layout.custom_files``,
+    as DRfC's ``DR_LOCAL_S3_CUSTOM_FILES_PREFIX`` holds it: with or without its ``/``)."""
+    if not name or "/" in name:
+        raise ValueError(f"not a custom file name: {name!r}")
+    if custom_files_prefix and not custom_files_prefix.endswith("/"):
+        custom_files_prefix += "/"
+    return custom_files_prefix + name
+
+
+def custom_file_name(custom_files_prefix: str, key: str) -> str | None:
+    """A key directly in a custom-files prefix -> the file's name; None for any other key."""
+    head = custom_files_prefix.rstrip("/") + "/" if custom_files_prefix else ""
+    name = key[len(head) :] if key.startswith(head) else ""
+    return name if name and "/" not in name else None
+
+
 @dataclass(frozen=True)
 class ModelKeys:
     """Objects a DeepRacer trainer writes under one model prefix (REFERENCE.md section 1)."""
@@ -406,6 +551,24 @@ class ModelKeys:
     @property
     def model_dir(self) -> str:
         return self._k("model") + "/"
+
+    def model_file(self, name: str) -> str:
+        """``model/NAME``: a checkpoint file, ``model_N.pb``, a marker..."""
+        if not name or "/" in name:
+            raise ValueError(f"not a file name in model/: {name!r}")
+        return self._k("model", name)
+
+    def parse_model_file(self, key: str) -> str | None:
+        """``PREFIX/model/NAME`` -> ``NAME``; None for any other key."""
+        name = key[len(self.model_dir) :] if key.startswith(self.model_dir) else ""
+        return name if name and "/" not in name else None
+
+    def relative(self, key: str) -> str | None:
+        """A key under the prefix -> its path there (``model/.coach_checkpoint``): the same
+        layout as a model directory on disk (the DRoA import layout); None outside it."""
+        head = self._k("")
+        rel = key[len(head) :] if key.startswith(head) else ""
+        return rel or None
 
     @property
     def markers(self) -> str:
@@ -437,8 +600,27 @@ class ModelKeys:
         return self._k("model", "model_metadata.json")
 
     @property
+    def metrics_dir(self) -> str:
+        return self._k("metrics") + "/"
+
+    @property
     def metrics(self) -> str:
-        return self._k("metrics", "TrainingMetrics.json")
+        """Worker 0's ``metrics/TrainingMetrics.json``."""
+        return self.training_metrics(0)
+
+    def training_metrics(self, worker: int) -> str:
+        """``metrics/TrainingMetrics.json`` (worker 0), ``TrainingMetrics_<idx>.json`` (the
+        other rollout workers, REFERENCE.md: multiple workers)."""
+        w = int(worker)
+        if w < 0:
+            raise ValueError(f"not a worker index: {worker!r}")
+        suffix = f"_{w}" if w else ""
+        return f"{self.metrics_dir}TrainingMetrics{suffix}.json"
+
+    def parse_training_metrics(self, key: str) -> int | None:
+        """A training-metrics key of this prefix -> the worker index; None for other keys."""
+        m = _TRAINING_METRICS.match(key[len(self.metrics_dir) :])
+        return int(m.group(1) or 0) if m and key.startswith(self.metrics_dir) else None
 
     @property
     def reward_function(self) -> str:
@@ -460,16 +642,26 @@ class ModelKeys:
         return self._k("metrics", "evaluation") + "/"
 
     def evaluation_metrics(self, epoch_ms: int) -> str:
-        return f"{self.evaluation_dir}evaluation-{int(epoch_ms)}.json"
+        """``evaluation-YYYYmmddHHMMSS.json`` (14 digits, as DRfC's ``prepare-config.py``
+        names it; UTC here) of an evaluation started at ``epoch_ms``."""
+        at = datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc)
+        return f"{self.evaluation_dir}evaluation-{at:%Y%m%d%H%M%S}.json"
+
+    def parse_evaluation_metrics(self, key: str) -> str | None:
+        """A JSON file directly in ``metrics/evaluation/`` -> its name; None for other keys.
+        Any ``.json`` name is taken: simapp versions (and pitstop's simulated trainer before
+        it followed DRfC's 14 digits) name the file differently."""
+        name = key[len(self.evaluation_dir) :] if key.startswith(self.evaluation_dir) else ""
+        return name if name.endswith(".json") and "/" not in name else None
 
     def checkpoint_files(self, name: str) -> list[str]:
         """Every object that makes checkpoint ``name`` (e.g. ``12_Step-3400.ckpt``) complete."""
         n = checkpoint_number(name)
         return [
-            self._k("model", f"{name}.index"),
-            self._k("model", f"{name}.meta"),
-            self._k("model", f"{name}.data-00000-of-00001"),
-            self._k("model", f"model_{n}.pb"),
+            self.model_file(f"{name}.index"),
+            self.model_file(f"{name}.meta"),
+            self.model_file(f"{name}.data-00000-of-00001"),
+            self.model_file(f"model_{n}.pb"),
         ]
 
 
@@ -485,6 +677,7 @@ def checkpoint_number(name: str) -> int:
     return int(head)
 
 
+_TRAINING_METRICS = re.compile(r"\ATrainingMetrics(?:_([0-9]{1,4}))?\.json\Z")
 _CKPT_INDEX = re.compile(r"^(\d+)_Step-(\d+)\.ckpt\.index$")
 
 
