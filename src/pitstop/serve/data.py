@@ -179,9 +179,10 @@ class Dashboard:
         }
 
     def logs(self, job_id: str) -> list[dict[str, Any]]:
-        prefix = self.jobs.layout.logs(job_id)
+        layout = self.jobs.layout
         return [
-            {"name": i.key[len(prefix) :], "size": i.size} for i in self.jobs.store.list(prefix)
+            {"name": layout.parse_log(job_id, i.key), "size": i.size}
+            for i in self.jobs.store.list(layout.logs(job_id))
         ]
 
     def log_tail(
@@ -189,10 +190,8 @@ class Dashboard:
     ) -> dict[str, Any]:
         """``/api/jobs/ID/log``: the text of log ``name`` after byte ``offset`` (its last
         ``limit`` bytes at most). One listing; the object is read only when it grew."""
-        prefix = self.jobs.layout.logs(job_id)
-        size = next(
-            (i.size for i in self.jobs.store.list(prefix + name) if i.key == prefix + name), None
-        )
+        key = self.jobs.layout.log(job_id, name)
+        size = next((i.size for i in self.jobs.store.list(key) if i.key == key), None)
         if size is None:
             return {"name": name, "size": 0, "offset": 0, "text": "", "missing": True}
         if size <= offset:
@@ -205,7 +204,7 @@ class Dashboard:
                 "text": "",
                 "reset": size < offset,
             }
-        body = self.jobs.store.get(prefix + name).body
+        body = self.jobs.store.get(key).body
         start = max(offset, len(body) - limit)
         return {
             "name": name,

@@ -54,6 +54,7 @@ from pitstop.serve.limits import (
     MAX_WORKERS,
     QUEUE_PER_WORKER,
 )
+from pitstop.store.layout import Layout
 
 log = structlog.get_logger("pitstop.serve")
 
@@ -378,7 +379,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, page, "text/html; charset=utf-8")
             elif m.group(2) == "/log":
                 name = (query.get("name") or [""])[0]
-                if not re.fullmatch(r"attempt-\d+/[A-Za-z0-9._-]+", name):
+                if Layout.parse_exact_log_name(name) is None:
                     raise HttpError(400, f"log name {name!r}: expected attempt-N/FILE")
                 try:
                     offset = int((query.get("offset") or ["0"])[0])
