@@ -103,9 +103,10 @@ class Model:
 
 def worlds(jobs: JobStore) -> list[str]:
     """Worlds with a board."""
-    return [
-        p.rstrip("/").rsplit("/", 1)[-1] for p in jobs.store.list_dirs(jobs.layout.leaderboards)
-    ]
+    listed = (
+        jobs.layout.parse_leaderboard_dir(p) for p in jobs.store.list_dirs(jobs.layout.leaderboards)
+    )
+    return [world for world in listed if world is not None]
 
 
 def models(jobs: JobStore) -> list[Model]:

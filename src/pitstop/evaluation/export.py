@@ -27,12 +27,24 @@ def _files(store: ObjectStore, prefix: str, which: str) -> tuple[str, dict[str, 
     """(checkpoint name, {file name in model/: body}) for the chosen checkpoint."""
     name = select_checkpoint(store, prefix, which)
     keys = ModelKeys(prefix)
-    files = {k.rsplit("/", 1)[-1]: store.get(k).body for k in keys.checkpoint_files(name)}
+    files = {_name(keys, k): store.get(k).body for k in keys.checkpoint_files(name)}
     try:
         files["model_metadata.json"] = store.get(keys.metadata).body
     except NotFound:
         raise NotFound(f"{prefix}: no model/model_metadata.json", key=keys.metadata) from None
     return name, files
+
+
+def _name(keys: ModelKeys, key: str) -> str:
+    name = keys.parse_model_file(key)
+    assert name is not None  # checkpoint_files names files in model/
+    return name
+
+
+def _rel(keys: ModelKeys, key: str) -> str:
+    rel = keys.relative(key)
+    assert rel is not None  # a key of keys' own prefix
+    return rel
 
 
 def car_tarball(store: ObjectStore, prefix: str, which: str, out: Path) -> tuple[str, list[str]]:
@@ -70,20 +82,16 @@ def droa_layout(store: ObjectStore, prefix: str, which: str, out: Path) -> tuple
     name, files = _files(store, prefix, which)
     keys = ModelKeys(prefix)
     entry = {"name": name, "avg_eval_metric": 0.0, "time_stamp": 0.0}
-    written: dict[str, bytes] = {f"model/{k}": v for k, v in files.items()}
-    written["model/.coach_checkpoint"] = f"{name}\n".encode()
-    written["model/deepracer_checkpoints.json"] = json.dumps(
+    written = {_rel(keys, keys.model_file(k)): v for k, v in files.items()}
+    written[_rel(keys, keys.coach_checkpoint)] = f"{name}\n".encode()
+    written[_rel(keys, keys.checkpoints_json)] = json.dumps(
         {"last_checkpoint": entry, "best_checkpoint": entry}
     ).encode()
-    for rel, key in (
-        ("reward_function.py", keys.reward_function),
-        ("ip/hyperparameters.json", keys.ip("hyperparameters.json")),
-        ("training_params.yaml", keys.training_params),
-    ):
+    for key in (keys.reward_function, keys.ip("hyperparameters.json"), keys.training_params):
         try:
-            written[rel] = store.get(key).body
+            written[_rel(keys, key)] = store.get(key).body
         except NotFound:
-            if rel == "reward_function.py":
+            if key == keys.reward_function:
                 raise NotFound(f"{prefix}: no reward_function.py", key=key) from None
     if out.exists() and any(out.iterdir()):
         raise InvalidInput(f"{out}: not empty; export into a new directory")

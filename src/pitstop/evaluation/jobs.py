@@ -124,7 +124,7 @@ def collect_results(jobs: JobStore, spec: JobSpec, status: JobStatus, now: datet
         raise NotFound(f"job {spec.id} has no attempt")
     keys = ModelKeys(status.attempts[-1].model_prefix)
     files = sorted(
-        (i for i in jobs.store.list(keys.evaluation_dir) if i.key.endswith(".json")),
+        (i for i in jobs.store.list(keys.evaluation_dir) if keys.parse_evaluation_metrics(i.key)),
         key=lambda i: (i.last_modified, i.key),
     )
     if not files:

@@ -30,7 +30,7 @@ def read_evaluation(store: ObjectStore, prefix: str, known: EvalProgress | None)
     """Raises ``StoreError`` when S3 cannot be read (the caller treats it as unknown)."""
     keys = ModelKeys(prefix)
     page = store.list_page(keys.evaluation_dir)
-    files = [i for i in page.items if i.key.endswith(".json")]
+    files = [i for i in page.items if keys.parse_evaluation_metrics(i.key)]
     if not files:
         return EvalProgress(0, None, None)
     newest = max(files, key=lambda i: (i.last_modified, i.key))
