@@ -1,14 +1,77 @@
-"""Options and helpers shared by the commands that talk to S3."""
+"""Options and helpers shared by the command modules.
+
+A command is declared with :func:`command` and a list of :func:`opt` rows (table-driven:
+one row per option, in ``--help`` order); the settings flags (``--config``, ``--bucket``)
+and ``--json`` are added after them unless the command says otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pitstop.cli.output import add_json_flag
 from pitstop.config import Settings, load_settings
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
+
+Option = tuple[tuple[str, ...], dict[str, Any]]
+Sub = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def opt(*flags: str, **kwargs: Any) -> Option:
+    """One row of a command's option table: ``add_argument``'s arguments."""
+    return flags, kwargs
+
+
+FLAG = {"action": "store_true"}  # opt("--x", **FLAG, help=...)
+
+
+def command(
+    sub: Sub,
+    name: str,
+    func: Callable[[Any], int] | None,
+    help: str,
+    description: str,
+    options: Iterable[Option] = (),
+    *,
+    settings: bool = True,
+    json: bool = True,
+    **parser_kwargs: Any,
+) -> argparse.ArgumentParser:
+    """Add command ``name`` with its options (then the settings flags and ``--json``)."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=description, **parser_kwargs
+    )
+    add_options(p, options)
+    if settings:
+        add_settings_flags(p)
+    if json:
+        add_json_flag(p)
+    if func is not None:
+        p.set_defaults(func=func)
+    return p
+
+
+def add_options(p: argparse.ArgumentParser, options: Iterable[Option]) -> None:
+    for flags, kwargs in options:
+        p.add_argument(*flags, **kwargs)
+
+
+def group(sub: Sub, name: str, help: str, description: str, dest: str) -> Sub:
+    """A command group (``pitstop fleet ...``): a bare group prints its help (exit 2)."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(group_parser=p)
+    cmds: Sub = p.add_subparsers(dest=dest, metavar="COMMAND", parser_class=type(p))
+    return cmds
+
+
+def commands_of(sub: Sub, name: str) -> Sub:
+    """The sub-command table of group ``name`` (for a module that adds commands to it)."""
+    parser = sub.choices[name]
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def positive(kind: type, what: str, minimum: float = 0) -> Any:
@@ -26,6 +89,39 @@ def positive(kind: type, what: str, minimum: float = 0) -> Any:
     return parse
 
 
+def bounded(kind: type, what: str, lo: float, hi: float) -> Any:
+    """An argparse ``type``: a number of ``kind`` in [lo, hi] (NaN and infinity refused)."""
+
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if not lo <= v <= hi:  # False for NaN
+            raise argparse.ArgumentTypeError(
+                f"{what} must be between {lo:g} and {hi:g}, got {text}"
+            )
+        return v
+
+    return parse
+
+
+def numbers(shape: str, sep: str, count: int | None = None) -> Callable[[str], Any]:
+    """An argparse ``type`` for numbers joined by ``sep``: ``count`` of them as a tuple
+    (``15:2.5``), or any number as a list (``-30,0,30``); ``shape`` names them in errors."""
+
+    def parse(text: str) -> Any:
+        try:
+            values = [float(x) for x in text.split(sep) if count or x.strip()]
+            if count is not None and len(values) != count:
+                raise ValueError
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {shape}, got {text!r}") from None
+        return tuple(values) if count else values
+
+    return parse
+
+
 def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -34,6 +130,20 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
         "PITSTOP_* environment variables override it",
     )
     p.add_argument("--bucket", help="S3 bucket (overrides the settings file)")
+
+
+AWS_OPTIONS = [
+    opt("--name", default="pitstop", help="fleet name: launch template, group and tags (default: pitstop)"),
+    opt("--endpoint-url", metavar="URL", help="AWS endpoint for EC2/Auto Scaling/IAM/SSM (tests, LocalStack)"),
+]  # fmt: skip
+
+
+def fleet_from(args: Any, settings: Settings | None = None) -> Any:
+    """The fleet named by ``--name``, through ``--endpoint-url`` when given."""
+    from pitstop.fleet.options import open_fleet
+
+    settings = settings_from(args) if settings is None else settings
+    return open_fleet(settings.region, args.name, args.endpoint_url)
 
 
 def read_input(path: str) -> tuple[str, str]:
@@ -55,3 +165,13 @@ def settings_from(args: Any, **overrides: Any) -> Settings:
 
 def job_store(settings: Settings) -> JobStore:
     return JobStore(S3Store.from_settings(settings), Layout(settings.prefix))
+
+
+def jobs_from(args: Any) -> JobStore:
+    """The job store of the settings the command was given."""
+    return job_store(settings_from(args))
+
+
+def values(args: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The parsed values of ``names`` (argparse dests), to pass on as keyword arguments."""
+    return {n: getattr(args, n) for n in names}

@@ -40,6 +40,7 @@ GROUPS = (
     "reward",
     "image",
     "fleet",
+    "ssh",  # fleet ssh | exec
     "simulate",
     "plan",
     "sweep",

@@ -6,6 +6,10 @@
   states are coloured; piped, they are plain and never cut, so scripts see stable text.
   ``NO_COLOR`` (any value) or ``TERM=dumb`` turns colour off (https://no-color.org).
 - Progress on long work goes to stderr, on a terminal only (:func:`progress`).
+
+Every command prints its result through :func:`show`: the JSON document with ``--json``,
+else its human rendering (lines, :class:`Table` s, or a function that prints); no command
+tests ``--json`` itself (:func:`wants_json` for the few that print differently around it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 ELLIPSIS = "…"
@@ -130,6 +135,47 @@ def print_table(
     out.write(text + "\n")
 
 
+@dataclass
+class Table:
+    """A table to print in :func:`show` (``empty``: the line printed instead of no rows)."""
+
+    headers: Sequence[str]
+    rows: Iterable[Sequence[object]]
+    empty: str | None = None
+    styles: Mapping[int, Style] | None = None
+
+    def print(self) -> None:
+        rows = list(self.rows)
+        if not rows and self.empty is not None:
+            print(self.empty)
+        else:
+            print_table(self.headers, rows, styles=self.styles)
+
+
+Part = str | Table | Callable[[], object] | None
+
+
+def wants_json(args: Any) -> bool:
+    """Whether the command was asked for one JSON document (``--json``)."""
+    return bool(getattr(args, "json", False))
+
+
+def show(args: Any, doc: Any, *human: Part) -> None:
+    """The one way a command prints its result: ``doc`` as JSON with ``--json``, else each
+    of ``human`` in turn: a line, a :class:`Table`, or a function that prints (None: skipped).
+    """
+    if wants_json(args):
+        print_json(doc)
+        return
+    for part in human:
+        if isinstance(part, Table):
+            part.print()
+        elif isinstance(part, str):
+            print(part)
+        elif part is not None:
+            part()
+
+
 def table_or_json(
     as_json: bool,
     doc: Any,
@@ -139,16 +185,13 @@ def table_or_json(
     empty: str | None = None,
     styles: Mapping[int, Style] | None = None,
 ) -> None:
-    """The one way a command prints data: ``doc`` as JSON with ``--json``, else the table
-    (or ``empty`` when it has no rows and ``empty`` is given)."""
-    if as_json:
-        print_json(doc)
-        return
-    rows = list(rows)
-    if not rows and empty is not None:
-        print(empty)
-        return
-    print_table(headers, rows, styles=styles)
+    """``doc`` as JSON when ``as_json``, else the table (or ``empty`` when it has no rows)."""
+    show(_Flags(as_json), doc, Table(headers, rows, empty, styles))
+
+
+@dataclass
+class _Flags:
+    json: bool
 
 
 def short_time(iso: object) -> str | None:

@@ -1,0 +1,96 @@
+"""What ``pitstop tune`` leaves in its output folder: each candidate's model_metadata.json
+and results, tune.json (every candidate and the winner) and tune.png (best lap per scale).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pitstop.core.records import Evaluation
+from pitstop.evaluation.staging import scaled_metadata
+from pitstop.evaluation.tune import Candidate
+from pitstop.store.objects import ObjectStore
+
+
+def candidate_doc(c: Candidate) -> dict[str, Any]:
+    return {
+        "scale": c.scale,
+        "best_ms": c.best_ms,
+        "best_laps_ms": c.best_laps_ms,
+        "laps": c.laps,
+        "off_tracks": c.off_tracks,
+        "off_track_rate": round(c.off_track_rate, 4),
+        "job_ids": c.job_ids,
+    }
+
+
+def tune_doc(
+    model: str, world: str, history: list[Candidate], best: Candidate | None
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "world": world,
+        "candidates": [candidate_doc(c) for c in history],
+        "winner": candidate_doc(best) if best else None,
+        "evaluations": sum(len(c.best_laps_ms) for c in history),
+    }
+
+
+def write_tune_files(
+    out: Path,
+    store: ObjectStore,
+    ev: Evaluation,
+    doc: dict[str, Any],
+    history: list[Candidate],
+    best: Candidate | None,
+    warn: Callable[[str], None],
+) -> list[Path]:
+    """Write every candidate's files, tune.json and (with matplotlib) tune.png into ``out``;
+    the files written at the top (``warn`` says why a plot is missing)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for c in history:
+        d = out / f"x{c.scale:g}"
+        d.mkdir(exist_ok=True)
+        scaled = ev.model_copy(update={"speed_scale": c.scale})
+        (d / "model_metadata.json").write_bytes(scaled_metadata(store, scaled))
+        (d / "results.json").write_text(json.dumps(candidate_doc(c), indent=2))
+    (out / "tune.json").write_text(json.dumps(doc, indent=2))
+    files = [out / "tune.json"]
+    if plot_tune(history, best, out / "tune.png", warn):
+        files.append(out / "tune.png")
+    return files
+
+
+def plot_tune(
+    history: list[Candidate], best: Candidate | None, path: Path, warn: Callable[[str], None]
+) -> bool:
+    """Best complete lap against speed scale, the winner starred; False without matplotlib."""
+    from pitstop.errors import MissingExtra
+    from pitstop.extras import require
+
+    try:
+        matplotlib = require("matplotlib", "tune's tune.png")
+    except MissingExtra as e:
+        warn(f"no tune.png: {e}")
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = sorted((c for c in history if c.best_ms is not None), key=lambda c: c.scale)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(
+        [c.scale for c in done], [(c.best_ms or 0) / 1000 for c in done], "o-", label="best lap"
+    )
+    if best is not None and best.best_ms is not None:
+        ax.plot([best.scale], [best.best_ms / 1000], "r*", markersize=14, label="winner")
+    ax.set_xlabel("speed scale")
+    ax.set_ylabel("best complete lap (s)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
