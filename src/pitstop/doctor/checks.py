@@ -300,13 +300,15 @@ class Doctor:
     def check_s3(self) -> Check:
         if self.settings is None:
             return Check("s3", "fail", "no settings")
+        from pitstop.store.layout import Layout
         from pitstop.store.objects import S3Store
 
         s = self.settings
         store = S3Store.from_settings(s)
-        probe = f"{s.prefix}/doctor/{os.uname().nodename}.probe"
+        layout = Layout(s.prefix)
+        probe = layout.doctor_probe(os.uname().nodename)
         try:
-            store.list_page(f"{s.prefix}/")
+            store.list_page(layout.root)
             store.put(probe, b"pitstop doctor")
             store.delete(probe)
         except PitstopError as e:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pitstop.config import Settings
-from pitstop.store.layout import MODELS_ROOT
+from pitstop.store.layout import MODELS_DIR, Layout
 
 SSM_PARAMETER_PREFIX = "/pitstop/"
 Principal = Literal["instance", "trainer"]
@@ -37,9 +37,18 @@ def _partition(region: str) -> str:
 
 
 def _s3(settings: Settings) -> tuple[str, str, str]:
-    """(bucket ARN, ARN prefix of pitstop's objects, ARN prefix of the models)."""
+    """(bucket ARN, ARN of every object of pitstop's, ARN of every model object)."""
     bucket_arn = f"arn:{_partition(settings.region)}:s3:::{settings.bucket}"
-    return bucket_arn, f"{bucket_arn}/{settings.prefix}/", f"{bucket_arn}/{MODELS_ROOT}/"
+    return (
+        bucket_arn,
+        _objects(settings, Layout(settings.prefix).root),
+        _objects(settings, MODELS_DIR),
+    )
+
+
+def _objects(settings: Settings, key_prefix: str) -> str:
+    """The ARN of every object under ``key_prefix`` (a ``Layout`` prefix, ending in ``/``)."""
+    return f"arn:{_partition(settings.region)}:s3:::{settings.bucket}/{key_prefix}*"
 
 
 def _read(settings: Settings) -> list[dict[str, Any]]:
@@ -51,14 +60,14 @@ def _read(settings: Settings) -> list[dict[str, Any]]:
             "Action": ["s3:ListBucket"],
             "Resource": [bucket_arn],
             "Condition": {
-                "StringLike": {"s3:prefix": [f"{settings.prefix}/*", f"{MODELS_ROOT}/*"]}
+                "StringLike": {"s3:prefix": [f"{Layout(settings.prefix).root}*", f"{MODELS_DIR}*"]}
             },
         },
         {
             "Sid": "ReadPitstopAndModelObjects",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"{ours}*", f"{models}*"],
+            "Resource": [ours, models],
         },
     ]
 
@@ -66,7 +75,8 @@ def _read(settings: Settings) -> list[dict[str, Any]]:
 def instance_policy(settings: Settings, *, account_id: str) -> dict[str, Any]:
     """The policy document attached to the instance role (``account_id`` names the SSM ARN's account)."""
     part = _partition(settings.region)
-    _, ours, models = _s3(settings)
+    _, _, models = _s3(settings)
+    layout = Layout(settings.prefix)
     statements: list[dict[str, Any]] = [
         *_read(settings),
         {
@@ -74,18 +84,22 @@ def instance_policy(settings: Settings, *, account_id: str) -> dict[str, Any]:
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
             "Resource": [
-                f"{ours}jobs/*",
-                f"{ours}index/*",
-                f"{ours}instances/*",
-                f"{ours}inbox/processed/*",
-                f"{models}*",
+                _objects(settings, layout.jobs),
+                _objects(settings, layout.index),
+                _objects(settings, layout.instances),
+                _objects(settings, layout.inbox_processed),
+                models,
             ],
         },
         {
             "Sid": "DeleteMovedDropsIndexEntriesAndModelObjects",
             "Effect": "Allow",
             "Action": ["s3:DeleteObject"],
-            "Resource": [f"{ours}inbox/*", f"{ours}index/*", f"{models}*"],
+            "Resource": [
+                _objects(settings, layout.inbox),
+                _objects(settings, layout.index),
+                models,
+            ],
         },
         {
             "Sid": "ReadPitstopParameters",
@@ -110,7 +124,7 @@ def instance_policy(settings: Settings, *, account_id: str) -> dict[str, Any]:
 
 def trainer_policy(settings: Settings) -> dict[str, Any]:
     """For the people who train models: read everything of pitstop's, write the inbox only."""
-    _, ours, _ = _s3(settings)
+    layout = Layout(settings.prefix)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -119,7 +133,7 @@ def trainer_policy(settings: Settings) -> dict[str, Any]:
                 "Sid": "DropIntoTheInbox",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
-                "Resource": [f"{ours}inbox/*"],
+                "Resource": [_objects(settings, layout.inbox)],
             },
             {
                 # instances keep rejected drops and their claims here; a trainer's write
@@ -127,7 +141,7 @@ def trainer_policy(settings: Settings) -> dict[str, Any]:
                 "Sid": "NeverWriteProcessedDrops",
                 "Effect": "Deny",
                 "Action": ["s3:PutObject"],
-                "Resource": [f"{ours}inbox/processed/*"],
+                "Resource": [_objects(settings, layout.inbox_processed)],
             },
         ],
     }

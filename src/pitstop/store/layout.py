@@ -329,7 +329,7 @@ class Layout:
 
     def doctor_probe(self, node: str) -> str:
         """``doctor/NODE.probe``: what ``pitstop doctor`` writes and deletes again."""
-        if not node or "/" in node:
+        if "/" in node:
             raise ValueError(f"not a host name: {node!r}")
         return self._k("doctor", f"{node}.probe")
 
@@ -339,7 +339,7 @@ class Layout:
         if not key.startswith(head) or not key.endswith(".probe"):
             return None
         node = key[len(head) : -len(".probe")]
-        return node if node and "/" not in node else None
+        return node if "/" not in node else None
 
     def image_logs(self, pipeline: str) -> str:
         """``image-builder/logs/PIPELINE``: Image Builder's S3 log prefix for a pipeline (no
