@@ -156,8 +156,9 @@ Part = str | Table | Callable[[], object] | None
 
 
 def wants_json(args: Any) -> bool:
-    """Whether the command was asked for one JSON document (``--json``)."""
-    return bool(getattr(args, "json", False))
+    """Whether the command was asked for one JSON document: its ``--json`` (``args``: the
+    parsed options, or that flag itself)."""
+    return args if isinstance(args, bool) else bool(getattr(args, "json", False))
 
 
 def show(args: Any, doc: Any, *human: Part) -> None:
@@ -186,12 +187,7 @@ def table_or_json(
     styles: Mapping[int, Style] | None = None,
 ) -> None:
     """``doc`` as JSON when ``as_json``, else the table (or ``empty`` when it has no rows)."""
-    show(_Flags(as_json), doc, Table(headers, rows, empty, styles))
-
-
-@dataclass
-class _Flags:
-    json: bool
+    show(as_json, doc, Table(headers, rows, empty, styles))
 
 
 def short_time(iso: object) -> str | None:
