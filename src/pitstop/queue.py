@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pitstop.core import events as ev
+from pitstop.core import ownership
 from pitstop.core.records import JobStatus
 from pitstop.core.states import JobState
 from pitstop.core.times import parse_time, utcnow
@@ -51,11 +53,9 @@ def slack_hours(
 def cancel(jobs: JobStore, job_id: str) -> JobStatus:
     """Cancel a job: a queued one ends at once, a running one is stopped by its supervisor
     at its next heartbeat. ``InvalidInput`` when it has already ended."""
-    from pitstop.core.lifecycle import request_cancel
-
-    status = jobs.update(job_id, request_cancel)
+    status = jobs.update(job_id, ownership.request_cancel)
     if status is None:
         current, _ = jobs.status(job_id)
         raise InvalidInput(f"job {job_id} is already {current.state.value}; nothing to cancel")
-    jobs.event(job_id, "job.cancel_requested", state=status.state.value)
+    jobs.event(job_id, ev.JOB_CANCEL_REQUESTED, state=status.state.value)
     return status

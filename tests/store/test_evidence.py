@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pitstop.core import verdicts
 from pitstop.store import metrics
 from pitstop.store.checkpoints import ResumePoint, is_initial_checkpoint, resume_point
 from pitstop.store.layout import ModelKeys
@@ -48,9 +49,9 @@ def test_evidence_compares_with_the_jobs_term_cond_max_episodes(store: S3Store) 
     found = metrics.read_evidence(
         store, PREFIX, "pitstop/jobs/job-1/custom_files/hyperparameters.json"
     )
-    assert found == metrics.Evidence(60, 60) and found.complete
+    assert found == verdicts.Evidence(60, 60) and found.complete
     short = metrics.read_evidence(store, PREFIX, "pitstop/jobs/job-1/custom_files/none.json")
-    assert short == metrics.Evidence(60, 1000) and not short.complete  # DRfC's default target
+    assert short == verdicts.Evidence(60, 1000) and not short.complete  # DRfC's default target
     assert "60 of 1000 training episodes" in short.describe()
 
 
@@ -69,7 +70,7 @@ def test_evidence_compares_with_the_jobs_term_cond_max_episodes(store: S3Store) 
 def test_finished_ok(
     episodes: int | None, exited: bool, code: int | None, verdict: bool | None
 ) -> None:
-    assert metrics.finished_ok(metrics.Evidence(episodes, 1000), exited, code) is verdict
+    assert verdicts.finished_ok(verdicts.Evidence(episodes, 1000), exited, code) is verdict
 
 
 def test_resume_point_is_what_deepracer_loads_not_the_newest_checkpoint(store: S3Store) -> None:

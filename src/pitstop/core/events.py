@@ -10,6 +10,7 @@ RUN_STARTED = "run.started"  # an attempt was launched (n == 1) ...
 RUN_RESTARTED = "run.restarted"  # ... or relaunched from a checkpoint (n > 1)
 RUN_LAUNCHED = "run.launched"  # the trainer process/stack of an attempt was started
 RUN_ADOPTED = "run.adopted"  # a restarted supervisor found its trainer still running
+RUN_RESUMED = "run.resumed"  # an attempt recorded under pending/preempted, taken up as starting
 RUN_CHECKPOINTED = "run.checkpointed"
 RUN_STALLED = "run.stalled"
 RUN_CRASHED = "run.crashed"

@@ -1,8 +1,10 @@
 """The run lifecycle: one pure function of (run, observation, now, policy) -> (run, actions).
 
 This module imports no boto3, subprocess, time or os. The daemon, the tests and the
-goodput simulator all drive ``step``; only the daemon turns actions into S3 writes,
-signals and reboots.
+goodput simulator all drive ``step``; only the supervisor turns actions into S3 writes,
+signals and reboots. Every state change is one ``Transition`` action that carries its
+event, checked against the edge table (``core/edges.py``); a success's follow-up (record
+an evaluation's results, queue a training job's evaluations) is an action too.
 
 Edges (``# A -> B`` comments below name them):
 
@@ -31,7 +33,7 @@ Edges (``# A -> B`` comments below name them):
 - stop failed or too many failures in a row -> reboot, bounded by ``max_reboots``.
 - lease lost -> stop at once and write nothing: another instance owns the job.
 
-Outside a held run (each a pure function here, so no rule is written twice):
+Outside a held run (pure functions of ``core/ownership.py``, so no rule is written twice):
 
 - claim (``take``): ``pending``/``preempted`` stay; an active job of a silent instance ->
   ``preempted``, its open attempt closed with the training time and checkpoint it reached;
@@ -42,7 +44,7 @@ Outside a held run (each a pure function here, so no rule is written twice):
   by a version that recorded the attempt before the state) is resumed as ``starting``.
 - recording an attempt (``add_attempt``): an earlier attempt still open is closed
   ``interrupted`` when its successor starts, with the time until then.
-- SIGTERM (``interrupt``): active -> ``preempted`` (not counted), lease released.
+- SIGTERM (``interrupt``, here): active -> ``preempted`` (not counted), lease released.
 - idle (``idle``): a notice or ``idle_shutdown_s`` -> power off.
 - cancel (``request_cancel``): ``pending``/``preempted`` -> ``cancelled`` at once; an
   active job is flagged and its supervisor stops it (active -> ``cancelled``).
@@ -54,17 +56,45 @@ upload while S3 was unreachable either).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
+from pitstop.core import edges
 from pitstop.core import events as ev
+from pitstop.core.actions import (
+    Action,
+    ClearStaleLock,
+    Emit,
+    EndAttempt,
+    QueueEvaluations,
+    Reboot,
+    RecordResults,
+    ReleaseLease,
+    Shutdown,
+    StartAttempt,
+    StopTrainer,
+    Transition,
+)
+from pitstop.core.records import JobStatus
 from pitstop.core.states import COUNTED, JobState, Outcome, TrainerStatus
-from pitstop.core.times import seconds_between
 
-if TYPE_CHECKING:  # only the shape: take() edits a copy the caller read
-    from pitstop.core.records import Attempt, JobStatus
-
-__all__ = ["COUNTED", "Outcome", "TrainerStatus"]  # re-exported: the lifecycle's vocabulary
+__all__ = [  # the lifecycle's vocabulary, re-exported for its callers
+    "COUNTED",
+    "Action",
+    "ClearStaleLock",
+    "Emit",
+    "EndAttempt",
+    "Outcome",
+    "QueueEvaluations",
+    "Reboot",
+    "RecordResults",
+    "ReleaseLease",
+    "Shutdown",
+    "StartAttempt",
+    "StopTrainer",
+    "TrainerStatus",
+    "Transition",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +122,8 @@ class Observation:
     # the attempt could not start for a reason no restart changes (the checkpoint to
     # evaluate is gone): the job fails with it, no restart, no reboot
     refused: str | None = None
+    # the trainer could not be launched (a TrainerError): a crash, with backoff
+    start_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +144,13 @@ class Policy:
         """A spot notice leaves ~120 s: never wait longer than 5 s for SIGTERM."""
         return min(self.stop_timeout_s, 5.0)
 
+    def stall_limit_s(self, has_checkpoint: bool) -> float:
+        """How long without a new checkpoint is a stall: before the first trained one, the
+        startup grace (simapp loads the model and the simulator first)."""
+        if has_checkpoint:
+            return self.stall_timeout_s
+        return max(self.startup_grace_s, self.stall_timeout_s)
+
     def backoff_s(self, failures_in_row: int) -> float:
         if failures_in_row <= 0:
             return 0.0
@@ -124,74 +163,6 @@ _DEFAULT_POLICY = Policy(
     max_restarts=10,
     backoff_base_s=10.0,
     backoff_max_s=600.0,
-)
-
-
-# -- actions (the daemon carries them out in order) -------------------------------------
-@dataclass(frozen=True)
-class StartAttempt:
-    """Record attempt ``n`` (``add_attempt``) and launch its trainer. Always queued after
-    ``SetState(STARTING)``, so the record never sits under a claimable or restarting state."""
-
-    n: int
-    pretrained_from: int | None  # attempt whose last complete checkpoint to load
-
-
-@dataclass(frozen=True)
-class StopTrainer:
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class EndAttempt:
-    n: int
-    outcome: Outcome
-    reason: str
-    training_s: float
-
-
-@dataclass(frozen=True)
-class ClearStaleLock:
-    n: int
-
-
-@dataclass(frozen=True)
-class SetState:
-    state: JobState
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Emit:
-    event: str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReleaseLease:
-    pass
-
-
-@dataclass(frozen=True)
-class Reboot:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    reason: str
-
-
-Action = (
-    StartAttempt
-    | StopTrainer
-    | EndAttempt
-    | ClearStaleLock
-    | SetState
-    | Emit
-    | ReleaseLease
-    | Reboot
-    | Shutdown
 )
 
 
@@ -215,6 +186,7 @@ class Run:
     stop_reason: str | None = None
     reason: str | None = None
     done: bool = False  # nothing more to do for this job on this instance
+    evaluation: bool = False  # an evaluation job (its follow-up records results)
 
     def training_s(self, now: float) -> float:
         running = (
@@ -225,6 +197,19 @@ class Run:
 
 def _emit(run: Run, event: str, **fields: Any) -> Emit:
     return Emit(event, {"attempt": run.attempt, "state": run.state.value, **fields})
+
+
+def _move(
+    run: Run, to: JobState, reason: str | None, event: str, **changes: Any
+) -> tuple[Run, Transition]:
+    """The run after a state change (its ``reason`` too), and the one action that writes it
+    and its event. ``changes`` set the run's other fields; ``fields`` (in changes) go to the
+    event.
+    Every change is checked against the edge table."""
+    fields = changes.pop("fields", {})
+    edges.check(run.state, to, event)
+    new = replace(run, state=to, reason=reason, **changes)
+    return new, Transition(to, reason, event, new.restarts, new.reboots, new.attempt, fields)
 
 
 def resume(
@@ -241,6 +226,7 @@ def resume(
     finished: bool = False,
     reason: str | None = None,
     policy: Policy | None = None,
+    evaluation: bool = False,
 ) -> tuple[Run, list[Action]]:
     """Rebuild the run of a job this instance holds (after a supervisor restart or reboot).
 
@@ -249,7 +235,12 @@ def resume(
     one trainer runs for the job and every attempt but the running one is closed.
     """
     base = Run(
-        state=state, attempt=attempts, restarts=restarts, reboots=reboots, trained_s=trained_s
+        state=state,
+        attempt=attempts,
+        restarts=restarts,
+        reboots=reboots,
+        trained_s=trained_s,
+        evaluation=evaluation,
     )
     stop_s = policy.stop_timeout_s if policy is not None else 60.0
     if not (attempts > 0 and attempt_open):
@@ -264,6 +255,7 @@ def resume(
         # our attempt recorded before the job was marked starting (a supervisor of an older
         # version killed between the two writes): it was being started, so resume it as such;
         # never start another beside it
+        _, starting = _move(base, JobState.STARTING, None, ev.RUN_RESUMED)
         run, acts = resume(
             JobState.STARTING,
             attempts=attempts,
@@ -277,8 +269,9 @@ def resume(
             finished=finished,
             reason=reason,
             policy=policy,
+            evaluation=evaluation,
         )
-        return run, ([SetState(JobState.STARTING), *acts] if trainer_alive else acts)
+        return run, [starting, *acts]
     if state is JobState.RESTARTING:
         # killed while stopping a stalled or crashed attempt: finish that stop first
         why = reason or "attempt being stopped when the supervisor restarted"
@@ -301,18 +294,19 @@ def resume(
             )
         # the trainer went down with the supervisor (reboot, kill): not the run's fault; its
         # time until now counts (max_hours), as the record says
-        run = replace(
+        why = "trainer lost with its supervisor (reboot or restart); resuming from checkpoint"
+        run, moved = _move(
             base,
-            state=JobState.RESTARTING,
+            JobState.RESTARTING,
+            why,
+            ev.RUN_INTERRUPTED,
             start_after=now,
             trained_s=trained_s + attempt_elapsed_s,
         )
-        why = "trainer lost with its supervisor (reboot or restart); resuming from checkpoint"
         return run, [
             EndAttempt(attempts, Outcome.INTERRUPTED, why, attempt_elapsed_s),
             ClearStaleLock(attempts),
-            SetState(JobState.RESTARTING, why),
-            _emit(run, ev.RUN_INTERRUPTED, reason=why),
+            moved,
         ]
     return base, []
 
@@ -347,9 +341,11 @@ def _lease_lost(run: Run, obs: Observation, policy: Policy) -> tuple[Run, list[A
 def _start(run: Run, now: float) -> tuple[Run, list[Action]]:
     n = run.attempt + 1
     pretrained = run.attempt if run.attempt > 0 else None
-    new = replace(
+    new, moved = _move(
         run,
-        state=JobState.STARTING,
+        JobState.STARTING,
+        None,
+        ev.RUN_STARTED if n == 1 else ev.RUN_RESTARTED,
         attempt=n,
         attempt_started_at=now,
         stale_since=now,
@@ -357,16 +353,11 @@ def _start(run: Run, now: float) -> tuple[Run, list[Action]]:
         checkpoint_mtime=None,
         blind=False,
         start_after=None,
-        reason=None,
+        fields={"pretrained_from": pretrained},
     )
-    event = ev.RUN_STARTED if n == 1 else ev.RUN_RESTARTED
-    return new, [
-        # the state first: a supervisor killed after the record finds the attempt open under
-        # ``starting`` and closes or adopts it (under ``pending`` it would start another)
-        SetState(JobState.STARTING),
-        StartAttempt(n, pretrained),
-        _emit(new, event, pretrained_from=pretrained),
-    ]
+    # the state first: a supervisor killed after the record finds the attempt open under
+    # ``starting`` and closes or adopts it (under ``pending`` it would start another)
+    return new, [moved, StartAttempt(n, pretrained)]
 
 
 def _restarting(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
@@ -384,12 +375,8 @@ def _notice_reason(action: str) -> str:
 
 
 def _preempted(run: Run, reason: str, policy: Policy) -> tuple[Run, list[Action]]:
-    new = replace(run, state=JobState.PREEMPTED, reason=reason, done=True)
-    acts: list[Action] = [
-        SetState(JobState.PREEMPTED, reason),
-        _emit(new, ev.RUN_PREEMPTED, reason=reason),
-        ReleaseLease(),
-    ]
+    new, moved = _move(run, JobState.PREEMPTED, reason, ev.RUN_PREEMPTED, done=True)
+    acts: list[Action] = [moved, ReleaseLease()]
     if policy.shutdown_on_notice:
         acts.append(Shutdown(reason))
     return new, acts
@@ -404,6 +391,9 @@ def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run
         return _begin_stop(run, obs, now, policy, Outcome.CANCELLED, "cancelled by request")
     if obs.refused is not None and obs.trainer is not TrainerStatus.RUNNING:
         return _finish_stop(run, now, policy, Outcome.REFUSED, obs.refused)  # -> failed
+    if obs.start_error is not None and obs.trainer is not TrainerStatus.RUNNING:
+        why = f"could not start: {obs.start_error}"
+        return _finish_stop(run, now, policy, Outcome.CRASHED, why)
     hb = obs.heartbeat
     if hb is not None and hb.finished and hb.finished_ok is False:
         why = f"model/.finished without evidence of success ({hb.evidence or 'none'})"
@@ -456,17 +446,18 @@ def _observe_heartbeat(
             stale_since=max(written, floor),
             failures_in_row=0,
         )
-        if new.state is JobState.STARTING:
-            new = replace(new, state=JobState.RUNNING)  # starting -> running
-            acts.append(SetState(JobState.RUNNING))
-        acts.append(_emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint))
-        return new, acts
+        if new.state is JobState.STARTING:  # starting -> running, with its first checkpoint
+            new, moved = _move(
+                new,
+                JobState.RUNNING,
+                None,
+                ev.RUN_CHECKPOINTED,
+                fields={"checkpoint": hb.checkpoint},
+            )
+            return new, [*acts, moved]
+        return new, [*acts, _emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint)]
     stale_for = now - (new.stale_since if new.stale_since is not None else now)
-    limit = (
-        policy.stall_timeout_s
-        if new.checkpoint
-        else max(policy.startup_grace_s, policy.stall_timeout_s)
-    )
+    limit = policy.stall_limit_s(new.checkpoint is not None)
     if stale_for >= limit:
         what = (
             f"no new checkpoint for {stale_for:.0f} s"
@@ -492,8 +483,8 @@ def _begin_stop(
     acts: list[Action] = []
     if outcome is Outcome.STALLED:
         # running -> restarting: tell the world now, the stop can take a while
-        new = replace(new, state=JobState.RESTARTING, reason=reason)
-        acts += [SetState(JobState.RESTARTING, reason), _emit(new, ev.RUN_STALLED, reason=reason)]
+        new, moved = _move(new, JobState.RESTARTING, reason, ev.RUN_STALLED)
+        acts.append(moved)
     acts.append(StopTrainer(timeout))
     return new, acts
 
@@ -525,20 +516,16 @@ def _escalate(run: Run, now: float, policy: Policy, reason: str) -> tuple[Run, l
 
 
 def _reboot(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]:
-    new = replace(
+    new, moved = _move(
         run,
-        state=JobState.RESTARTING,
-        reason=reason,
+        JobState.RESTARTING,
+        reason,
+        ev.INSTANCE_REBOOTING,
         done=True,
         reboots=run.reboots + 1,
         failures_in_row=0,
     )
-    return new, [
-        *acts,
-        SetState(JobState.RESTARTING, reason),
-        _emit(new, ev.INSTANCE_REBOOTING, reason=reason),
-        Reboot(reason),
-    ]
+    return new, [*acts, moved, Reboot(reason)]
 
 
 _END_EVENTS = {
@@ -551,14 +538,13 @@ _END_EVENTS = {
 def _end_job(
     run: Run, state: JobState, reason: str, acts: list[Action]
 ) -> tuple[Run, list[Action]]:
-    """The job is over (succeeded, cancelled, failed): record it and hand the lease back."""
-    new = replace(run, state=state, reason=reason, done=True)
-    return new, [
-        *acts,
-        SetState(state, reason),
-        _emit(new, _END_EVENTS[state], reason=reason),
-        ReleaseLease(),
-    ]
+    """The job is over (succeeded, cancelled, failed): record it and hand the lease back.
+    A success first does its follow-up: an evaluation records its results, a training job
+    queues its evaluations (both idempotent, so a retry repeats them safely)."""
+    if state is JobState.SUCCEEDED:
+        acts = [*acts, RecordResults() if run.evaluation else QueueEvaluations()]
+    new, moved = _move(run, state, reason, _END_EVENTS[state], done=True)
+    return new, [*acts, moved, ReleaseLease()]
 
 
 def _fail(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]:
@@ -594,9 +580,9 @@ def _finish_stop(
     # crashed or stalled: counts against the restart budget
     failures = run.failures_in_row + 1
     restarts = run.restarts + 1
-    base = replace(base, failures_in_row=failures, restarts=restarts, state=JobState.RESTARTING)
+    base = replace(base, failures_in_row=failures, restarts=restarts)
     if outcome is Outcome.CRASHED:
-        acts.append(_emit(base, ev.RUN_CRASHED, reason=reason))
+        acts.append(_emit(replace(base, state=JobState.RESTARTING), ev.RUN_CRASHED, reason=reason))
     if restarts > policy.max_restarts:
         why = f"restart budget of {policy.max_restarts} spent; last failure: {reason}"
         return _fail(base, why, acts)
@@ -608,93 +594,48 @@ def _finish_stop(
         why = f"{failures} failed attempts in a row; rebooting the instance (last: {reason})"
         return _reboot(base, why, acts)
     backoff = policy.backoff_s(failures)
-    new = replace(base, start_after=now + backoff)
-    return new, [
-        *acts,
-        SetState(JobState.RESTARTING, reason),
-        _emit(new, ev.RUN_BACKING_OFF, reason=reason, backoff_s=backoff),
-    ]
+    new, moved = _move(
+        base,
+        JobState.RESTARTING,
+        reason,
+        ev.RUN_BACKING_OFF,
+        start_after=now + backoff,
+        fields={"backoff_s": backoff},
+    )
+    return new, [*acts, moved]
 
 
-# -- transitions outside a held run: claim/take-over, SIGTERM, idle --------------------
-@dataclass(frozen=True)
-class Claim:
-    """The facts a claim decides on (read by the claimer, passed in)."""
-
-    me: str
-    epoch: int  # our new lease's epoch
-    now_iso: str  # wall time, for the records
-    lost_at_iso: str | None = None  # when the previous owner was last heard of
-    lost_training_s: float = 0.0  # its open attempt's training time until then
-    lost_checkpoint: str | None = None  # its open attempt's last complete checkpoint
-
-
-def claimed_state(state: JobState) -> JobState:
-    """An active job claimed by another instance lost its owner without a notice: a
-    preemption, not the run's fault (``preempted``, not counted). Others keep their state."""
-    return JobState.PREEMPTED if state.is_active() else state
-
-
-def take(status: JobStatus, claim: Claim) -> JobStatus | None:
-    """The claim's change to ``state.json``: the job becomes ours, or None (not ours to take).
-
-    Fencing: a status written under a newer lease epoch than ours means someone claimed
-    after us; we step back. An open attempt of another (silent) instance is closed as
-    ``preempted`` with the training time and checkpoint it reached, so ``max_hours`` holds.
-    Idempotent: applied again to its own result (a lost reply), it changes nothing more.
-    """
-    if status.state.is_terminal() or status.cancel_requested:
-        return None
-    if status.lease_epoch > claim.epoch:
-        return None
-    if status.instance_id == claim.me and status.lease_epoch == claim.epoch:
-        return status  # our own write, seen again after a lost reply
-    last = status.attempts[-1] if status.attempts else None
-    if last is not None and last.ended_at is None:
-        mine = status.instance_id == claim.me
-        last.ended_at = claim.lost_at_iso or claim.now_iso
-        last.outcome = (Outcome.INTERRUPTED if mine else Outcome.PREEMPTED).value
-        last.training_s = round(max(last.training_s, claim.lost_training_s), 3)
-        last.last_checkpoint = last.last_checkpoint or claim.lost_checkpoint
-    if claimed_state(status.state) is not status.state:
-        status.state = claimed_state(status.state)
-        status.reason = f"instance {status.instance_id} went silent (lease expired)"
-    status.instance_id = claim.me
-    status.lease_epoch = claim.epoch
-    return status
-
-
-def add_attempt(status: JobStatus, attempt: Attempt) -> JobStatus:
-    """``StartAttempt``'s change to ``state.json``: record ``attempt`` once (a retry after a
-    lost reply keeps the first record), and close every earlier attempt still open.
-
-    An attempt still open when its successor starts was left by a supervisor killed before
-    it could save its trainer's handle or close it; nothing accounts for it any more. It
-    is closed ``interrupted`` as of its successor's start, with the time until then (its
-    trainer, if any, was stopped as a stray before the successor was launched), so every
-    attempt is closed and counted in ``max_hours`` and cost.
-    """
-    if any(a.n == attempt.n for a in status.attempts):
-        return status
-    for a in status.attempts:
-        if a.ended_at is None:
-            a.ended_at = attempt.started_at
-            a.outcome = Outcome.INTERRUPTED.value
-            a.training_s = round(
-                max(a.training_s, seconds_between(a.started_at, attempt.started_at)), 3
-            )
-    status.attempts.append(attempt)
-    return status
-
-
-def run_for(status: JobStatus) -> Run:
+# -- a held run: claimed, or interrupted by SIGTERM -------------------------------------
+def run_for(status: JobStatus, *, evaluation: bool = False) -> Run:
     """The run of a job just claimed (``pending`` or ``preempted``): the next step starts it."""
-    return Run(
-        state=status.state,
-        attempt=len(status.attempts),
+    return claimed_run(
+        status.state,
+        attempts=len(status.attempts),
         restarts=status.restarts,
         reboots=status.reboots,
         trained_s=sum(a.training_s for a in status.attempts),
+        evaluation=evaluation,
+    )
+
+
+def claimed_run(
+    state: JobState,
+    *,
+    attempts: int,
+    restarts: int,
+    reboots: int,
+    trained_s: float,
+    evaluation: bool = False,
+) -> Run:
+    """The run an instance holds once it claimed a job in ``state`` (the simulator's claim
+    too): the counts carry over, and the next step starts attempt ``attempts + 1``."""
+    return Run(
+        state=state,
+        attempt=attempts,
+        restarts=restarts,
+        reboots=reboots,
+        trained_s=trained_s,
+        evaluation=evaluation,
     )
 
 
@@ -715,32 +656,5 @@ def interrupt(run: Run, now: float, policy: Policy) -> tuple[Run, list[Action]]:
             EndAttempt(run.attempt, Outcome.INTERRUPTED, reason, training),
             ClearStaleLock(run.attempt),
         ]
-    new = replace(run, state=JobState.PREEMPTED, reason=reason, done=True, stopping=None)
-    return new, [
-        *acts,
-        SetState(JobState.PREEMPTED, reason),
-        _emit(new, ev.RUN_PREEMPTED, reason=reason),
-        ReleaseLease(),
-    ]
-
-
-def idle(
-    idle_for_s: float, *, idle_shutdown_s: float, notice: bool, shutdown_on_notice: bool
-) -> Shutdown | None:
-    """What an instance holding no job does: power off after a notice or a long idle."""
-    if notice and shutdown_on_notice:
-        return Shutdown("spot interruption notice while idle")
-    if idle_shutdown_s and idle_for_s >= idle_shutdown_s:
-        return Shutdown(f"idle for {idle_for_s:.0f} s")
-    return None
-
-
-def request_cancel(status: JobStatus) -> JobStatus | None:
-    """``pitstop cancel``: a queued job ends at once; a running one is stopped by its
-    supervisor (``cancel_requested``, read at its next heartbeat). None: already ended."""
-    if status.state.is_terminal():
-        return None
-    status.cancel_requested = True
-    if status.state in (JobState.PENDING, JobState.PREEMPTED):
-        status.state, status.reason = JobState.CANCELLED, "cancelled by request"
-    return status
+    new, moved = _move(run, JobState.PREEMPTED, reason, ev.RUN_PREEMPTED, done=True, stopping=None)
+    return new, [*acts, moved, ReleaseLease()]

@@ -13,7 +13,7 @@ nothing more; each policy notices it (or not) in its own way.
 
 Policies:
 
-- ``pitstop``: ``supervisor.lifecycle.step`` (passed in as ``step``) decides everything on a
+- ``pitstop``: ``core.lifecycle.step`` (passed in as ``step``) decides everything on a
   simulated clock. This module only observes the simulated world (trainer status, a
   heartbeat built from the simulated checkpoints, the spot notice), carries out the
   actions (``StartAttempt`` starts an attempt from the last complete checkpoint,
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from pitstop.core import lifecycle as lc
+from pitstop.core import ownership
 from pitstop.core.states import JobState
 from pitstop.errors import UsageError
 from pitstop.simulate.traces import Trace
@@ -338,12 +339,6 @@ class _Capacity:
         return self.trace.next_change(self.offset + t) - self.offset
 
 
-def _stall_limit(run: lc.Run, policy: lc.Policy) -> float:
-    if run.checkpoint:
-        return policy.stall_timeout_s
-    return max(policy.startup_grace_s, policy.stall_timeout_s)
-
-
 class _Polls:
     """The daemon's tick: every ``interval`` seconds from when the supervisor came up."""
 
@@ -361,7 +356,7 @@ class _Polls:
         return tick
 
 
-# -- the pitstop policy: supervisor.lifecycle on a simulated clock ----------------------
+# -- the pitstop policy: core.lifecycle on a simulated clock ----------------------
 def run_pitstop(
     trace: Trace | None,
     setup: Setup,
@@ -397,13 +392,9 @@ def run_pitstop(
                 t = min(cap.next_change(t), cap.end)
                 continue
             # capacity: an instance boots and claims the job (the lifecycle's claim rule)
-            state = lc.claimed_state(state)
-            run = lc.Run(
-                state=state,
-                attempt=attempt,
-                restarts=restarts,
-                reboots=reboots,
-                trained_s=trained_s,
+            state = ownership.claimed_state(state)
+            run = lc.claimed_run(
+                state, attempts=attempt, restarts=restarts, reboots=reboots, trained_s=trained_s
             )
             led.up(t)
             polls = _Polls(t, setup.poll_interval_s)
@@ -426,8 +417,8 @@ def run_pitstop(
                 again = True
             elif isinstance(act, lc.EndAttempt):
                 trained_s += act.training_s
-            elif isinstance(act, lc.SetState):
-                state = act.state
+            elif isinstance(act, lc.Transition):
+                state = act.to
             elif isinstance(act, lc.ReleaseLease):
                 released = True
             elif isinstance(act, lc.Shutdown):
@@ -480,7 +471,11 @@ def run_pitstop(
             if w < math.inf:
                 wakes.append(polls.at_or_after(w, t))
         if run.state in (JobState.STARTING, JobState.RUNNING) and run.stale_since is not None:
-            wakes.append(polls.at_or_after(run.stale_since + _stall_limit(run, policy), t))
+            wakes.append(
+                polls.at_or_after(
+                    run.stale_since + policy.stall_limit_s(run.checkpoint is not None), t
+                )
+            )
         if run.state is JobState.RESTARTING:
             wakes.append(polls.at_or_after(run.start_after or t, t))
         nxt = min(wakes)
@@ -517,11 +512,8 @@ def run_baseline(trace: Trace, setup: Setup, *, resume: bool) -> Result:
             seen = math.inf  # when the stall is seen (restart-from-scratch only)
             if not resume and a.frozen_at < math.inf:
                 saved = a.saved(a.frozen_at)
-                if saved is None:
-                    since = a.started
-                    limit = max(policy.startup_grace_s, policy.stall_timeout_s)
-                else:
-                    since, limit = saved[1], policy.stall_timeout_s
+                since = a.started if saved is None else saved[1]
+                limit = policy.stall_limit_s(saved is not None)
                 seen = polls.at_or_after(since + limit, t)
             end = min(a.finish_at, loss, ttl_end, seen)
             led.stop(a, end)

@@ -4,38 +4,19 @@ simapp uploads ``model/.finished`` from a ``finally:`` block (REFERENCE.md secti
 run that died of an exception leaves the same marker as one that trained to the end. Two
 things tell them apart: the episodes the run trained (``metrics/TrainingMetrics*.json``,
 phase ``training``) against the job's ``term_cond_max_episodes``, and how the trainer (the
-SageMaker container, the simulated process) exited. Reading is here; ``finished_ok`` is the
-pure rule the daemon hands to the lifecycle.
+SageMaker container, the simulated process) exited. Reading is here; the verdict is the core's
+(``core/verdicts.py``).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
+from pitstop.core.verdicts import Evidence
 from pitstop.errors import CorruptObject, NotFound
 from pitstop.store import parse
 from pitstop.store.layout import ModelKeys
 from pitstop.store.objects import ObjectStore
 
 DEFAULT_MAX_EPISODES = 1000  # DRfC's term_cond_max_episodes (REFERENCE.md section 5)
-_METRICS = re.compile(r"/metrics/TrainingMetrics(_\d+)?\.json$")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the model prefix says about how far the run got."""
-
-    episodes: int | None  # training episodes in the metrics files; None: none readable
-    target: int  # the job's term_cond_max_episodes
-
-    @property
-    def complete(self) -> bool:
-        return self.episodes is not None and self.episodes >= self.target
-
-    def describe(self) -> str:
-        got = "no readable TrainingMetrics.json" if self.episodes is None else self.episodes
-        return f"{got} of {self.target} training episodes"
 
 
 def max_episodes(hyperparameters: bytes | None) -> int:
@@ -56,8 +37,8 @@ def training_episodes(store: ObjectStore, prefix: str) -> int | None:
     """Training-phase episodes over every worker's metrics file (worker 0 and ``_<idx>``)."""
     keys = ModelKeys(prefix)
     total: int | None = None
-    for item in store.list(keys.metrics.rsplit("/", 1)[0] + "/"):
-        if not _METRICS.search(item.key):
+    for item in store.list(keys.metrics_dir):
+        if keys.parse_training_metrics(item.key) is None:
             continue
         try:
             doc = parse.json_object(store.get(item.key).body, item.key, non_finite="null")
@@ -78,16 +59,3 @@ def read_evidence(store: ObjectStore, prefix: str, hyperparameters_key: str) -> 
     except NotFound:
         hyper = None
     return Evidence(training_episodes(store, prefix), max_episodes(hyper))
-
-
-def finished_ok(evidence: Evidence, exited: bool, exit_code: int | None) -> bool | None:
-    """Did a run that wrote ``.finished`` succeed? None: cannot tell yet (still running).
-
-    Enough training episodes prove it; otherwise the trainer's exit decides: 0 is a
-    success, anything else (or an exit whose code is unknown) is a crash.
-    """
-    if evidence.complete:
-        return True
-    if not exited:
-        return None
-    return exit_code == 0

@@ -1,7 +1,8 @@
 """Claiming a job from the queue, and setting aside a job whose objects are unreadable.
 
-The order comes from ``claims.ClaimOrder``; what a claim does to ``state.json`` is the pure
-``lifecycle.take``. This module only reads, takes the lease, and writes what ``take`` says.
+The order comes from ``claims.ClaimOrder``; what a claim or a quarantine does to
+``state.json``, and the events that report it, are the core's (``core/ownership.py``). This
+module only reads, takes the lease, and writes what the core says.
 A job that cannot be read (corrupt or missing ``state.json``/``spec.json``) never stops the
 queue: it is marked ``failed`` with the object named, the bad object kept, and skipped.
 """
@@ -16,8 +17,8 @@ import structlog
 
 from pitstop.core import events as ev
 from pitstop.core import lifecycle as lc
+from pitstop.core import ownership
 from pitstop.core.records import JobStatus
-from pitstop.core.states import JobState
 from pitstop.core.times import iso, parse_iso
 from pitstop.errors import CorruptObject, NotFound, StoreError
 from pitstop.store.checkpoints import resume_point
@@ -81,7 +82,7 @@ class Claimer:
             if lease is not None:
                 self.quarantine(job_id, lease, e)
             return None
-        if status.state.is_terminal() or status.cancel_requested:
+        if not ownership.claimable(status):
             return None  # ended since the index was listed
         before = ctx.leases.info(job_id)
         lease = ctx.leases.claim(job_id)
@@ -94,25 +95,26 @@ class Claimer:
             return None
         claim = self._facts(status, lease, before.age_s if before else None)
         try:
-            new = ctx.jobs.update(job_id, lambda s: lc.take(s, claim))
+            new = ctx.jobs.update(job_id, lambda s: ownership.take(s, claim))
         except CorruptObject as e:
             self.quarantine(job_id, lease, e)
             return None
         if new is None:
             ctx.leases.release(lease)
             return None
-        cur = Current(job_id, spec, lease, lc.run_for(new), policy_for(ctx.settings, spec))
+        run = lc.run_for(new, evaluation=spec.evaluation is not None)
+        cur = Current(job_id, spec, lease, run, policy_for(ctx.settings, spec))
         cur.renewed_at = ctx.clock.monotonic()
-        if status.state.is_active() and new.state is JobState.PREEMPTED:
-            cur.took_over = new.reason
+        cur.took_over = ownership.took_over(status, new)
+        cur.claimed = ownership.claimed(status, new)
         ctx.cache.save(job_id=job_id)
         return cur
 
-    def _facts(self, status: JobStatus, lease: Lease, silent_s: float | None) -> lc.Claim:
+    def _facts(self, status: JobStatus, lease: Lease, silent_s: float | None) -> ownership.Claim:
         """What ``take`` needs to close a silent instance's open attempt fairly."""
         now = self.ctx.clock.wall()
         last = status.attempts[-1] if status.attempts else None
-        claim = lc.Claim(me=self.ctx.instance_id, epoch=lease.epoch, now_iso=iso(now) or "")
+        claim = ownership.Claim(me=self.ctx.instance_id, epoch=lease.epoch, now_iso=iso(now) or "")
         if last is None or last.ended_at is not None:
             return claim
         # the old owner was last heard of when it last renewed its lease
@@ -125,7 +127,7 @@ class Claimer:
         with contextlib.suppress(StoreError):
             point = resume_point(self.ctx.store, model_prefix(status.id, last.n))
             checkpoint = point.name if point else None
-        return lc.Claim(
+        return ownership.Claim(
             me=claim.me,
             epoch=claim.epoch,
             now_iso=claim.now_iso,
@@ -139,27 +141,26 @@ class Claimer:
         ctx = self.ctx
         ctx.trainer.stop_strays(job_id, ctx.instance_id)
         what = f"{error.key}: missing" if isinstance(error, NotFound) and error.key else error
-        reason = f"unreadable job: {what}"
+        reason = ownership.quarantine_reason(str(what))
         ctx.log_event(ev.JOB_QUARANTINED, job_id, reason=reason)
-        failed = JobState.FAILED
+        me, epoch, now = ctx.instance_id, lease.epoch if lease else 0, iso(ctx.clock.wall()) or ""
+        # the transition is the same whichever state.json it applies to: a pending stand-in
+        # when state.json itself is unreadable
+        fresh = JobStatus(id=job_id)
+        decided = ownership.quarantine(fresh, reason, me=me, epoch=epoch, now_iso=now)
+        assert decided is not None
+        moved = decided[1]
 
         def fail(s: JobStatus) -> JobStatus:
-            s.state, s.reason, s.instance_id = failed, reason, ctx.instance_id
-            s.lease_epoch = max(s.lease_epoch, lease.epoch if lease else 0)
-            for a in s.attempts:
-                if a.ended_at is None:
-                    a.ended_at, a.outcome = iso(ctx.clock.wall()), lc.Outcome.INTERRUPTED.value
-            return s
+            done = ownership.quarantine(s, reason, me=me, epoch=epoch, now_iso=now)
+            return s if done is None else done[0]
 
         try:
             ctx.jobs.update(job_id, fail)  # state.json readable: only the spec is bad
         except (CorruptObject, NotFound):
-            fresh = JobStatus(id=job_id, state=failed, reason=reason, instance_id=ctx.instance_id)
-            ctx.jobs.replace_corrupt(job_id, fresh)
+            ctx.jobs.replace_corrupt(job_id, decided[0])
         with contextlib.suppress(StoreError):
-            ctx.jobs.event(
-                job_id, ev.RUN_FAILED, state=failed, reason=reason, instance_id=ctx.instance_id
-            )
+            ctx.jobs.event(job_id, moved.event, state=moved.to, reason=moved.reason, instance_id=me)
         if lease is not None:
             ctx.leases.release(lease)
         if ctx.cache.read().get("job_id") == job_id:

@@ -17,14 +17,15 @@ from typing import Any, Protocol
 import structlog
 
 from pitstop.config import Settings
+from pitstop.core import actions as act
 from pitstop.core import lifecycle as lc
 from pitstop.core.records import JobSpec
+from pitstop.core.verdicts import Evidence
 from pitstop.evaluation.progress import EvalProgress
 from pitstop.store.checkpoints import Progress
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.leases import Lease, Leases
-from pitstop.store.metrics import Evidence
 from pitstop.store.objects import ObjectStore
 from pitstop.supervisor.cache import LocalCache
 from pitstop.trainers.base import Trainer
@@ -77,7 +78,7 @@ def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
 class Pending:
     """An action not yet carried out; ``token`` makes its S3 write the same on every retry."""
 
-    action: lc.Action
+    action: act.Action
     token: str
     at: datetime  # when it was decided (an event's time, the same on every retry)
 
@@ -97,10 +98,12 @@ class Current:
     fenced: bool = False  # the lease is lost: no more writes, no more side effects
     renewed_at: float | None = None  # monotonic time of the last successful lease write
     took_over: str | None = None  # the claim closed a silent instance's attempt: why
+    claimed: list[act.Action] = field(default_factory=list)  # the claim's events, to record
     pretrained: str | None = None  # the checkpoint the running attempt loaded, if any
     evidence: tuple[int, Evidence] | None = None  # (attempt, read when .finished was seen)
     eval_progress: EvalProgress | None = None  # an evaluation's last metrics read
     refused: str | None = None  # the attempt could not start for good (bad input): why
+    start_error: str | None = None  # the trainer of the attempt could not be launched: why
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""The supervisor daemon: one tick observes, asks the lifecycle, and queues actions.
+"""The supervisor daemon: a loop. One tick observes, asks the core, and carries out its actions.
 
-It wires the parts: ``claimer`` (the queue), ``executor`` (actions, retried and fenced),
-``shipper`` (logs and the instance heartbeat), and the spot source; every decision is the
-pure ``lifecycle``'s. APScheduler runs three jobs: the tick (``poll_interval_s``), the
+It wires the parts, each behind a small port: ``claimer`` (the queue), ``observe``
+(reads, no decisions), ``execute`` (writes, retried and fenced, no decisions), ``power``
+(reboot/shutdown commands), ``shipper`` (logs and the instance heartbeat) and the spot
+source. Every decision is the core's (``core/lifecycle.py``, ``core/ownership.py``,
+``core/verdicts.py``); ``runtime.py`` is the composition root that builds the real ports. APScheduler runs three jobs: the tick (``poll_interval_s``), the
 heartbeat (lease renewal, cancel and ownership check, logs; ``heartbeat_interval_s``) and
 the spot watcher (``spot_poll_interval_s``). A notice or a lost lease wakes the tick.
 
@@ -19,15 +21,11 @@ from typing import Any
 import structlog
 
 from pitstop.config import Settings
+from pitstop.core import actions as act
 from pitstop.core import events as ev
 from pitstop.core import lifecycle as lc
-from pitstop.core.states import TrainerStatus
-from pitstop.core.times import parse_iso
+from pitstop.core import ownership, verdicts
 from pitstop.errors import CorruptObject, LeaseLost, NotFound, PitstopError, StoreError
-from pitstop.evaluation.progress import read_evaluation
-from pitstop.store import metrics
-from pitstop.store.checkpoints import is_initial_checkpoint, read_progress
-from pitstop.store.layout import model_prefix
 from pitstop.store.leases import Lease
 from pitstop.store.objects import ObjectStore
 from pitstop.supervisor.claimer import Claimer
@@ -41,7 +39,9 @@ from pitstop.supervisor.context import (
     policy_for,
     run_command,
 )
-from pitstop.supervisor.executor import Executor
+from pitstop.supervisor.execute import Executor
+from pitstop.supervisor.observe import Observer
+from pitstop.supervisor.power import Power
 from pitstop.supervisor.shipper import Shipper
 from pitstop.supervisor.spot import ImdsError, InterruptionSource, Notice
 from pitstop.trainers.base import Trainer
@@ -104,16 +104,17 @@ class Supervisor:
             tidy=self.claims.tidy,
         )
         self.shipper = Shipper(self.ctx)
+        self.observer = Observer(self.ctx)
+        self.power = Power(self.ctx, self.write_heartbeat)
         self.executor = Executor(self.ctx, self.shipper, self._drop)
-        self.executor.power = self._power
+        self.executor.power = self.power
         self.scan_inbox = inbox
         self.current: Current | None = None
         self.lock = threading.RLock()
         self.wake = threading.Event()
-        self.stopping = threading.Event()
+        self.stopping = self.power.stopping  # set once the instance powers off
         self.interruption: Notice | None = None
         self.idle_since: float | None = None
-        self.powering_off = False
 
     @property
     def cache(self) -> Any:
@@ -137,7 +138,8 @@ class Supervisor:
         for job_id in candidates:
             lease = self.leases.held(job_id)
             handle = cache.get("handle") if cached == job_id else None
-            if lease is None:
+            keep = ownership.keeps_trainer(lease_held=lease is not None)
+            if lease is None or not keep:
                 # fencing: a trainer of a job we no longer own must not run on
                 if handle and self.trainer.adopt(handle):
                     self.ctx.log_event(ev.LEASE_LOST, job_id, action="stopping leftover trainer")
@@ -170,16 +172,13 @@ class Supervisor:
         self.trainer.stop_strays(
             job_id, self.instance_id
         )  # anything not adopted: exactly one trainer per job
-        finished = False
-        if open_attempt and not alive and last is not None:
-            try:
-                finished = read_progress(self.store, model_prefix(job_id, last.n)).finished
-            except StoreError:
-                finished = False
-        elapsed = 0.0
-        if last and last.started_at:
-            started = parse_iso(last.started_at)
-            elapsed = max(0.0, (self.clock.wall() - started).total_seconds())
+        finished = (
+            open_attempt
+            and not alive
+            and last is not None
+            and self.observer.finished(job_id, last.n)
+        )
+        elapsed = self.observer.elapsed_s(last.started_at if last else None)
         policy = policy_for(self.settings, spec)
         run, actions = lc.resume(
             status.state,
@@ -194,6 +193,7 @@ class Supervisor:
             finished=finished,
             reason=status.reason,
             policy=policy,
+            evaluation=spec.evaluation is not None,
         )
         cur = Current(job_id, spec, lease, run, policy)
         cur.renewed_at = self.clock.monotonic()
@@ -217,7 +217,7 @@ class Supervisor:
             return False
 
     def _tick(self) -> bool:
-        if self.powering_off:
+        if self.power.powering_off:
             return True
         if self.current is None:
             return self._idle_tick()
@@ -228,11 +228,13 @@ class Supervisor:
             self.executor.drain(cur)
             if self.current is not cur:
                 return True
-            obs = self._observe(cur)
+            obs = self.observer.observe(
+                cur, stop_failed=self.executor.stop_failed, notice=self._notice()
+            )
             run, actions = lc.step(cur.run, obs, self.clock.monotonic(), cur.policy)
             cur.run = run
             self.executor.queue(cur, actions)
-            if not any(isinstance(a, lc.StopTrainer) for a in actions):
+            if not any(isinstance(a, act.StopTrainer) for a in actions):
                 break
         return self.executor.drain(cur)
 
@@ -244,14 +246,11 @@ class Supervisor:
             cur = self.claimer.try_claim()
             if cur is not None:
                 self.current, self.idle_since = cur, None
-                claimed = [lc.Emit(ev.LEASE_CLAIMED, {"previous_state": cur.run.state.value})]
-                if cur.took_over is not None:
-                    claimed.append(lc.Emit(ev.RUN_PREEMPTED, {"reason": cur.took_over}))
-                self.executor.queue(cur, list(claimed))
+                self.executor.queue(cur, cur.claimed)
                 return self._tick()
         if self.idle_since is None:
             self.idle_since = now
-        decision = lc.idle(
+        decision = ownership.idle(
             now - self.idle_since,
             idle_shutdown_s=self.settings.idle_shutdown_s,
             notice=self.interruption is not None,
@@ -260,91 +259,12 @@ class Supervisor:
         if decision is not None:
             if self.interruption is None:
                 self.ctx.log_event(ev.INSTANCE_IDLE, idle_s=round(now - self.idle_since, 1))
-            self._power(ev.INSTANCE_SHUTTING_DOWN, "shutdown", decision.reason)
+            if not self.power.shutdown(decision.reason):
+                self.idle_since = None  # an idle shutdown tries again after another idle period
         return True
 
-    def _observe(self, cur: Current) -> lc.Observation:
-        if self.executor.stop_failed:
-            status, code = TrainerStatus.STOP_FAILED, None
-        else:
-            status, code = self.trainer.status()
-        heartbeat: lc.Heartbeat | None = None
-        if cur.run.attempt > 0 and cur.spec.evaluation is not None:
-            heartbeat = self._evaluation_heartbeat(cur, status, code)
-        elif cur.run.attempt > 0:
-            try:
-                prefix = model_prefix(cur.job_id, cur.run.attempt)
-                p = read_progress(self.store, prefix, cur.progress)
-                cur.progress = p
-                finished, ok, why = p.finished, None, ""
-                if p.finished:
-                    finished, ok, why = self._finished_verdict(cur, status, code)
-                heartbeat = lc.Heartbeat(
-                    p.checkpoint,
-                    p.checkpoint_mtime,
-                    p.age_s,
-                    finished,
-                    finished_ok=ok,
-                    evidence=why,
-                    initial=is_initial_checkpoint(p.checkpoint, cur.pretrained),
-                )
-            except StoreError as e:
-                log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
-        notice = self.interruption.action if self.interruption else None
-        return lc.Observation(
-            status, code, heartbeat, cur.cancel_requested, notice, cur.fenced, cur.refused
-        )
-
-    def _evaluation_heartbeat(
-        self, cur: Current, status: TrainerStatus, code: int | None
-    ) -> lc.Heartbeat | None:
-        """A new lap is progress; an exited evaluation finished when every lap is recorded
-        (then its exit code says whether it succeeded), else it crashed and runs again."""
-        assert cur.spec.evaluation is not None
-        try:
-            known = cur.eval_progress
-            p = read_evaluation(self.store, model_prefix(cur.job_id, cur.run.attempt), known)
-        except StoreError as e:
-            log.info(ev.HEARTBEAT_UNKNOWN, job_id=cur.job_id, error=str(e))
-            return None
-        cur.eval_progress = p
-        exited = status in (TrainerStatus.EXITED, TrainerStatus.ABSENT)
-        laps = cur.spec.evaluation.laps
-        finished = exited and p.laps >= laps
-        ok = code in (0, None) if finished else None
-        why = f"{p.laps} of {laps} laps recorded, trainer exit code {code}" if finished else ""
-        return lc.Heartbeat(
-            f"lap-{p.laps}" if p.laps else None,
-            p.mtime,
-            p.age_s,
-            finished,
-            finished_ok=ok,
-            evidence=why,
-        )
-
-    def _finished_verdict(
-        self, cur: Current, status: TrainerStatus, code: int | None
-    ) -> tuple[bool, bool | None, str]:
-        """``.finished`` is no proof (simapp writes it from a ``finally:``): judge it.
-
-        The metrics are read once per attempt, when ``.finished`` is first seen; while the
-        trainer still runs and they fall short, ``.finished`` is not reported yet.
-        """
-        n = cur.run.attempt
-        if cur.evidence is None or cur.evidence[0] != n:
-            found = metrics.read_evidence(
-                self.store,
-                model_prefix(cur.job_id, n),
-                self.ctx.layout.custom_file(cur.job_id, "hyperparameters.json"),
-            )
-            cur.evidence = (n, found)
-        evidence = cur.evidence[1]
-        exited = status in (TrainerStatus.EXITED, TrainerStatus.ABSENT)
-        ok = metrics.finished_ok(evidence, exited, code)
-        if ok is None:
-            return False, None, ""
-        how = f"trainer exit code {code}" if exited else "trainer still running"
-        return True, ok, f"{evidence.describe()}, {how}"
+    def _notice(self) -> str | None:
+        return self.interruption.action if self.interruption else None
 
     def _drop(self, cur: Current, keep_cache: bool = False) -> None:
         if self.current is cur:
@@ -352,24 +272,6 @@ class Supervisor:
         self.executor.stop_failed = False
         if not keep_cache:
             self.ctx.cache.clear()
-
-    def _power(self, event: str, which: str, reason: str) -> bool:
-        """Run the reboot/shutdown command; a failure is recorded and the instance carries on."""
-        try:
-            self.write_heartbeat()
-        except StoreError as e:
-            log.warning(ev.TICK_FAILED, error=str(e), what="instance heartbeat")
-        self.ctx.log_event(event, reason=reason)
-        argv = self.settings.command_argv("reboot" if which == "reboot" else "shutdown")
-        self.powering_off = True
-        code = self.ctx.commands(argv)
-        if code != 0:
-            self.powering_off = False
-            self.idle_since = None  # an idle shutdown tries again after another idle period
-            self.ctx.log_event(ev.POWER_FAILED, command=argv[0], exit_code=code, reason=reason)
-            return False
-        self.stopping.set()
-        return True
 
     # -- the other scheduled jobs -------------------------------------------------------
     def heartbeat(self) -> None:
@@ -397,10 +299,7 @@ class Supervisor:
             log.warning(ev.TICK_FAILED, job_id=cur.job_id, error=str(e), what="renewing lease")
             return
         cur.cancel_requested = status.cancel_requested
-        if status.lease_epoch > cur.lease.epoch or status.instance_id not in (
-            None,
-            self.instance_id,
-        ):
+        if not ownership.owns(status, self.instance_id, cur.lease.epoch):
             self.executor.fence(cur, f"state.json names {status.instance_id}")
             self.wake.set()
         elif cur.cancel_requested:
@@ -418,7 +317,7 @@ class Supervisor:
             return
         for notice in notices:
             job_id = self.current.job_id if self.current else None
-            if notice.kind == "interruption" or self.settings.rebalance_is_notice:
+            if verdicts.is_interruption(notice.kind, self.settings.rebalance_is_notice):
                 self.ctx.log_event(
                     ev.SPOT_NOTICE, job_id, action=notice.action, time=notice.time, kind=notice.kind
                 )
@@ -429,7 +328,7 @@ class Supervisor:
                 self.ctx.log_event(ev.SPOT_REBALANCE, job_id, time=notice.time)
                 with self.lock:
                     if self.current is not None:  # recorded by the next tick (retried)
-                        event = lc.Emit(ev.SPOT_REBALANCE, {"time": notice.time})
+                        event = act.Emit(ev.SPOT_REBALANCE, {"time": notice.time})
                         self.executor.queue(self.current, [event])
 
     # -- graceful stop (SIGTERM) ----------------------------------------------------------

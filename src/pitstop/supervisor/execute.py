@@ -1,6 +1,8 @@
-"""Carrying out the lifecycle's actions: idempotent, retried until they take effect, fenced.
+"""Carrying out the core's actions: idempotent, retried until they take effect, fenced.
 
-The lifecycle decides; this module acts. Actions are queued on the held job and carried
+The core decides; this module acts (writes, signals, launches) and decides nothing: what a
+``Transition``, an ``EndAttempt`` or a started attempt does to ``state.json`` is a pure
+function of ``core/ownership.py``, and whether the job is still ours is its ``owns``. Actions are queued on the held job and carried
 out in order; one that fails (S3 unreachable, a trainer error) stays at the head of the
 queue with everything after it, and the next tick tries again before anything new is
 decided. Every action can be repeated safely: state writes re-read and re-apply, events
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
+from pitstop.core import actions as act
 from pitstop.core import events as ev
-from pitstop.core import lifecycle as lc
+from pitstop.core import ownership
 from pitstop.core.records import Attempt, JobStatus
-from pitstop.core.states import JobState, Outcome, TrainerStatus
+from pitstop.core.states import Outcome, TrainerStatus
 from pitstop.core.times import iso
 from pitstop.errors import (
     CorruptObject,
@@ -52,10 +56,10 @@ class Executor:
         self.shipper = shipper
         self.drop = drop  # forget the held job (keep_cache)
         self.stop_failed = False
-        self.power: Callable[[str, str, str], bool] | None = None  # set by the daemon
+        self.power: Any = None  # supervisor.power.Power, set by the daemon
 
     # -- the queue -----------------------------------------------------------------------
-    def queue(self, cur: Current, actions: list[lc.Action]) -> None:
+    def queue(self, cur: Current, actions: list[act.Action]) -> None:
         at = self.ctx.clock.wall()
         cur.pending += [Pending(a, uuid.uuid4().hex[:12], at) for a in actions]
 
@@ -63,7 +67,7 @@ class Executor:
         """Carry out queued actions in order; False if one failed (it stays queued)."""
         while cur.pending:
             item = cur.pending[0]
-            if cur.fenced and not isinstance(item.action, lc.StopTrainer):
+            if cur.fenced and not isinstance(item.action, act.StopTrainer):
                 cur.pending.pop(0)
                 continue
             try:
@@ -88,7 +92,7 @@ class Executor:
     def _stop_now(self, cur: Current) -> None:
         """Stopping our trainer needs no S3 and is always allowed: never wait behind a write."""
         for item in list(cur.pending):
-            if isinstance(item.action, lc.StopTrainer):
+            if isinstance(item.action, act.StopTrainer):
                 self.stop_failed = not self.ctx.trainer.stop(item.action.timeout_s)
                 cur.pending.remove(item)
 
@@ -106,36 +110,41 @@ class Executor:
     # -- one action ----------------------------------------------------------------------
     def _do(self, cur: Current, item: Pending) -> None:
         a = item.action
-        if isinstance(a, lc.Emit):
+        if isinstance(a, act.Transition):
+            self.update(cur, lambda s: ownership.apply(s, a))
+            fields = {"reason": a.reason} if a.reason is not None else {}
+            doc = {"attempt": a.attempt, "state": a.to.value, **fields, **a.fields}
+            self.emit(cur, a.event, doc, item)
+        elif isinstance(a, act.Emit):
             if a.event == ev.LEASE_LOST:
                 self.fence(cur, "lease lost to another instance")
             else:
                 self.emit(cur, a.event, a.fields, item)
-        elif isinstance(a, lc.StartAttempt):
+        elif isinstance(a, act.StartAttempt):
             self._start_attempt(cur, a)
-        elif isinstance(a, lc.StopTrainer):
+        elif isinstance(a, act.StopTrainer):
             self.stop_failed = not self.ctx.trainer.stop(a.timeout_s)
-        elif isinstance(a, lc.EndAttempt):
+        elif isinstance(a, act.EndAttempt):
             self._end_attempt(cur, a)
-        elif isinstance(a, lc.ClearStaleLock):
+        elif isinstance(a, act.ClearStaleLock):
             prefix = model_prefix(cur.job_id, a.n)
             if clear_stale_lock(self.ctx.store, prefix):
                 self.emit(cur, ev.LOCK_CLEARED, {"model_prefix": prefix}, item)
-        elif isinstance(a, lc.SetState):
-            self._set_state(cur, a)
-        elif isinstance(a, lc.ReleaseLease):
+        elif isinstance(a, act.RecordResults):
+            self._record_results(cur)
+        elif isinstance(a, act.QueueEvaluations):
+            self._queue_evaluations(cur)
+        elif isinstance(a, act.ReleaseLease):
             self.ctx.leases.release(cur.lease)
             self.ctx.log_event(ev.LEASE_RELEASED, cur.job_id)
             cur.pending.pop(0)
             self.drop(cur, False)
-        elif isinstance(a, lc.Reboot):
+        elif isinstance(a, act.Reboot):
             cur.pending.pop(0)
             self.drop(cur, True)
-            assert self.power is not None
-            self.power(ev.INSTANCE_REBOOTING, "reboot", a.reason)
-        elif isinstance(a, lc.Shutdown):
-            assert self.power is not None
-            self.power(ev.INSTANCE_SHUTTING_DOWN, "shutdown", a.reason)
+            self.power.reboot(a.reason)
+        elif isinstance(a, act.Shutdown):
+            self.power.shutdown(a.reason)
 
     def emit(
         self, cur: Current, event: str, fields: dict[str, object], item: Pending | None = None
@@ -156,14 +165,15 @@ class Executor:
             self.ctx.notifier(event, {"job_id": cur.job_id, **doc})
 
     def update(self, cur: Current, change: Callable[[JobStatus], JobStatus]) -> None:
-        """Write state.json only while the job is ours: the lease epoch is the fence."""
+        """Write state.json only while the job is ours (``ownership.owns``: the fence)."""
         me, epoch = self.ctx.instance_id, cur.lease.epoch
 
         def guarded(s: JobStatus) -> JobStatus:
-            if s.lease_epoch > epoch or s.instance_id not in (None, me):
+            if not ownership.owns(s, me, epoch):
                 raise LeaseLost(f"job {cur.job_id} is owned by {s.instance_id} now")
-            s.instance_id, s.lease_epoch = me, epoch
-            return change(s)
+            new = change(s)
+            new.instance_id, new.lease_epoch = me, epoch
+            return new
 
         self.ctx.jobs.update(cur.job_id, guarded)
 
@@ -173,21 +183,24 @@ class Executor:
         cur.renewed_at = self.ctx.clock.monotonic()
 
     # -- actions with more than one step ---------------------------------------------------
-    def _follow_up(self, cur: Current) -> None:
-        """Before a job is marked succeeded: an evaluation's results, a training job's
-        evaluations (``evaluate_on``). Both idempotent, so a retry repeats them safely."""
+    def _record_results(self, cur: Current) -> None:
+        """An evaluation's laps into results.json and the leaderboard (idempotent)."""
         ctx = self.ctx
         self.ensure_lease(cur)
         status, _ = ctx.jobs.status(cur.job_id)
-        if cur.spec.evaluation is not None:
-            try:
-                results = collect_results(ctx.jobs, cur.spec, status, ctx.clock.wall())
-            except CorruptObject as e:
-                self.emit(cur, ev.RESULTS_UNREADABLE, {"error": str(e)})
-                return
-            record_results(ctx.jobs, results)
-            self.emit(cur, ev.RESULTS_RECORDED, results.summary.model_dump())
+        try:
+            results = collect_results(ctx.jobs, cur.spec, status, ctx.clock.wall())
+        except CorruptObject as e:
+            self.emit(cur, ev.RESULTS_UNREADABLE, {"error": str(e)})
             return
+        record_results(ctx.jobs, results)
+        self.emit(cur, ev.RESULTS_RECORDED, results.summary.model_dump())
+
+    def _queue_evaluations(self, cur: Current) -> None:
+        """A training job's ``evaluate_on`` worlds, one evaluation job each (idempotent)."""
+        ctx = self.ctx
+        self.ensure_lease(cur)
+        status, _ = ctx.jobs.status(cur.job_id)
         for spec in evaluations_after(cur.spec, status):
             if submit_evaluation(ctx.jobs, spec):
                 self.emit(cur, ev.EVALUATION_QUEUED, {"evaluation": spec.id, "world": spec.world})
@@ -204,7 +217,7 @@ class Executor:
             n -= 1
         return None, None
 
-    def _start_attempt(self, cur: Current, action: lc.StartAttempt) -> None:
+    def _start_attempt(self, cur: Current, action: act.StartAttempt) -> None:
         ctx = self.ctx
         self.ensure_lease(cur)
         pre_prefix, pre_ckpt = (None, None)
@@ -223,8 +236,8 @@ class Executor:
 
         # the job is ``starting`` already (SetState comes first): killed from here on, a
         # restart finds this attempt open under an active state and adopts or closes it
-        self.update(cur, lambda s: lc.add_attempt(s, attempt))
-        cur.pretrained, cur.evidence = pre_ckpt, None
+        self.update(cur, lambda s: ownership.add_attempt(s, attempt))
+        cur.pretrained, cur.evidence, cur.start_error = pre_ckpt, None, None
         handle = ctx.cache.read().get("handle") or {}
         if handle.get("attempt") == action.n and ctx.trainer.status()[0] is TrainerStatus.RUNNING:
             return  # started by an earlier try of this action
@@ -253,8 +266,8 @@ class Executor:
         try:
             handle = ctx.trainer.start(plan)
         except TrainerError as e:
-            self.emit(cur, ev.RUN_CRASHED, {"reason": f"could not start: {e}"})
-            return  # the next observation sees no trainer: a crash, with backoff
+            cur.start_error = str(e)  # the next observation reports it: a crash, with backoff
+            return
         ctx.cache.save(job_id=cur.job_id, handle={**handle, "attempt": action.n})
         ctx.log_event(
             ev.RUN_LAUNCHED,
@@ -264,7 +277,7 @@ class Executor:
             pretrained=f"{pre_prefix}/{pre_ckpt}" if pre_prefix else None,
         )
 
-    def _end_attempt(self, cur: Current, action: lc.EndAttempt) -> None:
+    def _end_attempt(self, cur: Current, action: act.EndAttempt) -> None:
         if action.outcome is not Outcome.STOP_FAILED:
             # an ended attempt leaves nothing behind: a crashed DRfC stack may still have
             # containers up, a crashed run script may have children; this also saves logs
@@ -275,27 +288,16 @@ class Executor:
             last = point.name if point else None
         except StoreError:
             last = None
-        ended = iso(self.ctx.clock.wall())
-
-        def close(s: JobStatus) -> JobStatus:
-            for a in s.attempts:
-                if a.n == action.n and a.ended_at is None:
-                    a.ended_at, a.outcome = ended, action.outcome.value
-                    a.training_s = round(action.training_s, 3)
-                    a.last_checkpoint = last or a.last_checkpoint
-            return s
-
-        self.update(cur, close)
+        ended = iso(self.ctx.clock.wall()) or ""
+        self.update(
+            cur,
+            lambda s: ownership.end_attempt(
+                s,
+                action.n,
+                outcome=action.outcome,
+                ended_at=ended,
+                training_s=action.training_s,
+                last=last,
+            ),
+        )
         self.shipper.upload_logs(cur, action.n)
-
-    def _set_state(self, cur: Current, action: lc.SetState) -> None:
-        run = cur.run
-        if action.state is JobState.SUCCEEDED:
-            self._follow_up(cur)
-
-        def change(s: JobStatus) -> JobStatus:
-            s.state, s.reason = action.state, action.reason
-            s.restarts, s.reboots = run.restarts, run.reboots
-            return s
-
-        self.update(cur, change)
