@@ -24,10 +24,10 @@ EDGES: dict[JobState, frozenset[JobState]] = {
     # claimed: start; cancelled while queued; quarantined (unreadable); rejected by intake
     P: frozenset({ST, CA, FA, RJ}),
     PR: frozenset({ST, CA, FA}),
-    # first trained checkpoint; adopted or resumed (self); stall/crash/reboot/lost trainer;
+    # first trained checkpoint; stall, crash, reboot or a trainer lost with its supervisor;
     # finished or budget spent; notice, SIGTERM or take-over; cancel; refused or budget gone
-    ST: frozenset({ST, RU, RE, SU, PR, CA, FA}),
-    RU: frozenset({RU, RE, SU, PR, CA, FA}),
+    ST: frozenset({RU, RE, SU, PR, CA, FA}),
+    RU: frozenset({RE, SU, PR, CA, FA}),
     # next attempt; backoff or reboot (self); notice or SIGTERM; cancel; budget spent
     RE: frozenset({ST, RE, PR, CA, FA}),
     SU: frozenset(),

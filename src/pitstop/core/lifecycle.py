@@ -647,6 +647,9 @@ def interrupt(run: Run, now: float, policy: Policy) -> tuple[Run, list[Action]]:
     """
     if run.done:
         return run, []
+    if run.state in (JobState.PENDING, JobState.PREEMPTED):
+        # claimed, nothing started yet: hand the lease back, the job stays as it was
+        return replace(run, done=True), [ReleaseLease()]
     reason = "supervisor stopped (SIGTERM); resuming from checkpoint later"
     acts: list[Action] = []
     if run.attempt_started_at is not None:

@@ -1,0 +1,191 @@
+"""The state machine's table is the truth: every change the core makes is one of its edges,
+every edge is made by some core function, and none is made without its ``Transition``."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from pitstop.core import edges, ownership
+from pitstop.core import lifecycle as lc
+from pitstop.core.actions import Transition
+from pitstop.core.records import Attempt, JobStatus
+from pitstop.core.states import JobState, TrainerStatus
+from pitstop.errors import IllegalTransition
+
+POLICY = lc.Policy(
+    stall_timeout_s=60,
+    startup_grace_s=120,
+    max_restarts=3,
+    backoff_base_s=5,
+    backoff_max_s=20,
+    stop_timeout_s=10,
+    reboot_after_failed_attempts=2,
+    max_reboots=1,
+    max_training_s=4000,
+)
+ALL_EDGES = {(a, b) for a, targets in edges.EDGES.items() for b in targets}
+# made by the intake, not by the core: a job refused at submission is rejected as it is made
+NOT_THE_CORE = {(JobState.PENDING, JobState.REJECTED)}
+
+
+def _observation(rng: random.Random, n: int) -> lc.Observation:
+    trainer = rng.choice(list(TrainerStatus))
+    hb: lc.Heartbeat | None = None
+    if rng.random() < 0.85:
+        finished = rng.random() < 0.1
+        hb = lc.Heartbeat(
+            checkpoint=f"{n}_Step-{n * 100}.ckpt" if rng.random() < 0.8 else None,
+            checkpoint_mtime=float(n),
+            age_s=rng.uniform(0, 5),
+            finished=finished,
+            finished_ok=rng.choice([True, False, None]) if finished else None,
+            initial=rng.random() < 0.05,
+        )
+    return lc.Observation(
+        trainer=trainer,
+        exit_code=rng.choice([None, 0, 1, 137]),
+        heartbeat=hb,
+        cancel_requested=rng.random() < 0.03,
+        interruption="terminate" if rng.random() < 0.03 else None,
+        lease_lost=rng.random() < 0.01,
+        refused="checkpoint gone" if rng.random() < 0.01 else None,
+        start_error="docker failed" if rng.random() < 0.02 else None,
+    )
+
+
+def _walk(seed: int, steps: int = 400) -> set[tuple[JobState, JobState]]:
+    """Random observations into ``step`` (and now and then a SIGTERM or a restart of the
+    supervisor): every Transition is an edge, and the run's state only changes by one."""
+    rng = random.Random(seed)
+    seen: set[tuple[JobState, JobState]] = set()
+    run = lc.Run(rng.choice([JobState.PENDING, JobState.PREEMPTED]))
+    now = 0.0
+    for n in range(1, steps):
+        now += rng.choice([1.0, 10.0, 70.0, 200.0])
+        before = run
+        roll = rng.random()
+        if roll < 0.02:
+            run, acts = lc.interrupt(run, now, POLICY)
+        elif roll < 0.05 and run.state.is_active():
+            run, acts = lc.resume(
+                run.state,
+                attempts=run.attempt,
+                attempt_open=rng.random() < 0.7,
+                trained_s=run.trained_s,
+                restarts=run.restarts,
+                reboots=run.reboots,
+                trainer_alive=rng.random() < 0.5,
+                attempt_elapsed_s=30.0,
+                now=now,
+                finished=rng.random() < 0.2,
+                policy=POLICY,
+            )
+        else:
+            run, acts = lc.step(run, _observation(rng, n), now, POLICY)
+        moves = [a for a in acts if isinstance(a, Transition)]
+        state = before.state
+        for m in moves:
+            assert edges.allowed(state, m.to), (state, m)
+            seen.add((state, m.to))
+            state = m.to
+        if moves:
+            assert moves[-1].to is run.state
+        elif run.state is not before.state:
+            # only resume's in-memory restart (every attempt closed: start again) moves
+            # without writing; it writes when the next attempt starts
+            assert run.state is JobState.RESTARTING and not before.done
+        if run.done:
+            if run.state.is_terminal():
+                return seen
+            # handed back (preempted, lease lost, reboot): another claim takes it up
+            status = JobStatus(id="job-a", state=run.state, restarts=run.restarts)
+            status.reboots = run.reboots
+            run = lc.claimed_run(
+                ownership.claimed_state(run.state),
+                attempts=run.attempt,
+                restarts=run.restarts,
+                reboots=run.reboots,
+                trained_s=run.trained_s,
+            )
+    return seen
+
+
+def test_every_change_the_lifecycle_makes_is_an_edge_and_every_edge_is_made() -> None:
+    seen: set[tuple[JobState, JobState]] = set()
+    for seed in range(300):
+        seen |= _walk(seed)
+    seen |= _ownership_edges()
+    assert seen <= ALL_EDGES
+    assert ALL_EDGES - NOT_THE_CORE - seen == set()
+
+
+def _ownership_edges() -> set[tuple[JobState, JobState]]:
+    seen = set()
+    claim = ownership.Claim(me="i-b", epoch=5, now_iso="2026-12-04T10:00:00.000Z")
+    for state in (JobState.STARTING, JobState.RUNNING, JobState.RESTARTING):
+        old = JobStatus(id="job-a", state=state, instance_id="i-a", lease_epoch=4)
+        new = ownership.take(old, claim)
+        assert new is not None
+        seen.add((state, new.state))
+    for state in (JobState.PENDING, JobState.PREEMPTED):
+        cancelled = ownership.request_cancel(JobStatus(id="job-a", state=state))
+        assert cancelled is not None
+        seen.add((state, cancelled.state))
+        done = ownership.quarantine(
+            JobStatus(id="job-a", state=state), "bad", me="i-b", epoch=1, now_iso="t"
+        )
+        assert done is not None
+        seen.add((state, done[0].state))
+    return seen
+
+
+def test_a_change_outside_the_table_is_refused() -> None:
+    with pytest.raises(IllegalTransition, match="succeeded -> running"):
+        edges.check(JobState.SUCCEEDED, JobState.RUNNING, "test")
+    with pytest.raises(IllegalTransition):
+        edges.check(JobState.PENDING, JobState.RUNNING, "test")  # never without starting
+    for terminal in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        assert edges.EDGES[terminal] == frozenset()
+
+
+def test_a_done_run_decides_nothing_more() -> None:
+    run = replace(lc.Run(JobState.SUCCEEDED), done=True)
+    assert lc.step(run, lc.Observation(TrainerStatus.RUNNING), 10.0, POLICY) == (run, [])
+
+
+def test_ownership_changes_are_copies_never_the_callers_record() -> None:
+    attempt = Attempt(n=1, model_prefix="m/1", started_at="2026-12-04T09:00:00.000Z")
+    old = JobStatus(id="job-a", state=JobState.RUNNING, instance_id="i-a", attempts=[attempt])
+    frozen = old.model_dump()
+    claim = ownership.Claim(me="i-b", epoch=3, now_iso="2026-12-04T10:00:00.000Z")
+    assert ownership.take(old, claim) is not None
+    assert ownership.request_cancel(old) is not None
+    assert ownership.quarantine(old, "bad", me="i-b", epoch=3, now_iso="t") is not None
+    second = Attempt(n=2, model_prefix="m/2", started_at="2026-12-04T10:00:00.000Z")
+    assert len(ownership.add_attempt(old, second).attempts) == 2
+    ended = ownership.end_attempt(
+        old, 1, outcome=lc.Outcome.CRASHED, ended_at="t", training_s=5.0, last=None
+    )
+    assert ended.attempts[0].outcome == "crashed"
+    moved = Transition(JobState.RESTARTING, "stall", "run.stalled", restarts=1)
+    assert ownership.apply(old, moved).state is JobState.RESTARTING
+    assert old.model_dump() == frozen
+
+
+@pytest.mark.parametrize(
+    ("status", "me", "epoch", "ours"),
+    [
+        (JobStatus(id="j", instance_id="i-a", lease_epoch=3), "i-a", 3, True),
+        (JobStatus(id="j", instance_id=None, lease_epoch=0), "i-a", 3, True),
+        (JobStatus(id="j", instance_id="i-a", lease_epoch=4), "i-a", 3, False),  # newer lease
+        (JobStatus(id="j", instance_id="i-b", lease_epoch=3), "i-a", 3, False),  # named other
+    ],
+)
+def test_one_fencing_rule(status: JobStatus, me: str, epoch: int, ours: bool) -> None:
+    assert ownership.owns(status, me, epoch) is ours
+    claim = ownership.Claim(me=me, epoch=epoch, now_iso="2026-12-04T10:00:00.000Z")
+    # a claim steps back exactly when the state was written under a newer lease
+    assert (ownership.take(status, claim) is None) is ownership.superseded(status, epoch)
