@@ -43,7 +43,7 @@ from pitstop.config import Settings
 from pitstop.core.states import TrainerStatus
 from pitstop.errors import ConfigError, TrainerError
 from pitstop.store.checkpoints import resume_point
-from pitstop.store.layout import Layout
+from pitstop.store.layout import Layout, custom_file_key, custom_file_name
 from pitstop.store.objects import ObjectStore
 from pitstop.templates import render
 from pitstop.trainers.base import AttemptPlan
@@ -102,6 +102,9 @@ def render_env_files(
         "pretrained_prefix": plan.pretrained_prefix,
         "pretrained_selector": pretrained_selector,
         "custom_files_prefix": plan.custom_files_prefix.rstrip("/"),
+        "reward_key": custom_file_key(plan.custom_files_prefix, "reward_function.py"),
+        "model_metadata_key": custom_file_key(plan.custom_files_prefix, "model_metadata.json"),
+        "hyperparameters_key": custom_file_key(plan.custom_files_prefix, "hyperparameters.json"),
         "region": plan.region,
         "bucket": plan.bucket,
         "workers": workers or plan.spec.workers,
@@ -328,8 +331,9 @@ class DrfcTrainer:
         target = self.home / "custom_files"
         target.mkdir(exist_ok=True)
         for item in self.store.list(plan.custom_files_prefix):
-            name = item.key.rsplit("/", 1)[-1]
-            (target / name).write_bytes(self.store.get(item.key).body)
+            name = custom_file_name(plan.custom_files_prefix, item.key)
+            if name is not None:  # nothing nests there (JobStore writes CUSTOM_FILES only)
+                (target / name).write_bytes(self.store.get(item.key).body)
 
     def _note(self, path: Path, text: str) -> None:
         """A line from pitstop in a log the job keeps (the attempt's or the stop log)."""

@@ -42,7 +42,7 @@ from typing import Any
 
 from pitstop.core.records import Evaluation, Fault, Simulation
 from pitstop.errors import PitstopError, StoreError
-from pitstop.store.layout import ModelKeys, checkpoint_name, checkpoint_number
+from pitstop.store.layout import ModelKeys, checkpoint_name, checkpoint_number, custom_file_key
 from pitstop.store.objects import S3Store
 
 
@@ -154,9 +154,9 @@ def main() -> int:
 
     # what DRfC writes at start
     custom = env.get("PITSTOP_CUSTOM_FILES_PREFIX", "")
-    reward = w.read(custom + "reward_function.py") or b""
+    reward = w.read(custom_file_key(custom, "reward_function.py")) or b""
     per_iteration = _hyperparameter(
-        w, custom + "hyperparameters.json", "num_episodes_between_training", 20
+        w, custom_file_key(custom, "hyperparameters.json"), "num_episodes_between_training", 20
     )
     if not w.exists(keys.training_params):  # unless DRfC's start script wrote them already
         w.put(
@@ -168,7 +168,7 @@ def main() -> int:
     w.put(keys.ip("ip.json"), json.dumps({"IP": "127.0.0.1"}))
     w.put(keys.ip("hyperparameters.json"), "{}")
     w.put(keys.ip("done"), "")
-    metadata = w.read(custom + "model_metadata.json")
+    metadata = w.read(custom_file_key(custom, "model_metadata.json"))
     w.put(keys.metadata, metadata or json.dumps({"action_space_type": "discrete", "version": "5"}))
 
     # simapp saves the model it starts from as soon as SageMaker is up, before any episode
