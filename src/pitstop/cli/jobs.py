@@ -2,97 +2,53 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import add_settings_flags, job_store, settings_from
-from pitstop.cli.output import (
-    add_json_flag,
-    print_json,
-    print_table,
-    short_time,
-    state_style,
-    table_or_json,
-)
+from pitstop.cli.common import FLAG, Sub, command, job_store, jobs_from, opt, settings_from
+from pitstop.cli.output import Part, Table, short_time, show, state_style
 from pitstop.errors import InvalidInput
-from pitstop.store.layout import model_prefix_pattern, parse_model_prefix
+
+SUBMIT_OPTIONS = [
+    opt("reward", metavar="REWARD.py", help="the reward function file"),
+    opt("--name", help="job name (default: the file's name)"),
+    opt("--metadata", metavar="FILE", help="model_metadata.json (default: defaults/ in S3, else built-in)"),
+    opt("--hyperparameters", metavar="FILE", help="hyperparameters.json"),
+    opt("--job", metavar="FILE", help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}'),
+    opt("--evaluate", metavar="WORLD[,WORLD...]", help="once training succeeds, queue an evaluation of the final model on each world (see 'pitstop results' and 'pitstop leaderboard')"),
+]  # fmt: skip
+JOBS_OPTIONS = [
+    opt("--state", action="append", default=[], metavar="STATE", help="only jobs in this state (repeatable)"),
+    opt("--reindex", **FLAG, help="first rewrite the listing index from every job's state.json (one read per job): the repair after an upgrade from a version that kept no index"),
+]  # fmt: skip
+JOB_ID = opt("job_id", metavar="JOB_ID")
+JOBS_HEADERS = ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED (UTC)",
+                "DEADLINE (UTC)", "SLACK", "REASON"]  # fmt: skip
+ATTEMPT_HEADERS = ["ATTEMPT", "STARTED (UTC)", "ENDED (UTC)", "OUTCOME", "PRETRAINED",
+                   "LAST CHECKPOINT"]  # fmt: skip
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser(
-        "submit",
-        help="submit a reward function as a training job",
-        description=(
-            "Validate a reward function (and optional model_metadata.json, hyperparameters.json, "
-            "job spec) and add it to the queue in S3. Nothing is written when a file is invalid. "
-            "Submitting the same files twice gives the same job id and no second job."
-        ),
-    )
-    p.add_argument("reward", metavar="REWARD.py", help="the reward function file")
-    p.add_argument("--name", help="job name (default: the file's name)")
-    p.add_argument(
-        "--metadata",
-        metavar="FILE",
-        help="model_metadata.json (default: defaults/ in S3, else built-in)",
-    )
-    p.add_argument("--hyperparameters", metavar="FILE", help="hyperparameters.json")
-    p.add_argument(
-        "--job",
-        metavar="FILE",
-        help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}',
-    )
-    p.add_argument(
-        "--evaluate",
-        metavar="WORLD[,WORLD...]",
-        help="once training succeeds, queue an evaluation of the final model on each world "
-        "(see 'pitstop results' and 'pitstop leaderboard')",
-    )
-    add_settings_flags(p)
-    add_json_flag(p)
-    p.set_defaults(func=_submit)
-
-    p = sub.add_parser(
-        "jobs",
-        help="list jobs",
-        description="List every job with its state. Reads the listing index (one request per "
-        "1,000 jobs) and the jobs/ folder; a job the index does not know yet is read once "
-        "and added to it.",
-    )
-    p.add_argument(
-        "--state",
-        action="append",
-        default=[],
-        metavar="STATE",
-        help="only jobs in this state (repeatable)",
-    )
-    p.add_argument(
-        "--reindex",
-        action="store_true",
-        help="first rewrite the listing index from every job's state.json (one read per job): "
-        "the repair after an upgrade from a version that kept no index",
-    )
-    add_settings_flags(p)
-    add_json_flag(p)
-    p.set_defaults(func=_jobs)
-
-    p = sub.add_parser(
-        "job", help="show one job", description="Show a job: state, attempts and events."
-    )
-    p.add_argument("job_id", metavar="JOB_ID")
-    add_settings_flags(p)
-    add_json_flag(p)
-    p.set_defaults(func=_job)
-
-    p = sub.add_parser(
-        "cancel",
-        help="cancel a job",
-        description="Cancel a job: a pending job is cancelled at once; a running one is stopped by its supervisor at its next heartbeat (heartbeat_interval_s). Checkpoints are kept.",
-    )
-    p.add_argument("job_id", metavar="JOB_ID")
-    add_settings_flags(p)
-    add_json_flag(p)
-    p.set_defaults(func=_cancel)
+def register(sub: Sub) -> None:
+    command(
+        sub, "submit", _submit, "submit a reward function as a training job",
+        "Validate a reward function (and optional model_metadata.json, hyperparameters.json, "
+        "job spec) and add it to the queue in S3. Nothing is written when a file is invalid. "
+        "Submitting the same files twice gives the same job id and no second job.",
+        SUBMIT_OPTIONS,
+    )  # fmt: skip
+    command(
+        sub, "jobs", _jobs, "list jobs",
+        "List every job with its state. Reads the listing index (one request per 1,000 jobs) "
+        "and the jobs/ folder; a job the index does not know yet is read once and added to it.",
+        JOBS_OPTIONS,
+    )  # fmt: skip
+    command(sub, "job", _job, "show one job", "Show a job: state, attempts and events.", [JOB_ID])
+    command(
+        sub, "cancel", _cancel, "cancel a job",
+        "Cancel a job: a pending job is cancelled at once; a running one is stopped by its "
+        "supervisor at its next heartbeat (heartbeat_interval_s). Checkpoints are kept.",
+        [JOB_ID],
+    )  # fmt: skip
 
 
 def _read(path: str, what: str) -> bytes:
@@ -108,12 +64,10 @@ def _submit(args: Any) -> int:
         raise InvalidInput(f"{args.reward}: a reward function must be a .py file")
     files = {"reward_function.py": _read(args.reward, "reward function")}
     labels = {"reward_function.py": args.reward}
-    if args.metadata:
-        files["model_metadata.json"] = _read(args.metadata, "metadata")
-        labels["model_metadata.json"] = args.metadata
-    if args.hyperparameters:
-        files["hyperparameters.json"] = _read(args.hyperparameters, "hyperparameters")
-        labels["hyperparameters.json"] = args.hyperparameters
+    for name, path, what in [("model_metadata.json", args.metadata, "metadata"),
+                             ("hyperparameters.json", args.hyperparameters, "hyperparameters")]:  # fmt: skip
+        if path:
+            files[name], labels[name] = _read(path, what), path
     fields: dict[str, Any] = {}
     if args.job:
         from pitstop.store.jobs import parse_user_fields
@@ -127,17 +81,13 @@ def _submit(args: Any) -> int:
     sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
-    spec, created = intake.submit(
-        job_store(settings),
-        sub,
-        settings.bucket,
-        dynamic=False,
-        restart_overhead_s=settings.deadline_restart_overhead_s,
+    spec, created = intake.submit(job_store(settings), sub, settings.bucket, dynamic=False,
+                                  restart_overhead_s=settings.deadline_restart_overhead_s)  # fmt: skip
+    show(
+        args,
+        {"id": spec.id, "created": created},
+        spec.id if created else f"{spec.id} (already submitted)",
     )
-    if args.json:
-        print_json({"id": spec.id, "created": created})
-    else:
-        print(spec.id if created else f"{spec.id} (already submitted)")
     return 0
 
 
@@ -167,43 +117,20 @@ def _jobs(args: Any) -> int:
     from pitstop.store.listing import reindex
 
     states = _state_arg(args.state)
-    jobs = job_store(settings_from(args))
+    jobs = jobs_from(args)
+    reindexed = None
     if args.reindex:
         written, deleted = reindex(jobs)
-        if not args.json:
-            print(f"listing index: {written} key(s) written, {deleted} deleted")
+        reindexed = f"listing index: {written} key(s) written, {deleted} deleted"
     rows = [r for r in job_rows(jobs) if not states or r["state"] in states]
-    table_or_json(
-        args.json,
-        rows,
-        [
-            "JOB",
-            "STATE",
-            "ATTEMPTS",
-            "RESTARTS",
-            "INSTANCE",
-            "CREATED (UTC)",
-            "DEADLINE (UTC)",
-            "SLACK",
-            "REASON",
-        ],
-        [
-            [
-                repr(r["id"]) if r.get("invalid") else r["id"],  # the name may hold anything
-                r["state"],
-                r["attempts"],
-                r["restarts"],
-                r["instance_id"],
-                short_time(r["created_at"]),
-                short_time(r.get("deadline")),
-                None if r.get("slack_h") is None else f"{r['slack_h']:.1f}h",
-                r["reason"],
-            ]
-            for r in rows
-        ],
-        empty="no jobs",
-        styles={1: state_style},
-    )
+    table = [
+        [repr(r["id"]) if r.get("invalid") else r["id"],  # the name may hold anything
+         r["state"], r["attempts"], r["restarts"], r["instance_id"], short_time(r["created_at"]),
+         short_time(r.get("deadline")), None if r.get("slack_h") is None else f"{r['slack_h']:.1f}h",
+         r["reason"]]
+        for r in rows
+    ]  # fmt: skip
+    show(args, rows, reindexed, Table(JOBS_HEADERS, table, "no jobs", {1: state_style}))
     return 0
 
 
@@ -231,62 +158,40 @@ def _detail(e: dict[str, Any]) -> object:
 def _models_line(attempts: list[dict[str, Any]]) -> str:
     """``models/JOB/attempt-N (N = 1..3)`` when the prefixes follow that form, else each."""
     prefixes = [str(a["model_prefix"]) for a in attempts]
-    parsed = [parse_model_prefix(p) for p in prefixes]
-    job = parsed[0].job_id if parsed[0] else None
-    if job is not None and all(m == (job, a["n"]) for m, a in zip(parsed, attempts, strict=True)):
+    base = prefixes[0].rsplit("/attempt-", 1)[0]
+    if all(p == f"{base}/attempt-{a['n']}" for p, a in zip(prefixes, attempts, strict=True)):
         ns = [a["n"] for a in attempts]
-        shown = f"{model_prefix_pattern(job)} (N = {ns[0]}..{ns[-1]})"
-        return shown if len(ns) > 1 else prefixes[0]
+        return f"{base}/attempt-N (N = {ns[0]}..{ns[-1]})" if len(ns) > 1 else prefixes[0]
     return ", ".join(prefixes)
 
 
 def _job(args: Any) -> int:
     from pitstop.store.jobs import job_document
 
-    doc = job_document(job_store(settings_from(args)), _job_id_arg(args.job_id))
-    if args.json:
-        print_json(doc)
-        return 0
-    attempts = doc["attempts"]
-    print(f"job       {doc['id']} ({doc['name']})")
-    print(f"state     {doc['state']}" + (f": {doc['reason']}" if doc["reason"] else ""))
-    print(
+    doc = job_document(jobs_from(args), _job_id_arg(args.job_id))
+    attempts, events = doc["attempts"], doc["events"]
+    parts: list[Part] = [
+        f"job       {doc['id']} ({doc['name']})",
+        f"state     {doc['state']}" + (f": {doc['reason']}" if doc["reason"] else ""),
         f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    "
-        f"trained {doc['training_s']:.0f} s"
-    )
+        f"trained {doc['training_s']:.0f} s",
+    ]
     if attempts:
-        print(f"models    {_models_line(attempts)}")
         prefixes = {a["model_prefix"]: a["n"] for a in attempts}
-        print()
-        print_table(
-            ["ATTEMPT", "STARTED (UTC)", "ENDED (UTC)", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT"],
-            [
-                [
-                    a["n"],
-                    short_time(a["started_at"]),
-                    short_time(a["ended_at"]),
-                    a["outcome"],
-                    _pretrained(a, prefixes),
-                    a["last_checkpoint"],
-                ]
-                for a in attempts
-            ],
-            styles={3: state_style},
-        )
-    if doc["events"]:
-        print()
-        print_table(
-            ["TIME (UTC)", "EVENT", "ATTEMPT", "DETAIL"],
-            [
-                [
-                    short_time(e["at"]),
-                    e["event"],
-                    _attempt_ref(e.get("attempt")),
-                    _detail(e),
-                ]
-                for e in doc["events"]
-            ],
-        )
+        rows = [[a["n"], short_time(a["started_at"]), short_time(a["ended_at"]), a["outcome"],
+                 _pretrained(a, prefixes), a["last_checkpoint"]] for a in attempts]  # fmt: skip
+        parts += [
+            f"models    {_models_line(attempts)}",
+            "",
+            Table(ATTEMPT_HEADERS, rows, styles={3: state_style}),
+        ]
+    if events:
+        rows = [
+            [short_time(e["at"]), e["event"], _attempt_ref(e.get("attempt")), _detail(e)]
+            for e in events
+        ]
+        parts += ["", Table(["TIME (UTC)", "EVENT", "ATTEMPT", "DETAIL"], rows)]
+    show(args, doc, *parts)
     return 0
 
 
@@ -295,11 +200,12 @@ def _cancel(args: Any) -> int:
     from pitstop.queue import cancel
 
     job_id = _job_id_arg(args.job_id)
-    status = cancel(job_store(settings_from(args)), job_id)
-    if args.json:
-        print_json({"id": job_id, "state": status.state.value, "cancel_requested": True})
-    elif status.state is JobState.CANCELLED:
-        print(f"{job_id} cancelled")
-    else:
-        print(f"{job_id}: cancel requested; its supervisor stops it at its next heartbeat")
+    status = cancel(jobs_from(args), job_id)
+    done = status.state is JobState.CANCELLED
+    text = (
+        f"{job_id} cancelled"
+        if done
+        else f"{job_id}: cancel requested; its supervisor stops it at its next heartbeat"
+    )
+    show(args, {"id": job_id, "state": status.state.value, "cancel_requested": True}, text)
     return 0
