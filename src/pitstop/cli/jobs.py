@@ -8,6 +8,7 @@ from typing import Any
 from pitstop.cli.common import FLAG, Sub, command, job_store, jobs_from, opt, settings_from
 from pitstop.cli.output import Part, Table, short_time, show, state_style
 from pitstop.errors import InvalidInput
+from pitstop.store.layout import model_prefix_pattern, parse_model_prefix
 
 SUBMIT_OPTIONS = [
     opt("reward", metavar="REWARD.py", help="the reward function file"),
@@ -158,10 +159,12 @@ def _detail(e: dict[str, Any]) -> object:
 def _models_line(attempts: list[dict[str, Any]]) -> str:
     """``models/JOB/attempt-N (N = 1..3)`` when the prefixes follow that form, else each."""
     prefixes = [str(a["model_prefix"]) for a in attempts]
-    base = prefixes[0].rsplit("/attempt-", 1)[0]
-    if all(p == f"{base}/attempt-{a['n']}" for p, a in zip(prefixes, attempts, strict=True)):
+    parsed = [parse_model_prefix(p) for p in prefixes]
+    job = parsed[0].job_id if parsed[0] else None
+    if job is not None and all(m == (job, a["n"]) for m, a in zip(parsed, attempts, strict=True)):
         ns = [a["n"] for a in attempts]
-        return f"{base}/attempt-N (N = {ns[0]}..{ns[-1]})" if len(ns) > 1 else prefixes[0]
+        shown = f"{model_prefix_pattern(job)} (N = {ns[0]}..{ns[-1]})"
+        return shown if len(ns) > 1 else prefixes[0]
     return ", ".join(prefixes)
 
 
