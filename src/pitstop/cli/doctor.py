@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from pitstop.cli.common import add_settings_flags, settings_from
-from pitstop.cli.output import add_json_flag, print_json
+from pitstop.cli.common import Sub, command, settings_from
+from pitstop.cli.output import show
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser(
-        "doctor",
-        help="check this instance: DRfC, Docker and swarm, the GPU, S3, the metadata service",
-        description=(
-            "Check what training on this instance needs: the settings, the deepracer-for-cloud "
-            "checkout and its activation, /tmp/sagemaker and the supervisor's unit, Docker and "
-            "swarm (node labels, network, simapp image), the GPU as a container sees it, S3 "
-            "access and the instance metadata service. One line per check: ok, warn or fail, "
-            "and what to do. Exit 1 if a check failed."
-        ),
-    )
-    add_settings_flags(p)
-    add_json_flag(p)
-    p.set_defaults(func=_doctor)
+def register(sub: Sub) -> None:
+    command(
+        sub, "doctor", _doctor,
+        "check this instance: DRfC, Docker and swarm, the GPU, S3, the metadata service",
+        "Check what training on this instance needs: the settings, the deepracer-for-cloud "
+        "checkout and its activation, /tmp/sagemaker and the supervisor's unit, Docker and "
+        "swarm (node labels, network, simapp image), the GPU as a container sees it, S3 access "
+        "and the instance metadata service. One line per check: ok, warn or fail, and what to "
+        "do. Exit 1 if a check failed.",
+    )  # fmt: skip
 
 
 def _doctor(args: Any) -> int:
@@ -36,9 +30,5 @@ def _doctor(args: Any) -> int:
         settings, error = None, str(e)
     checks = Doctor(settings, error).run()
     failed = any(c.status == "fail" for c in checks)
-    if args.json:
-        print_json({"ok": not failed, "checks": [c.doc() for c in checks]})
-    else:
-        for c in checks:
-            print(c.line())
+    show(args, {"ok": not failed, "checks": [c.doc() for c in checks]}, *(c.line() for c in checks))
     return 1 if failed else 0

@@ -3,41 +3,33 @@ and cost."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import add_settings_flags, job_store, positive, settings_from
-from pitstop.cli.output import add_json_flag, print_json
+from pitstop.cli.common import Sub, command, job_store, opt, positive, settings_from
+from pitstop.cli.output import show
 from pitstop.errors import UsageError
 
+OPTIONS = [
+    opt("--out", required=True, metavar="FILE.html", help="the .html file to write"),
+    opt("--job", action="append", default=[], metavar="JOB_ID", help="only these jobs (repeatable)"),
+    opt("--spot-price", type=positive(float, "--spot-price"), metavar="USD_PER_HOUR", help="spot price for the cost figures (instance hours x price)"),
+]  # fmt: skip
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    r = sub.add_parser(
-        "report",
-        help="an HTML report with training curves, attempts, events and cost",
-        description="Write one self-contained HTML file (charts inline, no network needed to "
-        "view it): per job, reward and completion per episode across every attempt with "
-        "each restart or preemption marked, the attempts and events, instance hours and "
-        "cost; then each world's leaderboard with a lap-time chart. Needs the plot extra "
-        "(matplotlib).",
-    )
-    r.add_argument("--out", required=True, metavar="FILE.html", help="the .html file to write")
-    r.add_argument(
-        "--job", action="append", default=[], metavar="JOB_ID", help="only these jobs (repeatable)"
-    )
-    r.add_argument(
-        "--spot-price",
-        type=positive(float, "--spot-price"),
-        metavar="USD_PER_HOUR",
-        help="spot price for the cost figures (instance hours x price)",
-    )
-    add_settings_flags(r)
-    add_json_flag(r)
-    r.set_defaults(func=_report)
+
+def register(sub: Sub) -> None:
+    command(
+        sub, "report", _report, "an HTML report with training curves, attempts, events and cost",
+        "Write one self-contained HTML file (charts inline, no network needed to view it): per "
+        "job, reward and completion per episode across every attempt with each restart or "
+        "preemption marked, the attempts and events, instance hours and cost; then each "
+        "world's leaderboard with a lap-time chart. Needs the plot extra (matplotlib).",
+        OPTIONS,
+    )  # fmt: skip
 
 
 def _report(args: Any) -> int:
+    from pitstop.evaluation.board import boards_with_laps
     from pitstop.fleet.progress import all_progress, job_progress
     from pitstop.fleet.report import render
 
@@ -53,12 +45,8 @@ def _report(args: Any) -> int:
         progress = [job_progress(jobs, j, now, args.spot_price, with_curves=True) for j in args.job]
     else:
         progress = all_progress(jobs, args.spot_price, with_curves=True)
-    from pitstop.evaluation.board import boards_with_laps
-
     boards = boards_with_laps(jobs)
     out.write_text(render(progress, args.spot_price, settings.bucket, boards))
-    if args.json:
-        print_json({"out": str(out), "jobs": [p.row() for p in progress], "leaderboards": boards})
-    else:
-        print(f"{out} ({len(progress)} job(s))")
+    doc = {"out": str(out), "jobs": [p.row() for p in progress], "leaderboards": boards}
+    show(args, doc, f"{out} ({len(progress)} job(s))")
     return 0

@@ -2,68 +2,44 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from pitstop.cli.common import add_settings_flags, job_store, positive, settings_from
-from pitstop.cli.output import add_json_flag, state_style, table_or_json
+from pitstop.cli.common import Sub, command, jobs_from, opt, positive
+from pitstop.cli.output import Table, show, state_style
+
+SPOT_PRICE = opt("--spot-price", type=positive(float, "--spot-price"), metavar="USD_PER_HOUR",
+                 help="spot price for the cost column (instance hours x price)")  # fmt: skip
+HEADERS = [
+    "JOB",
+    "STATE",
+    "ATTEMPTS",
+    "RESTARTS",
+    "PREEMPTED",
+    "INSTANCE",
+    "PROGRESS",
+    "HOURS",
+    "COST",
+]
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    s = sub.add_parser(
-        "status",
-        help="jobs, attempts, states, progress and cost",
-        description="A table of jobs with their attempts, restarts, preemptions, progress "
-        "(last checkpoint, share of max_hours) and cost so far (instance hours x "
-        "--spot-price).",
-    )
-    s.add_argument(
-        "--spot-price",
-        type=positive(float, "--spot-price"),
-        metavar="USD_PER_HOUR",
-        help="spot price for the cost column (instance hours x price)",
-    )
-    add_settings_flags(s)
-    add_json_flag(s)
-    s.set_defaults(func=_status)
+def register(sub: Sub) -> None:
+    command(
+        sub, "status", _status, "jobs, attempts, states, progress and cost",
+        "A table of jobs with their attempts, restarts, preemptions, progress (last checkpoint, "
+        "share of max_hours) and cost so far (instance hours x --spot-price).",
+        [SPOT_PRICE],
+    )  # fmt: skip
 
 
 def _status(args: Any) -> int:
     from pitstop.fleet.progress import all_progress
 
-    rows = [p.row() for p in all_progress(job_store(settings_from(args)), args.spot_price)]
-    table_or_json(
-        args.json,
-        rows,
-        [
-            "JOB",
-            "STATE",
-            "ATTEMPTS",
-            "RESTARTS",
-            "PREEMPTED",
-            "INSTANCE",
-            "PROGRESS",
-            "HOURS",
-            "COST",
-        ],
-        [
-            [
-                r["id"],
-                r["state"],
-                r["attempts"],
-                r["restarts"],
-                r["preemptions"],
-                r["instance_id"],
-                r["progress"],
-                f"{r['instance_hours']:.2f}",
-                None if r["cost"] is None else f"${r['cost']:.2f}",
-            ]
-            for r in rows
-        ],
-        empty="no jobs",
-        styles={1: state_style},
-    )
-    if rows and not args.json and args.spot_price is not None:
-        total = sum(r["cost"] or 0 for r in rows)
-        print(f"\ntotal ${total:.2f} at ${args.spot_price}/h")
+    rows = [p.row() for p in all_progress(jobs_from(args), args.spot_price)]
+    keys = ("id", "state", "attempts", "restarts", "preemptions", "instance_id", "progress")
+    table = [[*(r[k] for k in keys), f"{r['instance_hours']:.2f}",
+              None if r["cost"] is None else f"${r['cost']:.2f}"] for r in rows]  # fmt: skip
+    total = None
+    if rows and args.spot_price is not None:
+        total = f"\ntotal ${sum(r['cost'] or 0 for r in rows):.2f} at ${args.spot_price}/h"
+    show(args, rows, Table(HEADERS, table, "no jobs", {1: state_style}), total)
     return 0

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import add_settings_flags, settings_from
-from pitstop.cli.output import add_json_flag, format_table, print_json
+from pitstop.cli.common import FLAG, Sub, command, opt, settings_from
+from pitstop.cli.output import format_table, show
 from pitstop.extras import install_hint
 
 EXAMPLE = """\
@@ -24,36 +24,36 @@ example GRID.yaml:
   metadata: model_metadata.json     # the base action space (default: the console's)
   job: {world: reInvent2019_track, max_hours: 2}
 """
+OPTIONS = [
+    opt("grid", metavar="GRID.yaml", help="the sweep file"),
+    opt("--max-parallel", type=int, default=None, metavar="N", help="at most N of the sweep's jobs queued or running at once (default: all)"),
+    opt("--out", default="sweep-results", metavar="DIR", help="where results go"),
+    opt("--poll", type=float, default=10.0, metavar="S", help="seconds between polls"),
+    opt("--dry-run", **FLAG, help="print the points, submit nothing"),
+]  # fmt: skip
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    p = sub.add_parser(
-        "sweep",
-        help="run a grid or random search over reward parameters, hyperparameters, speeds",
-        description=(
-            "Submit one job per point of a search over reward-function parameters (a reward "
-            "template with {{ name }} placeholders), hyperparameters and action-space speed "
-            "scales; follow them as they train; write results.csv, results.json and "
-            "metric.png (the mean reward of each job's last training episodes against each "
-            "parameter). Waiting costs one S3 listing per poll, whatever the number of jobs."
-        ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("grid", metavar="GRID.yaml", help="the sweep file")
-    p.add_argument(
-        "--max-parallel",
-        type=int,
-        default=None,
-        metavar="N",
-        help="at most N of the sweep's jobs queued or running at once (default: all)",
-    )
-    p.add_argument("--out", default="sweep-results", metavar="DIR", help="where results go")
-    p.add_argument("--poll", type=float, default=10.0, metavar="S", help="seconds between polls")
-    p.add_argument("--dry-run", action="store_true", help="print the points, submit nothing")
-    add_settings_flags(p)
-    add_json_flag(p)
-    p.set_defaults(func=_sweep)
+def register(sub: Sub) -> None:
+    command(
+        sub, "sweep", _sweep,
+        "run a grid or random search over reward parameters, hyperparameters, speeds",
+        "Submit one job per point of a search over reward-function parameters (a reward "
+        "template with {{ name }} placeholders), hyperparameters and action-space speed scales; "
+        "follow them as they train; write results.csv, results.json and metric.png (the mean "
+        "reward of each job's last training episodes against each parameter). Waiting costs "
+        "one S3 listing per poll, whatever the number of jobs.",
+        OPTIONS, epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+
+
+def _table(rows: list[dict[str, Any]], numbered: bool = False) -> str:
+    """Every key of ``rows`` a column (``N``: the row's number, with ``numbered``)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    if numbered:
+        return format_table(
+            ["N", *keys], [[n, *(r.get(k) for k in keys)] for n, r in enumerate(rows)]
+        )
+    return format_table(keys, [[r.get(k) for k in keys] for r in rows])
 
 
 def _sweep(args: Any) -> int:
@@ -64,50 +64,28 @@ def _sweep(args: Any) -> int:
         raise UsageError("--max-parallel must be at least 1")
     plan = sw.load_sweep(args.grid)
     if args.dry_run:
-        if args.json:
-            print_json({"points": plan.points})
-        else:
-            keys = list(dict.fromkeys(k for p in plan.points for k in p))
-            print(
-                format_table(
-                    ["N", *keys],
-                    [[n, *(p.get(k) for k in keys)] for n, p in enumerate(plan.points)],
-                )
-            )
+        show(args, {"points": plan.points}, _table(plan.points, numbered=True))
         return 0
     from pitstop.client import Client, Executor
 
     settings = settings_from(args)
-    client = Client(
-        bucket=settings.bucket,
-        prefix=settings.prefix,
-        endpoint_url=settings.s3_endpoint_url,
-        region=settings.region,
-        config=getattr(args, "config", None),
-        poll_interval_s=args.poll,
-    )
-    total = len(plan.points)
-    done = 0
+    client = Client(bucket=settings.bucket, prefix=settings.prefix, endpoint_url=settings.s3_endpoint_url,
+                    region=settings.region, config=getattr(args, "config", None), poll_interval_s=args.poll)  # fmt: skip
+    total, done = len(plan.points), 0
 
     def progress(row: dict[str, Any]) -> None:
         nonlocal done
         done += 1
         metric = "-" if row.get("metric") is None else f"{row['metric']:.2f}"
-        print(
-            f"[{done}/{total}] {row.get('job_id') or '-'} {row['state']} metric {metric}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"[{done}/{total}] {row.get('job_id') or '-'} {row['state']} metric {metric}",
+              file=sys.stderr, flush=True)  # fmt: skip
 
     with Executor(client, max_queued=args.max_parallel) as ex:
         rows = sw.run_sweep(plan, ex, client.store, on_done=progress)
     files = sw.write_results(rows, Path(args.out))
-    if args.json:
-        print_json({"rows": rows, "files": [str(f) for f in files]})
-    else:
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        print(format_table(keys, [[r.get(k) for k in keys] for r in rows]))
-        print("wrote " + ", ".join(str(f) for f in files))
-        if not any(f.name == "metric.png" for f in files):
-            print(f"no metric.png: it needs pitstop's 'plot' extra ({install_hint('plot')})")
+    no_plot = None
+    if not any(f.name == "metric.png" for f in files):
+        no_plot = f"no metric.png: it needs pitstop's 'plot' extra ({install_hint('plot')})"
+    doc = {"rows": rows, "files": [str(f) for f in files]}
+    show(args, doc, _table(rows), "wrote " + ", ".join(str(f) for f in files), no_plot)
     return 0 if all(r["state"] == "succeeded" for r in rows) else 1
