@@ -20,16 +20,14 @@ from pitstop.evaluation.results import Results, parse_metrics, summarise
 from pitstop.evaluation.staging import model_of_job
 from pitstop.store import parse
 from pitstop.store.jobs import JobStore, job_id_for
-from pitstop.store.layout import ModelKeys
-
-S3_URL = "s3://"
+from pitstop.store.layout import ModelKeys, parse_s3_url
 
 
 def resolve_model(jobs: JobStore, model: str) -> tuple[str, str | None]:
     """``model`` (a job id, ``s3://BUCKET/PREFIX`` in this bucket, or a key prefix) ->
     (model prefix, training job id or None)."""
-    if model.startswith(S3_URL):
-        bucket, _, prefix = model[len(S3_URL) :].partition("/")
+    if (url := parse_s3_url(model)) is not None:
+        bucket, prefix = url
         if bucket != jobs.store.bucket:
             raise InvalidInput(
                 f"model {model}: not in this bucket ({jobs.store.bucket}); "

@@ -50,6 +50,7 @@ MODELS_ROOT = "models"
 MODELS_DIR = MODELS_ROOT + "/"  # every model prefix starts so (an IAM resource, a listing)
 _MODEL_PREFIX = re.compile(r"\Amodels/([^/]+)/attempt-([0-9]{1,9})\Z")
 _LOG_NAME = re.compile(r"\Aattempt-([0-9]+)/([A-Za-z0-9._-]+)\Z")  # what a client may ask for
+_LOG_FILE = re.compile(r"attempt-(\d+)(?:[.-]|$)")  # a trainer's local log file
 _STAMP = "%Y%m%dT%H%M%S%fZ"  # event keys and set-aside copies: listing order is time order
 _SCRIPT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _CLAIM_NAME = re.compile(r"\A([01])-([0-9TZ]*)-(.+)\Z", re.DOTALL)
@@ -478,6 +479,14 @@ class Layout:
         return (int(m.group(1)), m.group(2)) if m else None
 
     @staticmethod
+    def attempt_of_log_file(filename: str) -> int | None:
+        """The attempt a trainer's local log file names (``attempt-N.log``,
+        ``attempt-N-containers.log``: what ``log_name`` turns into ``attempt-N/...``); None
+        for a file named for no attempt."""
+        m = _LOG_FILE.match(filename)
+        return int(m.group(1)) if m else None
+
+    @staticmethod
     def parse_exact_log_name(name: str) -> tuple[int, str] | None:
         """Like ``parse_log_name`` for a name alone, with a plain file name
         (``[A-Za-z0-9._-]``): the only log names a client (``/api/jobs/ID/log``) may ask for."""
@@ -496,6 +505,23 @@ class Layout:
 
 def _id(job_id: str) -> str:
     return check_job_id(job_id, "job id in an S3 key")
+
+
+S3_URL = "s3://"
+
+
+def s3_url(bucket: str, key: str) -> str:
+    """``s3://BUCKET/KEY``: how a key is shown (and given) with its bucket."""
+    return f"{S3_URL}{bucket}/{key}"
+
+
+def parse_s3_url(url: str) -> tuple[str, str] | None:
+    """``s3://BUCKET/KEY`` -> ``(BUCKET, KEY)`` (either may be empty); None for anything
+    that is not an S3 URL."""
+    if not url.startswith(S3_URL):
+        return None
+    bucket, _, key = url[len(S3_URL) :].partition("/")
+    return bucket, key
 
 
 def model_prefix(job_id: str, attempt: int) -> str:
