@@ -52,7 +52,7 @@ def follow_logs(
             except NotFound:
                 continue
             if item.key not in printed:
-                write(f"==> {item.key[len(prefix) :]} <==\n")
+                write(f"==> {jobs.layout.parse_log(job_id, item.key)} <==\n")
             text = body[done:].decode(errors="replace")
             if text:
                 write(text if text.endswith("\n") else text + "\n")
