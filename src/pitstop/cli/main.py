@@ -25,7 +25,7 @@ from pitstop import __version__
 from pitstop.errors import PitstopError
 
 # Command-group modules, in the order ``--help`` lists them.
-GROUPS = (
+GROUPS = [
     "jobs",
     "evaluate",
     "worlds",
@@ -40,13 +40,13 @@ GROUPS = (
     "reward",
     "image",
     "fleet",
-    "ssh",  # fleet ssh | exec
+    "ssh",
     "simulate",
     "plan",
     "sweep",
     "doctor",
     "completion",
-)
+]  # ssh adds ``fleet ssh | exec`` to the fleet group
 
 
 class _Parser(argparse.ArgumentParser):
