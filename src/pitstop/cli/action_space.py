@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.action_space import explain
 from pitstop.action_space import limits as L
-from pitstop.cli.common import FLAG, Sub, add_options, command, group, numbers, opt, read_input
+from pitstop.cli.common import FLAG, Sub, command, group, numbers, one_of, opt, read_input
 from pitstop.cli.output import Table, show
 from pitstop.errors import CheckFailed, UsageError
 
@@ -65,8 +65,10 @@ EDIT_OPTIONS = [
     opt("--add", type=PAIR, action="append", metavar="S:V", help="append an action"),
     opt("--drop", type=int, action="append", metavar="POS", help="remove an action"),
     opt("--sort", **FLAG, help="order by steering, then speed"),
-]
-EDIT_AFTER = [
+    one_of(
+        opt("--reindex", **FLAG, help='write "index" = list position'),
+        opt("--no-index", **FLAG, help='remove "index" keys'),
+    ),
     opt("--set-version", metavar="V", help='model version to write, e.g. "5"'),
     opt("--out", metavar="FILE", help="write here (may be FILE itself)"),
 ]
@@ -255,16 +257,12 @@ def register(sub: Sub) -> None:
         "when the file cannot be read or is not JSON.", [FILE], settings=False,
         epilog="example: pitstop action-space check model_metadata.json",
     )  # fmt: skip
-    edit = command(
+    command(
         s, "edit", _edit, "shift or scale speeds, add, drop, sort, re-index actions",
-        explain.EDIT_RULES, EDIT_OPTIONS, **RAW, json=False,
+        explain.EDIT_RULES, EDIT_OPTIONS, **RAW,
         epilog="example: pitstop action-space edit model_metadata.json --speed-shift 0.2 "
         "--out model_metadata.json",
     )  # fmt: skip
-    idx = edit.add_mutually_exclusive_group()
-    idx.add_argument("--reindex", **FLAG, help='write "index" = list position')
-    idx.add_argument("--no-index", **FLAG, help='remove "index" keys')
-    add_options(edit, [*EDIT_AFTER, opt("--json", **FLAG, help="print one JSON document")])
     track_options, defaults = _track_options()
     command(
         s, "from-track", _from_track, "derive N actions from a track's centre line or a racing line",

@@ -11,7 +11,6 @@ import argparse
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pitstop.cli.output import add_json_flag
 from pitstop.config import Settings, load_settings
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
@@ -47,17 +46,25 @@ def command(
     )
     add_options(p, options)
     if settings:
-        add_settings_flags(p)
+        add_options(p, SETTINGS)
     if json:
-        add_json_flag(p)
+        add_options(p, [JSON])
     if func is not None:
         p.set_defaults(func=func)
     return p
 
 
-def add_options(p: argparse.ArgumentParser, options: Iterable[Option]) -> None:
+def one_of(*options: Option) -> Option:
+    """Rows of which at most one may be given (argparse's mutually exclusive group)."""
+    return (), {"one_of": options}
+
+
+def add_options(p: Any, options: Iterable[Option]) -> None:
     for flags, kwargs in options:
-        p.add_argument(*flags, **kwargs)
+        if flags:
+            p.add_argument(*flags, **kwargs)
+        else:
+            add_options(p.add_mutually_exclusive_group(), kwargs["one_of"])
 
 
 def group(sub: Sub, name: str, help: str, description: str, dest: str) -> Sub:
@@ -122,14 +129,12 @@ def numbers(shape: str, sep: str, count: int | None = None) -> Callable[[str], A
     return parse
 
 
-def add_settings_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="settings file (default: $PITSTOP_CONFIG, else /etc/pitstop/pitstop.toml if present); "
-        "PITSTOP_* environment variables override it",
-    )
-    p.add_argument("--bucket", help="S3 bucket (overrides the settings file)")
+SETTINGS = [
+    opt("--config", metavar="FILE", help="settings file (default: $PITSTOP_CONFIG, else /etc/pitstop/pitstop.toml if present); PITSTOP_* environment variables override it"),
+    opt("--bucket", help="S3 bucket (overrides the settings file)"),
+]  # fmt: skip
+JSON = opt("--json", **FLAG, help="print one JSON document")
+AS_LISTED = {"settings": False, "json": False}  # command(..., **AS_LISTED): the rows say where
 
 
 AWS_OPTIONS = [

@@ -193,32 +193,12 @@ def _status(args: Any) -> int:
     return 0
 
 
-def _print_round(rnd: Any, once: bool) -> None:
-    for a in rnd.applied:
-        target = a.get("instance_id") or f"desired {a.get('desired')}"
-        if a.get("job_id"):
-            target = f"{target} for {a['job_id']}"
-        print(f"{a['action']:<10} {target}: {a['reason']}", flush=True)
-    for r in rnd.refused:
-        print(f"{'refused':<10} on-demand for {r['job_id']}: {r['reason']}", flush=True)
-    for k in rnd.kept:
-        print(f"{'kept':<10} {k['instance_id']} for {k['job_id']}: {k['reason']}")
-    if not once:
-        return
-    if not (rnd.applied or rnd.refused or rnd.kept):
-        print(f"{len(rnd.instances)} instance(s), {len(rnd.jobs)} open job(s): nothing to do")
-    b = rnd.budget
-    print(
-        f"on-demand at the round's start: {b.running} running, cap {b.cap} "
-        f"(max_on_demand_instances), {b.allowed} allowed; group MaxSize {b.max_size}, {b.spot} spot"
-    )
-
-
 def _watch(args: Any) -> int:
     import logging
 
     from pitstop import logs
     from pitstop.errors import PitstopError
+    from pitstop.fleet.describe import round_lines
     from pitstop.fleet.options import watch_setup
     from pitstop.fleet.runner import watch_forever, watch_once
 
@@ -245,7 +225,8 @@ def _watch(args: Any) -> int:
                 raise
             print(f"pitstop: watch round failed: {e}", file=sys.stderr)
             return
-        show(args, rnd.as_dict(), lambda: _print_round(rnd, args.once))  # one per round
+        show(args, rnd.as_dict(), *round_lines(rnd, args.once))  # one document per round
+        sys.stdout.flush()
 
     if args.once:
         one()

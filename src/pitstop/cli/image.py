@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import (
+    AS_LISTED,
     FLAG,
+    JSON,
+    SETTINGS,
     Sub,
-    add_options,
-    add_settings_flags,
     command,
     group,
     opt,
@@ -58,45 +59,32 @@ def register(sub: Sub) -> None:
         "configurations, and a pipeline. The AMI stays private; its id goes to SSM.",
         dest="image_command",
     )  # fmt: skip
-    render = command(
+    command(
         cmds, "render", _render,
         "write the components, configurations and cloudformation.yaml to a folder",
         "Write DIR/components/*.yaml, the recipe, infrastructure and distribution "
         "configurations as JSON, and DIR/cloudformation.yaml (the whole pipeline as one stack).",
-        RENDER_OPTIONS, settings=False, json=False,
+        [*RENDER_OPTIONS, *SETTINGS, *IMAGE_OPTIONS, JSON], **AS_LISTED,
     )  # fmt: skip
-    _add_image_options(render, json=True)
-    build = command(
+    command(
         cmds, "build", _build, "create or update the pipeline and start a build",
         "Create or update the components (a new version only when content changed), recipe, "
         "configurations and pipeline, then start a build. Without --wheel or --pitstop-source, "
         "a wheel of this checkout is built and uploaded to the bucket.",
-        [], settings=False, json=False,
+        [*SETTINGS, *IMAGE_OPTIONS, *BUILD_OPTIONS, JSON], **AS_LISTED,
     )  # fmt: skip
-    _add_image_options(build, json=False)
-    add_options(build, [*BUILD_OPTIONS, opt("--json", **FLAG, help="print one JSON document")])
     command(
         cmds, "status", _status, "state of the newest (or a given) image build",
         "The state of an image build (the newest, or IMAGE_ARN): building, testing, available "
         "or failed with the reason, and the AMI ids once available.",
-        [opt("image_arn", nargs="?", metavar="IMAGE_ARN", help="an image build ARN")], json=False,
+        [opt("image_arn", nargs="?", metavar="IMAGE_ARN", help="an image build ARN"), *SETTINGS, NAME, JSON],
+        **AS_LISTED,
     )  # fmt: skip
     command(
         cmds, "list", _list, "the images the pipeline has built, newest first",
-        "Every image the pipeline has built, newest first, with its state and AMI.", json=False,
+        "Every image the pipeline has built, newest first, with its state and AMI.",
+        [*SETTINGS, NAME, JSON], **AS_LISTED,
     )  # fmt: skip
-    for name in ("status", "list"):
-        p = cmds.choices[name]
-        p.add_argument(*NAME[0], **NAME[1])
-        p.add_argument("--json", **FLAG, help="print one JSON document")
-
-
-def _add_image_options(p: Any, json: bool) -> None:
-    """The settings flags, then the image options (``--json`` after them with ``json``)."""
-    add_settings_flags(p)
-    add_options(p, IMAGE_OPTIONS)
-    if json:
-        p.add_argument("--json", **FLAG, help="print one JSON document")
 
 
 def _request(args: Any) -> Any:

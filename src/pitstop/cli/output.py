@@ -130,7 +130,3 @@ def progress(stream: TextIO | None = None) -> Callable[[str], None]:
         target.flush()
 
     return write
-
-
-def add_json_flag(parser: Any) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document")

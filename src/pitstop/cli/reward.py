@@ -12,10 +12,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import FLAG, Sub, add_options, command, group, opt
+from pitstop.cli.common import AS_LISTED, FLAG, JSON, Sub, command, group, one_of, opt
 from pitstop.cli.output import Table, show
 
 FILE = opt("file", help="reward function .py file")
+TRACK = one_of(
+    opt("--track", help="bundled track name (default: reInvent2019_track)"),
+    opt("--track-file", help="any waypoint .npy of shape (N, 6)"),
+)
 PREVIEW_OPTIONS = [
     opt("--out", default="reward.png", help="output .png (or .html) path (default: reward.png)"),
     opt("--speed", type=float, default=2.0, help="car speed in m/s (default: 2.0)"),
@@ -51,22 +55,14 @@ def register(sub: Sub) -> None:
          opt("--from", dest="base", default="centerline", help="library function to copy (default: centerline)"),
          opt("--force", **FLAG, help="overwrite an existing file")], **plain,
     )  # fmt: skip
-    check = command(
+    command(
         cmds, "check", cmd_check, "validate a reward file (exit 0 valid, 1 invalid, 2 bad usage)",
         "Static checks (Python 3.8 grammar, allowed imports, no file/network/process access, "
         "reward_function(params) defined), then calls it in a sandboxed child over synthetic "
         "simulator params for every waypoint of the track.",
-        [FILE], settings=False, json=False,
+        [FILE, TRACK, opt("--static-only", **FLAG, help="skip the dynamic check"), JSON], **AS_LISTED,
     )  # fmt: skip
-    _add_track_args(check)
-    add_options(
-        check,
-        [
-            opt("--static-only", **FLAG, help="skip the dynamic check"),
-            opt("--json", **FLAG, help="print one JSON document"),
-        ],
-    )
-    prev = command(
+    command(
         cmds, "preview", cmd_preview,
         "draw a heat map of the reward over a track (PNG, or HTML with several speeds)",
         "Draw the reward at every point of the track's surface, for a car heading along the "
@@ -74,16 +70,8 @@ def register(sub: Sub) -> None:
         "centre line and direction of travel. An .html --out draws one picture per speed of "
         "--speeds on one colour scale, side by side. The file runs in the same sandbox as "
         "'reward check'. Needs the plot extra (matplotlib).",
-        [FILE], settings=False, json=False,
+        [FILE, TRACK, *PREVIEW_OPTIONS, JSON], **AS_LISTED,
     )  # fmt: skip
-    _add_track_args(prev)
-    add_options(prev, [*PREVIEW_OPTIONS, opt("--json", **FLAG, help="print one JSON document")])
-
-
-def _add_track_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_mutually_exclusive_group()
-    g.add_argument("--track", help="bundled track name (default: reInvent2019_track)")
-    g.add_argument("--track-file", help="any waypoint .npy of shape (N, 6)")
 
 
 def _track(args: argparse.Namespace) -> Any:

@@ -7,7 +7,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from pitstop.cli.common import Sub, command, opt
+from pitstop.cli.common import AS_LISTED, JSON, Sub, command, opt
 from pitstop.cli.output import Table, show
 
 # numbers are read as text and checked by pitstop.simulate.options: bad input is one line, exit 2
@@ -38,7 +38,7 @@ SIMULATE_OPTIONS = [
     opt("--seed", metavar="N", default="0", help="seed of the stall process (0)"),
     opt("--ttl-hours", metavar="T", default=None, help="notify-only: an instance's time-to-live, how long a stall burns (H + 1)"),
     opt("--stall-timeout-minutes", metavar="M", default=None, help="pitstop's stall_timeout_s in minutes (the settings default, 30)"),
-    opt("--json", action="store_true", help="print one JSON document"),
+    JSON,
     opt("--plot", metavar="OUT.png", default=None, help="write a PNG of the runs to this .png file"),
 ]  # fmt: skip
 HEADERS = ["policy", "outcome", "wall h", "paid h", "cost $", "trained h", "lost h",
@@ -52,7 +52,7 @@ def register(sub: Sub) -> None:
 
     command(
         sub, "simulate", handle, "replay a spot trace: what each recovery policy costs",
-        SIMULATE_DESCRIPTION, SIMULATE_OPTIONS, settings=False, json=False,
+        SIMULATE_DESCRIPTION, SIMULATE_OPTIONS, **AS_LISTED,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pitstop.cli.common import (
-    FLAG,
-    Sub,
-    add_options,
-    add_settings_flags,
-    command,
-    opt,
-    settings_from,
-)
+from pitstop.cli.common import AS_LISTED, FLAG, SETTINGS, Sub, command, opt, settings_from
 from pitstop.cli.output import show
 
 OPTIONS = [
+    *SETTINGS,
     opt("--instance-id", help="this instance's id (default: from the metadata service)"),
     opt("--log-format", choices=["auto", "json", "console"], help="log rendering"),
     opt("--check", **FLAG, help="only validate the settings and exit"),
@@ -24,16 +17,14 @@ OPTIONS = [
 
 
 def register(sub: Sub) -> None:
-    p = command(
+    command(
         sub, "supervise", _supervise, "run the supervisor daemon on this instance",
         "Run the supervisor: resume the job this instance holds, or claim the next one; launch "
         "training, watch S3 for fresh checkpoints, restart stalled or crashed runs from the "
         "last checkpoint, and act on spot interruption notices. Stops cleanly on SIGTERM. Logs "
         "JSON under systemd, readable lines on a terminal.",
-        settings=False, json=False,
+        OPTIONS, **AS_LISTED,
     )  # fmt: skip
-    add_settings_flags(p)
-    add_options(p, OPTIONS)
 
 
 def _supervise(args: Any) -> int:
