@@ -39,25 +39,7 @@ def handle(args: argparse.Namespace) -> int:
 
     rep = plan_report(trace_options(args), starts=args.starts,
                       on_demand_running=args.on_demand_running, cap=lambda: on_demand_cap(args))  # fmt: skip
-    result, capped, setup, od = rep.result, rep.capped, rep.setup, rep.result.on_demand_cost
-    show(
-        args,
-        rep.doc,
-        f"{setup.job.hours:g} h of training due in {setup.deadline_hours:g} h on "
-        f"{result.trace} ({result.runs} submission times, policy {result.policy}):",
-        f"  chance of meeting the deadline  {result.met_share:.0%}",
-        f"  expected cost                   ${result.cost_mean:.2f} "
-        f"({result.cost_mean / od:.2f} x on-demand's ${od:.2f}); "
-        f"median ${result.cost_p50:.2f}, p90 ${result.cost_p90:.2f}",
-        f"  on-demand share of paid hours   {result.on_demand_share:.0%}",
-        f"  on-demand cap                   {rep.cap} fleet-wide (max_on_demand_instances), "
-        f"{rep.running} running: {rep.allowed} allowed; the group's MaxSize also counts",
-        f"  if the cap is full (spot only)  chance {capped.met_share:.0%}, "
-        f"expected cost ${capped.cost_mean:.2f}",
-        "  the cap is full: this job would wait for spot (the line above) until one frees"
-        if rep.allowed == 0
-        else None,
-    )
+    show(args, rep.doc, *rep.lines)
     return 0
 
 

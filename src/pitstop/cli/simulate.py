@@ -41,10 +41,6 @@ SIMULATE_OPTIONS = [
     JSON,
     opt("--plot", metavar="OUT.png", default=None, help="write a PNG of the runs to this .png file"),
 ]  # fmt: skip
-HEADERS = ["policy", "outcome", "wall h", "paid h", "cost $", "trained h", "lost h",
-           "stalled h", "interrupts", "stalls", "restarts", "goodput"]  # fmt: skip
-DEADLINE_HEADERS = ["policy", "deadline", "wall h", "cost $", "vs on-demand", "spot h",
-                    "on-demand h", "preemptions"]  # fmt: skip
 
 
 def register(sub: Sub) -> None:
@@ -69,25 +65,6 @@ def handle(args: argparse.Namespace) -> int:
     from pitstop.simulate.options import simulate_report
 
     rep = simulate_report(trace_options(args))
-    job, f = rep.job, "{:.2f}".format
-    if rep.deadline_hours is None:
-        head = (
-            f"trace {rep.trace.name} ({args.trace_reading}): {rep.trace.duration_s / 3600:.1f} h, "
-            f"{rep.trace.fraction_available():.0%} available; job {job.hours:g} h, checkpoint every "
-            f"{job.checkpoint_minutes:g} min, boot {job.boot_minutes:g} min, from hour {rep.start_offset_h:g}"
-        )
-        rows = [[r.policy, r.outcome, f(r.wall_h), f(r.paid_h), f(r.cost), f(r.trained_h),
-                 f(r.lost_h), f(r.stalled_h), r.interruptions, r.stalls, r.restarts, f(r.goodput)]
-                for r in rep.results]  # fmt: skip
-        show(args, rep.doc, head, Table(HEADERS, rows), f"plot: {args.plot}" if args.plot else None)
-        return 0
-    head = (
-        f"trace {rep.trace.name} ({args.trace_reading}): job {job.hours:g} h due in "
-        f"{rep.deadline_hours:g} h, checkpoint every {job.checkpoint_minutes:g} min, boot "
-        f"{job.boot_minutes:g} min, from hour {rep.start_offset_h:g}"
-    )
-    base = rep.on_demand_cost or 1.0
-    rows = [[r.policy, r.outcome, f(r.wall_h), f(r.cost), f(r.cost / base), f(r.spot_h),
-             f(r.on_demand_h), r.preemptions] for r in rep.results]  # fmt: skip
-    show(args, rep.doc, head, Table(DEADLINE_HEADERS, rows))
+    plot = f"plot: {args.plot}" if args.plot else None
+    show(args, rep.doc, rep.heading, Table(rep.headers, rep.rows), plot)
     return 0

@@ -18,11 +18,10 @@ from pitstop.simulate.deadline import (
     DEADLINE_POLICIES,
     DeadlineResult,
     DeadlineSetup,
-    Plan,
     plan,
     simulate_deadline,
 )
-from pitstop.simulate.traces import Trace, load_trace
+from pitstop.simulate.traces import load_trace
 
 POLICY_CHOICES = ("all", *engine.POLICIES)
 DEADLINE_CHOICES = ("all", *DEADLINE_POLICIES)
@@ -120,17 +119,24 @@ def _prices(o: TraceOptions) -> dict[str, float]:
     }
 
 
+HEADERS = ["policy", "outcome", "wall h", "paid h", "cost $", "trained h", "lost h",
+           "stalled h", "interrupts", "stalls", "restarts", "goodput"]  # fmt: skip
+DEADLINE_HEADERS = ["policy", "deadline", "wall h", "cost $", "vs on-demand", "spot h",
+                    "on-demand h", "preemptions"]  # fmt: skip
+
+
 @dataclass
 class Report:
-    """One ``pitstop simulate`` run: what was replayed, each policy's result, the document."""
+    """One ``pitstop simulate`` run: the document, and the same as a heading and a table."""
 
-    trace: Trace
-    job: engine.TrainingJob
-    start_offset_h: float
-    results: list[Any]
     doc: dict[str, Any]
-    deadline_hours: float | None = None
-    on_demand_cost: float | None = None
+    heading: str
+    headers: list[str]
+    rows: list[list[object]]
+
+
+def _f(x: float) -> str:
+    return f"{x:.2f}"
 
 
 def simulate_report(o: TraceOptions) -> Report:
@@ -184,7 +190,17 @@ def simulate_report(o: TraceOptions) -> Report:
         "results": [r.summary() for r in results],
         "plot": o.plot,
     }
-    return Report(trace, setup.job, setup.start_offset_h, results, doc)
+    heading = (
+        f"trace {trace.name} ({o.trace_reading}): {trace.duration_s / 3600:.1f} h, "
+        f"{trace.fraction_available():.0%} available; job {hours:g} h, checkpoint every "
+        f"{ckpt:g} min, boot {boot:g} min, from hour {setup.start_offset_h:g}"
+    )
+    rows: list[list[object]] = [
+        [r.policy, r.outcome, _f(r.wall_h), _f(r.paid_h), _f(r.cost), _f(r.trained_h),
+         _f(r.lost_h), _f(r.stalled_h), r.interruptions, r.stalls, r.restarts, _f(r.goodput)]
+        for r in results
+    ]  # fmt: skip
+    return Report(doc, heading, HEADERS, rows)
 
 
 def deadline_report(o: TraceOptions) -> Report:
@@ -220,21 +236,26 @@ def deadline_report(o: TraceOptions) -> Report:
         "on_demand_cost": round(base, 4),
         "results": [{**r.summary(), "cost_vs_on_demand": round(r.cost / base, 4)} for r in results],
     }
-    return Report(trace, setup.job, setup.start_offset_h, results, doc, setup.deadline_hours, base)
+    heading = (
+        f"trace {trace.name} ({o.trace_reading}): job {hours:g} h due in "
+        f"{setup.deadline_hours:g} h, checkpoint every {ckpt:g} min, boot {boot:g} min, "
+        f"from hour {setup.start_offset_h:g}"
+    )
+    rows: list[list[object]] = [
+        [r.policy, r.outcome, _f(r.wall_h), _f(r.cost), _f(r.cost / base), _f(r.spot_h),
+         _f(r.on_demand_h), r.preemptions]
+        for r in results
+    ]  # fmt: skip
+    return Report(doc, heading, DEADLINE_HEADERS, rows)
 
 
 @dataclass
 class PlanReport:
     """``pitstop plan``: the deadline policy's plan, the on-demand cap, and the plan if the
-    cap is full (spot only)."""
+    cap is full (spot only); as a document and as lines."""
 
-    setup: DeadlineSetup
-    result: Plan
-    capped: Plan
-    cap: int
-    running: int
-    allowed: int
     doc: dict[str, Any]
+    lines: list[str]
 
 
 def plan_report(
@@ -271,4 +292,22 @@ def plan_report(
             "cost_mean": round(capped.cost_mean, 4),
         },
     }
-    return PlanReport(setup, result, capped, limit, running, allowed, doc)
+    od = result.on_demand_cost
+    lines = [
+        f"{setup.job.hours:g} h of training due in {setup.deadline_hours:g} h on "
+        f"{result.trace} ({result.runs} submission times, policy {result.policy}):",
+        f"  chance of meeting the deadline  {result.met_share:.0%}",
+        f"  expected cost                   ${result.cost_mean:.2f} "
+        f"({result.cost_mean / od:.2f} x on-demand's ${od:.2f}); "
+        f"median ${result.cost_p50:.2f}, p90 ${result.cost_p90:.2f}",
+        f"  on-demand share of paid hours   {result.on_demand_share:.0%}",
+        f"  on-demand cap                   {limit} fleet-wide (max_on_demand_instances), "
+        f"{running} running: {allowed} allowed; the group's MaxSize also counts",
+        f"  if the cap is full (spot only)  chance {capped.met_share:.0%}, "
+        f"expected cost ${capped.cost_mean:.2f}",
+    ]
+    if allowed == 0:
+        lines.append(
+            "  the cap is full: this job would wait for spot (the line above) until one frees"
+        )
+    return PlanReport(doc, lines)
