@@ -92,3 +92,8 @@ def short_time(iso: object) -> str | None:
     if not isinstance(iso, str) or not iso:
         return None
     return iso.replace("T", " ").split(".")[0].removesuffix("Z").removesuffix("+00:00")
+
+
+def seconds(ms: object) -> str:
+    """A lap time in milliseconds as seconds (``83456`` -> ``83.456``); ``-`` for none."""
+    return f"{float(ms) / 1000:.3f}" if isinstance(ms, int | float) else "-"

@@ -9,6 +9,7 @@ from typing import Any
 from pitstop.cli.common import FLAG, Sub, command, jobs_from, opt, values
 from pitstop.cli.output import Table, progress, show
 from pitstop.errors import InvalidInput
+from pitstop.tables import seconds
 
 MODEL = opt(
     "model",
@@ -119,15 +120,11 @@ def _evaluate(args: Any) -> int:
     return 0
 
 
-def _ms(value: object) -> str:
-    return f"{float(value) / 1000:.3f}" if isinstance(value, int | float) else "-"
-
-
 def _results(args: Any) -> int:
     from pitstop.evaluation.jobs import read_results
 
     res = read_results(jobs_from(args), args.job_id)
-    rows = [[r.trial, _ms(r.time_ms), r.status, r.resets, r.off_tracks, f"{r.completion:g}"]
+    rows = [[r.trial, seconds(r.time_ms), r.status, r.resets, r.off_tracks, f"{r.completion:g}"]
             for r in res.laps]  # fmt: skip
     s = res.summary
     show(
@@ -135,54 +132,30 @@ def _results(args: Any) -> int:
         res.model_dump(),
         Table(["trial", "time s", "status", "resets", "off-tracks", "completion %"], rows),
         f"{res.world}, {res.checkpoint} of {res.model_job or res.model_prefix}"
-        f" (speed x{res.speed_scale:g}): best {_ms(s.best_ms)} s, mean {_ms(s.mean_ms)} s,"
-        f" median {_ms(s.median_ms)} s, {s.complete}/{s.laps} laps complete"
+        f" (speed x{res.speed_scale:g}): best {seconds(s.best_ms)} s, mean {seconds(s.mean_ms)} s,"
+        f" median {seconds(s.median_ms)} s, {s.complete}/{s.laps} laps complete"
         f" ({100 * s.completion_rate:.0f} %), {s.off_tracks} off-track",
     )
     return 0
 
 
 def _tune(args: Any) -> int:
-    from pitstop.evaluation import tune as tn
-    from pitstop.evaluation.requests import evaluation_for
-    from pitstop.evaluation.runner import fleet_evaluator
-    from pitstop.evaluation.tune_files import tune_doc, write_tune_files
+    from pitstop.evaluation.tune_files import HEADERS, tune_policy, tune_to_files
 
     world = _world(args.world)
-    try:
-        policy = tn.TunePolicy(**values(args, TUNE_FIELDS))
-    except ValueError as e:
-        raise InvalidInput(f"tune: {e}") from None
-    jobs = jobs_from(args)
-    ev, sim = evaluation_for(jobs, _request(args))
-    say = progress()
-    name = f"tune-{ev.model_job or 'model'}-{world}"
-    evaluate = fleet_evaluator(
-        jobs, ev, world, name=name, simulation=sim, poll_s=args.poll, progress=say
-    )
-
-    def step(c: tn.Candidate) -> None:
-        say(f"scale {c.scale:g}: best lap {_ms(c.best_ms)} s, {c.off_track_rate:.2f} off-track/lap")
-
-    history, best = tn.tune(policy, evaluate, step)
-    out = Path(args.out)
-    doc = tune_doc(args.model, world, history, best)
-    files = write_tune_files(
-        out, jobs.store, ev, doc, history, best, lambda m: print(m, file=sys.stderr)
-    )
-    rows = [[f"{c.scale:g}", _ms(c.best_ms), f"{c.off_track_rate:.2f}", "*" if c is best else ""]
-            for c in history]  # fmt: skip
+    policy = tune_policy(**values(args, TUNE_FIELDS))
+    run = tune_to_files(jobs_from(args), _request(args), world, policy, Path(args.out),
+                        poll_s=args.poll, say=progress(), warn=lambda m: print(m, file=sys.stderr))  # fmt: skip
 
     def verdict() -> None:
-        if best is None:
+        if run.verdict is None:
             print("no candidate completed a lap within the off-track limit", file=sys.stderr)
         else:
-            print(f"winner: speed scale {best.scale:g}, best lap {_ms(best.best_ms)} s "
-                  f"({doc['evaluations']} evaluations); its metadata: {out}/x{best.scale:g}/")  # fmt: skip
+            print(run.verdict)
 
-    table = Table(["scale", "best lap s", "off-track/lap", "winner"], rows)
-    show(args, doc, table, verdict, "wrote " + ", ".join(str(f) for f in files))
-    return 0 if best is not None else 1
+    wrote = "wrote " + ", ".join(str(f) for f in run.files)
+    show(args, run.doc, Table(HEADERS, run.rows), verdict, wrote)
+    return 0 if run.verdict is not None else 1
 
 
 def _models(args: Any) -> int:
@@ -193,7 +166,7 @@ def _models(args: Any) -> int:
     found = models(jobs_from(args))
     rows = [
         [m.job_id, m.state, m.best_checkpoint or "-", m.last_checkpoint or "-",
-         ", ".join(f"{w} {_ms(t)} s" for w, t in sorted(m.best_laps.items())) or "-"]
+         ", ".join(f"{w} {seconds(t)} s" for w, t in sorted(m.best_laps.items())) or "-"]
         for m in found
     ]  # fmt: skip
     headers = ["model (job)", "state", "best checkpoint", "last checkpoint", "best laps"]
@@ -210,7 +183,7 @@ def _leaderboard(args: Any) -> int:
     if args.top < 1:
         raise InvalidInput("--top must be at least 1")
     board = leaderboard(jobs_from(args), world, top=args.top, per_model=not args.all)
-    rows = [[e.rank, _ms(e.lap_ms), e.resets, e.model, e.checkpoint or "-", f"x{e.speed_scale:g}",
+    rows = [[e.rank, seconds(e.lap_ms), e.resets, e.model, e.checkpoint or "-", f"x{e.speed_scale:g}",
              e.job_id] for e in board]  # fmt: skip
     headers = ["rank", "lap s", "resets", "model", "checkpoint", "speed", "evaluation"]
     show(args, [asdict(e) for e in board], Table(headers, rows, f"no complete lap on {world} yet"))

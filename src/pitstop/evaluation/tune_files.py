@@ -6,13 +6,82 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pitstop.core.records import Evaluation
+from pitstop.errors import InvalidInput
+from pitstop.evaluation import tune as tn
+from pitstop.evaluation.requests import Request, evaluation_for
 from pitstop.evaluation.staging import scaled_metadata
 from pitstop.evaluation.tune import Candidate
+from pitstop.store.jobs import JobStore
 from pitstop.store.objects import ObjectStore
+from pitstop.tables import seconds
+
+HEADERS = ["scale", "best lap s", "off-track/lap", "winner"]
+
+
+def tune_policy(**values: Any) -> tn.TunePolicy:
+    """The search's policy from the command's values; an impossible one is bad input."""
+    try:
+        return tn.TunePolicy(**values)
+    except ValueError as e:
+        raise InvalidInput(f"tune: {e}") from None
+
+
+@dataclass
+class Tuned:
+    """A finished search: the document (tune.json), the files written, the table and the
+    verdict (the winner's line; None: no candidate completed a lap within the limit)."""
+
+    doc: dict[str, Any]
+    files: list[Path]
+    rows: list[list[object]]
+    verdict: str | None
+
+
+def tune_to_files(
+    jobs: JobStore,
+    req: Request,
+    world: str,
+    policy: tn.TunePolicy,
+    out: Path,
+    *,
+    poll_s: float,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> Tuned:
+    """Tune ``req``'s model on ``world`` with evaluation jobs on the fleet (``say`` gets a
+    line per candidate) and write the results into ``out``."""
+    from pitstop.evaluation.runner import fleet_evaluator
+
+    ev, sim = evaluation_for(jobs, req)
+    name = f"tune-{ev.model_job or 'model'}-{world}"
+    evaluate = fleet_evaluator(
+        jobs, ev, world, name=name, simulation=sim, poll_s=poll_s, progress=say
+    )
+
+    def step(c: Candidate) -> None:
+        say(
+            f"scale {c.scale:g}: best lap {seconds(c.best_ms)} s, {c.off_track_rate:.2f} off-track/lap"
+        )
+
+    history, best = tn.tune(policy, evaluate, step)
+    doc = tune_doc(req.model, world, history, best)
+    files = write_tune_files(out, jobs.store, ev, doc, history, best, warn)
+    rows: list[list[object]] = [
+        [f"{c.scale:g}", seconds(c.best_ms), f"{c.off_track_rate:.2f}", "*" if c is best else ""]
+        for c in history
+    ]
+    verdict = None
+    if best is not None:
+        verdict = (
+            f"winner: speed scale {best.scale:g}, best lap {seconds(best.best_ms)} s "
+            f"({doc['evaluations']} evaluations); its metadata: {out}/x{best.scale:g}/"
+        )
+    return Tuned(doc, files, rows, verdict)
 
 
 def candidate_doc(c: Candidate) -> dict[str, Any]:
