@@ -70,12 +70,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("supervisor/spot.py", "events/"): "an instance-metadata path (IMDS), not a key",
     ("core/records.py", "split"): "checks that a given model prefix is plain (no '..'); "
     "core imports nothing of pitstop's, so it cannot ask store/layout",
-    # image_builder may import only templates (tests/test_layering.py): Layout.image_logs
-    # and Layout.wheel hold these formats, ready for the switch once the layer contract
-    # places store below image_builder
-    ("image_builder/render.py", "image-builder/"): "blocked by the layering test (see above)",
-    ("image_builder/render.py", "logs/"): "blocked by the layering test (see above)",
-    ("image_builder/build.py", "image-builder/"): "blocked by the layering test (see above)",
     # to switch (the supervisor's owner): Layout.attempt_of_log_file
     ("supervisor/shipper.py", "attempt-"): "to switch to Layout.attempt_of_log_file",
 }

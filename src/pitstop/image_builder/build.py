@@ -43,6 +43,7 @@ from pitstop.image_builder.render import (
     recipe_request,
     render_components,
 )
+from pitstop.store.layout import Layout
 
 # Image states (get_image state.status) after which nothing more will happen.
 SUCCEEDED = "AVAILABLE"
@@ -409,7 +410,7 @@ def format_elapsed(seconds: float) -> str:
 def wheel_key(settings: Settings, wheel: Path) -> str:
     """Where a wheel goes in S3: its content hash in the key, so the component pins it."""
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
-    return f"{settings.prefix}/image-builder/wheels/{digest}/{wheel.name}"
+    return Layout(settings.prefix).wheel(digest, wheel.name)
 
 
 def wheel_location(settings: Settings, wheel: Path) -> PitstopSource:

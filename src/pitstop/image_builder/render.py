@@ -26,6 +26,7 @@ from pitstop import __version__
 from pitstop.config import Settings
 from pitstop.errors import PitstopError, UsageError
 from pitstop.image_builder.options import ImageOptions, PitstopSource
+from pitstop.store.layout import Layout
 
 UNIT_NAME = "pitstop-supervisor.service"
 SUPERVISOR_DOC = "pitstop-supervisor"
@@ -222,7 +223,7 @@ def recipe_request(
 
 def logs_location(settings: Settings, options: ImageOptions) -> tuple[str, str]:
     """(bucket, key prefix) where build instances write their AWSTOE logs."""
-    return settings.bucket, f"{settings.prefix}/image-builder/logs/{options.pipeline}"
+    return settings.bucket, Layout(settings.prefix).image_logs(options.pipeline)
 
 
 def infrastructure_request(settings: Settings, options: ImageOptions) -> dict[str, Any]:

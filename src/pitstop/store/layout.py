@@ -29,7 +29,7 @@ Each attempt trains into ``models/JOB_ID/attempt-N`` at the bucket root (DRfC's
 Every other module builds and parses keys through this one (``tests/store/test_key_formats.py``
 fails on a key format written anywhere else).
 
-Every key built for a job checks its id against the job-id grammar (``store/ids.py``), so a
+Every key built for a job checks its id against the job-id grammar (``core/ids.py``), so a
 bad id can never name an object; the ``parse_*`` functions take ids out of keys (raw: the
 caller checks them and decides what to do with a bad one). Run scripts live under
 ``scripts/`` only, which whoever administers the bucket writes.
