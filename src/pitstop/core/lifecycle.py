@@ -498,16 +498,22 @@ def _stopping(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[R
     return _finish_stop(run, now, policy, run.stopping, run.stop_reason or run.stopping.value)
 
 
-def _escalate(run: Run, now: float, policy: Policy, reason: str) -> tuple[Run, list[Action]]:
-    """A trainer that survives SIGKILL (hung driver, D-state): only a reboot can help."""
+def _attempt_over(run: Run, now: float) -> tuple[Run, float]:
+    """The run once its attempt is over (no stop under way), and that attempt's training."""
     training = max(0.0, now - run.attempt_started_at) if run.attempt_started_at is not None else 0.0
-    base = replace(
+    over = replace(
         run,
         stopping=None,
         stop_reason=None,
         trained_s=run.trained_s + training,
         attempt_started_at=None,
     )
+    return over, training
+
+
+def _escalate(run: Run, now: float, policy: Policy, reason: str) -> tuple[Run, list[Action]]:
+    """A trainer that survives SIGKILL (hung driver, D-state): only a reboot can help."""
+    base, training = _attempt_over(run, now)
     acts: list[Action] = [EndAttempt(run.attempt, Outcome.STOP_FAILED, reason, training)]
     if run.reboots < policy.max_reboots:
         return _reboot(base, reason, acts)
@@ -555,15 +561,8 @@ def _finish_stop(
     run: Run, now: float, policy: Policy, outcome: Outcome, reason: str
 ) -> tuple[Run, list[Action]]:
     """The trainer is down: close the attempt and decide what comes next."""
-    training = max(0.0, now - run.attempt_started_at) if run.attempt_started_at is not None else 0.0
-    base = replace(
-        run,
-        stopping=None,
-        stop_reason=None,
-        trained_s=run.trained_s + training,
-        attempt_started_at=None,
-        reason=reason,
-    )
+    base, training = _attempt_over(run, now)
+    base = replace(base, reason=reason)
     acts: list[Action] = [
         EndAttempt(run.attempt, outcome, reason, training),
         ClearStaleLock(run.attempt),
