@@ -162,7 +162,7 @@ class Inbox:
         if "reward_function.py" not in drop.objects:
             return (
                 sub,
-                f"s3://{self.jobs.store.bucket}/{self.jobs.layout.inbox}{drop.name}/: no reward_function.py",
+                f"s3://{self.jobs.store.bucket}/{self.jobs.layout.inbox_drop(drop.name)}: no reward_function.py",
             )
         for fname, obj in drop.objects.items():
             if obj.size > MAX_FILE_BYTES:

@@ -127,6 +127,21 @@ def test_image_build_keys_round_trip() -> None:
         LAY.wheel("d", "notes.txt")
 
 
+def test_an_inbox_drop_folder_round_trips() -> None:
+    folder = LAY.inbox_drop("my-reward")
+    assert folder == "team-a/pitstop/inbox/my-reward/"
+    assert LAY.inbox_entry(folder + "reward_function.py") == (
+        "dir",
+        "my-reward",
+        "reward_function.py",
+    )
+    assert LAY.inbox_entry(LAY.inbox_processed + "my-reward/reward_function.py") is None
+    assert LAY.inbox_entry(folder + "a/b.py") is None
+    for bad in ("", "a/b", "processed"):
+        with pytest.raises(ValueError):
+            LAY.inbox_drop(bad)
+
+
 def test_a_leaderboard_folder_round_trips() -> None:
     folder = LAY.leaderboard("reInvent2019_track")
     assert LAY.parse_leaderboard_dir(folder) == "reInvent2019_track"

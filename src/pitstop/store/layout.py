@@ -261,6 +261,12 @@ class Layout:
         """The name after the last ``/`` (a job id in ``jobs/ID/`` or an index key)."""
         return key.rstrip("/").rsplit("/", 1)[-1]
 
+    def inbox_drop(self, name: str) -> str:
+        """``inbox/NAME/``: a folder drop (its files are ``inbox_entry``'s ``dir`` entries)."""
+        if not name or "/" in name or name == "processed":
+            raise ValueError(f"not an inbox drop name: {name!r}")
+        return f"{self.inbox}{name}/"
+
     def inbox_entry(self, key: str) -> tuple[str, str, str] | None:
         """An inbox key as (``file``|``dir``, drop name, file name); None for processed
         drops and anything deeper than ``inbox/NAME/FILE``."""
