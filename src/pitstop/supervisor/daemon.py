@@ -16,6 +16,7 @@ actions (or failed outright) is a bad tick; the runtime exits non-zero after
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -64,9 +65,9 @@ class Supervisor:
         spot: InterruptionSource,
         clock: Clock | None = None,
         commands: CommandRunner = run_command,
-        notifier: Any = None,
-        claimer: Any = None,
-        inbox: Any = None,
+        notifier: Callable[[str, dict[str, Any]], None] | None = None,
+        claimer: Callable[[], list[str]] | None = None,
+        inbox: Callable[[], object] | None = None,
     ) -> None:
         self.settings = settings
         self.ctx = Context(
@@ -106,8 +107,7 @@ class Supervisor:
         self.shipper = Shipper(self.ctx)
         self.observer = Observer(self.ctx)
         self.power = Power(self.ctx, self.write_heartbeat)
-        self.executor = Executor(self.ctx, self.shipper, self._drop)
-        self.executor.power = self.power
+        self.executor = Executor(self.ctx, self.shipper, self.power, self._drop)
         self.scan_inbox = inbox
         self.current: Current | None = None
         self.lock = threading.RLock()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
@@ -44,6 +43,7 @@ from pitstop.evaluation.staging import stage
 from pitstop.store.checkpoints import clear_stale_lock, resume_point
 from pitstop.store.layout import model_prefix
 from pitstop.supervisor.context import Context, Current, Pending
+from pitstop.supervisor.power import Power
 from pitstop.supervisor.shipper import Shipper
 from pitstop.trainers.base import AttemptPlan
 
@@ -51,12 +51,18 @@ log = structlog.get_logger("pitstop.supervisor")
 
 
 class Executor:
-    def __init__(self, ctx: Context, shipper: Shipper, drop: Callable[[Current, bool], None]):
+    def __init__(
+        self,
+        ctx: Context,
+        shipper: Shipper,
+        power: Power,
+        drop: Callable[[Current, bool], None],
+    ) -> None:
         self.ctx = ctx
         self.shipper = shipper
+        self.power = power
         self.drop = drop  # forget the held job (keep_cache)
         self.stop_failed = False
-        self.power: Any = None  # supervisor.power.Power, set by the daemon
 
     # -- the queue -----------------------------------------------------------------------
     def queue(self, cur: Current, actions: list[act.Action]) -> None:
