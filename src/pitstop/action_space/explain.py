@@ -105,3 +105,20 @@ def line_summary(name: str, prof: Any, actions: list[Any], asked: int) -> str:
         f"radius {radius} -> {float(abs(prof.steering).max()):.2f} deg; widest action "
         f"{widest:g} deg; {len(actions)} actions{fewer}"
     )
+
+
+def action_table(meta: ModelMetadata) -> tuple[list[str], list[list[object]]]:
+    """The actions as (headers, rows): each discrete action, or the continuous ranges."""
+    from pitstop.action_space.check import fmt
+
+    space = meta.action_space
+    if not meta.is_continuous:
+        rows = [
+            [i, a.index, fmt(a.steering_angle), fmt(a.speed)] for i, a in enumerate(meta.actions)
+        ]
+        return ["#", "index", "steering (deg)", "speed (m/s)"], rows
+    assert not isinstance(space, list)
+    return ["", "low", "high"], [
+        ["steering_angle (deg)", fmt(space.steering_angle.low), fmt(space.steering_angle.high)],
+        ["speed (m/s)", fmt(space.speed.low), fmt(space.speed.high)],
+    ]

@@ -203,35 +203,18 @@ def _from_track(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from pitstop.action_space.check import fmt
-
     meta = _load(args.file)
     if args.plot:
         from pitstop.action_space.plot import plot_metadata
 
         plot_metadata(meta, args.plot, title=args.file)
-    doc: dict[str, Any] = {
-        "file": args.file,
-        "summary": explain.summary(meta),
-        "metadata": meta.to_dict(),
-    }
+    summary = explain.summary(meta)
+    doc: dict[str, Any] = {"file": args.file, "summary": summary, "metadata": meta.to_dict()}
     if args.plot:
         doc["plot"] = args.plot
-    space = meta.action_space
-    if meta.is_continuous:
-        assert not isinstance(space, list)
-        rows: list[list[object]] = [
-            ["steering_angle (deg)", fmt(space.steering_angle.low), fmt(space.steering_angle.high)],
-            ["speed (m/s)", fmt(space.speed.low), fmt(space.speed.high)],
-        ]
-        table = Table(["", "low", "high"], rows)
-    else:
-        rows = [
-            [i, a.index, fmt(a.steering_angle), fmt(a.speed)] for i, a in enumerate(meta.actions)
-        ]
-        table = Table(["#", "index", "steering (deg)", "speed (m/s)"], rows)
     plot = f"plot: {args.plot}" if args.plot else None
-    show(args, doc, f"{args.file}: {explain.summary(meta)}, {meta.network}", table, plot)
+    table = Table(*explain.action_table(meta))
+    show(args, doc, f"{args.file}: {summary}, {meta.network}", table, plot)
     return 0
 
 

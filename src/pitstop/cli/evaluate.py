@@ -9,7 +9,6 @@ from typing import Any
 from pitstop.cli.common import FLAG, Sub, command, jobs_from, opt, values
 from pitstop.cli.output import Table, progress, show
 from pitstop.errors import InvalidInput
-from pitstop.tables import seconds
 
 MODEL = opt(
     "model",
@@ -121,21 +120,11 @@ def _evaluate(args: Any) -> int:
 
 
 def _results(args: Any) -> int:
+    from pitstop.evaluation.describe import LAP_HEADERS, lap_rows, results_line
     from pitstop.evaluation.jobs import read_results
 
     res = read_results(jobs_from(args), args.job_id)
-    rows = [[r.trial, seconds(r.time_ms), r.status, r.resets, r.off_tracks, f"{r.completion:g}"]
-            for r in res.laps]  # fmt: skip
-    s = res.summary
-    show(
-        args,
-        res.model_dump(),
-        Table(["trial", "time s", "status", "resets", "off-tracks", "completion %"], rows),
-        f"{res.world}, {res.checkpoint} of {res.model_job or res.model_prefix}"
-        f" (speed x{res.speed_scale:g}): best {seconds(s.best_ms)} s, mean {seconds(s.mean_ms)} s,"
-        f" median {seconds(s.median_ms)} s, {s.complete}/{s.laps} laps complete"
-        f" ({100 * s.completion_rate:.0f} %), {s.off_tracks} off-track",
-    )
+    show(args, res.model_dump(), Table(LAP_HEADERS, lap_rows(res)), results_line(res))
     return 0
 
 
@@ -162,15 +151,11 @@ def _models(args: Any) -> int:
     from dataclasses import asdict
 
     from pitstop.evaluation.board import models
+    from pitstop.evaluation.describe import MODEL_HEADERS, model_rows
 
     found = models(jobs_from(args))
-    rows = [
-        [m.job_id, m.state, m.best_checkpoint or "-", m.last_checkpoint or "-",
-         ", ".join(f"{w} {seconds(t)} s" for w, t in sorted(m.best_laps.items())) or "-"]
-        for m in found
-    ]  # fmt: skip
-    headers = ["model (job)", "state", "best checkpoint", "last checkpoint", "best laps"]
-    show(args, [asdict(m) for m in found], Table(headers, rows, "no trained models yet"))
+    table = Table(MODEL_HEADERS, model_rows(found), "no trained models yet")
+    show(args, [asdict(m) for m in found], table)
     return 0
 
 
@@ -178,15 +163,14 @@ def _leaderboard(args: Any) -> int:
     from dataclasses import asdict
 
     from pitstop.evaluation.board import leaderboard
+    from pitstop.evaluation.describe import BOARD_HEADERS, board_rows
 
     world = _world(args.world)
     if args.top < 1:
         raise InvalidInput("--top must be at least 1")
     board = leaderboard(jobs_from(args), world, top=args.top, per_model=not args.all)
-    rows = [[e.rank, seconds(e.lap_ms), e.resets, e.model, e.checkpoint or "-", f"x{e.speed_scale:g}",
-             e.job_id] for e in board]  # fmt: skip
-    headers = ["rank", "lap s", "resets", "model", "checkpoint", "speed", "evaluation"]
-    show(args, [asdict(e) for e in board], Table(headers, rows, f"no complete lap on {world} yet"))
+    table = Table(BOARD_HEADERS, board_rows(board), f"no complete lap on {world} yet")
+    show(args, [asdict(e) for e in board], table)
     return 0
 
 

@@ -80,9 +80,6 @@ WATCH_OPTIONS = [
     opt("--no-deadlines", **FLAG, help="never launch on-demand instances for jobs with deadlines"),
 ]  # fmt: skip
 
-STATUS_HEADERS = ["INSTANCE", "TYPE", "ZONE", "STATE", "HEARTBEAT", "SUPERVISOR", "JOB",
-                  "JOB STATE", "CHECKPOINT"]  # fmt: skip
-
 
 def register(sub: Sub) -> None:
     cmds = group(
@@ -163,33 +160,15 @@ def _policy(args: Any) -> int:
     return 0
 
 
-def _age(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
-
-
 def _status(args: Any) -> int:
+    from pitstop.fleet.describe import STATUS_HEADERS, status_heading, status_rows
     from pitstop.fleet.status import fleet_status
 
     settings = settings_from(args)
     doc = fleet_status(fleet_from(args, settings), job_store(settings))
-    group, rows = doc["group"], doc["instances"]
-    size = "no Auto Scaling group"
-    if group is not None:
-        size = f"desired {group['desired']} (min {group['min']}, max {group['max']}), "
-        size += f"{len(rows)} instance(s)"
-    keys = ("instance_id", "type", "zone", "state", "heartbeat_age_s", "supervisor", "job_id",
-            "job_state", "last_checkpoint")  # fmt: skip
-    table = [[_age(r[k]) if k == "heartbeat_age_s" else r[k] for k in keys] for r in rows]
-    show(
-        args,
-        doc,
-        f"fleet {args.name}: {size}",
-        Table(STATUS_HEADERS, table, styles={7: state_style}) if rows else None,
-    )
+    rows = status_rows(doc)
+    table = Table(STATUS_HEADERS, rows, styles={7: state_style}) if rows else None
+    show(args, doc, status_heading(args.name, doc), table)
     return 0
 
 

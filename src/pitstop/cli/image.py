@@ -152,20 +152,9 @@ def build_and_report(
     run = run_build(
         pipeline, unit_text, clock=clock, start=start, wait=wait, poll_interval_s=poll_interval_s
     )
-    result = run.result
-    if not run.started:
-        show(json_out, run.doc)
-        return 0
-    if result is None:
-        show(json_out, run.doc, f"follow it with: pitstop image status {run.doc['image_arn']}")
-        return 0
-    ami = f"AMI {result.ami_id} (id stored in SSM parameter {pipeline.options.ssm_parameter})"
-    show(json_out, run.doc, ami if result.ok else None)
-    if not result.ok:
-        print(
-            f"pitstop: error: image {result.status}: {result.reason}; logs: {result.logs}",
-            file=sys.stderr,
-        )
+    show(json_out, run.doc, run.line)
+    if run.error is not None:
+        print(f"pitstop: error: {run.error}", file=sys.stderr)
         return 1
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from pitstop.cli.common import Sub, command, opt
 from pitstop.cli.simulate import PRICE_OPTIONS, trace_options
@@ -35,18 +34,9 @@ def register(sub: Sub) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from pitstop.cli.output import show
-    from pitstop.simulate.options import plan_report
+    from pitstop.simulate.options import on_demand_cap, plan_report
 
     rep = plan_report(trace_options(args), starts=args.starts,
-                      on_demand_running=args.on_demand_running, cap=lambda: on_demand_cap(args))  # fmt: skip
+                      on_demand_running=args.on_demand_running, cap=lambda: on_demand_cap(args.config))  # fmt: skip
     show(args, rep.doc, *rep.lines)
     return 0
-
-
-def on_demand_cap(args: Any) -> int:
-    """``max_on_demand_instances`` from the settings (file, ``PITSTOP_*``): read and checked
-    like every other setting; plan touches no bucket, so none need be configured."""
-    from pitstop.config import load_settings
-
-    # the bucket is the only required setting and plan never uses it: a placeholder stands in
-    return load_settings(args.config, bucket="pitstop-plan").max_on_demand_instances

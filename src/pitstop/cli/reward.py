@@ -112,6 +112,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from pitstop.errors import InvalidRewardFunction
     from pitstop.reward_funcs import sandbox, validate_file
+    from pitstop.reward_funcs.preview_files import check_line
 
     track = _track(args)
     # one's own file on one's own machine: a kernel without a file wall (an old kernel,
@@ -119,24 +120,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     limits = sandbox.Limits(require_file_wall=False)
     report = validate_file(args.file, track=track, dynamic=not args.static_only, limits=limits)
 
-    def human() -> None:
-        for w in report.warnings:
-            print(f"warning: {w}")
+    def fail() -> None:  # after the warnings, instead of the line saying it passed
         if not report.ok:
             raise InvalidRewardFunction(report.reason or f"{report.filename}: invalid")
-        if not report.dynamic_checked:
-            print(f"{report.filename}: ok (static checks only)")
-            return
-        speed = ""
-        if report.calls_per_second:
-            speed = (
-                f", {report.calls_per_second:,.0f} calls/s ({report.mean_call_ms:.3f} ms per call)"
-            )
-        print(
-            f"{report.filename}: ok on {report.track}: {report.calls} calls over {report.cases_total} states{speed}"
-        )
 
-    show(args, report.to_dict(), human)
+    warnings = (f"warning: {w}" for w in report.warnings)
+    show(args, report.to_dict(), *warnings, fail, lambda: print(check_line(report)))
     return 0 if report.ok else 1
 
 

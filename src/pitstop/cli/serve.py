@@ -65,10 +65,13 @@ def _serve(args: Any) -> int:
     print(f"pitstop serve: {where} on {server.url}", flush=True)
     got = dashboard.index()  # before any page: jobs the listing index lacks are added now
     backfilled = f", {len(got.backfilled)} added to the listing index" if got.backfilled else ""
-    print(f"  {len(got.jobs)} job(s){backfilled}", flush=True)
-    print(f"  write token (cancel): {server.token}", flush=True)
-    print(f"  open {server.url}#token={server.token}", flush=True)
-    print(f"  (API clients send it as the {TOKEN_HEADER} header; Ctrl-C stops)", flush=True)
+    for line in (
+        f"  {len(got.jobs)} job(s){backfilled}",
+        f"  write token (cancel): {server.token}",
+        f"  open {server.url}#token={server.token}",
+        f"  (API clients send it as the {TOKEN_HEADER} header; Ctrl-C stops)",
+    ):
+        print(line, flush=True)
     try:
         server.serve_forever(poll_interval=0.25)
     except KeyboardInterrupt:

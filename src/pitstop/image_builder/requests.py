@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +121,12 @@ def published_source(
 
 @dataclass
 class BuildOutcome:
+    """What a build run did: its document, the line that says so (None: nothing to add),
+    and why the image failed (None: it did not)."""
+
     doc: dict[str, Any]
-    started: bool = False
-    result: Any = None  # the waited-for image (None: not waited)
-    extra: dict[str, Any] = field(default_factory=dict)
+    line: str | None = None
+    error: str | None = None
 
 
 def run_build(
@@ -146,7 +148,13 @@ def run_build(
     doc["image_arn"] = image_arn
     pipeline.echo(f"started {image_arn}")
     if not wait:
-        return BuildOutcome(doc, started=True)
+        return BuildOutcome(doc, "follow it with: pitstop image status " + image_arn)
     result = pipeline.wait(image_arn, clock, poll_interval_s=poll_interval_s)
     doc.update(state=result.status, ami_id=result.ami_id, reason=result.reason, logs=result.logs)
-    return BuildOutcome(doc, started=True, result=result)
+    if not result.ok:
+        return BuildOutcome(
+            doc, error=f"image {result.status}: {result.reason}; logs: {result.logs}"
+        )
+    return BuildOutcome(
+        doc, f"AMI {result.ami_id} (id stored in SSM parameter {options.ssm_parameter})"
+    )

@@ -1,5 +1,6 @@
-"""What ``pitstop reward preview`` writes and reports: a PNG at one speed, or an HTML page
-with one PNG per speed; the output's kind follows from its name. The CLI parses and prints.
+"""What ``pitstop reward preview`` writes and reports (a PNG at one speed, or an HTML page
+with one PNG per speed; the output's kind follows from its name), and the line a passed
+``reward check`` prints. The CLI parses and prints.
 """
 
 from __future__ import annotations
@@ -84,3 +85,16 @@ def write_preview(
         "min": float(vals.min()) if vals.size else None,
         "max": float(vals.max()) if vals.size else None,
     }
+
+
+def check_line(report: Any) -> str:
+    """``reward.py: ok on TRACK: N calls over M states, X calls/s`` for a passed check."""
+    if not report.dynamic_checked:
+        return f"{report.filename}: ok (static checks only)"
+    speed = ""
+    if report.calls_per_second:
+        speed = f", {report.calls_per_second:,.0f} calls/s ({report.mean_call_ms:.3f} ms per call)"
+    return (
+        f"{report.filename}: ok on {report.track}: {report.calls} calls over "
+        f"{report.cases_total} states{speed}"
+    )

@@ -249,6 +249,15 @@ def deadline_report(o: TraceOptions) -> Report:
     return Report(doc, heading, DEADLINE_HEADERS, rows)
 
 
+def on_demand_cap(config: str | None) -> int:
+    """``max_on_demand_instances`` from the settings (file, ``PITSTOP_*``): read and checked
+    like every other setting; plan touches no bucket, so none need be configured."""
+    from pitstop.config import load_settings
+
+    # the bucket is the only required setting and plan never uses it: a placeholder stands in
+    return load_settings(config, bucket="pitstop-plan").max_on_demand_instances
+
+
 @dataclass
 class PlanReport:
     """``pitstop plan``: the deadline policy's plan, the on-demand cap, and the plan if the
