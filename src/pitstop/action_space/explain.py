@@ -113,7 +113,7 @@ def action_table(meta: ModelMetadata) -> tuple[list[str], list[list[object]]]:
 
     space = meta.action_space
     if not meta.is_continuous:
-        rows = [
+        rows: list[list[object]] = [
             [i, a.index, fmt(a.steering_angle), fmt(a.speed)] for i, a in enumerate(meta.actions)
         ]
         return ["#", "index", "steering (deg)", "speed (m/s)"], rows

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 FILE = opt("file", metavar="FILE", help="model_metadata.json to read ('-' for standard input)")
 PAIR = numbers("STEERING:SPEED such as 15:2.5", ":", 2)
-RAW = {"formatter_class": argparse.RawDescriptionHelpFormatter, "settings": False}
+RAW: dict[str, Any] = {"formatter_class": argparse.RawDescriptionHelpFormatter, "settings": False}
 
 
 def _model_options(continuous: bool = True) -> list[Any]:
@@ -76,7 +76,7 @@ TRACK_FIELDS = ("a_lat", "max_speed", "min_speed", "wheelbase", "spacing", "span
                 "straight_deg", "method")  # fmt: skip
 
 
-def _track_options() -> list[Any]:
+def _track_options() -> tuple[list[Any], Any]:
     from pitstop.action_space.track_settings import Settings
 
     d = Settings()
@@ -128,7 +128,7 @@ def _generate(args: argparse.Namespace) -> int:
     from pitstop.action_space.edit import reindex
     from pitstop.action_space.generate import SpaceOptions, space_from_options
 
-    tuples = {k: None if getattr(args, k) is None else tuple(getattr(args, k))
+    tuples: dict[str, Any] = {k: None if getattr(args, k) is None else tuple(getattr(args, k))
               for k in ("steering_angles", "speeds")}  # fmt: skip
     space = space_from_options(
         SpaceOptions(

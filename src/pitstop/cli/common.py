@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pitstop.config import Settings, load_settings
 from pitstop.store.jobs import JobStore
@@ -17,7 +17,10 @@ from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 
 Option = tuple[tuple[str, ...], dict[str, Any]]
-Sub = argparse._SubParsersAction  # type: ignore[type-arg]
+if TYPE_CHECKING:  # generic only to the type checker
+    Sub: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Sub = argparse._SubParsersAction
 
 
 def opt(*flags: str, **kwargs: Any) -> Option:
@@ -134,7 +137,10 @@ SETTINGS = [
     opt("--bucket", help="S3 bucket (overrides the settings file)"),
 ]  # fmt: skip
 JSON = opt("--json", **FLAG, help="print one JSON document")
-AS_LISTED = {"settings": False, "json": False}  # command(..., **AS_LISTED): the rows say where
+AS_LISTED: dict[str, Any] = {
+    "settings": False,
+    "json": False,
+}  # command(..., **AS_LISTED): the rows say where
 
 
 AWS_OPTIONS = [

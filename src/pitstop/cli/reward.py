@@ -36,7 +36,7 @@ def register(sub: Sub) -> None:
         "validator that runs a file the way the simulator does, and a heat-map preview.",
         dest="reward_command",
     )  # fmt: skip
-    plain = {"settings": False}
+    plain: dict[str, Any] = {"settings": False}
     command(
         cmds, "list", cmd_list, "list the library's reward functions",
         "The bundled reward functions (tested, Python 3.8 like the simulator), each with a "

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import FLAG, Sub, command, opt, settings_from
-from pitstop.cli.output import format_table, show
+from pitstop.cli.output import show
 from pitstop.extras import install_hint
+from pitstop.tables import format_table
 
 EXAMPLE = """\
 example GRID.yaml:

@@ -17,7 +17,7 @@ from pitstop.fleet.ssh import SshOptions, Target, target_for
 from pitstop.fleet.watchdog import OnDemandLimits, Thresholds
 
 
-def open_fleet(region: str | None, name: str, endpoint_url: str | None = None) -> Any:
+def open_fleet(region: str, name: str, endpoint_url: str | None = None) -> Any:
     """The fleet ``name`` (checked) through EC2/Auto Scaling/IAM/SSM at ``endpoint_url``."""
     from pitstop.fleet.aws import AwsClients
     from pitstop.fleet.provision import Fleet, check_fleet_name

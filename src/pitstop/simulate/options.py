@@ -110,7 +110,7 @@ def _check_trace(o: TraceOptions) -> str:
     return o.trace
 
 
-def _prices(o: TraceOptions) -> dict[str, float]:
+def _prices(o: TraceOptions) -> dict[str, Any]:
     return {
         "spot_price": _optional(o.spot_price, "--spot-price", engine.DEFAULT_SPOT_PRICE),
         "on_demand_price": _optional(
