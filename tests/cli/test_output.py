@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from pitstop.cli.output import format_table, print_table, short_time, state_style, table_or_json
+from pitstop.cli.output import Table, format_table, print_table, short_time, show, state_style
 
 HEADERS = ["JOB", "STATE", "REASON"]
 ROWS = [["a-job", "failed", "restart budget of 10 spent; last failure: trainer exited " * 2]]
@@ -57,11 +57,13 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch: pytest.Monkey
     assert "\033[" not in tty.getvalue()
 
 
-def test_table_or_json(capsys: pytest.CaptureFixture[str]) -> None:
-    table_or_json(True, [{"id": "a"}], HEADERS, [], empty="no jobs")
+def test_show_prints_the_document_with_json_else_each_part(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    show(True, [{"id": "a"}], "never", Table(HEADERS, [], "no jobs"))
     assert capsys.readouterr().out == '[\n  {\n    "id": "a"\n  }\n]\n'
-    table_or_json(False, [], HEADERS, [], empty="no jobs")
-    assert capsys.readouterr().out == "no jobs\n"
+    show(False, [], "2 lines", None, Table(HEADERS, [], "no jobs"), lambda: print("done"))
+    assert capsys.readouterr().out == "2 lines\nno jobs\ndone\n"
 
 
 def test_short_time() -> None:

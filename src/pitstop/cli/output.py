@@ -1,7 +1,7 @@
 """Printing for every command: one JSON document, or a table that fits the terminal.
 
 - ``--json``: one document on stdout (:func:`print_json`), the same whatever the terminal.
-- Tables (:func:`print_table`, or :func:`table_or_json` for a command that prints either):
+- Tables (:func:`print_table`, or a :class:`Table` given to :func:`show`):
   on a terminal they fit its width (the widest columns are cut, ending in an ellipsis) and
   states are coloured; piped, they are plain and never cut, so scripts see stable text.
   ``NO_COLOR`` (any value) or ``TERM=dumb`` turns colour off (https://no-color.org).
@@ -103,19 +103,6 @@ def show(args: Any, doc: Any, *human: Part) -> None:
             print(part)
         elif part is not None:
             part()
-
-
-def table_or_json(
-    as_json: bool,
-    doc: Any,
-    headers: Sequence[str],
-    rows: Iterable[Sequence[object]],
-    *,
-    empty: str | None = None,
-    styles: Mapping[int, Style] | None = None,
-) -> None:
-    """``doc`` as JSON when ``as_json``, else the table (or ``empty`` when it has no rows)."""
-    show(as_json, doc, Table(headers, rows, empty, styles))
 
 
 def progress(stream: TextIO | None = None) -> Callable[[str], None]:
