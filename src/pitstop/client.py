@@ -33,7 +33,14 @@ from typing import Any
 from pitstop import queue
 from pitstop.config import Settings, load_settings
 from pitstop.core.states import JobState
-from pitstop.errors import BucketUnavailable, CorruptObject, InvalidInput, PitstopError, StoreError
+from pitstop.errors import (
+    BucketUnavailable,
+    CorruptObject,
+    InvalidInput,
+    JobFailed,
+    PitstopError,
+    StoreError,
+)
 from pitstop.intake import Submission, submit
 from pitstop.store import listing
 from pitstop.store.jobs import JobStore, job_document
@@ -43,15 +50,6 @@ from pitstop.store.objects import S3Store
 __all__ = ["Client", "Executor", "JobFailed", "JobFuture", "spec_submission"]
 
 SPEC_FILES = {"model_metadata": "model_metadata.json", "hyperparameters": "hyperparameters.json"}
-
-
-class JobFailed(PitstopError):
-    """The job ended ``failed`` or ``rejected``; ``doc`` is its document."""
-
-    def __init__(self, doc: dict[str, Any]) -> None:
-        super().__init__(f"job {doc['id']} {doc['state']}: {doc.get('reason') or 'no reason'}")
-        self.doc = doc
-        self.reason = doc.get("reason")
 
 
 def spec_submission(spec: dict[str, Any], source: str = "client") -> Submission:

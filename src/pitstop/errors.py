@@ -3,15 +3,26 @@
 Errors are caught in two places only: the daemon's tick (log, map to a state, carry on)
 and the CLI entry point (one-line message, exit code). Adapters wrap library errors
 (``raise StoreError(...) from e``) so callers never see botocore or OS exceptions.
+
+Exceptions private to one module's implementation stay there: ``serve/server.py``'s
+``HttpError`` (a status code on its way to the response), ``reward_funcs/_child.py``'s
+``CallTimeout`` (a ``BaseException``, so a reward function cannot catch it) and
+``store/parse.py``'s ``_NonFinite``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class PitstopError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with when this reaches it."""
 
     exit_code = 1
+
+
+class IllegalTransition(PitstopError):
+    """The core asked for a state change its edge table does not hold (a bug, never input)."""
 
 
 class UsageError(PitstopError):
@@ -99,3 +110,24 @@ class RunScriptRefused(TrainerError):
 
 class LeaseLost(PitstopError):
     """This instance no longer holds the job's lease: it must stop training at once."""
+
+
+class JobFailed(PitstopError):
+    """A job the client waited for ended ``failed`` or ``rejected``; ``doc`` is its document."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        super().__init__(f"job {doc['id']} {doc['state']}: {doc.get('reason') or 'no reason'}")
+        self.doc = doc
+        self.reason = doc.get("reason")
+
+
+class FleetError(PitstopError):
+    """An AWS call for the fleet failed (exit 1)."""
+
+
+class SshError(PitstopError):
+    """Connecting or authenticating failed, or the host key was refused (exit 1)."""
+
+
+class NoLiveOwner(PitstopError):
+    """The job has no instance running an attempt now: nothing to read live (exit 1)."""

@@ -24,7 +24,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pitstop.errors import CorruptObject, InvalidInput, MissingExtra, NotFound, StoreError
+from pitstop.errors import (
+    CorruptObject,
+    InvalidInput,
+    JobFailed,
+    MissingExtra,
+    NotFound,
+    StoreError,
+)
 from pitstop.extras import require
 from pitstop.store import parse
 from pitstop.store.layout import ModelKeys
@@ -244,8 +251,6 @@ def run_sweep(
     """Submit every point through ``executor`` (a ``pitstop.client.Executor``) and collect a
     row per point as its job ends, in point order."""
     from concurrent.futures import as_completed
-
-    from pitstop.client import JobFailed
 
     futures = {
         executor.submit(job_spec, sweep, n, point): (n, point)

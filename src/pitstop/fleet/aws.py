@@ -11,13 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pitstop.errors import PitstopError
+from pitstop.errors import FleetError
 
 T = TypeVar("T")
-
-
-class FleetError(PitstopError):
-    """An AWS call for the fleet failed (exit 1)."""
 
 
 @dataclass

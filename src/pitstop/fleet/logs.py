@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from pitstop.errors import NotFound, PitstopError, StoreError
+from pitstop.errors import NoLiveOwner, NotFound, StoreError
 from pitstop.store.jobs import JobStore
 
 DEFAULT_STATE_DIR = PurePosixPath("/var/lib/pitstop")  # the supervisor's, on the instance
@@ -65,10 +65,6 @@ def follow_logs(
             # uploads logs before it writes the terminal state, so the listing above saw them
             return len(printed)
         sleep(interval_s)
-
-
-class NoLiveOwner(PitstopError):
-    """The job has no instance running an attempt now: nothing to read live (exit 1)."""
 
 
 @dataclass(frozen=True)

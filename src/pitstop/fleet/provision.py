@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pitstop.config import Settings
-from pitstop.errors import UsageError
-from pitstop.fleet.aws import AwsClients, FleetError, call, error_code
+from pitstop.errors import FleetError, UsageError
+from pitstop.fleet.aws import AwsClients, call, error_code
 from pitstop.fleet.policy import EC2_TRUST_POLICY, instance_policy
 
 AMI_PARAMETER = "/pitstop/ami-id"

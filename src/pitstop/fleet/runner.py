@@ -31,8 +31,8 @@ from pitstop import deadlines as dl
 from pitstop.core import events as ev
 from pitstop.core.ids import job_id_problem
 from pitstop.core.records import JobStatus
-from pitstop.errors import CorruptObject, NotFound, StoreError
-from pitstop.fleet.aws import FleetError, call
+from pitstop.errors import CorruptObject, FleetError, NotFound, StoreError
+from pitstop.fleet.aws import call
 from pitstop.fleet.provision import FLEET_TAG, Fleet
 from pitstop.fleet.watchdog import (
     ALIVE,

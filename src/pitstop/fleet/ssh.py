@@ -21,11 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pitstop.errors import PitstopError, UsageError
-
-
-class SshError(PitstopError):
-    """Connecting or authenticating failed, or the host key was refused (exit 1)."""
+from pitstop.errors import SshError as SshError  # re-exported while cli/ssh.py imports it here
+from pitstop.errors import UsageError
 
 
 @dataclass(frozen=True)
