@@ -56,8 +56,16 @@ GENERATE_OPTIONS = [
     opt("--index", **FLAG, help='add "index" keys, as console exports do'),
     *_model_options(),
 ]  # fmt: skip
-GENERATE_FIELDS = ("continuous", "max_steering", "min_steering", "steering_steps", "max_speed",
-                   "min_speed", "speed_steps", "corner_speed")  # fmt: skip
+GENERATE_FIELDS = (
+    "continuous",
+    "max_steering",
+    "min_steering",
+    "steering_steps",
+    "max_speed",
+    "min_speed",
+    "speed_steps",
+    "corner_speed",
+)
 EDIT_OPTIONS = [
     FILE,
     opt("--speed-shift", type=float, metavar="MPS", help="add MPS to every speed"),
@@ -72,8 +80,17 @@ EDIT_OPTIONS = [
     opt("--set-version", metavar="V", help='model version to write, e.g. "5"'),
     opt("--out", metavar="FILE", help="write here (may be FILE itself)"),
 ]
-TRACK_FIELDS = ("a_lat", "max_speed", "min_speed", "wheelbase", "spacing", "span", "smooth",
-                "straight_deg", "method")  # fmt: skip
+TRACK_FIELDS = (
+    "a_lat",
+    "max_speed",
+    "min_speed",
+    "wheelbase",
+    "spacing",
+    "span",
+    "smooth",
+    "straight_deg",
+    "method",
+)
 
 
 def _track_options() -> tuple[list[Any], Any]:
@@ -112,8 +129,11 @@ def _emit(meta: ModelMetadata, args: argparse.Namespace, what: str, usage: bool 
         return 0
     write_metadata(args.out, meta)
     summary = explain.summary(meta)
-    show(args, {"out": args.out, "summary": summary, "metadata": meta.to_dict()},
-         f"wrote {args.out}: {summary}")  # fmt: skip
+    show(
+        args,
+        {"out": args.out, "summary": summary, "metadata": meta.to_dict()},
+        f"wrote {args.out}: {summary}",
+    )
     return 0
 
 
@@ -128,8 +148,10 @@ def _generate(args: argparse.Namespace) -> int:
     from pitstop.action_space.edit import reindex
     from pitstop.action_space.generate import SpaceOptions, space_from_options
 
-    tuples: dict[str, Any] = {k: None if getattr(args, k) is None else tuple(getattr(args, k))
-              for k in ("steering_angles", "speeds")}  # fmt: skip
+    tuples: dict[str, Any] = {
+        k: None if getattr(args, k) is None else tuple(getattr(args, k))
+        for k in ("steering_angles", "speeds")
+    }
     space = space_from_options(
         SpaceOptions(
             **{f: getattr(args, f) for f in GENERATE_FIELDS},

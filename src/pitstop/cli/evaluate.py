@@ -25,8 +25,16 @@ EVALUATION_OPTIONS = [
     opt("--reverse", **FLAG, help="drive the track the other way"),
     opt("--simulation", metavar="JSON", help='the simulated trainer\'s pace, e.g. {"checkpoint_interval_s": 0.2} (tests, demo)'),
 ]  # fmt: skip
-REQUEST_FIELDS = ("model", "checkpoint", "laps", "continuous", "max_resets",
-                  "off_track_penalty", "reverse", "simulation")  # fmt: skip
+REQUEST_FIELDS = (
+    "model",
+    "checkpoint",
+    "laps",
+    "continuous",
+    "max_resets",
+    "off_track_penalty",
+    "reverse",
+    "simulation",
+)
 TUNE_FIELDS = ("start", "growth", "evaluations", "max_off_track_rate", "max_scale")
 
 
@@ -112,8 +120,14 @@ def _evaluate(args: Any) -> int:
 
     world = _world(args.world)
     check_queue_options(args.repeat, args.speed_scale)
-    made = queue_evaluations(jobs_from(args), _request(args), world,
-                             speed_scale=args.speed_scale, repeat=args.repeat, name=args.name)  # fmt: skip
+    made = queue_evaluations(
+        jobs_from(args),
+        _request(args),
+        world,
+        speed_scale=args.speed_scale,
+        repeat=args.repeat,
+        name=args.name,
+    )
     lines = [m["id"] if m["created"] else f"{m['id']} (already submitted)" for m in made]
     show(args, made if args.repeat > 1 else made[0], *lines)
     return 0
@@ -133,8 +147,16 @@ def _tune(args: Any) -> int:
 
     world = _world(args.world)
     policy = tune_policy(**values(args, TUNE_FIELDS))
-    run = tune_to_files(jobs_from(args), _request(args), world, policy, Path(args.out),
-                        poll_s=args.poll, say=progress(), warn=lambda m: print(m, file=sys.stderr))  # fmt: skip
+    run = tune_to_files(
+        jobs_from(args),
+        _request(args),
+        world,
+        policy,
+        Path(args.out),
+        poll_s=args.poll,
+        say=progress(),
+        warn=lambda m: print(m, file=sys.stderr),
+    )
 
     def verdict() -> None:
         if run.verdict is None:

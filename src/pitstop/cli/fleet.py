@@ -47,8 +47,20 @@ UP_OPTIONS = [
     opt("--tag", action="append", default=[], metavar="KEY=VALUE", help="extra tag (repeatable)"),
     opt("--spot-max-price", help="USD per hour cap (default: the on-demand price)"),
 ]  # fmt: skip
-UP_FIELDS = ("name", "types", "instances", "max_instances", "zones", "subnets", "ami",
-             "instance_profile", "root_gb", "key_name", "security_groups", "spot_max_price")  # fmt: skip
+UP_FIELDS = (
+    "name",
+    "types",
+    "instances",
+    "max_instances",
+    "zones",
+    "subnets",
+    "ami",
+    "instance_profile",
+    "root_gb",
+    "key_name",
+    "security_groups",
+    "spot_max_price",
+)
 
 POLICY_DESCRIPTION = (
     "Print an IAM policy document. --for instance (default): the instance role's (what "
@@ -197,8 +209,16 @@ def _watch(args: Any) -> int:
 
     def one() -> None:
         try:
-            rnd = watch_once(fleet, jobs.store, jobs, settings.lease_ttl_s, setup.thresholds,
-                             dry_run=args.dry_run, deadline=setup.deadline, limits=setup.limits)  # fmt: skip
+            rnd = watch_once(
+                fleet,
+                jobs.store,
+                jobs,
+                settings.lease_ttl_s,
+                setup.thresholds,
+                dry_run=args.dry_run,
+                deadline=setup.deadline,
+                limits=setup.limits,
+            )
         except PitstopError as e:
             if args.once:
                 raise

@@ -128,8 +128,15 @@ def _build(args: Any) -> int:
     # with --json the progress goes to stderr: stdout holds the one document
     log = (lambda line: print(line, file=sys.stderr)) if wants_json(args) else print
     pipeline = b.ImagePipeline(_client("imagebuilder", settings), settings, options, echo=log)
-    return build_and_report(pipeline, unit_text, clock=b.SystemClock(), start=not args.no_start,
-                            wait=args.wait, poll_interval_s=args.poll_interval, json_out=wants_json(args))  # fmt: skip
+    return build_and_report(
+        pipeline,
+        unit_text,
+        clock=b.SystemClock(),
+        start=not args.no_start,
+        wait=args.wait,
+        poll_interval_s=args.poll_interval,
+        json_out=wants_json(args),
+    )
 
 
 def build_and_report(

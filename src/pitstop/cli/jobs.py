@@ -60,8 +60,10 @@ def _submit(args: Any) -> int:
         raise InvalidInput(f"{args.reward}: a reward function must be a .py file")
     files = {"reward_function.py": _read(args.reward, "reward function")}
     labels = {"reward_function.py": args.reward}
-    for name, path, what in [("model_metadata.json", args.metadata, "metadata"),
-                             ("hyperparameters.json", args.hyperparameters, "hyperparameters")]:  # fmt: skip
+    for name, path, what in [
+        ("model_metadata.json", args.metadata, "metadata"),
+        ("hyperparameters.json", args.hyperparameters, "hyperparameters"),
+    ]:
         if path:
             files[name], labels[name] = _read(path, what), path
     fields: dict[str, Any] = {}
@@ -77,8 +79,13 @@ def _submit(args: Any) -> int:
     sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
-    spec, created = intake.submit(job_store(settings), sub, settings.bucket, dynamic=False,
-                                  restart_overhead_s=settings.deadline_restart_overhead_s)  # fmt: skip
+    spec, created = intake.submit(
+        job_store(settings),
+        sub,
+        settings.bucket,
+        dynamic=False,
+        restart_overhead_s=settings.deadline_restart_overhead_s,
+    )
     show(
         args,
         {"id": spec.id, "created": created},

@@ -49,8 +49,11 @@ def _logs(args: Any) -> int:
         jobs_from(args), args.job_id, write, follow=args.follow, interval_s=args.interval
     )
     if n == 0 and not args.follow:
-        print(f"job {args.job_id}: no logs yet (the supervisor uploads them on every heartbeat "
-              "once an attempt runs; --follow waits for them)", file=sys.stderr)  # fmt: skip
+        print(
+            f"job {args.job_id}: no logs yet (the supervisor uploads them on every heartbeat "
+            "once an attempt runs; --follow waits for them)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -36,7 +36,11 @@ def handle(args: argparse.Namespace) -> int:
     from pitstop.cli.output import show
     from pitstop.simulate.options import on_demand_cap, plan_report
 
-    rep = plan_report(trace_options(args), starts=args.starts,
-                      on_demand_running=args.on_demand_running, cap=lambda: on_demand_cap(args.config))  # fmt: skip
+    rep = plan_report(
+        trace_options(args),
+        starts=args.starts,
+        on_demand_running=args.on_demand_running,
+        cap=lambda: on_demand_cap(args.config),
+    )
     show(args, rep.doc, *rep.lines)
     return 0

@@ -134,7 +134,14 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from pitstop.reward_funcs.preview_files import write_preview
 
     out = Path(args.out)
-    doc = write_preview(args.file, _track(args), out, speed=args.speed, speeds=args.speeds,
-                        heading_offset=args.heading_offset, progress=progress())  # fmt: skip
+    doc = write_preview(
+        args.file,
+        _track(args),
+        out,
+        speed=args.speed,
+        speeds=args.speeds,
+        heading_offset=args.heading_offset,
+        progress=progress(),
+    )
     show(args, doc, f"wrote {out}")
     return 0

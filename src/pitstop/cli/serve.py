@@ -51,17 +51,30 @@ def _serve(args: Any) -> int:
     if args.port > 65535:
         raise UsageError(f"--port {args.port}: must be at most 65535")
     settings = settings_from(args)
-    dashboard = Dashboard(job_store(settings), spot_price=args.spot_price,
-                          on_demand_price=args.on_demand_price, scan_interval_s=args.scan_interval)  # fmt: skip
+    dashboard = Dashboard(
+        job_store(settings),
+        spot_price=args.spot_price,
+        on_demand_price=args.on_demand_price,
+        scan_interval_s=args.scan_interval,
+    )
     try:
-        server = make_server(dashboard, args.host, args.port, settings.bucket, workers=args.workers,
-                             read_timeout_s=args.read_timeout)  # fmt: skip
+        server = make_server(
+            dashboard,
+            args.host,
+            args.port,
+            settings.bucket,
+            workers=args.workers,
+            read_timeout_s=args.read_timeout,
+        )
     except OSError as e:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     where = f"s3://{settings.bucket}/{settings.prefix}/"
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):
-        print(f"pitstop: warning: --host {args.host} serves the dashboard (and the job list of "
-              f"{where}) to anyone who can reach this port; only cancel needs the token", file=sys.stderr)  # fmt: skip
+        print(
+            f"pitstop: warning: --host {args.host} serves the dashboard (and the job list of "
+            f"{where}) to anyone who can reach this port; only cancel needs the token",
+            file=sys.stderr,
+        )
     print(f"pitstop serve: {where} on {server.url}", flush=True)
     got = dashboard.index()  # before any page: jobs the listing index lacks are added now
     backfilled = f", {len(got.backfilled)} added to the listing index" if got.backfilled else ""

@@ -30,8 +30,13 @@ from pitstop.errors import UsageError
 
 # the command paths whose arguments after ``--`` are a remote command
 REMOTE_COMMANDS = (("fleet", "ssh"), ("fleet", "exec"))
-CMD = opt("cmd", nargs="*", metavar="CMD", help="the remote command: after -- (everything "
-          "there, options included), or plain words after the other arguments")  # fmt: skip
+CMD = opt(
+    "cmd",
+    nargs="*",
+    metavar="CMD",
+    help="the remote command: after -- (everything "
+    "there, options included), or plain words after the other arguments",
+)
 SSH_OPTIONS = [
     opt("-i", "--identity", metavar="FILE", help="private key (default: the agent, then ~/.ssh keys)"),
     opt("-l", "--user", help="login user (default: from ssh config, else ubuntu)"),
@@ -42,8 +47,15 @@ SSH_OPTIONS = [
     opt("--private", **FLAG, help="connect to private IP addresses"),
     opt("--timeout", type=positive(float, "--timeout", 0.1), default=10.0, help="connect timeout, s"),
 ]  # fmt: skip
-SSH_FIELDS = ("identity", "user", "port", "known_hosts", "ssh_config", "accept_new_host_key",
-              "timeout")  # fmt: skip
+SSH_FIELDS = (
+    "identity",
+    "user",
+    "port",
+    "known_hosts",
+    "ssh_config",
+    "accept_new_host_key",
+    "timeout",
+)
 
 
 def add_ssh_flags(p: argparse.ArgumentParser) -> None:

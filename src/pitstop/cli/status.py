@@ -7,8 +7,12 @@ from typing import Any
 from pitstop.cli.common import Sub, command, jobs_from, opt, positive
 from pitstop.cli.output import Table, show, state_style
 
-SPOT_PRICE = opt("--spot-price", type=positive(float, "--spot-price"), metavar="USD_PER_HOUR",
-                 help="spot price for the cost column (instance hours x price)")  # fmt: skip
+SPOT_PRICE = opt(
+    "--spot-price",
+    type=positive(float, "--spot-price"),
+    metavar="USD_PER_HOUR",
+    help="spot price for the cost column (instance hours x price)",
+)
 HEADERS = [
     "JOB",
     "STATE",
@@ -36,8 +40,14 @@ def _status(args: Any) -> int:
 
     rows = [p.row() for p in all_progress(jobs_from(args), args.spot_price)]
     keys = ("id", "state", "attempts", "restarts", "preemptions", "instance_id", "progress")
-    table = [[*(r[k] for k in keys), f"{r['instance_hours']:.2f}",
-              None if r["cost"] is None else f"${r['cost']:.2f}"] for r in rows]  # fmt: skip
+    table = [
+        [
+            *(r[k] for k in keys),
+            f"{r['instance_hours']:.2f}",
+            None if r["cost"] is None else f"${r['cost']:.2f}",
+        ]
+        for r in rows
+    ]
     total = None
     if rows and args.spot_price is not None:
         total = f"\ntotal ${sum(r['cost'] or 0 for r in rows):.2f} at ${args.spot_price}/h"

@@ -70,16 +70,25 @@ def _sweep(args: Any) -> int:
     from pitstop.client import Client, Executor
 
     settings = settings_from(args)
-    client = Client(bucket=settings.bucket, prefix=settings.prefix, endpoint_url=settings.s3_endpoint_url,
-                    region=settings.region, config=getattr(args, "config", None), poll_interval_s=args.poll)  # fmt: skip
+    client = Client(
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.region,
+        config=getattr(args, "config", None),
+        poll_interval_s=args.poll,
+    )
     total, done = len(plan.points), 0
 
     def progress(row: dict[str, Any]) -> None:
         nonlocal done
         done += 1
         metric = "-" if row.get("metric") is None else f"{row['metric']:.2f}"
-        print(f"[{done}/{total}] {row.get('job_id') or '-'} {row['state']} metric {metric}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"[{done}/{total}] {row.get('job_id') or '-'} {row['state']} metric {metric}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     with Executor(client, max_queued=args.max_parallel) as ex:
         rows = sw.run_sweep(plan, ex, client.store, on_done=progress)
