@@ -29,14 +29,14 @@ LAYERS: list[str] = [
     "demo | sweep",  # whole programs built from the layers below
     "client | doctor | serve",  # the Python client, instance checks, the dashboard
     "supervisor | simulate",  # the daemon and the simulator: both drive core.lifecycle
-    "inbox | queue",  # services: reward drops in S3 -> jobs; the queue's rows and cancel
+    "inbox | job_views | queue",  # services: S3 drops -> jobs; the queue as text; rows, cancel
     "intake",  # a trainer's files -> a validated job, created exactly once
     "trainers | fleet | image_builder",  # training backends; AWS capacity; the GPU image
     "evaluation",  # evaluation jobs, laps, results, tuning, the leaderboard
     "store",  # S3: key layout, the object-store port, jobs, leases, listing
     "reward_funcs | action_space | templates",  # DeepRacer knowledge; Jinja templates
     "tracks",  # track waypoints
-    "config | deadlines | extras | files | logs",  # settings, pure helpers, log set-up
+    "config | deadlines | extras | files | logs | tables",  # settings, helpers, log set-up
     "core",  # states, ids, records, times, events, the lifecycle: every decision
     "errors | pitstop",  # every error pitstop raises; the version
 ]
