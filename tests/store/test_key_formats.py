@@ -71,7 +71,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("core/records.py", "split"): "checks that a given model prefix is plain (no '..'); "
     "core imports nothing of pitstop's, so it cannot ask store/layout",
     # to switch (the supervisor's owner): Layout.attempt_of_log_file
-    ("supervisor/shipper.py", "attempt-"): "to switch to Layout.attempt_of_log_file",
 }
 
 _SPLITS = {"split", "rsplit", "partition", "rpartition"}

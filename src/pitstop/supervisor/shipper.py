@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import socket
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from pitstop import __version__
 from pitstop.core import events as ev
 from pitstop.core.times import iso
 from pitstop.errors import StoreError
+from pitstop.store.layout import Layout
 from pitstop.supervisor.context import Context, Current
 
 log = structlog.get_logger("pitstop.supervisor")
@@ -59,8 +59,8 @@ class Shipper:
                 return False
         except OSError:
             return False
-        named = re.match(r"attempt-(\d+)(?:[.-]|$)", path.name)
-        return named is None or int(named.group(1)) == n
+        named = Layout.attempt_of_log_file(path.name)
+        return named is None or named == n
 
     def write_heartbeat(self, cur: Current | None, interruption: str | None) -> None:
         """``instances/ID.json``: what this instance does, for `pitstop fleet status`."""
