@@ -23,6 +23,7 @@ from pitstop.cli.common import (
     opt,
     positive,
     settings_from,
+    values,
 )
 from pitstop.cli.output import Table, print_json, show, state_style
 
@@ -93,6 +94,16 @@ WATCH_OPTIONS = [
 ]  # fmt: skip
 
 
+WATCH_FIELDS = (
+    "silent_after",
+    "boot_grace",
+    "reboot_grace",
+    "interval",
+    "on_demand_type",
+    "no_deadlines",
+)
+
+
 def register(sub: Sub) -> None:
     cmds = group(
         sub,
@@ -141,7 +152,7 @@ def _print_changes(args: Any, changes: list[Any]) -> None:
 def _up(args: Any) -> int:
     from pitstop.fleet.provision import fleet_spec
 
-    spec = fleet_spec(**{f: getattr(args, f) for f in UP_FIELDS}, tags=args.tag)
+    spec = fleet_spec(**values(args, UP_FIELDS), tags=args.tag)
     settings = settings_from(args)
     _print_changes(
         args, fleet_from(args, settings).up(spec, settings, create_role=args.create_role)
@@ -188,47 +199,22 @@ def _watch(args: Any) -> int:
     import logging
 
     from pitstop import logs
-    from pitstop.errors import PitstopError
     from pitstop.fleet.describe import round_lines
-    from pitstop.fleet.options import watch_setup
-    from pitstop.fleet.runner import watch_forever, watch_once
+    from pitstop.fleet.options import run_watch, watch_setup
 
     settings = settings_from(args)
     # launches, refusals and releases are structured events on stderr (never in --json)
     logs.configure(settings.log_format, level=logging.INFO)
-    names = (
-        "silent_after",
-        "boot_grace",
-        "reboot_grace",
-        "interval",
-        "on_demand_type",
-        "no_deadlines",
-    )
-    setup = watch_setup(settings, **{n: getattr(args, n) for n in names})
-    fleet, jobs = fleet_from(args, settings), job_store(settings)
+    setup = watch_setup(settings, **values(args, WATCH_FIELDS))
 
-    def one() -> None:
-        try:
-            rnd = watch_once(
-                fleet,
-                jobs.store,
-                jobs,
-                settings.lease_ttl_s,
-                setup.thresholds,
-                dry_run=args.dry_run,
-                deadline=setup.deadline,
-                limits=setup.limits,
-            )
-        except PitstopError as e:
-            if args.once:
-                raise
-            print(f"pitstop: watch round failed: {e}", file=sys.stderr)
-            return
+    def report(rnd: Any) -> None:
         show(args, rnd.as_dict(), *round_lines(rnd, args.once))  # one document per round
         sys.stdout.flush()
 
-    if args.once:
-        one()
-    else:
-        watch_forever(one, args.interval)
+    def warn(line: str) -> None:
+        print(f"pitstop: {line}", file=sys.stderr)
+
+    fleet, jobs = fleet_from(args, settings), job_store(settings)
+    rounds = values(args, ("once", "dry_run", "interval"))
+    run_watch(fleet, jobs, settings.lease_ttl_s, setup, report=report, warn=warn, **rounds)
     return 0

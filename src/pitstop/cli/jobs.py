@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import FLAG, Sub, command, job_store, jobs_from, opt, settings_from
+from pitstop.cli.common import FLAG, Sub, command, job_store, jobs_from, opt, settings_from, values
 from pitstop.cli.output import Table, show, state_style
-from pitstop.errors import InvalidInput
 
 SUBMIT_OPTIONS = [
     opt("reward", metavar="REWARD.py", help="the reward function file"),
@@ -47,36 +45,12 @@ def register(sub: Sub) -> None:
     )  # fmt: skip
 
 
-def _read(path: str, what: str) -> bytes:
-    from pitstop.files import read_user_file
-
-    return read_user_file(path, f"{what} file")
-
-
 def _submit(args: Any) -> int:
     from pitstop import intake
+    from pitstop.submission_files import submission_from_files
 
-    if not args.reward.endswith(".py"):
-        raise InvalidInput(f"{args.reward}: a reward function must be a .py file")
-    files = {"reward_function.py": _read(args.reward, "reward function")}
-    labels = {"reward_function.py": args.reward}
-    for name, path, what in [
-        ("model_metadata.json", args.metadata, "metadata"),
-        ("hyperparameters.json", args.hyperparameters, "hyperparameters"),
-    ]:
-        if path:
-            files[name], labels[name] = _read(path, what), path
-    fields: dict[str, Any] = {}
-    if args.job:
-        from pitstop.store.jobs import parse_user_fields
-
-        fields = parse_user_fields(_read(args.job, "job"), args.job)
-        labels["job.json"] = args.job
-    if args.evaluate:
-        fields["evaluate_on"] = [w.strip() for w in args.evaluate.split(",") if w.strip()]
-        labels.setdefault("job.json", "--evaluate")
-    name = args.name or fields.get("name") or Path(args.reward).stem
-    sub = intake.Submission(name=name, files=files, fields=fields, source="cli", labels=labels)
+    names = ("name", "metadata", "hyperparameters", "job", "evaluate")
+    sub = submission_from_files(args.reward, **values(args, names))
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
     spec, created = intake.submit(

@@ -110,3 +110,45 @@ def watch_setup(
         ),
         deadline,
     )
+
+
+def run_watch(
+    fleet: Any,
+    jobs: Any,
+    lease_ttl_s: float,
+    setup: WatchSetup,
+    *,
+    once: bool,
+    dry_run: bool,
+    interval: float,
+    report: Callable[[Any], None],
+    warn: Callable[[str], None],
+) -> None:
+    """One round (``once``: its error ends the run), or a round every ``interval`` seconds,
+    each ``report``-ed; a failed round is ``warn``-ed and the watch carries on."""
+    from pitstop.errors import PitstopError
+    from pitstop.fleet.runner import watch_forever, watch_once
+
+    def one() -> None:
+        try:
+            rnd = watch_once(
+                fleet,
+                jobs.store,
+                jobs,
+                lease_ttl_s,
+                setup.thresholds,
+                dry_run=dry_run,
+                deadline=setup.deadline,
+                limits=setup.limits,
+            )
+        except PitstopError as e:
+            if once:
+                raise
+            warn(f"watch round failed: {e}")
+            return
+        report(rnd)
+
+    if once:
+        one()
+    else:
+        watch_forever(one, interval)
