@@ -131,3 +131,7 @@ class SshError(PitstopError):
 
 class NoLiveOwner(PitstopError):
     """The job has no instance running an attempt now: nothing to read live (exit 1)."""
+
+
+class ImdsError(PitstopError):
+    """The instance metadata service (IMDSv2) could not be read or answered nonsense."""

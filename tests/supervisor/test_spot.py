@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pitstop.supervisor.spot import Imds, ImdsError, ImdsSpotSource
+from pitstop.errors import ImdsError
+from pitstop.supervisor.spot import Imds, ImdsSpotSource
 from tests.servers import FakeImds
 
 

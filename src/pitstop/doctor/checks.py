@@ -321,7 +321,8 @@ class Doctor:
         return Check("s3", "ok", f"s3://{s.bucket}/{s.prefix}/ readable and writable")
 
     def check_imds(self) -> Check:
-        from pitstop.supervisor.spot import Imds, ImdsError
+        from pitstop.errors import ImdsError
+        from pitstop.supervisor.spot import Imds
 
         endpoint = self.settings.imds_endpoint if self.settings else "http://169.254.169.254"
         imds = Imds(endpoint)

@@ -26,7 +26,7 @@ from pitstop.core import actions as act
 from pitstop.core import events as ev
 from pitstop.core import lifecycle as lc
 from pitstop.core import ownership, verdicts
-from pitstop.errors import CorruptObject, LeaseLost, NotFound, PitstopError, StoreError
+from pitstop.errors import CorruptObject, ImdsError, LeaseLost, NotFound, PitstopError, StoreError
 from pitstop.store.leases import Lease
 from pitstop.store.objects import ObjectStore
 from pitstop.supervisor.claimer import Claimer
@@ -44,7 +44,7 @@ from pitstop.supervisor.execute import Executor
 from pitstop.supervisor.observe import Observer
 from pitstop.supervisor.power import Power
 from pitstop.supervisor.shipper import Shipper
-from pitstop.supervisor.spot import ImdsError, InterruptionSource, Notice
+from pitstop.supervisor.spot import InterruptionSource, Notice
 from pitstop.trainers.base import Trainer
 
 log = structlog.get_logger("pitstop.supervisor")

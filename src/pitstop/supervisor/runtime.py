@@ -18,14 +18,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from pitstop.config import Settings
 from pitstop.core import events as ev
-from pitstop.errors import ConfigError
+from pitstop.errors import ConfigError, ImdsError
 from pitstop.inbox import Inbox
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.notify import SnsNotifier
-from pitstop.supervisor.spot import Imds, ImdsError, ImdsSpotSource
+from pitstop.supervisor.spot import Imds, ImdsSpotSource
 from pitstop.trainers.base import Trainer, supervisor_token
 
 log = structlog.get_logger("pitstop.supervisor")

@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
 
+from pitstop.errors import ImdsError
+
 TOKEN_TTL_S = 21600
 TIMEOUT_S = 2.0
 
@@ -28,10 +30,6 @@ class Notice:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.action}:{self.time}"
-
-
-class ImdsError(Exception):
-    pass
 
 
 class InterruptionSource(Protocol):
