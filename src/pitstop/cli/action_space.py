@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.action_space import explain
 from pitstop.action_space import limits as L
-from pitstop.cli.common import FLAG, Sub, command, group, numbers, one_of, opt, read_input
+from pitstop.cli.common import (
+    FLAG,
+    Sub,
+    command,
+    from_args,
+    group,
+    numbers,
+    one_of,
+    opt,
+    read_input,
+)
 from pitstop.cli.output import Table, show
 from pitstop.errors import CheckFailed, UsageError
 
@@ -48,24 +58,14 @@ GENERATE_OPTIONS = [
     opt("--speed-steps", type=int, metavar="N", help="speeds per angle (default 2)"),
     opt("--min-speed", type=float, metavar="MPS", help="lowest speed: evenly spaced"),
     opt("--corner-speed", type=float, metavar="MPS", help="top speed at full steering"),
-    opt("--speed-band", type=numbers("MAX_ABS_STEERING:MAX_SPEED such as 10:3.5", ":", 2), action="append", metavar="DEG:MPS", help="speed cap by |angle|"),
-    opt("--action", type=PAIR, action="append", metavar="S:V", help="one action"),
+    opt("--speed-band", dest="speed_bands", type=numbers("MAX_ABS_STEERING:MAX_SPEED such as 10:3.5", ":", 2), action="append", metavar="DEG:MPS", help="speed cap by |angle|"),
+    opt("--action", dest="actions", type=PAIR, action="append", metavar="S:V", help="one action"),
     opt("--steering-angles", type=numbers("comma-separated numbers such as -30,0,30", ","), metavar="LIST", help="e.g. =-30,-10,0,10,30"),
     opt("--speeds", type=numbers("comma-separated numbers such as -30,0,30", ","), metavar="LIST", help="e.g. 1.5,3"),
     opt("--continuous", **FLAG, help="continuous ranges"),
     opt("--index", **FLAG, help='add "index" keys, as console exports do'),
     *_model_options(),
 ]  # fmt: skip
-GENERATE_FIELDS = (
-    "continuous",
-    "max_steering",
-    "min_steering",
-    "steering_steps",
-    "max_speed",
-    "min_speed",
-    "speed_steps",
-    "corner_speed",
-)
 EDIT_OPTIONS = [
     FILE,
     opt("--speed-shift", type=float, metavar="MPS", help="add MPS to every speed"),
@@ -80,17 +80,6 @@ EDIT_OPTIONS = [
     opt("--set-version", metavar="V", help='model version to write, e.g. "5"'),
     opt("--out", metavar="FILE", help="write here (may be FILE itself)"),
 ]
-TRACK_FIELDS = (
-    "a_lat",
-    "max_speed",
-    "min_speed",
-    "wheelbase",
-    "spacing",
-    "span",
-    "smooth",
-    "straight_deg",
-    "method",
-)
 
 
 def _track_options() -> tuple[list[Any], Any]:
@@ -148,19 +137,7 @@ def _generate(args: argparse.Namespace) -> int:
     from pitstop.action_space.edit import reindex
     from pitstop.action_space.generate import SpaceOptions, space_from_options
 
-    tuples: dict[str, Any] = {
-        k: None if getattr(args, k) is None else tuple(getattr(args, k))
-        for k in ("steering_angles", "speeds")
-    }
-    space = space_from_options(
-        SpaceOptions(
-            **{f: getattr(args, f) for f in GENERATE_FIELDS},
-            speed_bands=tuple(args.speed_band or ()),
-            actions=tuple(args.action or ()),
-            **tuples,
-        )
-    )
-    meta = _build(space, args)
+    meta = _build(space_from_options(from_args(SpaceOptions, args)), args)
     if args.index and not meta.is_continuous:
         meta = reindex(meta)
     return _emit(meta, args, "generated action space", usage=True)
@@ -193,13 +170,7 @@ def _edit(args: argparse.Namespace) -> int:
             f"{args.file}: version: missing (the simulator would use version 1 physics); "
             f'give --set-version (DRfC writes "{L.DEFAULT_VERSION}")'
         )
-    names = ("speed_shift", "speed_scale", "sort", "reindex", "no_index", "set_version")
-    edits = Edits(
-        drop=tuple(args.drop or ()),
-        add=tuple(args.add or ()),
-        **{n: getattr(args, n) for n in names},
-    )
-    meta, notes = apply_edits(meta, edits)
+    meta, notes = apply_edits(meta, from_args(Edits, args))
     for note in notes:
         print(f"pitstop: note: {note}", file=sys.stderr)
     return _emit(meta, args, f"{args.file} after editing")
@@ -218,7 +189,7 @@ def _from_track(args: argparse.Namespace) -> int:
     else:
         track = tracks.load_file(args.track_file) if args.track_file else tracks.load(args.track)
         line, name = track.centre, track.name
-    settings = ft.Settings(**{f: getattr(args, f) for f in TRACK_FIELDS}, mirror=not args.no_mirror)
+    settings = from_args(ft.Settings, args, mirror=not args.no_mirror)
     actions, prof = ft.actions_from_line(line, args.actions, settings)
     print(explain.line_summary(name, prof, actions, args.actions), file=sys.stderr)
     return _emit(_build(actions, args), args, f"action space for {name}", usage=True)

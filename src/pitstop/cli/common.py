@@ -8,8 +8,9 @@ and ``--json`` are added after them unless the command says otherwise.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pitstop.config import Settings, load_settings
 from pitstop.store.jobs import JobStore
@@ -17,6 +18,7 @@ from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
 
 Option = tuple[tuple[str, ...], dict[str, Any]]
+T = TypeVar("T")
 if TYPE_CHECKING:  # generic only to the type checker
     Sub: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
@@ -181,6 +183,14 @@ def job_store(settings: Settings) -> JobStore:
 def jobs_from(args: Any) -> JobStore:
     """The job store of the settings the command was given."""
     return job_store(settings_from(args))
+
+
+def from_args(cls: type[T], args: Any, **extra: Any) -> T:
+    """``cls`` (a dataclass) from the parsed values named like its fields: the ones given
+    (None: the field's default), lists as tuples; ``extra`` for the others."""
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
+    return cls(**kwargs, **extra)
 
 
 def values(args: Any, names: Sequence[str]) -> dict[str, Any]:

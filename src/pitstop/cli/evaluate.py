@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import FLAG, Sub, command, jobs_from, opt, values
+from pitstop.cli.common import FLAG, Sub, command, from_args, jobs_from, opt, values
 from pitstop.cli.output import Table, progress, show
 from pitstop.errors import InvalidInput
 
@@ -25,16 +25,6 @@ EVALUATION_OPTIONS = [
     opt("--reverse", **FLAG, help="drive the track the other way"),
     opt("--simulation", metavar="JSON", help='the simulated trainer\'s pace, e.g. {"checkpoint_interval_s": 0.2} (tests, demo)'),
 ]  # fmt: skip
-REQUEST_FIELDS = (
-    "model",
-    "checkpoint",
-    "laps",
-    "continuous",
-    "max_resets",
-    "off_track_penalty",
-    "reverse",
-    "simulation",
-)
 TUNE_FIELDS = ("start", "growth", "evaluations", "max_off_track_rate", "max_scale")
 
 
@@ -106,7 +96,7 @@ def register(sub: Sub) -> None:
 def _request(args: Any) -> Any:
     from pitstop.evaluation.requests import Request
 
-    return Request(**values(args, REQUEST_FIELDS))
+    return from_args(Request, args)
 
 
 def _world(name: str) -> str:

@@ -4,7 +4,6 @@ The options' rules and the build's run live in ``pitstop.image_builder.requests`
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from pitstop.cli.common import (
     SETTINGS,
     Sub,
     command,
+    from_args,
     group,
     opt,
     settings_from,
@@ -90,7 +90,7 @@ def register(sub: Sub) -> None:
 def _request(args: Any) -> Any:
     from pitstop.image_builder.requests import ImageRequest
 
-    return ImageRequest(**{f.name: getattr(args, f.name) for f in fields(ImageRequest)})
+    return from_args(ImageRequest, args)
 
 
 def _client(service: str, settings: Any) -> Any:

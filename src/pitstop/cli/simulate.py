@@ -4,10 +4,9 @@ run live in ``pitstop.simulate.options``)."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from typing import Any
 
-from pitstop.cli.common import AS_LISTED, JSON, Sub, command, opt
+from pitstop.cli.common import AS_LISTED, JSON, Sub, command, from_args, opt
 from pitstop.cli.output import Table, show
 
 # numbers are read as text and checked by pitstop.simulate.options: bad input is one line, exit 2
@@ -57,8 +56,7 @@ def trace_options(args: argparse.Namespace) -> Any:
     """The :class:`TraceOptions` the command was given (the ones it has)."""
     from pitstop.simulate.options import TraceOptions
 
-    given = {f.name: getattr(args, f.name) for f in fields(TraceOptions) if hasattr(args, f.name)}
-    return TraceOptions(**given)
+    return from_args(TraceOptions, args)
 
 
 def handle(args: argparse.Namespace) -> int:
