@@ -122,3 +122,23 @@ def action_table(meta: ModelMetadata) -> tuple[list[str], list[list[object]]]:
         ["steering_angle (deg)", fmt(space.steering_angle.low), fmt(space.steering_angle.high)],
         ["speed (m/s)", fmt(space.speed.low), fmt(space.speed.high)],
     ]
+
+
+def check_line_source(track: str | None, track_file: str | None, racing_line: str | None) -> None:
+    """``from-track`` needs one line: a TRACK name or --track-file (not both), or a racing line."""
+    if track is None and track_file is None and racing_line is None:
+        raise UsageError("give a TRACK name, --track-file PATH or --racing-line PATH")
+    if track is not None and track_file is not None:
+        raise UsageError("give a TRACK name or --track-file, not both")
+
+
+def check_version(meta: ModelMetadata, set_version: str | None, source: str) -> None:
+    """An edit keeps the model's version; a file without one needs ``--set-version``."""
+    from pitstop.action_space import limits as L
+    from pitstop.errors import CheckFailed
+
+    if not meta.has_version and set_version is None:
+        raise CheckFailed(
+            f"{source}: version: missing (the simulator would use version 1 physics); "
+            f'give --set-version (DRfC writes "{L.DEFAULT_VERSION}")'
+        )

@@ -25,7 +25,6 @@ from pitstop.cli.common import (
     read_input,
 )
 from pitstop.cli.output import Table, show
-from pitstop.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from pitstop.action_space.models import ModelMetadata
@@ -165,11 +164,7 @@ def _edit(args: argparse.Namespace) -> int:
     from pitstop.action_space.edit import Edits, apply_edits
 
     meta = _load(args.file, strict=False)  # rule problems may be what this edit repairs
-    if not meta.has_version and args.set_version is None:
-        raise CheckFailed(
-            f"{args.file}: version: missing (the simulator would use version 1 physics); "
-            f'give --set-version (DRfC writes "{L.DEFAULT_VERSION}")'
-        )
+    explain.check_version(meta, args.set_version, args.file)
     meta, notes = apply_edits(meta, from_args(Edits, args))
     for note in notes:
         print(f"pitstop: note: {note}", file=sys.stderr)
@@ -180,10 +175,7 @@ def _from_track(args: argparse.Namespace) -> int:
     from pitstop import tracks
     from pitstop.action_space import from_track as ft
 
-    if args.track is None and args.track_file is None and args.racing_line is None:
-        raise UsageError("give a TRACK name, --track-file PATH or --racing-line PATH")
-    if args.track is not None and args.track_file is not None:
-        raise UsageError("give a TRACK name or --track-file, not both")
+    explain.check_line_source(args.track, args.track_file, args.racing_line)
     if args.racing_line is not None:
         line, name = ft.read_line(args.racing_line), args.racing_line
     else:

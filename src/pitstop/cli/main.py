@@ -25,28 +25,10 @@ from pitstop import __version__
 from pitstop.errors import PitstopError
 
 # Command-group modules, in the order ``--help`` lists them.
-GROUPS = [
-    "jobs",
-    "evaluate",
-    "worlds",
-    "logs",
-    "status",
-    "report",
-    "serve",
-    "supervise",
-    "demo",
-    "action_space",
-    "hyperparameters",
-    "reward",
-    "image",
-    "fleet",
-    "ssh",
-    "simulate",
-    "plan",
-    "sweep",
-    "doctor",
-    "completion",
-]  # ssh adds ``fleet ssh | exec`` to the fleet group
+GROUPS = ("jobs", "evaluate", "worlds", "logs", "status", "report", "serve", "supervise", "demo",
+          "action_space", "hyperparameters", "reward", "image", "fleet",
+          "ssh",  # adds ``fleet ssh | exec`` to the fleet group
+          "simulate", "plan", "sweep", "doctor", "completion")  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):

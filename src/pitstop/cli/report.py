@@ -3,12 +3,10 @@ and cost."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import Sub, command, job_store, opt, positive, settings_from
 from pitstop.cli.output import show
-from pitstop.errors import UsageError
 
 OPTIONS = [
     opt("--out", required=True, metavar="FILE.html", help="the .html file to write"),
@@ -30,21 +28,13 @@ def register(sub: Sub) -> None:
 
 def _report(args: Any) -> int:
     from pitstop.evaluation.board import boards_with_laps
-    from pitstop.fleet.progress import all_progress, job_progress
     from pitstop.fleet.report import render
+    from pitstop.fleet.report_file import check_out, report_progress
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"--out {args.out}: must be an .html file")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out {args.out}: no such directory {out.parent}")
+    out = check_out(args.out)
     settings = settings_from(args)
     jobs = job_store(settings)
-    if args.job:
-        now = jobs.store.server_time()
-        progress = [job_progress(jobs, j, now, args.spot_price, with_curves=True) for j in args.job]
-    else:
-        progress = all_progress(jobs, args.spot_price, with_curves=True)
+    progress = report_progress(jobs, args.job, args.spot_price)
     boards = boards_with_laps(jobs)
     out.write_text(render(progress, args.spot_price, settings.bucket, boards))
     doc = {"out": str(out), "jobs": [p.row() for p in progress], "leaderboards": boards}

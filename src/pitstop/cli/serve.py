@@ -5,8 +5,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from pitstop.cli.common import Sub, bounded, command, job_store, opt, positive, settings_from
-from pitstop.errors import UsageError
+from pitstop.cli.common import (
+    Sub,
+    bounded,
+    command,
+    job_store,
+    opt,
+    positive,
+    settings_from,
+    values,
+)
 from pitstop.serve.limits import (
     DEFAULT_READ_TIMEOUT_S,
     DEFAULT_WORKERS,
@@ -45,45 +53,18 @@ def register(sub: Sub) -> None:
 
 
 def _serve(args: Any) -> int:
-    from pitstop.serve.data import Dashboard
-    from pitstop.serve.server import TOKEN_HEADER, make_server
+    from pitstop.serve.startup import check_port, exposure_warning, ready_lines, start
 
-    if args.port > 65535:
-        raise UsageError(f"--port {args.port}: must be at most 65535")
-    settings = settings_from(args)
-    dashboard = Dashboard(
-        job_store(settings),
-        spot_price=args.spot_price,
-        on_demand_price=args.on_demand_price,
-        scan_interval_s=args.scan_interval,
-    )
-    try:
-        server = make_server(
-            dashboard,
-            args.host,
-            args.port,
-            settings.bucket,
-            workers=args.workers,
-            read_timeout_s=args.read_timeout,
-        )
-    except OSError as e:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    port, settings = check_port(args.port), settings_from(args)  # a bad port before the settings
+    options = values(args, ("spot_price", "on_demand_price", "workers"))
+    options.update(scan_interval_s=args.scan_interval, read_timeout_s=args.read_timeout)
+    dashboard, server = start(job_store(settings), settings.bucket, args.host, port, **options)
     where = f"s3://{settings.bucket}/{settings.prefix}/"
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):
-        print(
-            f"pitstop: warning: --host {args.host} serves the dashboard (and the job list of "
-            f"{where}) to anyone who can reach this port; only cancel needs the token",
-            file=sys.stderr,
-        )
+    warning = exposure_warning(args.host, where)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"pitstop serve: {where} on {server.url}", flush=True)
-    got = dashboard.index()  # before any page: jobs the listing index lacks are added now
-    backfilled = f", {len(got.backfilled)} added to the listing index" if got.backfilled else ""
-    for line in (
-        f"  {len(got.jobs)} job(s){backfilled}",
-        f"  write token (cancel): {server.token}",
-        f"  open {server.url}#token={server.token}",
-        f"  (API clients send it as the {TOKEN_HEADER} header; Ctrl-C stops)",
-    ):
+    for line in ready_lines(dashboard, server):  # after the first read, which may take a while
         print(line, flush=True)
     try:
         server.serve_forever(poll_interval=0.25)

@@ -130,18 +130,13 @@ def _ssh(args: Any) -> int:
 
 
 def _exec(args: Any) -> int:
-    from pitstop.fleet.options import check_exec_targets
-    from pitstop.fleet.provision import address
-    from pitstop.fleet.ssh import remote_command, resolve, run_many
+    from pitstop.fleet.options import check_exec_targets, exec_targets
+    from pitstop.fleet.ssh import remote_command, run_many
 
     command = remote_command(args.remote_command or args.cmd)
     check_exec_targets(command, args.all, args.instance)
     opts = ssh_options(args)
-    if args.all:
-        insts = fleet_from(args).running_instances()
-        targets = [resolve(i["InstanceId"], address(i, args.private), opts) for i in insts]
-    else:
-        targets = [target(args, n, opts) for n in args.instance]
+    targets = exec_targets(args.instance, args.all, opts, lambda: fleet_from(args), args.private)
     results = run_many(targets, command, opts, parallel=args.parallel)
     show(
         args,

@@ -67,6 +67,20 @@ def instance_target(
     return target_for(name, opts, lookup)
 
 
+def exec_targets(
+    names: list[str], every: bool, opts: SshOptions, fleet: Callable[[], Any], private: bool
+) -> list[Target]:
+    """The targets of ``fleet exec``: every running instance of the fleet (``every``), or
+    each instance id or host of ``names``."""
+    from pitstop.fleet.provision import address
+    from pitstop.fleet.ssh import resolve
+
+    if every:
+        insts = fleet().running_instances()
+        return [resolve(i["InstanceId"], address(i, private), opts) for i in insts]
+    return [instance_target(n, opts, fleet, private) for n in names]
+
+
 def check_exec_targets(command: str, all_instances: bool, names: list[str]) -> None:
     if not command:
         raise UsageError("give the command after --: pitstop fleet exec --all -- CMD")
