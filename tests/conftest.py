@@ -34,6 +34,13 @@ for _field in Settings.model_fields:
     os.environ.pop(f"PITSTOP_{_field.upper()}", None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test is slow too: ``-m "not slow"`` is the fast lane."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_structlog() -> Iterator[None]:
     """A CLI run configures structlog (level, stream) globally: never let it leak."""

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import scaled
+
 
 @pytest.mark.e2e
 def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
@@ -28,8 +30,9 @@ def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
     assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
     faults = {f["fault"]: f for f in doc["faults"]}
     assert set(faults) == {"freeze", "crash"}
-    # the freeze is detected after the stall timeout (4 s), within two polls (+1 s timestamp resolution)
-    assert 3.0 <= faults["freeze"]["detect_s"] <= 4 + 2 * 0.5 + 1.5
+    # the freeze is never detected before the demo's stall timeout (4 s, -1 s: timestamps
+    # have a 1 s resolution); the upper bound is a sanity check, generous on a busy machine
+    assert 3.0 <= faults["freeze"]["detect_s"] <= 4 + scaled(10)
     assert (
         faults["crash"]["recover_s"] is not None and faults["crash"]["recover_s"] >= 1.0
     )  # the backoff
@@ -71,6 +74,7 @@ def test_two_demos_at_once_each_tell_their_full_story(tmp_path: Path) -> None:
         assert doc["evaluation"]["laps"] == 3
 
 
+@pytest.mark.slow
 def test_demo_prints_a_readable_timeline_and_leaves_no_folder(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "pitstop.cli.main", "demo"],

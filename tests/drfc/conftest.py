@@ -9,6 +9,7 @@ import pytest
 
 from tests.drfc.sandbox import RELEASES, VERSIONS, Instance, NamespacedSupervisor, namespaces_work
 from tests.e2e.harness import FAST, kill_trainers
+from tests.helpers import scaled
 
 # the DRfC backend's pace: a start sources activate.sh and calls the AWS CLI (about 1 s per
 # call), so attempts take seconds, not milliseconds; everything else as tests/e2e
@@ -16,10 +17,11 @@ DRFC_FAST = {
     **FAST,
     "PITSTOP_TRAINER": "drfc",
     "PITSTOP_POLL_INTERVAL_S": "0.5",
-    "PITSTOP_STALL_TIMEOUT_S": "3.0",
-    "PITSTOP_STARTUP_GRACE_S": "40.0",
+    # (the race-prone ones scaled as tests/e2e's: PITSTOP_TEST_TIME_SCALE)
+    "PITSTOP_STALL_TIMEOUT_S": f"{scaled(3.0):g}",
+    "PITSTOP_STARTUP_GRACE_S": f"{scaled(40.0):g}",
     "PITSTOP_STOP_TIMEOUT_S": "5.0",
-    "PITSTOP_LEASE_TTL_S": "12.0",  # longer than a stop (the settings refuse less)
+    "PITSTOP_LEASE_TTL_S": f"{max(12.0, scaled(5.0)):g}",  # longer than a stop (the settings refuse less)
     # fewer requests per second: two cores run the supervisor, DRfC, moto and the trainer
     "PITSTOP_HEARTBEAT_INTERVAL_S": "1.0",
     "PITSTOP_SPOT_POLL_INTERVAL_S": "1.0",

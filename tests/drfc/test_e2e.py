@@ -19,7 +19,7 @@ import pytest
 
 from tests.drfc.sandbox import Instance
 from tests.e2e.harness import ENDED, job, jobs_store, submit, trainer_pids
-from tests.helpers import wait_for
+from tests.helpers import scaled, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -121,7 +121,7 @@ def test_spot_notice_then_another_instance_resumes_through_a_reboot(
         imds.notice("terminate")
         t0 = time.monotonic()
         wait_for(lambda: state_in(drfc_env, job_id, "preempted"), 30, "preempted", interval=0.2)
-        assert time.monotonic() - t0 <= 15
+        assert time.monotonic() - t0 <= scaled(15)  # well within the 2-minute notice
         assert sup_a.wait(30) == 0 and power.read_text().split() == ["shutdown"]
         assert_nothing_left(a)  # SageMaker stopped with the stack: its GPU is free
     finally:

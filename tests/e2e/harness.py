@@ -19,22 +19,34 @@ from pitstop.intake import Submission, build_spec, defaults
 from pitstop.store.jobs import JobStore, job_document
 from pitstop.store.layout import Layout
 from pitstop.store.objects import S3Store
+from tests.helpers import scaled
 
 REWARD = b"def reward_function(params):\n    return float(params['progress'] / 100.0 + 1e-3)\n"
 
+# Every real-time setting that a busy machine can race comes from one factor
+# (PITSTOP_TEST_TIME_SCALE, tests/helpers.py): the stall timeout against a CPU-starved
+# trainer, the startup grace against a slow interpreter start, the lease against a starved
+# renewal. Poll intervals and backoffs are not scaled: being late there is never a verdict.
+STALL_TIMEOUT_S = scaled(2.0)
+STARTUP_GRACE_S = scaled(6.0)
+LEASE_TTL_S = scaled(3.0)
+STOP_TIMEOUT_S = scaled(1.0)
+POLL_INTERVAL_S = 0.2
+
 FAST = {
-    "PITSTOP_POLL_INTERVAL_S": "0.2",
-    "PITSTOP_STALL_TIMEOUT_S": "2.0",
-    "PITSTOP_STARTUP_GRACE_S": "6.0",
+    "PITSTOP_POLL_INTERVAL_S": f"{POLL_INTERVAL_S:g}",
+    "PITSTOP_STALL_TIMEOUT_S": f"{STALL_TIMEOUT_S:g}",
+    "PITSTOP_STARTUP_GRACE_S": f"{STARTUP_GRACE_S:g}",
     "PITSTOP_BACKOFF_BASE_S": "0.4",
     "PITSTOP_BACKOFF_MAX_S": "1.0",
     "PITSTOP_HEARTBEAT_INTERVAL_S": "0.5",
-    "PITSTOP_LEASE_TTL_S": "3.0",
-    "PITSTOP_STOP_TIMEOUT_S": "1.0",
+    "PITSTOP_LEASE_TTL_S": f"{LEASE_TTL_S:g}",
+    "PITSTOP_STOP_TIMEOUT_S": f"{STOP_TIMEOUT_S:g}",
     "PITSTOP_SPOT_POLL_INTERVAL_S": "0.5",
     "PITSTOP_IMDS_ENDPOINT": "http://127.0.0.1:9",  # nothing there: errors, never a notice
-    "PITSTOP_MAX_FAILED_TICKS": "150",
-    "PITSTOP_INBOX_SETTLE_S": "0.5",  # 30 s of 0.2 s polls: outlives the outage tests
+    # 30 s (scaled) of 0.2 s polls: outlives the outage tests
+    "PITSTOP_MAX_FAILED_TICKS": str(int(scaled(150))),
+    "PITSTOP_INBOX_SETTLE_S": "0.5",
 }
 
 

@@ -27,7 +27,7 @@ from pitstop.core.states import JobState
 from pitstop.demo import DEMO_SIMULATION
 from pitstop.intake import Submission, build_spec, defaults
 from tests.e2e.harness import REWARD, jobs_store, start_fleet, submit
-from tests.helpers import wait_for
+from tests.helpers import scaled, wait_for
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -207,7 +207,7 @@ def test_dashboard_against_a_live_queue(
     )
     assert {i["instance_id"] for i in fleet["instances"]} == {"i-dash0", "i-dash1"}
     assert long in {i["job_id"] for i in fleet["instances"]}
-    assert all(i["age_s"] < 30 for i in fleet["instances"])
+    assert all(i["age_s"] < scaled(30) for i in fleet["instances"])
 
     # the demo job ends with its stall, crash and restarts marked
     wait_for(lambda: states()[demo] == "succeeded", 90, "the demo job to succeed", interval=0.5)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.harness import (
     ENDED,
+    LEASE_TTL_S,
     REWARD,
     at,
     checkpoint_numbers,
@@ -23,7 +24,7 @@ from tests.e2e.harness import (
     submit,
     trainer_pids,
 )
-from tests.helpers import wait_for
+from tests.helpers import scaled, wait_for
 from tests.servers import FakeImds
 
 pytestmark = pytest.mark.e2e
@@ -67,7 +68,7 @@ def test_spot_notice_preempts_within_10s_and_another_instance_resumes(
     imds_a.notice("terminate")
     t0 = time.time()
     doc = wait_for(lambda: job_in(e2e_env, job_id, "preempted"), 10, "the job to be preempted")
-    assert time.time() - t0 <= 10
+    assert time.time() - t0 <= scaled(10)  # within the 2-minute notice, with room to spare
     assert trainer_pids(job_id) == []  # stopped
     attempt = doc["attempts"][0]
     assert attempt["outcome"] == "preempted" and attempt["last_checkpoint"]
@@ -213,9 +214,8 @@ def test_silent_instance_loses_its_job_and_fences_itself(e2e_env, supervisors, t
         30,
         "instance b to take the job",
     )
-    assert (
-        time.time() - killed_at >= 3.0 - 1.0
-    )  # not before the lease TTL (3 s, 1 s timestamp resolution)
+    # not before the lease TTL (1 s timestamp resolution)
+    assert time.time() - killed_at >= LEASE_TTL_S - 1.0
     assert doc["attempts"][0]["outcome"] == "preempted"
     assert doc["attempts"][1]["pretrained_checkpoint"] is not None
     # the lost instance comes back with its old local state: it must not train
@@ -348,25 +348,8 @@ def test_cancel_stops_a_running_job_within_a_poll(e2e_env, supervisors) -> None:
     assert main(["cancel", job_id]) == 0
     t0 = time.time()
     doc = wait_for(lambda: job_in(e2e_env, job_id, "cancelled"), 10, "cancelled")
-    assert time.time() - t0 < 5
+    assert time.time() - t0 < scaled(5)  # a poll, a stop and a write; on a fake clock: one tick
     assert trainer_pids(job_id) == [] and doc["attempts"][0]["outcome"] == "cancelled"
-
-
-def test_time_budget_counts_training_over_attempts(e2e_env, supervisors) -> None:
-    budget_h = 6.0 / 3600  # 6 s of training
-    sim = {
-        "checkpoint_interval_s": 0.3,
-        "checkpoints": 1000,
-        "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 6}],
-    }
-    job_id = submit(e2e_env, "budget", sim, max_hours=budget_h)
-    supervisors.job_ids.append(job_id)
-    supervisors(e2e_env)
-    doc = wait_for(lambda: job_in(e2e_env, job_id, *ENDED), 40, "the budget to run out")
-    assert doc["state"] == "succeeded" and "time budget" in doc["reason"]
-    assert [a["outcome"] for a in doc["attempts"]] == ["crashed", "budget_spent"]
-    total = sum(a["training_s"] for a in doc["attempts"])
-    assert 6.0 <= total <= 6.0 + 1.0  # the second attempt got only what was left
 
 
 def test_idle_instance_shuts_itself_down(e2e_env, supervisors, tmp_path) -> None:

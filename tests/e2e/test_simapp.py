@@ -12,8 +12,15 @@ import json
 
 import pytest
 
-from tests.e2e.harness import checkpoint_numbers, job_in, jobs_store, submit
-from tests.helpers import wait_for
+from tests.e2e.harness import (
+    STALL_TIMEOUT_S,
+    STARTUP_GRACE_S,
+    checkpoint_numbers,
+    job_in,
+    jobs_store,
+    submit,
+)
+from tests.helpers import scaled, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -44,12 +51,15 @@ def test_finished_after_an_exception_is_a_crash_and_the_run_resumes(e2e_env, sup
 def test_slow_first_iteration_after_the_initial_checkpoint_is_not_a_stall(
     e2e_env, supervisors
 ) -> None:
-    # 3.5 s between the initial and the first trained checkpoint: longer than the stall
-    # timeout (2 s), within the first-checkpoint grace (6 s)
+    # between the initial and the first trained checkpoint: longer than the stall timeout,
+    # within the first-checkpoint grace (the grace's edges on a fake clock:
+    # tests/supervisor/test_fake_clock.py)
+    slow = (STALL_TIMEOUT_S + STARTUP_GRACE_S) / 2 - scaled(0.5)
+    assert STALL_TIMEOUT_S < slow < STARTUP_GRACE_S
     sim = {
         "checkpoint_interval_s": 0.25,
         "checkpoints": 3,
-        "faults": [{"kind": "slow_start", "seconds": 3.5}],
+        "faults": [{"kind": "slow_start", "seconds": slow}],
     }
     job_id = submit(e2e_env, "slow-first", sim)
     supervisors.job_ids.append(job_id)

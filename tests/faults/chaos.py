@@ -37,6 +37,7 @@ from pitstop.store.layout import checkpoint_number
 from tests.e2e.harness import (
     ENDED,
     FAST,
+    LEASE_TTL_S,
     SupervisorProc,
     job,
     job_in,
@@ -46,6 +47,7 @@ from tests.e2e.harness import (
     trainer_pids,
 )
 from tests.faults.proxy import FaultProxy, Rule
+from tests.helpers import scaled
 
 FAULTS = [  # drawn uniformly: the repeats weigh them
     *("drop_reply", "drop_reply", "reset", "delay", "cut"),
@@ -118,7 +120,7 @@ def run_chaos(
     jobs: int = 3,
     window_s: float = 12.0,
     every_s: float = 0.8,
-    end_timeout_s: float = 120.0,
+    end_timeout_s: float = scaled(120.0),
 ) -> ChaosRun:
     rng = random.Random(seed)
     proxy = FaultProxy(moto_port).start()
@@ -210,7 +212,8 @@ def run_chaos(
             elif kind == "stop" and name not in stopped:
                 sups[name].kill(signal.SIGSTOP)
                 stopped.add(name)
-                time.sleep(rng.uniform(0.5, 5.0))  # sometimes past the lease TTL (3 s)
+                # sometimes past the lease TTL (5/3 of it at most)
+                time.sleep(rng.uniform(0.5, 5.0) * LEASE_TTL_S / 3.0)
                 sups[name].kill(signal.SIGCONT)
                 stopped.discard(name)
             elif kind == "trainer":

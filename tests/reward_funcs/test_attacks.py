@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,16 +208,34 @@ def test_the_worker_dies_with_the_sandbox() -> None:
         "    while True:\n        try:\n            while True:\n                pass\n"
         "        except BaseException:\n            pass\n"
     )
+    # the sandbox processes that appear while it runs (other tests' too, when they run in
+    # parallel: theirs end as well); every one of them must be gone afterwards
     before = _sandbox_processes()
-    res = sandbox.run(
-        [(src, "hang.py")],
-        SWEEP.as_rows(),
-        sandbox.Limits(call_seconds=0.5, budget_seconds=1.0, startup_seconds=20.0),
-    )[0]
+    seen: set[int] = set()
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:
+        while running.is_set():
+            seen.update(_sandbox_processes() - before)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        res = sandbox.run(
+            [(src, "hang.py")],
+            SWEEP.as_rows(),
+            sandbox.Limits(call_seconds=0.5, budget_seconds=1.0, startup_seconds=20.0),
+        )[0]
+    finally:
+        running.clear()
+        watcher.join()
     assert res.failure is not None and res.failure["rule"] == "timeout", res.failure
+    assert seen, "no sandbox process was seen while it ran"
     from tests.helpers import wait_for
 
-    wait_for(lambda: _sandbox_processes() <= before, 30, "the sandbox's processes to exit")
+    wait_for(lambda: not seen & _sandbox_processes(), 30, "the sandbox's processes to exit")
 
 
 def _sandbox_processes() -> set[int]:
@@ -245,6 +265,7 @@ print(json.dumps({"ok": report.ok, "reason": report.reason, "warnings": report.w
 """
 
 
+@pytest.mark.slow
 def test_a_print_flood_does_not_grow_the_validator() -> None:
     """Each call prints 1 MiB over the full sweep (about 3 GiB in all at the default
     stride); the validating process keeps a bounded tail (it held it all before: 411 MiB

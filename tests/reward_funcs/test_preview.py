@@ -32,6 +32,7 @@ def test_centerline_grid_has_a_gradient_from_centre_to_border() -> None:
     assert at(c) > 0.9 > at(o)
 
 
+@pytest.mark.slow
 def test_heading_offset_changes_a_heading_reward() -> None:
     track = tracks.load("Oval_track")
     src = catalog.get("heading_alignment").source()
@@ -40,6 +41,7 @@ def test_heading_offset_changes_a_heading_reward() -> None:
     assert np.nanmean(along.values) > 0.8 > 0.01 >= np.nanmax(across.values)
 
 
+@pytest.mark.slow
 def test_cli_writes_a_png_with_colour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import matplotlib.image as mpimg
 
@@ -57,6 +59,7 @@ def test_cli_writes_a_png_with_colour(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(colours) > 50  # a heat map and a colour bar, not a blank canvas
 
 
+@pytest.mark.slow
 def test_cli_html_page_with_several_speeds(tmp_path: Path) -> None:
     lib = tmp_path / "s.py"
     lib.write_text(catalog.get("all_wheels_speed").source())
@@ -107,6 +110,7 @@ def test_cli_preview_of_a_bad_file_is_exit_1(
     assert rc == 2
 
 
+@pytest.mark.slow
 def test_the_colour_bar_is_as_tall_as_the_map_and_the_legend_shows_every_line() -> None:
     track = tracks.load("reInvent2019_track")
     grid = preview.compute(catalog.get("centerline").source(), "c.py", track, speed=2.0)
@@ -129,6 +133,7 @@ def test_the_colour_bar_is_as_tall_as_the_map_and_the_legend_shows_every_line() 
     assert contrast > 0.2  # the white centre line stands out on the legend's background
 
 
+@pytest.mark.slow
 def test_several_speeds_share_one_colour_scale(tmp_path: Path) -> None:
     track = tracks.load("Oval_track")
     src = catalog.get("combined").source()

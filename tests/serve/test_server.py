@@ -371,6 +371,7 @@ def _dropped(c: Any, timeout: float) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_800_half_sent_requests_do_not_make_800_threads(jobs: JobStore) -> None:
     import socket
 

@@ -168,6 +168,7 @@ def rig(bucket: str, s3_endpoint: str, tmp_path: Path) -> Iterator[Rig]:
 FORGED_STATE = r"/jobs/forged-\d+/"
 
 
+@pytest.mark.slow
 def test_2000_forged_claim_keys_cost_no_get_and_one_delete_each(rig: Rig) -> None:
     forged = forge(rig.inner, rig.layout, 2000)
     real = make_job(rig.jobs, "real", checkpoints=1, checkpoint_interval_s=0.1)
