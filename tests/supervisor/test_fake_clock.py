@@ -314,6 +314,58 @@ def test_backoff_doubles_with_failures_in_a_row_up_to_its_maximum(
         rig.ticks_until(lambda n=n: len(rig.trainer.plans) == n + 1, f"attempt {n + 1}")
 
 
+def test_restart_budget_spent_fails_with_reason(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig(max_restarts=2)
+    job_id = rig.submit("always-crashes", simulation={"checkpoints": 5})
+    rig.start(job_id)
+    for _ in range(3):
+        rig.trainer.checkpoint()
+        rig.tick(1)
+        rig.trainer.crash(7)
+        rig.tick(1)
+        rig.tick(BACKOFF_MAX_S)
+        rig.ticks_until(
+            lambda: (
+                rig.status(job_id).state.value == "failed" or rig.trainer.state.value == "running"
+            ),
+            "a restart or the end",
+        )
+    status = rig.status(job_id)
+    assert status.state.value == "failed"
+    assert "restart budget of 2 spent" in (status.reason or "")
+    assert "code 7" in (status.reason or "")
+    assert rig.outcomes(job_id) == ["crashed"] * 3
+    assert len(rig.trainer.plans) == 3
+    assert "run.failed" in [e["event"] for e in rig.jobs.events(job_id)]
+
+
+def test_freeze_then_crash_then_success_loses_no_checkpoint(rig: Rig) -> None:
+    job_id = rig.submit("freeze-crash", simulation={"checkpoints": 6})
+    rig.start(job_id)
+    written: dict[int, list[str]] = {}
+    for _ in range(3):
+        written.setdefault(1, []).append(rig.trainer.checkpoint())
+        rig.tick(1)
+    rig.tick(STALL_S + 1)  # frozen: no checkpoint
+    rig.tick(BACKOFF_MAX_S)
+    rig.ticks_until(lambda: len(rig.trainer.plans) == 2, "attempt 2")
+    written[2] = [rig.trainer.checkpoint()]
+    rig.tick(1)
+    rig.trainer.crash(3)
+    rig.tick(1)
+    rig.tick(BACKOFF_MAX_S)
+    rig.ticks_until(lambda: len(rig.trainer.plans) == 3, "attempt 3")
+    written[3] = [rig.trainer.checkpoint() for _ in range(2)]
+    rig.trainer.finish()
+    rig.ticks_until(lambda: rig.status(job_id).state.value == "succeeded", "success")
+    assert rig.outcomes(job_id) == ["stalled", "crashed", "succeeded"]
+    attempts = rig.status(job_id).attempts
+    for n in (2, 3):
+        assert attempts[n - 1].pretrained_checkpoint == written[n - 1][-1]
+    numbers = [int(c.split("_")[0]) for n in (1, 2, 3) for c in written[n]]
+    assert numbers == list(range(1, 7))  # every planned iteration, none twice
+
+
 def test_failed_attempts_in_a_row_reboot_the_instance(make_rig: Callable[..., Rig]) -> None:
     rig = make_rig(reboot_after_failed_attempts=2)
     job_id = rig.submit("reboots", simulation={"checkpoints": 8})
