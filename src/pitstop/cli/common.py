@@ -86,33 +86,21 @@ def commands_of(sub: Sub, name: str) -> Sub:
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
-def positive(kind: type, what: str, minimum: float = 0) -> Any:
-    """An argparse ``type`` for a number of ``kind`` that is at least ``minimum``."""
+def positive(kind: type, what: str, minimum: float = 0, maximum: float | None = None) -> Any:
+    """An argparse ``type`` for a number of ``kind`` that is at least ``minimum`` (and with
+    ``maximum``, at most that: NaN and infinity refused)."""
 
     def parse(text: str) -> Any:
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if maximum is not None and not minimum <= v <= maximum:  # False for NaN
+            raise argparse.ArgumentTypeError(
+                f"{what} must be between {minimum:g} and {maximum:g}, got {text}"
+            )
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be >= {minimum}, got {text}")
-        return v
-
-    return parse
-
-
-def bounded(kind: type, what: str, lo: float, hi: float) -> Any:
-    """An argparse ``type``: a number of ``kind`` in [lo, hi] (NaN and infinity refused)."""
-
-    def parse(text: str) -> Any:
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
-        if not lo <= v <= hi:  # False for NaN
-            raise argparse.ArgumentTypeError(
-                f"{what} must be between {lo:g} and {hi:g}, got {text}"
-            )
         return v
 
     return parse

@@ -25,45 +25,16 @@ def register(sub: Sub) -> None:
 
 def _demo(args: Any) -> int:
     from pitstop.demo import run_demo
+    from pitstop.demo_report import ATTEMPT_HEADERS, attempt_rows, keep_lines, outcome_lines
 
     # the timeline: on stdout, or with --json (one document on stdout) on a terminal's stderr
     summary = run_demo(keep=args.keep, out=progress() if wants_json(args) else print)
     server = summary.pop("server", None)
-    rows = [
-        [
-            a["n"],
-            a["outcome"],
-            a["pretrained_checkpoint"],
-            a["last_checkpoint"],
-            f"{a['training_s']:.1f}",
-        ]
-        for a in summary["attempts"]
-    ]
-    faults = [
-        f"{f['fault']:>6} in attempt {f['attempt']}: detected {f['detect_s']} s after the last "
-        f"checkpoint, training back {f['recover_s']} s later"
-        for f in summary["faults"]
-    ]
-    headers = ["ATTEMPT", "OUTCOME", "PRETRAINED", "LAST CHECKPOINT", "TRAINED S"]
-    show(
-        args,
-        summary,
-        "",
-        Table(headers, rows),
-        "",
-        *faults,
-        f"\nfinal state: {summary['state']}: {summary['reason']}",
-    )
+    table = Table(ATTEMPT_HEADERS, attempt_rows(summary))
+    show(args, summary, "", table, "", *outcome_lines(summary))
     if server is not None:
-        print("\nThe S3 server stays up until Ctrl-C. In another shell:")
-        print(
-            f"  export PITSTOP_BUCKET={summary['bucket']} PITSTOP_S3_ENDPOINT_URL={summary['endpoint']} "
-            "AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo"
-        )
-        print(f"  pitstop jobs && pitstop job {summary['job_id']}")
-        print(f"The supervisor's state and log: {summary['work_dir']}")
-        print("The live dashboard (queue, curves with the stall and crash marked, logs):")
-        print("  pitstop serve --port 8080    # then open the address it prints", flush=True)
+        for line in keep_lines(summary):
+            print(line, flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -7,7 +7,6 @@ from typing import Any
 
 from pitstop.cli.common import (
     Sub,
-    bounded,
     command,
     job_store,
     opt,
@@ -40,9 +39,9 @@ OPTIONS = [
     opt("--spot-price", type=positive(float, "--spot-price"), metavar="USD_PER_HOUR", help="spot price for the cost columns (instance hours x price)"),
     opt("--on-demand-price", type=positive(float, "--on-demand-price"), metavar="USD_PER_HOUR", help="on-demand price of the same instance type, to compare spot spend with"),
     opt("--scan-interval", type=positive(float, "--scan-interval", 1), default=30.0, metavar="SECONDS", help="how often a refresh also lists jobs/ for jobs the listing index lacks (default 30)"),
-    opt("--workers", type=bounded(int, "--workers", 1, MAX_WORKERS), default=DEFAULT_WORKERS, metavar="N",
+    opt("--workers", type=positive(int, "--workers", 1, MAX_WORKERS), default=DEFAULT_WORKERS, metavar="N",
         help=f"requests served at once, a thread each (default {DEFAULT_WORKERS}, at most {MAX_WORKERS}); {QUEUE_PER_WORKER}xN more connections wait, any beyond get 503"),
-    opt("--read-timeout", type=bounded(float, "--read-timeout", 1, MAX_READ_TIMEOUT_S), default=DEFAULT_READ_TIMEOUT_S, metavar="SECONDS",
+    opt("--read-timeout", type=positive(float, "--read-timeout", 1, MAX_READ_TIMEOUT_S), default=DEFAULT_READ_TIMEOUT_S, metavar="SECONDS",
         help=f"a request must arrive whole within this of connecting, and its reply be taken within as long, else the connection is dropped (default {DEFAULT_READ_TIMEOUT_S:g}, 1 to {MAX_READ_TIMEOUT_S:g})"),
 ]  # fmt: skip
 
