@@ -2,7 +2,9 @@
 
 A command is declared with :func:`command` and a list of :func:`opt` rows (table-driven:
 one row per option, in ``--help`` order); the settings flags (``--config``, ``--bucket``)
-and ``--json`` are added after them unless the command says otherwise.
+and ``--json`` are added after them unless the command says otherwise (``**AS_LISTED``:
+the rows place :data:`SETTINGS` and :data:`JSON` themselves). Option tables and command
+declarations keep one row per line (``# fmt: skip``), so a table reads as one.
 """
 
 from __future__ import annotations
