@@ -94,14 +94,8 @@ WATCH_OPTIONS = [
 ]  # fmt: skip
 
 
-WATCH_FIELDS = (
-    "silent_after",
-    "boot_grace",
-    "reboot_grace",
-    "interval",
-    "on_demand_type",
-    "no_deadlines",
-)
+WATCH_FIELDS = ("silent_after", "boot_grace", "reboot_grace", "interval", "on_demand_type",
+                "no_deadlines")  # fmt: skip
 
 
 def register(sub: Sub) -> None:
