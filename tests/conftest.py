@@ -35,10 +35,21 @@ for _field in Settings.model_fields:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every end-to-end test is slow too: ``-m "not slow"`` is the fast lane."""
+    """Every end-to-end test is slow too: ``-m "not slow"`` is the fast lane.
+
+    End-to-end tests run first, then other slow ones, then the rest (a stable sort): with
+    several workers, a long test that starts last makes the run as long as itself.
+    """
     for item in items:
         if item.get_closest_marker("e2e") is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow)
+
+    def weight(item: pytest.Item) -> int:
+        if item.get_closest_marker("e2e") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=weight)
 
 
 @pytest.fixture(autouse=True)

@@ -16,33 +16,11 @@ from tests.helpers import scaled
 
 
 @pytest.mark.e2e
-def test_demo_recovers_freeze_and_crash_and_exits_zero() -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "pitstop.cli.main", "demo", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    doc = json.loads(r.stdout)
-    assert doc["state"] == "succeeded"
-    assert doc["evaluation"]["laps"] == 3 and doc["evaluation"]["best_ms"] is not None
-    assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
-    faults = {f["fault"]: f for f in doc["faults"]}
-    assert set(faults) == {"freeze", "crash"}
-    # the freeze is never detected before the demo's stall timeout (4 s, -1 s: timestamps
-    # have a 1 s resolution); the upper bound is a sanity check, generous on a busy machine
-    assert 3.0 <= faults["freeze"]["detect_s"] <= 4 + scaled(10)
-    assert (
-        faults["crash"]["recover_s"] is not None and faults["crash"]["recover_s"] >= 1.0
-    )  # the backoff
-
-
-@pytest.mark.e2e
 def test_two_demos_at_once_each_tell_their_full_story(tmp_path: Path) -> None:
     """Two demos on one host hold the same job id and instance id (issue 23, item 2); each
     supervisor stops only its own trainers (its state directory's token), so neither story
-    gains a "CRASH code -15" or ends with its supervisor gone."""
+    gains a "CRASH code -15" or ends with its supervisor gone. Each recovers its freeze and
+    its crash as one demo alone does."""
     procs = []
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
@@ -71,7 +49,13 @@ def test_two_demos_at_once_each_tell_their_full_story(tmp_path: Path) -> None:
         assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
         assert {f["fault"] for f in doc["faults"]} == {"freeze", "crash"}
         assert "-15" not in json.dumps(doc)
-        assert doc["evaluation"]["laps"] == 3
+        assert doc["evaluation"]["laps"] == 3 and doc["evaluation"]["best_ms"] is not None
+        faults = {f["fault"]: f for f in doc["faults"]}
+        # the freeze is never detected before the demo's stall timeout (4 s, -1 s: timestamps
+        # have a 1 s resolution); the upper bound is a sanity check, generous on a busy machine
+        assert 3.0 <= faults["freeze"]["detect_s"] <= 4 + scaled(10)
+        recover = faults["crash"]["recover_s"]
+        assert recover is not None and recover >= 1.0  # the backoff
 
 
 @pytest.mark.slow
