@@ -233,3 +233,43 @@ def submit(
     fill_defaults(jobs, sub)
     spec = build_spec(sub)
     return spec, jobs.create(spec, sub.files)
+
+
+def submission_from_files(
+    reward: str,
+    *,
+    name: str | None = None,
+    metadata: str | None = None,
+    hyperparameters: str | None = None,
+    job: str | None = None,
+    evaluate: str | None = None,
+) -> Submission:
+    """``pitstop submit``'s submission of the files a user names (``evaluate``: worlds,
+    comma-separated), each labelled with its path so a problem names the user's own file;
+    not yet checked (:func:`validate`)."""
+    from pathlib import Path
+
+    from pitstop.files import read_user_file
+
+    def read(path: str, what: str) -> bytes:
+        return read_user_file(path, f"{what} file")
+
+    if not reward.endswith(".py"):
+        raise InvalidInput(f"{reward}: a reward function must be a .py file")
+    files = {"reward_function.py": read(reward, "reward function")}
+    labels = {"reward_function.py": reward}
+    for key, path, what in [
+        ("model_metadata.json", metadata, "metadata"),
+        ("hyperparameters.json", hyperparameters, "hyperparameters"),
+    ]:
+        if path:
+            files[key], labels[key] = read(path, what), path
+    fields: dict[str, Any] = {}
+    if job:
+        fields = parse_user_fields(read(job, "job"), job)
+        labels["job.json"] = job
+    if evaluate:
+        fields["evaluate_on"] = [w.strip() for w in evaluate.split(",") if w.strip()]
+        labels.setdefault("job.json", "--evaluate")
+    name = name or fields.get("name") or Path(reward).stem
+    return Submission(name=name, files=files, fields=fields, source="cli", labels=labels)

@@ -24,8 +24,7 @@ def register(sub: Sub) -> None:
 
 
 def _demo(args: Any) -> int:
-    from pitstop.demo import run_demo
-    from pitstop.demo_report import ATTEMPT_HEADERS, attempt_rows, keep_lines, outcome_lines
+    from pitstop.demo import ATTEMPT_HEADERS, attempt_rows, keep_lines, outcome_lines, run_demo
 
     # the timeline: on stdout, or with --json (one document on stdout) on a terminal's stderr
     summary = run_demo(keep=args.keep, out=progress() if wants_json(args) else print)

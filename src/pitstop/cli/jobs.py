@@ -47,10 +47,9 @@ def register(sub: Sub) -> None:
 
 def _submit(args: Any) -> int:
     from pitstop import intake
-    from pitstop.submission_files import submission_from_files
 
     names = ("name", "metadata", "hyperparameters", "job", "evaluate")
-    sub = submission_from_files(args.reward, **values(args, names))
+    sub = intake.submission_from_files(args.reward, **values(args, names))
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
     spec, created = intake.submit(
