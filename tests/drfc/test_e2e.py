@@ -106,8 +106,10 @@ def test_spot_notice_then_another_instance_resumes_through_a_reboot(
     a, b = instances(version, "a"), instances(version, "b")
     imds = FakeImds("i-aaaa")
     try:
-        # room on both instances: a slow poll of the test may see a far past 2 checkpoints
-        sim = {"checkpoint_interval_s": 0.3, "checkpoints": 24}
+        # room on both instances: a slow poll of the test may see a far past 2 checkpoints,
+        # and b must still be training when it loses power (24 were too few beside two CPU
+        # burners: b finished the job first)
+        sim = {"checkpoint_interval_s": 0.3, "checkpoints": 60}
         # HEAD_TO_BOT is a race type simapp trains: DRfC writes its bot-car settings
         job_id = submit(drfc_env, f"spot-{version}", sim, race_type="HEAD_TO_BOT")
         supervisors_on.job_ids.append(job_id)
