@@ -55,6 +55,18 @@ class Track:
         return np.asarray(np.linalg.norm(self.outer - self.inner, axis=1), dtype=np.float64)
 
     @cached_property
+    def signed_area(self) -> float:
+        """The centre line's signed area (shoelace), m²: positive when the waypoints run
+        counter-clockwise, negative when clockwise, about 0 for a track that is no loop."""
+        x, y = self.centre[:, 0], self.centre[:, 1]
+        return float(0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+    @property
+    def clockwise(self) -> bool:
+        """Do the waypoints (the direction the simulator drives) run clockwise?"""
+        return self.signed_area < 0
+
+    @cached_property
     def length(self) -> float:
         """Length of the centre line, in metres."""
         return float(np.linalg.norm(np.diff(self.centre, axis=0), axis=1).sum())
