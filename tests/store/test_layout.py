@@ -220,6 +220,30 @@ def test_evaluation_metrics_round_trip() -> None:
         assert KEYS.parse_evaluation_metrics(other) is None
 
 
+def test_evaluation_simtrace_round_trip_with_its_metrics_files_stamp() -> None:
+    """DRfC stamps an evaluation's simtrace folder and its metrics file alike (issue 25's
+    research, section 6); deepracer-utils wants exactly 14 digits (section 1)."""
+    ms = int(AT.timestamp() * 1000)
+    key = KEYS.evaluation_simtrace(ms)
+    assert KEYS.relative(key) == "evaluation-20261121180507/evaluation-simtrace/0-iteration.csv"
+    assert KEYS.parse_evaluation_simtrace(key) == ("20261121180507", 0)
+    assert KEYS.parse_evaluation_simtrace(KEYS.evaluation_simtrace(ms, 3)) == ("20261121180507", 3)
+    stamp, _ = KEYS.parse_evaluation_simtrace(key) or ("", 0)
+    assert KEYS.parse_evaluation_metrics(KEYS.evaluation_metrics(ms)) == f"evaluation-{stamp}.json"
+    for other in (
+        KEYS.simtrace(0),
+        KEYS.evaluation_metrics(ms),
+        f"{PREFIX}/evaluation-2026112118050/evaluation-simtrace/0-iteration.csv",  # 13 digits
+        f"{PREFIX}/evaluation-20261121180507/training-simtrace/0-iteration.csv",
+        f"{PREFIX}/evaluation-20261121180507/evaluation-simtrace/x-iteration.csv",
+        f"{PREFIX}/x/evaluation-20261121180507/evaluation-simtrace/0-iteration.csv",
+        ModelKeys("models/other/attempt-1").evaluation_simtrace(ms),
+    ):
+        assert KEYS.parse_evaluation_simtrace(other) is None
+    with pytest.raises(ValueError):
+        KEYS.evaluation_simtrace(ms, -1)
+
+
 def test_s3_urls_round_trip() -> None:
     url = s3_url("my-bucket", PREFIX)
     assert url == f"s3://my-bucket/{PREFIX}"
@@ -246,6 +270,9 @@ def test_model_prefix_names_are_deepracers_own() -> None:
         "metrics/TrainingMetrics_2.json": KEYS.training_metrics(2),
         "model/.finished": KEYS.finished,
         "training-simtrace/4-iteration.csv": KEYS.simtrace(4),
+        "evaluation-20261121180507/evaluation-simtrace/0-iteration.csv": KEYS.evaluation_simtrace(
+            int(AT.timestamp() * 1000)
+        ),
         # 14 digits (DRfC's scripts/evaluation/prepare-config.py)
         "metrics/evaluation/evaluation-20261121180507.json": KEYS.evaluation_metrics(
             int(AT.timestamp() * 1000)

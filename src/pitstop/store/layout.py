@@ -676,8 +676,24 @@ class ModelKeys:
     def evaluation_metrics(self, epoch_ms: int) -> str:
         """``evaluation-YYYYmmddHHMMSS.json`` (14 digits, as DRfC's ``prepare-config.py``
         names it; UTC here) of an evaluation started at ``epoch_ms``."""
-        at = datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc)
-        return f"{self.evaluation_dir}evaluation-{at:%Y%m%d%H%M%S}.json"
+        return f"{self.evaluation_dir}evaluation-{evaluation_stamp(epoch_ms)}.json"
+
+    def evaluation_simtrace(self, epoch_ms: int, iteration: int = 0) -> str:
+        """``evaluation-YYYYmmddHHMMSS/evaluation-simtrace/{iteration}-iteration.csv``: the
+        simtrace of the evaluation started at ``epoch_ms``, with its metrics file's stamp
+        (DRfC's ``SIMTRACE_S3_PREFIX`` = the model prefix + ``/evaluation-<stamp>``)."""
+        n = int(iteration)
+        if n < 0:
+            raise ValueError(f"not an iteration: {iteration!r}")
+        stamp = evaluation_stamp(epoch_ms)
+        return self._k(f"evaluation-{stamp}", "evaluation-simtrace", f"{n}-iteration.csv")
+
+    def parse_evaluation_simtrace(self, key: str) -> tuple[str, int] | None:
+        """An evaluation simtrace key of this prefix -> (its 14-digit stamp, its iteration),
+        as deepracer-utils matches it; None for other keys."""
+        head = self._k("")
+        m = _EVALUATION_SIMTRACE.match(key[len(head) :]) if key.startswith(head) else None
+        return (m.group(1), int(m.group(2))) if m else None
 
     def parse_evaluation_metrics(self, key: str) -> str | None:
         """A JSON file directly in ``metrics/evaluation/`` -> its name; None for other keys.
@@ -697,6 +713,12 @@ class ModelKeys:
         ]
 
 
+def evaluation_stamp(epoch_ms: int) -> str:
+    """``YYYYmmddHHMMSS`` (UTC) of ``epoch_ms``: DRfC's stamp of an evaluation's files."""
+    at = datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc)
+    return f"{at:%Y%m%d%H%M%S}"
+
+
 def checkpoint_name(number: int, step: int) -> str:
     return f"{number}_Step-{step}.ckpt"
 
@@ -710,6 +732,9 @@ def checkpoint_number(name: str) -> int:
 
 
 _TRAINING_METRICS = re.compile(r"\ATrainingMetrics(?:_([0-9]{1,4}))?\.json\Z")
+_EVALUATION_SIMTRACE = re.compile(
+    r"\Aevaluation-([0-9]{14})/evaluation-simtrace/([0-9]{1,6})-iteration\.csv\Z"
+)
 _CKPT_INDEX = re.compile(r"^(\d+)_Step-(\d+)\.ckpt\.index$")
 
 
