@@ -82,14 +82,21 @@ def register(sub: Sub) -> None:
     )  # fmt: skip
     command(
         sub, "export", _export,
-        "a model as the car's tarball, or as DeepRacer-on-AWS's import layout",
+        "a model as the car's archive, or as a folder DeepRacer on AWS and DRfC import",
         "--out FILE.tar.gz: model.pb, model_metadata.json and the checkpoint files a physical "
-        "DeepRacer loads. --droa DIR: the layout DRfC's dr-upload-model writes for the console "
-        "and DeepRacer on AWS (model/, reward_function.py, ip/hyperparameters.json).",
+        "DeepRacer loads (the car takes only .tar.gz, and shows the model under the file name "
+        "up to its first dot). --droa DIR: a folder DeepRacer on AWS's import, DRfC's "
+        "droa-import-model --model-dir and dr-upload-model's layout accept: root and model/ "
+        "metadata, reward_function.py, ip/ and root hyperparameters.json, training_params.yaml "
+        "with DRoA's track id and direction, metrics/, the checkpoint (docs/evaluate.md).",
         [MODEL,
          opt("--checkpoint", default="best", help="best (default), last or a name"),
-         opt("--out", metavar="FILE.tar.gz", help="the car's tarball"),
-         opt("--droa", metavar="DIR", help="the import layout, into a new directory")],
+         opt("--out", metavar="FILE.tar.gz", help="the car's archive"),
+         opt("--droa", metavar="DIR", help="the import folder, into a new directory"),
+         opt("--world", help="--droa: the world the model trained on (default: the job's, or "
+             "its training_params.yaml's WORLD_NAME)"),
+         opt("--name", help="--droa: the model name you will give DRoA's import (checked "
+             "against its rule: letters, digits, hyphens, at most 64)")],
     )  # fmt: skip
 
 
@@ -192,10 +199,20 @@ def _export(args: Any) -> int:
 
     if bool(args.out) == bool(args.droa):
         raise InvalidInput("give one of --out FILE.tar.gz (the car) or --droa DIR")
+    if args.out and (args.world or args.name):
+        raise InvalidInput("--world and --name are for --droa; the car's archive needs neither")
     jobs = jobs_from(args)
-    prefix, _ = resolve_model(jobs, args.model)
-    write, where = (car_tarball, args.out) if args.out else (droa_layout, args.droa)
-    name, members = write(jobs.store, prefix, args.checkpoint, Path(where))
-    doc = {"out": where, "checkpoint": name, "model_prefix": prefix, "files": members}
-    show(args, doc, f"{where}: {name} of {prefix} ({len(members)} files)")
+    prefix, job = resolve_model(jobs, args.model)
+    if args.out:
+        done = car_tarball(jobs.store, prefix, args.checkpoint, Path(args.out))
+    else:
+        spec = jobs.spec(job) if job else None
+        done = droa_layout(
+            jobs.store, prefix, args.checkpoint, Path(args.droa),
+            world=_world(args.world) if args.world else (spec.world if spec else None),
+            race_type=spec.race_type if spec else None,
+            model_name=args.name,
+        )  # fmt: skip
+    head = f"{done.out}: {done.checkpoint} of {prefix} ({len(done.files)} files)"
+    show(args, done.doc(), head, *done.notes)
     return 0
