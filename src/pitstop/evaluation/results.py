@@ -71,7 +71,7 @@ def metrics_doc(laps: list[Lap], started_ms: int) -> dict[str, Any]:
         rows.append(
             {
                 "trial": lap.trial,
-                "completion_percentage": lap.completion,
+                "completion_percentage": int(lap.completion),  # simapp's EvalMetrics: int
                 "elapsed_time_in_milliseconds": lap.time_ms,
                 "episode_status": lap.status,
                 "crash_count": 0,

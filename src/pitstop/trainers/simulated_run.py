@@ -9,9 +9,11 @@ the pace of the job's ``simulation`` block:
 - per iteration: the checkpoint in DRfC's upload order (``.lock``, ckpt files,
   ``.coach_checkpoint``, ``model_N.pb``, delete ``.lock``), then that iteration's episodes in
   ``metrics/TrainingMetrics.json`` (``num_episodes_between_training`` training episodes from
-  the job's hyperparameters, then evaluation episodes), then ``deepracer_checkpoints.json``
-  (best/last), which simapp writes after the evaluation; the last 4 checkpoints plus the
-  best are kept;
+  the job's hyperparameters, then evaluation episodes), its simtrace
+  ``training-simtrace/{n}-iteration.csv`` (``n`` from 0 in every run, whatever checkpoint it
+  resumed from), then ``deepracer_checkpoints.json`` (best/last), which simapp writes after
+  the evaluation; the last 4 checkpoints plus the best are kept. The files are simapp's
+  formats (``simapp_files``), the rows written at once: the pace is the checkpoint interval;
 - trained checkpoints are numbered 1..checkpoints over the whole job, continuing from the
   pretrained one (``$PITSTOP_PRETRAINED_CHECKPOINT``: a name, or ``last``/``best`` resolved
   like simapp from ``deepracer_checkpoints.json``, falling back to ``.coach_checkpoint``;
@@ -19,8 +21,9 @@ the pace of the job's ``simulation`` block:
   exits 0.
 
 Faults (the ``simulation.faults`` list; ``attempt`` unset = every attempt; ``after_checkpoint``
-counts the attempt's trained checkpoints): ``freeze`` (keeps rewriting TrainingMetrics.json,
-like the known "endless evaluation" hang), ``crash`` with an exit code, ``exception``
+counts the attempt's trained checkpoints): ``freeze`` (keeps rewriting TrainingMetrics.json
+with evaluation rows, like the known "endless evaluation" hang; every row stays complete; an
+evaluation's freeze writes nothing more), ``crash`` with an exit code, ``exception``
 (raised while the next checkpoint is evaluated: that checkpoint is uploaded but
 ``deepracer_checkpoints.json`` still names the one before, which is what ``last`` resumes
 from; ``model/.finished`` is written all the same, as simapp's ``finally:`` does, and the
@@ -37,13 +40,16 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pitstop.core.records import Evaluation, Fault, Simulation
 from pitstop.errors import PitstopError, StoreError
 from pitstop.store.layout import ModelKeys, checkpoint_name, checkpoint_number, custom_file_key
 from pitstop.store.objects import S3Store
+from pitstop.trainers import simapp_files as simapp
 
 
 def _log(msg: str) -> None:
@@ -106,12 +112,38 @@ def _resolve(w: Writer, pre: ModelKeys, which: str) -> str:
     return name
 
 
-def _hyperparameter(w: Writer, key: str, name: str, default: int) -> int:
+def _json_object(body: bytes | None) -> dict[str, Any]:
     try:
-        value = json.loads(w.read(key) or b"{}").get(name, default)
-        return max(1, int(value))
-    except (ValueError, TypeError, AttributeError):
-        return default
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _per_iteration(hyperparameters: dict[str, Any]) -> int:
+    try:
+        return max(1, int(hyperparameters.get("num_episodes_between_training", 20)))
+    except (ValueError, TypeError):
+        return 20
+
+
+class _Course:
+    """The world's waypoints, loaded in a thread from the start (numpy takes a while to
+    import; the first simtrace is an interval away)."""
+
+    def __init__(self, world: str) -> None:
+        self._value: simapp.Course | None = None
+        self._thread = threading.Thread(target=self._load, args=(world,), daemon=True)
+        self._thread.start()
+
+    def _load(self, world: str) -> None:
+        self._value = simapp.load_course(world)
+
+    def get(self) -> simapp.Course:
+        self._thread.join()
+        if self._value is None:  # the thread failed: its traceback is in the log already
+            self._value = simapp.load_course("reInvent2019_track")
+        return self._value
 
 
 def main() -> int:
@@ -131,6 +163,7 @@ def main() -> int:
     if env.get("PITSTOP_KIND") == "evaluation":
         return evaluate(w, keys, sim, attempt)
 
+    course = _Course(env.get("PITSTOP_WORLD", "") or "reInvent2019_track")
     first = 1
     initial = checkpoint_name(0, 0)
     pre_prefix, pre_ckpt = (
@@ -155,9 +188,8 @@ def main() -> int:
     # what DRfC writes at start
     custom = env.get("PITSTOP_CUSTOM_FILES_PREFIX", "")
     reward = w.read(custom_file_key(custom, "reward_function.py")) or b""
-    per_iteration = _hyperparameter(
-        w, custom_file_key(custom, "hyperparameters.json"), "num_episodes_between_training", 20
-    )
+    given = _json_object(w.read(custom_file_key(custom, "hyperparameters.json")))
+    per_iteration = _per_iteration(given)
     if not w.exists(keys.training_params):  # unless DRfC's start script wrote them already
         w.put(
             keys.training_params,
@@ -166,10 +198,13 @@ def main() -> int:
     if not w.exists(keys.reward_function):
         w.put(keys.reward_function, reward)
     w.put(keys.ip("ip.json"), json.dumps({"IP": "127.0.0.1"}))
-    w.put(keys.ip("hyperparameters.json"), "{}")
-    w.put(keys.ip("done"), "")
     metadata = w.read(custom_file_key(custom, "model_metadata.json"))
+    meta_doc = _json_object(metadata)
+    algorithm = str(meta_doc.get("training_algorithm") or "clipped_ppo")
+    w.put(keys.ip("hyperparameters.json"), simapp.hyperparameters_json(given, algorithm))
+    w.put(keys.ip("done"), "")
     w.put(keys.metadata, metadata or json.dumps({"action_space_type": "discrete", "version": "5"}))
+    actions = simapp.actions_of(meta_doc)
 
     # simapp saves the model it starts from as soon as SageMaker is up, before any episode
     kept: list[str] = []
@@ -184,13 +219,29 @@ def main() -> int:
 
     rng = random.Random(attempt)
     metrics: list[dict[str, Any]] = []
+    clock = simapp.Clock()
     best: tuple[float, str] | None = None
     done = 0
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
     exceptions = _faults(sim, attempt, "exception")
     upload_crashes = _faults(sim, attempt, "crash_during_upload")
+    skill = first
+
+    def frozen() -> Callable[[], None]:
+        """The endless evaluation: a complete evaluation row more each time, the rows before
+        the freeze all kept, of the freeze's own the last 50."""
+        before = list(metrics)
+        extra: list[dict[str, Any]] = []
+
+        def step() -> None:
+            extra.append(simapp.evaluation_row(rng, clock, skill, course.get(), actions))
+            del extra[:-50]
+            w.put(keys.metrics, simapp.metrics_json(before + extra))
+
+        return step
+
     for n in range(first, sim.checkpoints + 1):
-        _maybe_fault(w, keys, freezes, crashes, done, metrics)
+        _maybe_fault(freezes, crashes, done, frozen)
         time.sleep(sim.checkpoint_interval_s)
         name = checkpoint_name(n, n * sim.steps_per_checkpoint)
         if (crash := _at(upload_crashes, done)) is not None:
@@ -210,12 +261,14 @@ def main() -> int:
             best = (score, name)
         _prune(w, keys, kept, best[1])
         # the iteration's episodes, then the evaluation's verdict on the new checkpoint
-        metrics += _episodes(len(metrics), n, per_iteration, score, rng)
-        w.put(
-            keys.metrics,
-            json.dumps({"metrics": metrics, "version": 2.0, "best_model_metric": "progress"}),
-        )
-        w.put(keys.simtrace(n), "episode,steps,x,y\n0,1,0.0,0.0\n")
+        skill = n
+        trace, rows = simapp.iteration(
+            course.get(), actions, rng, clock, episodes=per_iteration,
+            evaluations=rng.randint(2, 4), skill=n, wall=time.time,
+        )  # fmt: skip
+        metrics += rows
+        w.put(keys.metrics, simapp.metrics_json(metrics))
+        w.put(keys.simtrace(done), simapp.simtrace_csv(trace))
         w.put(
             keys.checkpoints_json,
             json.dumps(
@@ -235,7 +288,7 @@ def main() -> int:
         )
         done += 1
         _log(f"checkpoint {name}")
-    _maybe_fault(w, keys, freezes, crashes, done, metrics)
+    _maybe_fault(freezes, crashes, done, frozen)
     w.put(keys.finished, b"")
     _log("finished")
     return 0
@@ -243,10 +296,12 @@ def main() -> int:
 
 def evaluate(w: Writer, keys: ModelKeys, sim: Simulation, attempt: int) -> int:
     """An evaluation (``dr-start-evaluation``): laps of the staged checkpoint, the metrics
-    file rewritten after each, as simapp does; a lap every ``checkpoint_interval_s``.
-    Faults count laps as ``after_checkpoint``."""
+    file rewritten after each, as simapp does; a lap every ``checkpoint_interval_s``; at the
+    end the evaluation's simtrace, once, stamped like the metrics file. Faults count laps as
+    ``after_checkpoint``."""
     # here, not at the top: a training run never pays for numpy and the track model
     from pitstop.action_space.io import parse_metadata
+    from pitstop.evaluation.laps import LAP_COMPLETE
     from pitstop.evaluation.laps import simulate as simulate_laps
     from pitstop.evaluation.results import metrics_doc
 
@@ -279,12 +334,19 @@ def evaluate(w: Writer, keys: ModelKeys, sim: Simulation, attempt: int) -> int:
     started_ms = int(time.time() * 1000)
     key = keys.evaluation_metrics(started_ms)
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
-    done: list[dict[str, Any]] = []
     for i in range(len(laps)):
-        _maybe_fault(w, keys, freezes, crashes, i, done)
+        _maybe_fault(freezes, crashes, i, lambda: lambda: None)  # a frozen simulator
         time.sleep(sim.checkpoint_interval_s)
         w.put(key, json.dumps(metrics_doc(laps[: i + 1], started_ms)))
         _log(f"lap {i + 1}: {laps[i].time_ms} ms, {laps[i].status}, resets {laps[i].resets}")
+    runs = [
+        simapp.LapRun(x.time_ms, x.completion, x.off_tracks, x.status == LAP_COMPLETE) for x in laps
+    ]
+    trace = simapp.evaluation_trace(
+        simapp.load_course(world), simapp.actions_of(_json_object(metadata)),
+        random.Random(f"{env['PITSTOP_JOB_ID']}/trace"), runs, start_ms=0, wall=time.time,
+    )  # fmt: skip
+    w.put(keys.evaluation_simtrace(started_ms), simapp.simtrace_csv(trace))
     _log("evaluation finished")
     return 0
 
@@ -301,36 +363,20 @@ def _upload_checkpoint(w: Writer, keys: ModelKeys, name: str) -> None:
 
 
 def _maybe_fault(
-    w: Writer,
-    keys: ModelKeys,
     freezes: list[Fault],
     crashes: list[Fault],
     done: int,
-    metrics: list[dict[str, Any]],
+    frozen: Callable[[], Callable[[], None]],
 ) -> None:
+    """A crash exits; a freeze never returns, calling ``frozen()``'s step every 0.5 s."""
     if (f := _at(crashes, done)) is not None:
         _log(f"crash after {done} checkpoints, exit {f.exit_code}")
         sys.exit(f.exit_code)
     if _at(freezes, done) is not None:
         _log(f"freeze after {done} checkpoints (metrics keep changing, no checkpoints)")
-        episode = len(metrics)
+        step = frozen()
         while True:  # the endless-evaluation hang: TrainingMetrics.json changes, nothing else
-            episode += 1
-            metrics.append(
-                {
-                    "episode": episode,
-                    "phase": "evaluation",
-                    "reward_score": 0.0,
-                    "completion_percentage": 0,
-                    "episode_status": "Off track",
-                }
-            )
-            w.put(
-                keys.metrics,
-                json.dumps(
-                    {"metrics": metrics[-50:], "version": 2.0, "best_model_metric": "progress"}
-                ),
-            )
+            step()
             time.sleep(0.5)
 
 
@@ -342,29 +388,6 @@ def _prune(w: Writer, keys: ModelKeys, kept: list[str], best: str) -> None:
             continue
         for key in keys.checkpoint_files(old):
             w.delete(key)
-
-
-def _episodes(
-    before: int, n: int, training: int, score: float, rng: random.Random
-) -> list[dict[str, Any]]:
-    """One iteration in simapp's TrainingMetrics.json format: training, then evaluation."""
-    out = []
-    for i in range(training + 2):
-        phase = "training" if i < training else "evaluation"
-        out.append(
-            {
-                "reward_score": round(score + rng.uniform(-3, 3), 2),
-                "metric_time": n * 60000 + i * 1000,
-                "start_time": n * 60000 + i * 1000 - 900,
-                "elapsed_time_in_milliseconds": 900,
-                "episode": before + i + 1,
-                "trial": i + 1 if phase == "training" else i - training + 1,
-                "phase": phase,
-                "completion_percentage": min(100, int(10 * n + rng.uniform(0, 10))),
-                "episode_status": "Lap complete" if n > 5 else "Off track",
-            }
-        )
-    return out
 
 
 def run() -> int:
