@@ -180,7 +180,8 @@ def droa_layout(
     written[_rel(keys, keys.training_params)] = training_params_yaml(params)
     notes = [
         f"WORLD_NAME {choice.track.track_id} (DRoA's {choice.track.name}), "
-        f"TRACK_DIRECTION_CLOCKWISE {str(choice.clockwise).lower()}: {choice.how}"
+        f"TRACK_DIRECTION_CLOCKWISE {str(choice.clockwise).lower()} "
+        f"({'clockwise' if choice.clockwise else 'counter-clockwise'}): {choice.how}"
     ]
     metrics = _metrics(store, keys)
     written.update(metrics)

@@ -103,15 +103,15 @@ def droa_track_for(world: str, waypoints_clockwise: bool | None = None) -> DroaT
         )
     if suffix is not None:
         clockwise = suffix
-        how = f"{_word(clockwise)}, from the world's _{'cw' if clockwise else 'ccw'} suffix"
+        how = f"from the world's _{'cw' if clockwise else 'ccw'} suffix"
     elif waypoints_clockwise is not None:
         clockwise = waypoints_clockwise
-        how = f"{_word(clockwise)}: {world} has no direction suffix and its waypoints run that way"
+        how = f"{world} has no direction suffix, and its waypoints run {_word(clockwise)}"
     else:
         clockwise = track.default_direction == CLOCKWISE
         how = (
-            f"{_word(clockwise)}: {world} has no direction suffix and pitstop does not bundle its "
-            "waypoints, so DRoA's default direction"
+            f"{world} has no direction suffix and pitstop does not bundle its waypoints, so "
+            "DRoA's default direction"
         )
     if track.one_direction:
         how += (
