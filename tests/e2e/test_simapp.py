@@ -102,7 +102,15 @@ def test_metrics_are_in_simapps_format_and_checkpoints_json_names_last_and_best(
     assert all(set(row) == fields for row in metrics["metrics"])
     training = [r for r in metrics["metrics"] if r["phase"] == "training"]
     assert len(training) == 6 * 20  # num_episodes_between_training (DRfC default 20) each
-    assert [r["episode"] for r in metrics["metrics"]] == list(range(1, len(metrics["metrics"]) + 1))
+    # as simapp counts: training episodes 1..N in a row; an evaluation row keeps the
+    # (episode, trial) of the training episode before it
+    assert [r["episode"] for r in training] == list(range(1, len(training) + 1))
+    last = None
+    for row in metrics["metrics"]:
+        if row["phase"] == "training":
+            last = (row["episode"], row["trial"])
+        else:
+            assert last is not None and (row["episode"], row["trial"]) == last
     ckpts = json.loads(store.get(f"{prefix}/model/deepracer_checkpoints.json").body)
     assert ckpts["last_checkpoint"]["name"] == "6_Step-6000.ckpt"
     best = ckpts["best_checkpoint"]["name"]
