@@ -24,6 +24,13 @@ Stopping runs ``dr-stop-training`` (which finds SageMaker through the host's
 ``/tmp/sagemaker``), then makes sure: a SageMaker container still running is stopped, a
 stack still there is removed; containers still up after that count as a failed stop (the
 supervisor escalates).
+
+An evaluation job (``drfc_eval``) runs ``dr-start-evaluation -q`` instead, with the job's
+``DR_EVAL_*`` keys in ``run.env`` and ``DR_LOCAL_S3_MODEL_PREFIX`` the attempt's prefix (the
+supervisor staged the checkpoint there); its stack is ``deepracer-eval-0``, its robomaker
+container the trainer (RUNNING while it runs, EXITED with its exit code when the laps are
+done), and ``dr-stop-evaluation`` stops it (also before a start: swarm refuses to start while
+the stack has any task).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from pitstop.store.checkpoints import resume_point
 from pitstop.store.layout import Layout, custom_file_key, custom_file_name
 from pitstop.store.objects import ObjectStore
 from pitstop.templates import render
+from pitstop.trainers import drfc_eval
 from pitstop.trainers.base import AttemptPlan
 from pitstop.trainers.envfile import GRAMMAR, check_env_file, s3_path_problem
 from pitstop.trainers.process import ProcessGroup
@@ -59,6 +67,7 @@ STACK_REMOVED = "drfc.stack_removed"  # dr-stop-training left the stack in place
 
 RUN_ID = "0"
 STACK = f"deepracer-{RUN_ID}"
+EVAL_STACK = drfc_eval.stack_name(RUN_ID)  # dr-start-evaluation's stack / compose project
 _SAGEMAKER = re.compile(r"-algo-\d+-[a-z0-9]+$")  # <tmpname>-algo-1-xxxxx (SageMaker local)
 _LIVE_TASK = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 ACTIVATION_FAILED = 90  # exit code: bin/activate.sh did not define the dr-* commands
@@ -108,6 +117,7 @@ def render_env_files(
         "region": plan.region,
         "bucket": plan.bucket,
         "workers": workers or plan.spec.workers,
+        "evaluation": drfc_eval.eval_keys(ev) if (ev := plan.spec.evaluation) else None,
     }
     files = {
         "run.env": render("drfc/run.env.j2", **ctx),
@@ -170,9 +180,10 @@ class Container:
     def sagemaker(self) -> bool:
         return bool(_SAGEMAKER.search(self.name))
 
-    def in_stack(self) -> bool:
-        """A container of DRfC's training stack (swarm ``deepracer-0_``, compose ``deepracer-0-``)."""
-        return self.name.startswith((f"{STACK}_", f"{STACK}-"))
+    def in_stack(self, stack: str = STACK) -> bool:
+        """A container of DRfC's training stack (swarm ``deepracer-0_``, compose
+        ``deepracer-0-``), or of ``stack``."""
+        return drfc_eval.in_stack(self.name, stack)
 
 
 class Docker:
@@ -210,12 +221,12 @@ class Docker:
         except ValueError:
             return None
 
-    def stack_tasks(self) -> list[tuple[str, str, str]] | None:
+    def stack_tasks(self, stack: str = STACK) -> list[tuple[str, str, str]] | None:
         """(task, current state, error) of the stack's tasks; [] when there is no stack."""
         r = self._run(
             "stack",
             "ps",
-            STACK,
+            stack,
             "--no-trunc",
             "--format",
             "{{.Name}}\\t{{.CurrentState}}\\t{{.Error}}",
@@ -237,8 +248,8 @@ class Docker:
     def remove(self, ids: list[str]) -> None:
         self._run("rm", *ids)
 
-    def remove_stack(self) -> None:
-        self._run("stack", "rm", STACK)
+    def remove_stack(self, stack: str = STACK) -> None:
+        self._run("stack", "rm", stack)
 
     def logs(self, cid: str) -> bytes:
         try:
@@ -265,6 +276,7 @@ class DrfcTrainer:
         self._active = False
         self._logs: list[Path] = []
         self._reported = False  # the stack's task errors went into the attempt log
+        self._evaluating = False  # the attempt is an evaluation (dr-start-evaluation)
 
     # -- helpers -----------------------------------------------------------------------
     def _check_home(self) -> None:
@@ -341,22 +353,19 @@ class DrfcTrainer:
         with path.open("a") as f:
             f.write(f"pitstop: {text}\n")
 
-    @property
-    def _stop_log(self) -> Path:
-        return (self._plan.work_dir if self._plan else self.home) / "dr-stop-training.log"
+    def _stop_log_of(self, command: str) -> Path:
+        return (self._plan.work_dir if self._plan else self.home) / f"{command}.log"
 
     # -- the port ----------------------------------------------------------------------
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
-        if plan.spec.evaluation is not None:
-            raise TrainerError(
-                "the drfc backend does not run evaluations yet (dr-start-evaluation); "
-                "run evaluation jobs on an instance with the simulated or script trainer"
-            )
         self._check_home()
-        selector = self._selector(plan)
+        evaluating = plan.spec.evaluation is not None
+        selector = self._selector(plan)  # an evaluation loads nothing pretrained: "last"
         plan.work_dir.mkdir(parents=True, exist_ok=True)
         self._plan, self._logs, self._reported = plan, [plan.log_path], False
-        # an earlier run's stack blocks dr-start-training: stop it with the run.env it used
+        self._evaluating = evaluating
+        # an earlier run's stack blocks dr-start-training and dr-start-evaluation (swarm
+        # refuses while the stack has any task): stop it with the run.env it used
         found = self._leftovers()
         if found:
             log.warning(LEFTOVERS_FOUND, job_id=plan.job_id, attempt=plan.attempt, found=found)
@@ -365,26 +374,28 @@ class DrfcTrainer:
             )
             if not self._teardown(self.stop_timeout_s):
                 raise TrainerError(f"an earlier DRfC run could not be stopped: {', '.join(found)}")
-            self._logs.append(self._stop_log)
         self._remove_exited_sagemaker()
         self._write_env_files(plan, selector)
-        self._copy_custom_files(plan)
+        if evaluating:  # the model is in the attempt's prefix already (staged): no custom files
+            commands = drfc_eval.START
+        else:
+            self._copy_custom_files(plan)
+            commands = "dr-upload-custom-files\ndr-start-training -q"
         self._active = True
-        handle = self._start.start(
-            self._dr("dr-upload-custom-files\ndr-start-training -q"),
-            self._env(plan),
-            self.home,
-            plan.log_path,
-        )
-        return {**handle, "run_id": RUN_ID, "log": str(plan.log_path)}
+        handle = self._start.start(self._dr(commands), self._env(plan), self.home, plan.log_path)
+        kind = "evaluation" if evaluating else "training"
+        return {**handle, "run_id": RUN_ID, "kind": kind, "log": str(plan.log_path)}
 
     def _leftovers(self) -> list[str]:
         docker = self._docker()
+        containers = docker.containers() or []
         found = [
-            c.name for c in docker.containers() or [] if c.running and (c.sagemaker or c.in_stack())
+            c.name
+            for c in containers
+            if (c.running and (c.sagemaker or c.in_stack())) or c.in_stack(EVAL_STACK)
         ]
-        if self._swarm() and docker.stack_tasks():
-            found.append(f"stack {STACK}")
+        if self._swarm():
+            found += [f"stack {s}" for s in (STACK, EVAL_STACK) if docker.stack_tasks(s)]
         return found
 
     def _remove_exited_sagemaker(self) -> None:
@@ -408,9 +419,14 @@ class DrfcTrainer:
         self._check_home()
         if handle.get("run_id") != RUN_ID:
             return False
+        evaluating = handle.get("kind") == "evaluation"
         containers = self._docker().containers() or []
-        if any(c.running and (c.sagemaker or c.in_stack()) for c in containers):
-            self._active = True
+        if evaluating:  # the stack stays until stopped: an ended robomaker is still its result
+            ours = any(c.in_stack(EVAL_STACK) for c in containers)
+        else:
+            ours = any(c.running and (c.sagemaker or c.in_stack()) for c in containers)
+        if ours:
+            self._active, self._evaluating = True, evaluating
             log_path = handle.get("log")
             self._logs = [Path(log_path)] if isinstance(log_path, str) else []
             return True
@@ -423,7 +439,9 @@ class DrfcTrainer:
         if state is TrainerStatus.RUNNING:
             return TrainerStatus.RUNNING, None  # still starting the stack
         if state is TrainerStatus.EXITED and code not in (0, None):
-            return TrainerStatus.EXITED, code  # activation or dr-start-training failed
+            return TrainerStatus.EXITED, code  # activation or dr-start-* failed
+        if self._evaluating:
+            return self._evaluation_status()
         docker = self._docker()
         containers = docker.containers()
         if containers is None:
@@ -442,16 +460,35 @@ class DrfcTrainer:
             coach = [t for t in tasks or [] if "_rl_coach." in t[0]]
             if tasks is None or any(state in _LIVE_TASK for _, state, _ in coach):
                 return TrainerStatus.RUNNING, None  # scheduled, not yet running
-            self._report_tasks(tasks)
+            self._report_tasks(tasks, STACK)
         return TrainerStatus.EXITED, None
 
-    def _report_tasks(self, tasks: list[tuple[str, str, str]]) -> None:
+    def _evaluation_status(self) -> tuple[TrainerStatus, int | None]:
+        """The evaluation worker (robomaker) is the trainer: its exit code is the attempt's."""
+        docker = self._docker()
+        containers = docker.containers()
+        if containers is None:
+            return TrainerStatus.RUNNING, None  # docker did not answer: unknown
+        robomaker = [
+            drfc_eval.Seen(c.name, c.running, None if c.running else docker.exit_code(c.id))
+            for c in containers
+            if drfc_eval.is_robomaker(c.name, EVAL_STACK)
+        ]
+        swarm = self._swarm()
+        tasks = docker.stack_tasks(EVAL_STACK) if swarm and not robomaker else []
+        state, code = drfc_eval.status(robomaker, tasks, swarm)
+        if state is TrainerStatus.EXITED and not robomaker:
+            self._report_tasks(tasks or [], EVAL_STACK)
+        return state, code
+
+    def _report_tasks(self, tasks: list[tuple[str, str, str]], stack: str) -> None:
         """Put why swarm's tasks ended (a rejected task shows nowhere else) in the attempt log."""
         if self._reported or self._plan is None:
             return
         self._reported = True
         if not tasks:
-            self._note(self._plan.log_path, f"no container of stack {STACK} ran, and no SageMaker")
+            what = "no robomaker" if stack == EVAL_STACK else "no SageMaker"
+            self._note(self._plan.log_path, f"no container of stack {stack} ran, and {what}")
         for name, state, error in tasks:
             self._note(self._plan.log_path, f"task {name}: {state}{': ' + error if error else ''}")
 
@@ -462,19 +499,30 @@ class DrfcTrainer:
         self._save_container_logs()
         if not self._teardown(timeout_s):
             return False
-        if self._stop_log not in self._logs:
-            self._logs.append(self._stop_log)
         self._active = False
         return True
 
-    def _teardown(self, timeout_s: float) -> bool:
-        """dr-stop-training, then make sure: SageMaker stopped, stack removed, all gone."""
-        stop_log = self._stop_log
+    def _up(self, docker: Docker) -> tuple[bool, bool]:
+        """(training, evaluation): whether anything of each is still up (None: assume so)."""
+        containers = docker.containers()
+        swarm = self._swarm()
+        if containers is None:
+            return True, True
+        training = any(c.running and (c.sagemaker or c.in_stack()) for c in containers)
+        evaluation = any(c.in_stack(EVAL_STACK) for c in containers)
+        if swarm:
+            training = training or docker.stack_tasks(STACK) != []
+            evaluation = evaluation or docker.stack_tasks(EVAL_STACK) != []
+        return training, evaluation
+
+    def _run_stop(self, command: str, timeout_s: float) -> None:
+        """``dr-stop-training`` / ``dr-stop-evaluation``, its output in ``<command>.log``."""
+        stop_log = self._stop_log_of(command)
         stop_log.parent.mkdir(parents=True, exist_ok=True)
         try:
             with stop_log.open("ab") as out:
                 subprocess.run(
-                    self._dr("dr-stop-training"),
+                    self._dr(command),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=self._env(self._plan),
@@ -482,17 +530,33 @@ class DrfcTrainer:
                     check=False,
                 )
         except subprocess.TimeoutExpired:
-            self._note(stop_log, "dr-stop-training did not finish in time")
+            self._note(stop_log, f"{command} did not finish in time")
+        if stop_log not in self._logs:
+            self._logs.append(stop_log)
+
+    def _teardown(self, timeout_s: float) -> bool:
+        """dr-stop-training (dr-stop-evaluation for an evaluation, or when its stack is up),
+        then make sure: SageMaker stopped, stacks removed, all gone."""
         docker = self._docker()
+        training, evaluation = self._up(docker)
+        if training or not self._evaluating:
+            self._run_stop("dr-stop-training", timeout_s)
+        if evaluation or self._evaluating:
+            self._run_stop(drfc_eval.STOP, timeout_s)
+        stop_log = self._stop_log_of(drfc_eval.STOP if self._evaluating else "dr-stop-training")
         deadline = time.monotonic() + timeout_s
         forced = False
+        swarm = self._swarm()
         while True:
             containers = docker.containers()
-            tasks = docker.stack_tasks() if self._swarm() else []
-            if containers is not None and tasks is not None:
+            stacks = {s: docker.stack_tasks(s) if swarm else [] for s in (STACK, EVAL_STACK)}
+            if containers is not None and all(t is not None for t in stacks.values()):
                 sagemaker = [c for c in containers if c.sagemaker and c.running]
-                stack = [c for c in containers if c.in_stack() and c.running]
-                if not sagemaker and not stack and not tasks:
+                up = [
+                    c for c in containers if c.running and (c.in_stack() or c.in_stack(EVAL_STACK))
+                ]
+                left = [s for s, tasks in stacks.items() if tasks]
+                if not sagemaker and not up and not left:
                     return True
                 if not forced:
                     forced = True
@@ -506,13 +570,12 @@ class DrfcTrainer:
                             f"SageMaker still running after dr-stop-training: stopping {names}",
                         )
                         docker.stop([c.id for c in sagemaker], timeout_s)
-                    if tasks:
-                        log.warning(STACK_REMOVED, stack=STACK)
+                    for stack in left:
+                        log.warning(STACK_REMOVED, stack=stack)
                         self._note(
-                            stop_log,
-                            f"stack {STACK} still there after dr-stop-training: removing it",
+                            stop_log, f"stack {stack} still there after dr-stop-*: removing it"
                         )
-                        docker.remove_stack()
+                        docker.remove_stack(stack)
                     continue
             if time.monotonic() >= deadline:
                 return False
@@ -534,7 +597,11 @@ class DrfcTrainer:
             return
         path = self._plan.work_dir / f"attempt-{self._plan.attempt}-containers.log"
         docker = self._docker()
-        ours = [c for c in docker.containers() or [] if c.sagemaker or c.in_stack()]
+        ours = [
+            c
+            for c in docker.containers() or []
+            if c.sagemaker or c.in_stack() or c.in_stack(EVAL_STACK)
+        ]
         with path.open("wb") as out:
             for c in ours:
                 out.write(f"===== docker logs {c.name} ({c.state}) =====\n".encode())
