@@ -9,6 +9,14 @@
   environment rl_coach gave it (``MODEL_S3_PREFIX``, ``PRETRAINED*``, ...): simapp's layout
   and semantics (REFERENCE.md section 1).
 - ``robomaker`` (``distributed_training.launch``): runs until it is stopped.
+- ``robomaker_eval`` (``evaluation.launch``, ``dr-start-evaluation``): simapp's evaluation
+  worker. It reads the evaluation yaml DRfC's ``prepare-config.py`` uploaded
+  (``MODEL_S3_PREFIX/S3_YAML_NAME``), loads ``EVAL_CHECKPOINT`` from the model's
+  ``deepracer_checkpoints.json`` and its ``model_metadata.json``, drives ``NUMBER_OF_TRIALS``
+  laps (pitstop's lap model), rewriting ``METRICS_S3_OBJECT_KEY`` after each lap (simapp's
+  evaluation metrics rows), writes the simtrace under ``SIMTRACE_S3_PREFIX`` at the end and
+  exits 0, as simapp's evaluation launch does (its agent node ends the launch).
+- ``coach_idle`` (the evaluation stack's rl_coach: ``echo No work for coach``): exits 0.
 
 Test code, standing in for images this machine cannot run.
 """
@@ -117,5 +125,96 @@ def robomaker() -> int:
         signal.pause()
 
 
+def coach_idle() -> int:
+    _say("No work for coach in Evaluation Mode")
+    return 0
+
+
+def robomaker_eval() -> int:
+    import random
+    import time
+
+    import boto3
+    import yaml
+
+    from pitstop.core.records import Simulation
+    from pitstop.evaluation.laps import LAP_COMPLETE, simulate
+    from pitstop.evaluation.results import metrics_doc
+    from pitstop.trainers import simapp_files as simapp
+
+    e = os.environ
+    bucket, prefix = e["MODEL_S3_BUCKET"], e["MODEL_S3_PREFIX"].rstrip("/")
+    endpoint = e.get("S3_ENDPOINT_URL") or e.get("AWS_ENDPOINT_URL") or None
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=e.get("APP_REGION") or None)
+
+    def read(key: str) -> bytes | None:
+        try:
+            return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    params_key = f"{prefix}/{e.get('S3_YAML_NAME') or 'eval_params.yaml'}"
+    raw = read(params_key)
+    if raw is None:
+        _say(f"robomaker: no evaluation parameters at s3://{bucket}/{params_key}")
+        return 1
+    params = yaml.safe_load(raw)
+    which = str(params.get("EVAL_CHECKPOINT", "last"))
+    ckpts = read(f"{prefix}/model/deepracer_checkpoints.json")
+    metadata = read(f"{prefix}/model/model_metadata.json")
+    if ckpts is None or metadata is None:
+        _say(f"robomaker: no checkpoint or model_metadata.json in s3://{bucket}/{prefix}/model")
+        return 1
+    name = json.loads(ckpts)[f"{which}_checkpoint"]["name"]
+    meta = json.loads(metadata)
+    actions = simapp.actions_of(meta)
+    speeds = [s for _, s in actions.discrete] or list(actions.speed)
+    world = str(params.get("WORLD_NAME") or e.get("WORLD_NAME") or "reInvent2019_track")
+    trials = int(params["NUMBER_OF_TRIALS"])
+    laps = simulate(
+        world,
+        speeds,
+        trials,
+        seed=e.get("PITSTOP_JOB_ID") or prefix,
+        penalty_s=float(params.get("OFF_TRACK_PENALTY", 5.0)),
+        max_resets=int(params.get("NUMBER_OF_RESETS", 100)),
+    )
+    pace = Simulation.model_validate_json(e.get("PITSTOP_SIMULATION") or "{}").checkpoint_interval_s
+    metrics_key = params["METRICS_S3_OBJECT_KEY"][0]
+    _say(f"robomaker: evaluating {name} of s3://{bucket}/{prefix} on {world}: {trials} laps")
+    started_ms = int(time.time() * 1000)
+    for i in range(len(laps)):
+        time.sleep(pace)
+        body = json.dumps(metrics_doc(laps[: i + 1], started_ms)).encode()
+        s3.put_object(Bucket=params["METRICS_S3_BUCKET"][0], Key=metrics_key, Body=body)
+        _say(f"robomaker: lap {i + 1}: {laps[i].time_ms} ms, {laps[i].status}")
+    runs = [
+        simapp.LapRun(x.time_ms, x.completion, x.off_tracks, x.status == LAP_COMPLETE) for x in laps
+    ]
+    trace = simapp.evaluation_trace(
+        simapp.load_course(world),
+        actions,
+        random.Random(f"{prefix}/trace"),
+        runs,
+        start_ms=0,
+        wall=time.time,
+    )
+    trace_key = f"{params['SIMTRACE_S3_PREFIX'][0]}/evaluation-simtrace/0-iteration.csv"
+    s3.put_object(
+        Bucket=params["SIMTRACE_S3_BUCKET"][0],
+        Key=trace_key,
+        Body=simapp.simtrace_csv(trace).encode(),
+    )
+    _say("robomaker: evaluation finished")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit({"rl_coach": rl_coach, "sagemaker": sagemaker, "robomaker": robomaker}[sys.argv[1]]())
+    roles = {
+        "rl_coach": rl_coach,
+        "sagemaker": sagemaker,
+        "robomaker": robomaker,
+        "robomaker_eval": robomaker_eval,
+        "coach_idle": coach_idle,
+    }
+    sys.exit(roles[sys.argv[1]]())

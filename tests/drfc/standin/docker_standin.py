@@ -263,6 +263,10 @@ def _entrypoint(image: str, command: list[str]) -> list[str]:
             return [sys.executable, str(CONTAINERS_PY), "rl_coach"]
         if "distributed_training.launch" in joined:
             return [sys.executable, str(CONTAINERS_PY), "robomaker"]
+        if "evaluation.launch" in joined:  # dr-start-evaluation's ROBOMAKER_COMMAND
+            return [sys.executable, str(CONTAINERS_PY), "robomaker_eval"]
+        if joined == "/bin/bash -c echo No work for coach in Evaluation Mode":
+            return [sys.executable, str(CONTAINERS_PY), "coach_idle"]
         if joined == "train":
             return [sys.executable, str(CONTAINERS_PY), "sagemaker"]
     raise Unsupported(f"no stand-in for running {image!r} with command {joined!r}")
@@ -1075,6 +1079,21 @@ def cmd_compose(st: State, args: list[str]) -> int | str:
         ]
         _stop(st, cs, float((opts.get("-t") or opts.get("--timeout") or [STOP_GRACE_S])[0]))
         return "".join(f"Container {c['name']}  Stopped\n" for c in cs)
+    if sub == "down":  # dr-stop-evaluation in compose mode: stop, then remove the containers
+        opts, services = options(rest, "--remove-orphans -v --volumes", "-t --timeout")
+        if services:
+            raise Unsupported("compose down SERVICE")
+        mine = [
+            c
+            for c in st.containers.values()
+            if c["labels"].get("com.docker.compose.project") == project
+        ]
+        running = [c for c in mine if c["state"] == "running"]
+        _stop(st, running, float((opts.get("-t") or opts.get("--timeout") or [STOP_GRACE_S])[0]))
+        st.reconcile()
+        for c in mine:
+            st.containers.pop(c["id"], None)
+        return "".join(f"Container {c['name']}  Removed\n" for c in mine)
     raise Unsupported("compose " + " ".join(args))
 
 
