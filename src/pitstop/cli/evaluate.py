@@ -1,4 +1,5 @@
-"""``pitstop evaluate | results | tune | models | leaderboard | export``: after training."""
+"""``pitstop evaluate | results | tune | models | leaderboard | export | analysis``: after
+training."""
 
 from __future__ import annotations
 
@@ -97,6 +98,22 @@ def register(sub: Sub) -> None:
              "its training_params.yaml's WORLD_NAME)"),
          opt("--name", help="--droa: the model name you will give DRoA's import (checked "
              "against its rule: letters, digits, hyphens, at most 64)")],
+    )  # fmt: skip
+    command(
+        sub, "analysis", _analysis,
+        "a training job's attempts as one model folder deepracer-utils opens in one call",
+        "One DRfC-layout view of the whole job: every attempt's training-simtrace/ renumbered "
+        "0..M (episodes numbered on), metrics/TrainingMetrics.json joined, the evaluation "
+        "simtraces of the job and of its evaluation jobs, model/model_metadata.json and "
+        "ip/hyperparameters.json from the newest attempt. An iteration an attempt left "
+        "incomplete is left out, and said. Open it with deepracer-utils' "
+        "DeepRacerLog(model_folder=DIR), or S3FileHandler on --to's prefix (docs/analysis.md).",
+        [opt("job_id", metavar="JOB_ID", help="a training job"),
+         opt("--out", metavar="DIR", help="write the view into this new directory"),
+         opt("--to", metavar="PREFIX", help="write the view under this new prefix of the bucket "
+             "(s3://BUCKET/PREFIX or PREFIX)"),
+         opt("--no-evaluation-jobs", **FLAG, help="only the evaluations in the job's own "
+             "prefixes, not its evaluation jobs'")],
     )  # fmt: skip
 
 
@@ -215,4 +232,43 @@ def _export(args: Any) -> int:
         )  # fmt: skip
     head = f"{done.out}: {done.checkpoint} of {prefix} ({len(done.files)} files)"
     show(args, done.doc(), head, *done.notes)
+    return 0
+
+
+def _analysis(args: Any) -> int:
+    from pitstop.evaluation.analysis import (
+        check_folder,
+        check_prefix,
+        job_view,
+        write_folder,
+        write_prefix,
+    )
+    from pitstop.store.layout import parse_s3_url, s3_url
+
+    if not (args.out or args.to):
+        raise InvalidInput("give --out DIR (a folder) or --to PREFIX (the bucket), or both")
+    jobs = jobs_from(args)
+    to = args.to
+    if to and (url := parse_s3_url(to)) is not None:
+        if url[0] != jobs.store.bucket:
+            raise InvalidInput(f"--to {to}: not in this bucket ({jobs.store.bucket})")
+        to = url[1]
+    if args.out:
+        check_folder(Path(args.out))
+    view = job_view(jobs, args.job_id, evaluation_jobs=not args.no_evaluation_jobs)
+    if args.to:
+        to = check_prefix(jobs, view, to)
+    lines = [f"{args.job_id}: {view.summary()}", *view.notes]
+    doc = view.doc()
+    if args.out:
+        doc["out"] = args.out
+        doc["files"] = write_folder(view, Path(args.out))
+        lines.append(f"wrote {args.out}: DeepRacerLog(model_folder={args.out!r})")
+    if args.to:
+        doc["to"] = s3_url(jobs.store.bucket, to)
+        doc["keys"] = write_prefix(jobs, view, to)
+        lines.append(
+            f"wrote {doc['to']}: S3FileHandler(bucket={jobs.store.bucket!r}, prefix={to!r})"
+        )
+    show(args, doc, *lines)
     return 0

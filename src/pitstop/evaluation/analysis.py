@@ -1,0 +1,436 @@
+"""One job, read as one model: a DRfC-layout view of every attempt that deepracer-utils opens
+in one call (``pitstop analysis JOB``).
+
+A job trains in one model prefix per attempt, and simapp numbers each run's simtrace from
+``0-iteration.csv`` and each run's episodes from 0 (issue 25's research, sections 1 and 3).
+deepracer-utils (``deepracer/logs/log.py``) reads one prefix per ``DeepRacerLog`` and sizes
+iterations from ``0-iteration.csv``: ``episodes_per_iteration = max(episode) + 1`` there,
+then ``unique_episode = episode % that + iteration * that``. Its ``TrainingMetrics``
+(``metrics.py``) takes ``max(trial)`` as the episodes of an iteration and the iteration of a
+row as ``(episode - 1) // max(trial)``. So the view:
+
+- ``training-simtrace/``: every attempt's iteration files in order, renumbered 0..M, with the
+  ``episode`` column renumbered cumulatively (iteration m holds ``m*N .. m*N+N-1``, as simapp
+  numbers one run). ``N`` is the episodes most iteration files hold. An attempt's files are
+  taken from ``0-iteration.csv`` on while each is complete (``N`` episodes, each ending in a
+  ``done`` row); the first incomplete one (what simapp uploads when it exits mid-iteration)
+  and anything after it in that attempt are left out, and the view says so;
+- ``metrics/TrainingMetrics.json``: the attempts' rows joined, training episodes renumbered
+  by the same offsets (episode ``e`` of the view's metrics is simtrace episode ``e - 1``);
+  an evaluation row keeps the last training ``episode`` and ``trial`` before it, as simapp
+  writes it. The rows of a left-out iteration go too, except in the last attempt, whose
+  metrics may run ahead of its simtrace as simapp's own do;
+- ``evaluation-<14 digits>/evaluation-simtrace/``: every evaluation simtrace of the
+  attempts and of the evaluation jobs of this job (``evaluate_on``, ``pitstop evaluate``),
+  with their ``metrics/evaluation/`` files; a stamp taken twice moves on a second;
+- ``model/model_metadata.json``, ``ip/hyperparameters.json`` and ``reward_function.py``
+  from the newest attempt that has them.
+
+Every key is built with :mod:`pitstop.store.layout`; the view is written to a new folder or
+to a prefix of the bucket.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pitstop.core.records import JobSpec
+from pitstop.errors import InvalidInput, NotFound, StoreError
+from pitstop.store.jobs import JobStore
+from pitstop.store.layout import ModelKeys
+from pitstop.store.objects import ObjectStore
+
+KeyOf = Callable[[ModelKeys], str]  # where a file of the view goes, under any model prefix
+_HERE = ModelKeys("view")  # a stand-in prefix: keys under it, less it, are folder paths
+_STAMP = "%Y%m%d%H%M%S"  # DRfC's evaluation stamp (layout.evaluation_stamp), UTC
+
+
+# -- the pure parts ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Trace:
+    """A simtrace CSV: its header and rows, values as written."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+    @property
+    def episodes(self) -> list[str]:
+        """The ``episode`` values in order of first appearance."""
+        col = self.header.index("episode")
+        return list(dict.fromkeys(r[col] for r in self.rows))
+
+    def complete(self, per_iteration: int) -> bool:
+        """``per_iteration`` episodes, each ending in a ``done`` row."""
+        if len(self.episodes) != per_iteration or "done" not in self.header:
+            return False
+        ep, done = self.header.index("episode"), self.header.index("done")
+        last: dict[str, str] = {}
+        for r in self.rows:
+            last[r[ep]] = r[done]
+        return all(v == "True" for v in last.values())
+
+    def renumbered(self, first: int) -> bytes:
+        """The file with its episodes numbered ``first, first + 1, ...`` in order."""
+        col = self.header.index("episode")
+        new = {old: str(first + i) for i, old in enumerate(self.episodes)}
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.header)
+        writer.writerows([*r[:col], new[r[col]], *r[col + 1 :]] for r in self.rows)
+        return out.getvalue().encode()
+
+
+def parse_trace(body: bytes, where: str) -> Trace:
+    """A simtrace CSV (``InvalidInput`` naming ``where`` when it is none)."""
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8", "replace"))))
+    rows = [r for r in rows if r]
+    if not rows or "episode" not in rows[0]:
+        raise InvalidInput(f"{where}: not a simtrace (no header with an episode column)")
+    header, data = rows[0], rows[1:]
+    if any(len(r) != len(header) for r in data):
+        raise InvalidInput(f"{where}: a row without {len(header)} values")
+    return Trace(header, data)
+
+
+def episodes_per_iteration(traces: Iterable[Trace]) -> int:
+    """The episodes most iteration files hold (ties: the larger); 0 with no file."""
+    counts = Counter(len(t.episodes) for t in traces)
+    if not counts:
+        return 0
+    return max(counts, key=lambda n: (counts[n], n))
+
+
+def kept_iterations(traces: list[Trace], per_iteration: int) -> int:
+    """How many of an attempt's iteration files (from 0) are complete in a row."""
+    for i, t in enumerate(traces):
+        if not t.complete(per_iteration):
+            return i
+    return len(traces)
+
+
+def join_metrics(
+    attempts: list[tuple[list[dict[str, Any]], int]], per_iteration: int
+) -> list[dict[str, Any]]:
+    """The attempts' TrainingMetrics rows as one run: ``(rows, kept iterations)`` per attempt,
+    in order. Training episodes move on by the view's episodes before the attempt; an
+    evaluation row takes the last training ``(episode, trial)``; a training row past the
+    attempt's kept iterations ends that attempt's rows, but in the last attempt."""
+    out: list[dict[str, Any]] = []
+    offset, last = 0, (0, 0)
+    for i, (rows, kept) in enumerate(attempts):
+        limit = kept * per_iteration
+        final = i == len(attempts) - 1
+        for row in rows:
+            if row.get("phase") == "training":
+                episode = int(row.get("episode", 0))
+                if not final and episode > limit:
+                    break
+                row = {**row, "episode": episode + offset}
+                last = (row["episode"], int(row.get("trial", 0)))
+            else:
+                row = {**row, "episode": last[0], "trial": last[1]}
+            out.append(row)
+        offset += limit
+    return out
+
+
+def metrics_rows(body: bytes, where: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A TrainingMetrics.json's rows and its other fields (version, best_model_metric)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise InvalidInput(f"{where}: not JSON") from None
+    rows = doc.get("metrics") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise InvalidInput(f"{where}: no metrics list")
+    rest = {k: v for k, v in doc.items() if k != "metrics"}
+    return [r for r in rows if isinstance(r, dict)], rest
+
+
+def stamp_ms(stamp: str) -> int:
+    """A 14-digit evaluation stamp -> epoch ms (UTC, as ``layout.evaluation_stamp``)."""
+    at = datetime.strptime(stamp, _STAMP).replace(tzinfo=timezone.utc)
+    return int(at.timestamp()) * 1000
+
+
+# -- what the view holds ----------------------------------------------------------------------
+@dataclass
+class AttemptPart:
+    """One attempt's share of the view."""
+
+    attempt: int
+    prefix: str
+    iterations: int  # iteration files taken
+    first_iteration: int  # the view's number of its 0-iteration.csv
+    training_rows: int  # training rows of its metrics taken
+    left_out: list[str] = field(default_factory=list)  # keys not taken
+
+
+@dataclass
+class View:
+    """A job's view: what each file of it holds, and what went into it."""
+
+    job_id: str
+    episodes_per_iteration: int = 0
+    iterations: int = 0
+    attempts: list[AttemptPart] = field(default_factory=list)
+    evaluations: list[str] = field(default_factory=list)  # the view's evaluation stamps
+    training_rows: int = 0
+    evaluation_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+    files: list[tuple[KeyOf, bytes]] = field(default_factory=list, repr=False)
+
+    def keys(self, prefix: str) -> dict[str, bytes]:
+        """Every file of the view under the model prefix ``prefix``."""
+        keys = ModelKeys(prefix)
+        return {where(keys): body for where, body in self.files}
+
+    def paths(self) -> dict[str, bytes]:
+        """Every file of the view by its path in a folder (``training-simtrace/0-iteration.csv``)."""
+        out: dict[str, bytes] = {}
+        for key, body in self.keys(_HERE.prefix).items():
+            rel = _HERE.relative(key)
+            assert rel is not None
+            out[rel] = body
+        return out
+
+    def doc(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("files")
+        return d
+
+    def summary(self) -> str:
+        parts = [
+            f"attempt {a.attempt}: "
+            + (
+                f"iterations {a.first_iteration}-{a.first_iteration + a.iterations - 1}"
+                if a.iterations
+                else "no iteration"
+            )
+            for a in self.attempts
+        ]
+        return (
+            f"{self.iterations} iterations of {self.episodes_per_iteration} episodes from "
+            f"{len(self.attempts)} attempts ({', '.join(parts)}); metrics: "
+            f"{self.training_rows} training and {self.evaluation_rows} evaluation rows; "
+            f"{len(self.evaluations)} evaluations"
+        )
+
+
+# -- reading the bucket -----------------------------------------------------------------------
+def _read(store: ObjectStore, key: str) -> bytes | None:
+    try:
+        return store.get(key).body
+    except NotFound:
+        return None
+
+
+def _under(prefix: str) -> str:
+    """The listing prefix of everything under the model prefix ``prefix``."""
+    return prefix.strip("/") + "/"
+
+
+def _listing(store: ObjectStore, prefix: str) -> set[str]:
+    return {i.key for i in store.list(_under(prefix))}
+
+
+def _evaluation_jobs(jobs: JobStore, job_id: str, prefixes: set[str]) -> list[str]:
+    """The evaluation jobs of ``job_id`` (by ``model_job``, or a model prefix of its own)."""
+    out = []
+    ids, _ = jobs.scan()
+    for other in ids:
+        try:
+            spec: JobSpec = jobs.spec(other)
+        except StoreError:
+            continue
+        ev = spec.evaluation
+        if ev is not None and (ev.model_job == job_id or ev.model_prefix.strip("/") in prefixes):
+            out.append(other)
+    return out
+
+
+def job_view(jobs: JobStore, job_id: str, *, evaluation_jobs: bool = True) -> View:
+    """The view of training job ``job_id`` across its attempts (``NotFound``/``InvalidInput``
+    in one line when there is no such training job or nothing to show)."""
+    store = jobs.store
+    spec = jobs.spec(job_id)
+    if spec.kind != "training":
+        model = spec.evaluation.model_job if spec.evaluation else None
+        hint = f"; its training job is {model}" if model else ""
+        raise InvalidInput(f"job {job_id} is an evaluation: give a training job{hint}")
+    status, _ = jobs.status(job_id)
+    view = View(job_id)
+    # every attempt's iteration files, from 0, while they are there
+    found: list[tuple[int, str, set[str], list[Trace]]] = []
+    for attempt in status.attempts:
+        prefix = attempt.model_prefix.strip("/")
+        listed = _listing(store, prefix)
+        if not listed:
+            view.notes.append(f"attempt {attempt.n}: nothing under {prefix}/")
+            continue
+        keys, traces = ModelKeys(prefix), list[Trace]()
+        while keys.simtrace(len(traces)) in listed:
+            key = keys.simtrace(len(traces))
+            body = _read(store, key)
+            if body is None:
+                break
+            try:
+                traces.append(parse_trace(body, key))
+            except InvalidInput as e:
+                view.notes.append(str(e))
+                break
+        found.append((attempt.n, prefix, listed, traces))
+    if not found:
+        raise NotFound(f"job {job_id} has no files yet (state {status.state.value})")
+
+    per = episodes_per_iteration(t for *_, traces in found for t in traces)
+    view.episodes_per_iteration = per
+    metrics: list[tuple[list[dict[str, Any]], int]] = []
+    rest: dict[str, Any] = {}
+    for n, prefix, listed, traces in found:
+        keys = ModelKeys(prefix)
+        kept = kept_iterations(traces, per)
+        part = AttemptPart(n, prefix, kept, view.iterations, 0)
+        for i, trace in enumerate(traces[:kept]):
+            first = (view.iterations + i) * per
+            view.files.append((_simtrace(view.iterations + i), trace.renumbered(first)))
+        part.left_out = [keys.simtrace(i) for i in range(kept, len(traces))]
+        if kept < len(traces):
+            t = traces[kept]
+            view.notes.append(
+                f"attempt {n}: left out {keys.simtrace(kept)} and after "
+                f"({len(t.episodes)} of {per} episodes, or one not done: "
+                "the attempt ended mid-iteration)"
+            )
+        view.iterations += kept
+        body = _read(store, keys.metrics) if keys.metrics in listed else None
+        rows: list[dict[str, Any]] = []
+        if body is not None:
+            try:
+                rows, rest = metrics_rows(body, keys.metrics)
+            except InvalidInput as e:
+                view.notes.append(str(e))
+        metrics.append((rows, kept))
+        view.attempts.append(part)
+    joined = join_metrics(metrics, per)
+    for part, (rows, _) in zip(view.attempts, metrics, strict=True):
+        part.training_rows = sum(1 for r in rows if r.get("phase") == "training")
+    view.training_rows = sum(1 for r in joined if r.get("phase") == "training")
+    view.evaluation_rows = len(joined) - view.training_rows
+    if per == 0:
+        view.notes.append("no training simtrace yet: deepracer-utils will find no iteration")
+    doc = {"metrics": joined, "version": rest.get("version", 2.0)}
+    doc["best_model_metric"] = rest.get("best_model_metric", "progress")
+    view.files.append((lambda k: k.metrics, json.dumps(doc).encode()))
+
+    # the model's own files, from the newest attempt that has them
+    newest: list[tuple[KeyOf, str]] = [
+        (lambda k: k.metadata, "model_metadata.json"),
+        (lambda k: k.ip("hyperparameters.json"), "ip/hyperparameters.json"),
+        (lambda k: k.reward_function, "reward_function.py"),
+    ]
+    for where, what in newest:
+        for _, prefix, listed, _ in reversed(found):
+            key = where(ModelKeys(prefix))
+            if key in listed and (body := _read(store, key)) is not None:
+                view.files.append((where, body))
+                break
+        else:
+            view.notes.append(f"no attempt has {what}")
+
+    # evaluations: the attempts' own, then the evaluation jobs' attempts'
+    sources = [(prefix, listed) for _, prefix, listed, _ in found]
+    if evaluation_jobs:
+        for other in _evaluation_jobs(jobs, job_id, {p for p, _ in sources}):
+            for attempt in jobs.status(other)[0].attempts:
+                prefix = attempt.model_prefix.strip("/")
+                sources.append((prefix, _listing(store, prefix)))
+    taken: set[int] = set()
+    for prefix, listed in sources:
+        _add_evaluations(store, view, ModelKeys(prefix), listed, taken)
+    return view
+
+
+def _simtrace(m: int) -> KeyOf:
+    return lambda k: k.simtrace(m)
+
+
+def _add_evaluations(
+    store: ObjectStore, view: View, keys: ModelKeys, listed: set[str], taken: set[int]
+) -> None:
+    """The evaluation simtraces under ``keys`` (and their metrics files) into ``view``."""
+    runs: dict[str, list[tuple[int, str]]] = {}
+    for key in sorted(listed):
+        if (found := keys.parse_evaluation_simtrace(key)) is not None:
+            runs.setdefault(found[0], []).append((found[1], key))
+    for stamp, files in sorted(runs.items()):
+        ms = stamp_ms(stamp)
+        at = ms
+        while at in taken:  # two evaluations in one second: the later moves on a second
+            at += 1000
+        taken.add(at)
+        if at != ms:
+            view.notes.append(f"{keys.prefix}: evaluation {stamp} shown one second on")
+        for iteration, key in files:
+            if (body := _read(store, key)) is not None:
+                view.files.append((_evaluation_trace(at, iteration), body))
+        metrics_key = keys.evaluation_metrics(ms)
+        if metrics_key in listed and (body := _read(store, metrics_key)) is not None:
+            view.files.append((_evaluation_metrics(at), body))
+        view.evaluations.append(datetime.fromtimestamp(at / 1000, timezone.utc).strftime(_STAMP))
+
+
+def _evaluation_trace(at: int, iteration: int) -> KeyOf:
+    return lambda k: k.evaluation_simtrace(at, iteration)
+
+
+def _evaluation_metrics(at: int) -> KeyOf:
+    return lambda k: k.evaluation_metrics(at)
+
+
+# -- writing it -------------------------------------------------------------------------------
+def check_folder(out: Path) -> None:
+    """``out`` may take a view: new, or an empty directory."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput(f"{out}: exists and is not an empty directory (give a new one)")
+
+
+def check_prefix(jobs: JobStore, view: View, prefix: str) -> str:
+    """``prefix`` (stripped) may take a view: not the bucket's root, outside the job's
+    attempts, nothing under it yet."""
+    prefix = prefix.strip("/")
+    if not prefix:
+        raise InvalidInput("--to: give a prefix, not the bucket's root")
+    inside = [a.prefix for a in view.attempts if (prefix + "/").startswith(a.prefix + "/")]
+    if inside:
+        raise InvalidInput(f"--to {prefix}: inside the attempt's own prefix {inside[0]}")
+    if next(iter(jobs.store.list(_under(prefix))), None) is not None:
+        raise InvalidInput(f"--to {prefix}: already holds objects (give a new prefix)")
+    return prefix
+
+
+def write_folder(view: View, out: Path) -> list[str]:
+    """The view into ``out`` (new, or an empty directory); the paths written."""
+    check_folder(out)
+    files = view.paths()
+    for rel, body in sorted(files.items()):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return sorted(files)
+
+
+def write_prefix(jobs: JobStore, view: View, prefix: str) -> list[str]:
+    """The view under ``prefix`` of the bucket (``check_prefix``); the keys written."""
+    files = view.keys(check_prefix(jobs, view, prefix))
+    for key, body in sorted(files.items()):
+        jobs.store.put(key, body)
+    return sorted(files)
