@@ -5,7 +5,9 @@
 each step is a list: ``["start"]``, ``["status"]``, ``["stop", timeout_s]``,
 ``["wait_sagemaker", timeout_s]`` (until a SageMaker container runs), ``["wait_exited",
 timeout_s]`` (until ``status()`` says EXITED), ``["sh", "command"]``, ``["wait_gone", pattern,
-timeout_s]`` (until no running container's name contains it). One JSON line per step on stdout.
+timeout_s]`` (until no running container's name contains it), ``["stage"]`` (an evaluation
+job: copy its checkpoint into the attempt's prefix, as the supervisor does before a start).
+One JSON line per step on stdout.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def main() -> int:
         result: Any
         if what == "start":
             result = trainer.start(plan)
+        elif what == "stage":
+            from pitstop.evaluation.staging import stage
+
+            assert plan.spec.evaluation is not None, "stage: not an evaluation job"
+            result = stage(store, plan.spec.evaluation, plan.model_prefix)
         elif what == "status":
             state, code = trainer.status()
             result = [state.value, code]
