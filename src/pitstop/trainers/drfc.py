@@ -539,9 +539,10 @@ class DrfcTrainer:
         then make sure: SageMaker stopped, stacks removed, all gone."""
         docker = self._docker()
         training, evaluation = self._up(docker)
-        if training or not self._evaluating:
+        # each stop script for what is up; with nothing up, the one of this attempt's kind
+        if training or not (evaluation or self._evaluating):
             self._run_stop("dr-stop-training", timeout_s)
-        if evaluation or self._evaluating:
+        if evaluation or (self._evaluating and not training):
             self._run_stop(drfc_eval.STOP, timeout_s)
         stop_log = self._stop_log_of(drfc_eval.STOP if self._evaluating else "dr-stop-training")
         deadline = time.monotonic() + timeout_s
