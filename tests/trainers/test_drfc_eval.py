@@ -120,11 +120,18 @@ def test_every_key_rendered_is_one_drfcs_evaluation_reads(tmp_path: Path, versio
     assert "'DR_LOCAL_S3_METRICS_PREFIX'" in source
 
 
-def test_a_training_job_renders_no_evaluation_keys(tmp_path: Path) -> None:
+def test_a_training_job_renders_no_evaluation_keys_and_its_own_metrics_prefix(
+    tmp_path: Path,
+) -> None:
+    """DRfC's template says ``DR_LOCAL_S3_METRICS_PREFIX=$DR_LOCAL_S3_MODEL_PREFIX/metrics``;
+    rendered as a value, so a training attempt after an evaluation never writes its metrics
+    into the evaluation's prefix."""
     from tests.trainers.test_drfc import plan
 
-    run_env = render_env_files(plan(tmp_path))["run.env"]
-    assert "DR_EVAL_" not in run_env and "DR_LOCAL_S3_METRICS_PREFIX" not in run_env
+    p = plan(tmp_path)
+    run_env = render_env_files(p)["run.env"]
+    assert "DR_EVAL_" not in run_env
+    assert env_value(run_env, "DR_LOCAL_S3_METRICS_PREFIX") == f"{p.model_prefix}/metrics"
 
 
 def test_the_evaluation_stack_and_its_containers() -> None:
