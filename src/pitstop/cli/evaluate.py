@@ -112,8 +112,8 @@ def register(sub: Sub) -> None:
          opt("--out", metavar="DIR", help="write the view into this new directory"),
          opt("--to", metavar="PREFIX", help="write the view under this new prefix of the bucket "
              "(s3://BUCKET/PREFIX or PREFIX)"),
-         opt("--no-evaluation-jobs", **FLAG, help="only the evaluations in the job's own "
-             "prefixes, not its evaluation jobs'")],
+         opt("--job-only", **FLAG, help="only what is in the job's own prefixes: not the "
+             "evaluation simtraces of its evaluation jobs")],
     )  # fmt: skip
 
 
@@ -255,7 +255,7 @@ def _analysis(args: Any) -> int:
         to = url[1]
     if args.out:
         check_folder(Path(args.out))
-    view = job_view(jobs, args.job_id, evaluation_jobs=not args.no_evaluation_jobs)
+    view = job_view(jobs, args.job_id, evaluation_jobs=not args.job_only)
     if args.to:
         to = check_prefix(jobs, view, to)
     lines = [f"{args.job_id}: {view.summary()}", *view.notes]
