@@ -34,6 +34,7 @@ from pitstop.intake import (
     MAX_FILE_BYTES,
     Submission,
     build_spec,
+    check_pretrained,
     check_run_script,
     fill_defaults,
     validate,
@@ -197,6 +198,7 @@ class Inbox:
                 check_run_script(sub, self.jobs.layout, self.jobs.store.bucket)
                 validate(sub, dynamic=self.dynamic, sandbox=self.sandbox)
                 fill_defaults(self.jobs, sub)
+                check_pretrained(self.jobs, sub)
             except InvalidInput as e:
                 reason = str(e)
         spec = build_spec(sub, job_id=job_id)

@@ -218,6 +218,45 @@ def fill_defaults(jobs: Any, sub: Submission) -> None:
             sub.files[name] = builtin[name]
 
 
+def check_pretrained(jobs: JobStore, sub: Submission) -> None:
+    """A job that starts from a model made elsewhere: the model must hold a complete
+    checkpoint and a model_metadata.json whose network the job's own metadata can load
+    (``action_space.compat``), checked before a GPU is paid for. The checkpoint is pinned
+    to its name (``last`` now is not ``last`` tomorrow). Call after ``fill_defaults``."""
+    from pitstop.action_space.compat import load_problem
+    from pitstop.action_space.io import parse_metadata
+    from pitstop.core.records import Pretrained
+    from pitstop.errors import CheckFailed, NotFound
+    from pitstop.store.checkpoints import select_checkpoint
+    from pitstop.store.layout import ModelKeys
+
+    raw = sub.fields.get("pretrained")
+    if raw is None:
+        return
+    where = f"{sub.source_name('job.json')}: pretrained"
+    pre = Pretrained.model_validate(raw)
+    try:
+        name = select_checkpoint(jobs.store, pre.model_prefix, pre.checkpoint)
+    except NotFound as e:
+        raise InvalidInput(f"{where}: {e}") from None
+    key = ModelKeys(pre.model_prefix).metadata
+    url = f"s3://{jobs.store.bucket}/{key}"
+    try:
+        body = jobs.store.get(key).body
+    except NotFound:
+        raise InvalidInput(f"{where}: {url}: missing (a model carries its metadata)") from None
+    try:
+        theirs = parse_metadata(body.decode("utf-8", "replace"), url, strict=False)
+    except CheckFailed as e:  # the model's own file is broken: the job cannot start from it
+        raise InvalidInput(f"{where}: {e}") from None
+    mine = sub.source_name("model_metadata.json")
+    ours = parse_metadata(sub.files["model_metadata.json"].decode("utf-8", "replace"), mine)
+    problem = load_problem(theirs, ours)
+    if problem is not None:
+        raise InvalidInput(f"{where}: {pre.model_prefix} cannot start this job: {problem}")
+    sub.fields["pretrained"] = {"model_prefix": pre.model_prefix, "checkpoint": name}
+
+
 def submit(
     jobs: JobStore,
     sub: Submission,
@@ -231,6 +270,7 @@ def submit(
     validate(sub, dynamic=dynamic, restart_overhead_s=restart_overhead_s)
     check_run_script(sub, jobs.layout, bucket)
     fill_defaults(jobs, sub)
+    check_pretrained(jobs, sub)
     spec = build_spec(sub)
     return spec, jobs.create(spec, sub.files)
 

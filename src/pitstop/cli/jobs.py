@@ -13,6 +13,8 @@ SUBMIT_OPTIONS = [
     opt("--metadata", metavar="FILE", help="model_metadata.json (default: defaults/ in S3, else built-in)"),
     opt("--hyperparameters", metavar="FILE", help="hyperparameters.json"),
     opt("--job", metavar="FILE", help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}'),
+    opt("--pretrained", metavar="MODEL", help="start from this model: a job id, or s3://BUCKET/PREFIX in this bucket (a DRoA export, a console or DRfC model copied here); checked before it is queued"),
+    opt("--pretrained-checkpoint", default="last", metavar="NAME", help="which of its checkpoints: best, last (default) or a name"),
     opt("--evaluate", metavar="WORLD[,WORLD...]", help="once training succeeds, queue an evaluation of the final model on each world (see 'pitstop results' and 'pitstop leaderboard')"),
 ]  # fmt: skip
 JOBS_OPTIONS = [
@@ -52,8 +54,18 @@ def _submit(args: Any) -> int:
     sub = intake.submission_from_files(args.reward, **values(args, names))
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
+    jobs = job_store(settings)
+    if args.pretrained:
+        from pitstop.evaluation.jobs import resolve_model
+
+        prefix, _ = resolve_model(jobs, args.pretrained)
+        sub.fields["pretrained"] = {
+            "model_prefix": prefix,
+            "checkpoint": args.pretrained_checkpoint,
+        }
+        sub.labels.setdefault("job.json", "--pretrained")
     spec, created = intake.submit(
-        job_store(settings),
+        jobs,
         sub,
         settings.bucket,
         dynamic=False,

@@ -75,6 +75,22 @@ class Evaluation(BaseModel):
         return self
 
 
+class Pretrained(BaseModel):
+    """A model made elsewhere that a training job starts from (a DRoA export, a console
+    model, another job's or another DRfC's model copied into this bucket): its prefix and
+    the checkpoint, resolved to a name at submission (so the job's start never moves)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_prefix: str = Field(pattern=PREFIX_PATTERN)
+    checkpoint: str = Field("last", pattern=CHECKPOINT_PATTERN)
+
+    @model_validator(mode="after")
+    def _plain_prefix(self) -> Pretrained:
+        if ".." in self.model_prefix.split("/") or "//" in self.model_prefix:
+            raise ValueError(f"model_prefix {self.model_prefix!r}: not a plain key prefix")
+        return self
+
+
 class JobSpec(BaseModel):
     """The immutable spec of a job. User-settable fields come from ``--job FILE`` or job.json."""
 
@@ -94,6 +110,8 @@ class JobSpec(BaseModel):
     workers: int = Field(1, ge=1, le=8)
     kind: Literal["training", "evaluation"] = "training"
     evaluation: Evaluation | None = None  # with kind "evaluation"
+    # a training job's first attempt loads this model (later attempts resume their own)
+    pretrained: Pretrained | None = None
     # worlds to evaluate the trained model on once training succeeds (one job each)
     evaluate_on: list[Annotated[str, Field(pattern=WORLD_PATTERN)]] = Field(
         default_factory=list, max_length=20
@@ -112,6 +130,8 @@ class JobSpec(BaseModel):
             raise ValueError("'evaluation' is only for kind 'evaluation'")
         if self.kind == "evaluation" and self.evaluate_on:
             raise ValueError("'evaluate_on' is only for training jobs")
+        if self.kind == "evaluation" and self.pretrained is not None:
+            raise ValueError("'pretrained' is only for training jobs")
         return self
 
     @field_validator("deadline")
@@ -144,6 +164,7 @@ USER_FIELDS = frozenset(
         "evaluate_on",
         "deadline",
         "deadline_hours",
+        "pretrained",
     }
 )
 

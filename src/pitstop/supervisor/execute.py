@@ -40,7 +40,7 @@ from pitstop.evaluation.jobs import (
     submit_evaluation,
 )
 from pitstop.evaluation.staging import stage
-from pitstop.store.checkpoints import clear_stale_lock, resume_point
+from pitstop.store.checkpoints import clear_stale_lock, resume_point, select_checkpoint
 from pitstop.store.layout import model_prefix
 from pitstop.supervisor.context import Context, Current, Pending
 from pitstop.supervisor.power import Power
@@ -221,7 +221,17 @@ class Executor:
             if point is not None:
                 return prefix, point.name
             n -= 1
-        return None, None
+        pre = cur.spec.pretrained  # nothing of its own yet: the model it starts from
+        if pre is None:
+            return None, None
+        try:
+            return pre.model_prefix, select_checkpoint(
+                self.ctx.store, pre.model_prefix, pre.checkpoint
+            )
+        except NotFound as e:
+            # checked at submission; gone since: no restart brings it back
+            cur.refused = f"could not start: pretrained model {e}"
+            return None, None
 
     def _start_attempt(self, cur: Current, action: act.StartAttempt) -> None:
         ctx = self.ctx
@@ -240,10 +250,12 @@ class Executor:
             outcome="running",
         )
 
-        # the job is ``starting`` already (SetState comes first): killed from here on, a
-        # restart finds this attempt open under an active state and adopts or closes it
+        # the job is ``starting`` already (its Transition comes first): killed from here on,
+        # a restart finds this attempt open under an active state and adopts or closes it
         self.update(cur, lambda s: ownership.add_attempt(s, attempt))
         cur.pretrained, cur.evidence, cur.start_error = pre_ckpt, None, None
+        if cur.refused is not None:
+            return  # the next observation fails the job with the reason
         handle = ctx.cache.read().get("handle") or {}
         if handle.get("attempt") == action.n and ctx.trainer.status()[0] is TrainerStatus.RUNNING:
             return  # started by an earlier try of this action
