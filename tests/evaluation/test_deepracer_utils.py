@@ -297,7 +297,8 @@ def test_a_job_with_a_freeze_a_crash_and_a_preemption_reads_as_one_model(
     said = run_analysis([spec.id, "--out", str(out), "--to", f"s3://{rig.bucket}/views/dru"], capsys)  # fmt: skip
     assert f"{iterations} iterations of {PER} episodes from 4 attempts" in said
     assert f"attempt 2: left out {ModelKeys(p[2]).simtrace(2)}" in said
-    assert "1 evaluations" in said and "DeepRacerLog(model_folder=" in said
+    assert "(3 of 4 episodes, 1 unfinished: the attempt ended mid-iteration)" in said
+    assert "1 evaluation" in said and "DeepRacerLog(model_folder=" in said
 
     # the training trace: every attempt's iterations, PER episodes each, numbered on
     log, agg = training(out)
@@ -367,3 +368,8 @@ def test_genuine_simapp_attempts_join_as_one_model(
     assert len(metrics.getTraining()) == 540 + 541
     assert len(metrics.getEvaluation()) == 2 * 59  # the 541st is the sample's last row
     assert evaluations(out).shape == (18, EVAL_COLUMNS)
+    # a folder is written once: a second view into it is refused, and nothing is read
+    from pitstop.cli.main import main
+
+    assert main(["analysis", spec.id, "--out", str(out)]) != 0
+    assert "not an empty directory" in capsys.readouterr().err

@@ -67,15 +67,20 @@ class Trace:
         col = self.header.index("episode")
         return list(dict.fromkeys(r[col] for r in self.rows))
 
-    def complete(self, per_iteration: int) -> bool:
-        """``per_iteration`` episodes, each ending in a ``done`` row."""
-        if len(self.episodes) != per_iteration or "done" not in self.header:
-            return False
+    @property
+    def unfinished(self) -> int:
+        """Episodes whose last row is not ``done`` (all of them with no ``done`` column)."""
+        if "done" not in self.header:
+            return len(self.episodes)
         ep, done = self.header.index("episode"), self.header.index("done")
         last: dict[str, str] = {}
         for r in self.rows:
             last[r[ep]] = r[done]
-        return all(v == "True" for v in last.values())
+        return sum(1 for v in last.values() if v != "True")
+
+    def complete(self, per_iteration: int) -> bool:
+        """``per_iteration`` episodes, each ending in a ``done`` row."""
+        return len(self.episodes) == per_iteration and not self.unfinished
 
     def renumbered(self, first: int) -> bytes:
         """The file with its episodes numbered ``first, first + 1, ...`` in order."""
@@ -221,7 +226,7 @@ class View:
             f"{self.iterations} iterations of {self.episodes_per_iteration} episodes from "
             f"{len(self.attempts)} attempts ({', '.join(parts)}); metrics: "
             f"{self.training_rows} training and {self.evaluation_rows} evaluation rows; "
-            f"{len(self.evaluations)} evaluations"
+            f"{len(self.evaluations)} evaluation{'' if len(self.evaluations) == 1 else 's'}"
         )
 
 
@@ -305,10 +310,10 @@ def job_view(jobs: JobStore, job_id: str, *, evaluation_jobs: bool = True) -> Vi
         part.left_out = [keys.simtrace(i) for i in range(kept, len(traces))]
         if kept < len(traces):
             t = traces[kept]
+            after = " and the files after it" if kept + 1 < len(traces) else ""
             view.notes.append(
-                f"attempt {n}: left out {keys.simtrace(kept)} and after "
-                f"({len(t.episodes)} of {per} episodes, or one not done: "
-                "the attempt ended mid-iteration)"
+                f"attempt {n}: left out {keys.simtrace(kept)}{after} ({len(t.episodes)} of "
+                f"{per} episodes, {t.unfinished} unfinished: the attempt ended mid-iteration)"
             )
         view.iterations += kept
         body = _read(store, keys.metrics) if keys.metrics in listed else None
