@@ -94,8 +94,12 @@ def read_junit(path: Path, run: Run, slowest: int) -> None:
 
 
 def clone_head(into: Path) -> Path:
+    """A fresh clone of HEAD, with ../shared beside it as CI has it (the DRfC releases)."""
     where = into / "checkout"
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(where)], check=True)
+    shared = ROOT.parent / "shared"
+    if shared.is_dir():
+        (into / "shared").symlink_to(shared.resolve())
     return where
 
 

@@ -124,7 +124,7 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None
     import re
     import signal
 
-    from tests.helpers import wait_for
+    from tests.helpers import scaled, wait_for
 
     p = subprocess.Popen(
         [sys.executable, "-m", "pitstop.cli.main", "demo", "--keep"],
@@ -163,7 +163,7 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None
         assert any(line.strip().startswith("pitstop serve --port") for line in rest), rest
     finally:
         p.send_signal(signal.SIGINT)
-        p.wait(30)
+        p.wait(scaled(30))
 
 
 def test_a_checkpoint_no_poll_saw_is_named_before_the_end_of_its_attempt() -> None:

@@ -226,7 +226,9 @@ def _cancel_future(future: Future[dict[str, Any]]) -> bool:
     """Cancel a pending future and tell wait()/as_completed() (as a pool's worker would)."""
     if not Future.cancel(future):
         return False
-    future.set_running_or_notify_cancel()
+    # cancel() and the waiter (which saw the job cancelled) may race: notified once
+    with contextlib.suppress(RuntimeError):
+        future.set_running_or_notify_cancel()
     return True
 
 

@@ -29,14 +29,18 @@ def _demo(args: Any) -> int:
     # the timeline: on stdout, or with --json (one document on stdout) on a terminal's stderr
     summary = run_demo(keep=args.keep, out=progress() if wants_json(args) else print)
     server = summary.pop("server", None)
-    table = Table(ATTEMPT_HEADERS, attempt_rows(summary))
-    show(args, summary, "", table, "", *outcome_lines(summary))
-    if server is not None:
-        for line in keep_lines(summary):
-            print(line, flush=True)
-        try:
+    try:  # a kept server stops on Ctrl-C wherever it lands (its thread would outlive us)
+        table = Table(ATTEMPT_HEADERS, attempt_rows(summary))
+        show(args, summary, "", table, "", *outcome_lines(summary))
+        if server is not None:
+            for line in keep_lines(summary):
+                print(line, flush=True)
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
+    except KeyboardInterrupt:
+        if server is None:
+            raise
+    finally:
+        if server is not None:
             server.stop()
     return 0 if summary["state"] == "succeeded" else 1
