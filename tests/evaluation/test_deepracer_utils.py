@@ -348,23 +348,36 @@ def upload_sample(rig: Rig, prefix: str) -> None:
 def test_genuine_simapp_attempts_join_as_one_model(
     rig: Rig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The sample as two attempts of one job: 54 iterations of 20 episodes, the second
-    attempt's episodes numbered on by 540, its fastest the sample's (385 + 540)."""
+    """An attempt that ended in its first iteration, then the sample as two attempts: 54
+    iterations of 20 episodes (the first attempt's partial 0-iteration.csv would have sized
+    them at 10), the third attempt's episodes numbered on by 540, its fastest the sample's
+    (385 + 540)."""
     spec = build_spec(Submission(name="sample", files={"reward_function.py": REWARD}))
     rig.jobs.create(spec, {"reward_function.py": REWARD})
-    for n in (1, 2):
+    first = ModelKeys(model_prefix(spec.id, 1))
+    head, *rows = (SAMPLE / "training-simtrace" / "0-iteration.csv").read_text().splitlines()
+    partial = [r for r in rows if int(r.split(",")[0]) < 10]  # simapp's exit upload
+    rig.store.put(first.simtrace(0), "\n".join([head, *partial]).encode())
+    doc = json.loads((SAMPLE / "metrics" / "TrainingMetrics.json").read_text())
+    doc["metrics"] = [r for r in doc["metrics"] if r["episode"] <= 10]
+    rig.store.put(first.metrics, json.dumps(doc).encode())
+    rig.record(spec.id, Attempt(n=1, model_prefix=first.prefix, outcome="crashed"))
+    for n in (2, 3):
         upload_sample(rig, model_prefix(spec.id, n))
         rig.record(spec.id, Attempt(n=n, model_prefix=model_prefix(spec.id, n), outcome="x"))
     out = tmp_path / "view"
     said = run_analysis([spec.id, "--out", str(out)], capsys)
-    assert "54 iterations of 20 episodes from 2 attempts" in said
-    assert "6 evaluations" in said  # the 3 of each attempt, each its own stamp
+    assert "54 iterations of 20 episodes from 3 attempts" in said
+    assert "attempt 1: no iteration" in said
+    assert "(10 of 20 episodes, 0 unfinished: the attempt ended mid-iteration)" in said
+    assert "6 evaluations" in said  # the 3 of each sample, each its own stamp
     _, agg = training(out)
     assert agg.shape == (1080, TRAIN_COLUMNS)
     assert sorted(agg[agg["progress"] == 100].nsmallest(2, "time")["episode"]) == [385, 925]
     check_sample(agg[agg["episode"] < 540])
     metrics = TrainingMetrics(None, fname=str(out / "metrics" / "TrainingMetrics.json"))
-    # the first attempt's row past its simtrace goes; the last attempt's stays, as simapp's
+    # rows past an attempt's simtrace go (the first's 10, the second's 541st), but the last
+    # attempt's, as simapp's own metrics run ahead
     assert len(metrics.getTraining()) == 540 + 541
     assert len(metrics.getEvaluation()) == 2 * 59  # the 541st is the sample's last row
     assert evaluations(out).shape == (18, EVAL_COLUMNS)
