@@ -309,7 +309,8 @@ def test_a_job_with_a_freeze_a_crash_and_a_preemption_reads_as_one_model(
     assert list(agg["iteration"].unique()) == list(range(iterations))
     assert (agg["progress"] == 100).any()
     assert log.hyperparameters()["num_episodes_between_training"] == PER
-    assert len(log.action_space()) == len(default_metadata()["action_space"])
+    actions = default_metadata()["action_space"]
+    assert isinstance(actions, list) and len(log.action_space()) == len(actions)
 
     # the metrics: one run; a training row's iteration and outcome are its simtrace episode's
     metrics = TrainingMetrics(None, fname=str(out / "metrics" / "TrainingMetrics.json"))
