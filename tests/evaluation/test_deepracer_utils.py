@@ -387,3 +387,30 @@ def test_genuine_simapp_attempts_join_as_one_model(
 
     assert main(["analysis", spec.id, "--out", str(out)]) != 0
     assert "not an empty directory" in capsys.readouterr().err
+
+
+def test_what_a_view_refuses_and_what_it_says(rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
+    from pitstop.cli.main import main
+
+    spec = build_spec(Submission(name="workers", files={"reward_function.py": REWARD}))
+    rig.jobs.create(spec, {"reward_function.py": REWARD})
+    prefix = model_prefix(spec.id, 1)
+    body = (SAMPLE / "training-simtrace" / "0-iteration.csv").read_bytes()
+    rig.store.put(ModelKeys(f"{prefix}/0").simtrace(0), body)  # DRfC with DR_WORKERS=2
+    rig.record(spec.id, Attempt(n=1, model_prefix=prefix, outcome="running"))
+    view = analysis.job_view(rig.jobs, spec.id)
+    assert any("per rollout worker (DR_WORKERS > 1)" in note for note in view.notes)
+    assert any("no training simtrace yet" in note for note in view.notes)
+    # --to: never into the job's own prefixes, nor onto objects already there
+    for to, why in [(f"{prefix}/view", "inside the attempt's own prefix"),
+                    (prefix, "inside the attempt's own prefix"),
+                    (f"s3://{rig.bucket}/models", "already holds objects"),
+                    ("s3://another-bucket/view", "not in this bucket")]:  # fmt: skip
+        assert main(["analysis", spec.id, "--to", to]) != 0
+        assert why in capsys.readouterr().err
+    # an evaluation job is not a model: its training job is named
+    ev = Evaluation(model_prefix=prefix, model_job=spec.id)
+    ev_spec = evaluation_spec("workers-eval", WORLD, ev)
+    rig.jobs.create(ev_spec, {})
+    assert main(["analysis", ev_spec.id, "--to", "views/x"]) != 0
+    assert f"its training job is {spec.id}" in capsys.readouterr().err

@@ -292,6 +292,11 @@ def job_view(jobs: JobStore, job_id: str, *, evaluation_jobs: bool = True) -> Vi
             except InvalidInput as e:
                 view.notes.append(str(e))
                 break
+        if not traces and ModelKeys(f"{prefix}/0").simtrace(0) in listed:
+            view.notes.append(
+                f"attempt {attempt.n}: its simtrace is per rollout worker (DR_WORKERS > 1), "
+                "which the view does not join yet: open that attempt's prefix alone"
+            )
         found.append((attempt.n, prefix, listed, traces))
     if not found:
         raise NotFound(f"job {job_id} has no files yet (state {status.state.value})")
