@@ -327,6 +327,9 @@ def test_a_job_with_a_freeze_a_crash_and_a_preemption_reads_as_one_model(
     # the evaluation job's trace: one stream of 3 laps
     laps = evaluations(out)
     assert laps.shape == (3, EVAL_COLUMNS) and laps["stream"].nunique() == 1
+    (stamp,) = laps["stream"].unique()  # its metrics file beside it, as DRfC names it
+    lap_rows = json.loads((out / "metrics" / "evaluation" / f"evaluation-{stamp}.json").read_text())
+    assert [r["trial"] for r in lap_rows["metrics"]] == [1, 2, 3]
 
     # straight from S3: the view written with --to reads the same
     fh = S3FileHandler(bucket=rig.bucket, prefix="views/dru", s3_endpoint_url=rig.endpoint)
