@@ -135,11 +135,14 @@ def join_metrics(
         final = i == len(attempts) - 1
         for row in rows:
             if row.get("phase") == "training":
-                episode = int(row.get("episode", 0))
+                try:
+                    episode, trial = int(row["episode"]), int(row["trial"])
+                except (KeyError, TypeError, ValueError):
+                    continue  # not a row deepracer-utils could place
                 if not final and episode > limit:
                     break
                 row = {**row, "episode": episode + offset}
-                last = (row["episode"], int(row.get("trial", 0)))
+                last = (row["episode"], trial)
             else:
                 row = {**row, "episode": last[0], "trial": last[1]}
             out.append(row)
@@ -175,7 +178,7 @@ class AttemptPart:
     prefix: str
     iterations: int  # iteration files taken
     first_iteration: int  # the view's number of its 0-iteration.csv
-    training_rows: int  # training rows of its metrics taken
+    training_rows: int  # training rows in its metrics (those of a left-out iteration too)
     left_out: list[str] = field(default_factory=list)  # keys not taken
 
 
