@@ -46,7 +46,11 @@ def test_two_demos_at_once_each_tell_their_full_story(tmp_path: Path) -> None:
     assert docs[0]["job_id"] == docs[1]["job_id"]  # the same job: only the token tells apart
     for doc in docs:
         assert doc["state"] == "succeeded", doc
-        assert [a["outcome"] for a in doc["attempts"]] == ["stalled", "crashed", "succeeded"]
+        outcomes = [a["outcome"] for a in doc["attempts"]]
+        # the freeze, the crash, the success; a CPU starved past the demo's fixed 4 s stall
+        # timeout may add a stall of its own (seen at load 15), never anything else
+        assert outcomes[:2] == ["stalled", "crashed"] and outcomes[-1] == "succeeded", outcomes
+        assert set(outcomes[2:-1]) <= {"stalled"}, outcomes
         assert {f["fault"] for f in doc["faults"]} == {"freeze", "crash"}
         assert "-15" not in json.dumps(doc)
         assert doc["evaluation"]["laps"] == 3 and doc["evaluation"]["best_ms"] is not None
@@ -56,40 +60,32 @@ def test_two_demos_at_once_each_tell_their_full_story(tmp_path: Path) -> None:
         assert 3.0 <= faults["freeze"]["detect_s"] <= 4 + scaled(10)
         recover = faults["crash"]["recover_s"]
         assert recover is not None and recover >= 1.0  # the backoff
+    for name in ("one", "two"):
+        assert list((tmp_path / name).iterdir()) == []  # each work folder is gone
 
 
-@pytest.mark.slow
-def test_demo_prints_a_readable_timeline_and_leaves_no_folder(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "pitstop.cli.main", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+def assert_readable_timeline(stdout: str) -> None:
+    """The demo's story in words: both faults found, every checkpoint named (even one no
+    poll saw), and the evaluation the job queued with its laps and leaderboard line."""
     for needle in (
         "STALL detected: no new checkpoint",
         "CRASH detected",
         "final state: succeeded: training finished",
         "freeze in attempt 1",
     ):
-        assert needle in r.stdout
-    assert "stall: " not in r.stdout and "Traceback" not in r.stderr
-    # every checkpoint the summary names is in the timeline, even one no poll saw
-    timeline = r.stdout.split("\nATTEMPT")[0]
+        assert needle in stdout
+    assert "stall: " not in stdout
+    timeline = stdout.split("\nATTEMPT")[0]
     shown: set[int] = set()
     for first, last in re.findall(r"checkpoints (\d+) (?:and|to) (\d+)", timeline):
         shown |= set(range(int(first), int(last) + 1))
     shown |= {int(n) for n in re.findall(r"checkpoint (\d+)_Step", timeline)}
     assert shown == set(range(1, 11)), timeline
-    # it ends with the evaluation the job queued, its laps and the leaderboard's top line
-    assert re.search(r"evaluation \S+ queued on reInvent2019_track", r.stdout), r.stdout
-    assert re.search(r"laps: \d+\.\d\d s", r.stdout)
+    assert re.search(r"evaluation \S+ queued on reInvent2019_track", stdout), stdout
+    assert re.search(r"laps: \d+\.\d\d s", stdout)
     assert re.search(
-        r"leaderboard reInvent2019_track: 1\. demo-centerline-\S+ \d+\.\d{3} s", r.stdout
+        r"leaderboard reInvent2019_track: 1\. demo-centerline-\S+ \d+\.\d{3} s", stdout
     )
-    assert list(tmp_path.iterdir()) == []  # the work folder is gone
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -143,6 +139,7 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None
             return line if line.strip().startswith("export ") else None
 
         line = wait_for(exports, 240, "the settings to explore the demo")
+        assert_readable_timeline("".join(lines))  # the timeline, printed before the settings
         env = dict(os.environ)
         env.update(dict(re.findall(r"(\w+)=(\S+)", line)))
         r = subprocess.run(
