@@ -168,18 +168,21 @@ def rig(bucket: str, s3_endpoint: str, tmp_path: Path) -> Iterator[Rig]:
 FORGED_STATE = r"/jobs/forged-\d+/"
 
 
+FORGED_MANY = 1000  # benchmarks/forged_claims.py measures 2,000
+
+
 @pytest.mark.slow
-def test_2000_forged_claim_keys_cost_no_get_and_one_delete_each(rig: Rig) -> None:
-    forged = forge(rig.inner, rig.layout, 2000)
+def test_many_forged_claim_keys_cost_no_get_and_one_delete_each(rig: Rig) -> None:
+    forged = forge(rig.inner, rig.layout, FORGED_MANY)
     real = make_job(rig.jobs, "real", checkpoints=1, checkpoint_interval_s=0.1)
-    assert index_keys(rig.inner, rig.layout)[:2000] == sorted(forged)  # they come first
+    assert index_keys(rig.inner, rig.layout)[:FORGED_MANY] == sorted(forged)  # they come first
     rig.inner.requests.clear()
     calls = rig.tick()  # a fresh supervisor: its first tick is a full scan
     assert rig.sup.current is not None and rig.sup.current.job_id == real
     assert [k for o, k in calls if o in ("get", "head") and re.search(FORGED_STATE, k)] == []
     # the claim did not wait for the clean-up: not one delete before it
     assert [k for o, k in calls if o == "delete" and "Z-forged-" in k] == []
-    assert sum(rig.inner.requests.values()) < 100, dict(rig.inner.requests)  # was 4,006 GETs
+    assert sum(rig.inner.requests.values()) < 100, dict(rig.inner.requests)  # was 2 GETs a key
     # the job runs to its end; idle again, the forged keys are deleted, one request each
     rig.tick_until(lambda: rig.state(real).state is JobState.SUCCEEDED, 30, "the job to succeed")
     rig.store.calls.clear()
