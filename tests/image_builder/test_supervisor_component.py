@@ -29,6 +29,7 @@ from pitstop.image_builder.render import (
     find_unit,
     render_components,
 )
+from tests.helpers import scaled
 from tests.image_builder.toe import run_phase
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,11 +43,12 @@ pytestmark = pytest.mark.skipif(
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:  # offline: build with the installed setuptools instead
-        proc = subprocess.run(
-            [*cmd, "--no-build-isolation"], capture_output=True, text=True, timeout=120
-        )
+    # with the installed build backend first (the dev extra has it): no download to wait on
+    proc = subprocess.run(
+        [*cmd, "--no-build-isolation"], capture_output=True, text=True, timeout=scaled(120)
+    )
+    if proc.returncode != 0:  # an older setuptools here: let pip fetch the one it needs
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(240))
     assert proc.returncode == 0, proc.stderr
     (built,) = out.glob("pitstop-*.whl")
     return built
