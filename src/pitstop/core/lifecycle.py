@@ -234,9 +234,9 @@ def resume(
     prefix holds ``.finished`` (it may have ended while nobody watched). After this, exactly
     one trainer runs for the job and every attempt but the running one is closed.
     """
-    base = Run(
-        state=state,
-        attempt=attempts,
+    base = claimed_run(
+        state,
+        attempts=attempts,
         restarts=restarts,
         reboots=reboots,
         trained_s=trained_s,
