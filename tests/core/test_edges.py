@@ -189,3 +189,17 @@ def test_one_fencing_rule(status: JobStatus, me: str, epoch: int, ours: bool) ->
     claim = ownership.Claim(me=me, epoch=epoch, now_iso="2026-12-04T10:00:00.000Z")
     # a claim steps back exactly when the state was written under a newer lease
     assert (ownership.take(status, claim) is None) is ownership.superseded(status, epoch)
+
+
+def test_a_take_over_never_ends_an_attempt_before_it_started() -> None:
+    # the old owner's lease was renewed within the second its attempt started: by the
+    # lease's 1 s timestamp it was "last heard of" just before that start
+    started = "2026-12-04T10:00:00.700Z"
+    attempt = Attempt(n=3, model_prefix="m/3", started_at=started)
+    old = JobStatus(id="job-a", state=JobState.STARTING, instance_id="i-a", attempts=[attempt])
+    claim = ownership.Claim(
+        me="i-b", epoch=9, now_iso="2026-12-04T10:00:40.000Z",
+        lost_at_iso="2026-12-04T10:00:00.000Z",
+    )  # fmt: skip
+    new = ownership.take(old, claim)
+    assert new is not None and new.attempts[0].ended_at == started

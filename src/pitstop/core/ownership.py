@@ -72,7 +72,12 @@ def take(status: JobStatus, claim: Claim) -> JobStatus | None:
     last = status.attempts[-1] if status.attempts else None
     if last is not None and last.ended_at is None:
         mine = status.instance_id == claim.me
-        last.ended_at = claim.lost_at_iso or claim.now_iso
+        ended = claim.lost_at_iso or claim.now_iso
+        # the old owner was last heard of by its lease's 1 s timestamp: never before the
+        # attempt's own start (it may have started within that second)
+        if last.started_at and seconds_between(ended, last.started_at) > 0:
+            ended = last.started_at
+        last.ended_at = ended
         last.outcome = (Outcome.INTERRUPTED if mine else Outcome.PREEMPTED).value
         last.training_s = round(max(last.training_s, claim.lost_training_s), 3)
         last.last_checkpoint = last.last_checkpoint or claim.lost_checkpoint
