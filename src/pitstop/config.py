@@ -85,7 +85,23 @@ class Settings(BaseSettings):
         "saved at start, does not count)",
     )
     stop_timeout_s: float = Field(60.0, gt=0, le=600, description="SIGTERM -> SIGKILL wait")
-    max_restarts: int = Field(10, ge=0, le=1000)
+    max_restarts: int = Field(
+        10, ge=0, le=1000, description="restarts after crashes and stalls of unknown cause"
+    )
+    max_infra_restarts: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="restarts after infrastructure faults (GPU Xid, CUDA out of memory, driver, "
+        "disk, S3): their own budget, not max_restarts",
+    )
+    hang_evaluation_lengths: float = Field(
+        30.0,
+        ge=0,
+        le=10000,
+        description="endless evaluation: stop after this many training-episode lengths of "
+        "evaluation episodes with no checkpoint (0 = only the stall timeout)",
+    )
     backoff_base_s: float = Field(10.0, ge=0)
     backoff_max_s: float = Field(600.0, ge=0)
     reboot_after_failed_attempts: int = Field(3, ge=0, description="0 = never reboot for this")

@@ -25,6 +25,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from pitstop.config import Settings, load_settings
+from pitstop.core.failures import Leftovers
+from pitstop.core.hangs import Container
 from pitstop.core.states import TrainerStatus
 from pitstop.intake import Submission, build_spec, defaults
 from pitstop.store.jobs import JobStore
@@ -82,6 +84,8 @@ class FakeTrainer:
         self.stops = 0
         self.done = 0  # trained checkpoints of the current attempt
         self._stamp: datetime | None = None  # .coach_checkpoint's LastModified, last written
+        self.log = ""  # the attempt's log tail, as the supervisor will read it once it is down
+        self.seen: tuple[Container, ...] = ()  # its containers, as docker would report them
 
     # -- the port ------------------------------------------------------------------------
     def start(self, plan: AttemptPlan) -> dict[str, Any]:
@@ -106,6 +110,12 @@ class FakeTrainer:
 
     def log_files(self) -> list[Path]:
         return []
+
+    def containers(self) -> tuple[Container, ...]:
+        return self.seen
+
+    def leftovers(self) -> Leftovers:
+        return Leftovers(exit_code=self.code, logs=self.log, containers=self.seen)
 
     # -- what the test makes the trainer do -----------------------------------------------
     @property

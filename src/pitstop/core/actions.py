@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pitstop.core.failures import Diagnosis
 from pitstop.core.states import JobState, Outcome
 
 
@@ -28,6 +29,7 @@ class Transition:
     reboots: int = 0
     attempt: int = 0
     fields: dict[str, Any] = field(default_factory=dict)
+    infra_restarts: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class EndAttempt:
     outcome: Outcome
     reason: str
     training_s: float
+    # why a failed attempt failed (``user_error: ...``); None: not a failure, or not known
+    failure: Diagnosis | None = None
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pitstop.core import edges
+from pitstop.core import edges, hangs
 from pitstop.core import events as ev
 from pitstop.core.actions import (
     Action,
@@ -75,6 +75,7 @@ from pitstop.core.actions import (
     StopTrainer,
     Transition,
 )
+from pitstop.core.failures import Diagnosis, FailureKind, Leftovers, classify
 from pitstop.core.records import JobStatus
 from pitstop.core.states import COUNTED, JobState, Outcome, TrainerStatus
 
@@ -124,6 +125,10 @@ class Observation:
     refused: str | None = None
     # the trainer could not be launched (a TrainerError): a crash, with backoff
     start_error: str | None = None
+    # what the running attempt shows (containers, evaluation tail): known hangs
+    live: hangs.Live | None = None
+    # what an attempt whose trainer is down left (exit, logs, containers): why it failed
+    leftovers: Leftovers | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,10 @@ class Policy:
     max_reboots: int = 0
     max_training_s: float | None = None
     shutdown_on_notice: bool = True
+    max_infra_restarts: int = 20  # infrastructure failures: their own budget
+    # endless evaluation: this many training-episode lengths of evaluation, no checkpoint
+    hang_evaluation_lengths: float = 30.0
+    restart_limit: int = hangs.RESTART_LIMIT  # a container restarted this often is looping
 
     @property
     def notice_stop_timeout_s(self) -> float:
@@ -175,6 +184,7 @@ class Run:
     restarts: int = 0
     failures_in_row: int = 0
     reboots: int = 0
+    infra_restarts: int = 0  # restarts after infrastructure failures (not in ``restarts``)
     trained_s: float = 0.0  # training seconds of ended attempts
     attempt_started_at: float | None = None
     stale_since: float | None = None  # since when no new checkpoint is known
@@ -187,6 +197,7 @@ class Run:
     reason: str | None = None
     done: bool = False  # nothing more to do for this job on this instance
     evaluation: bool = False  # an evaluation job (its follow-up records results)
+    stop_on_interruption: bool = False  # the job's ``on_interruption: stop``: a notice ends it
 
     def training_s(self, now: float) -> float:
         running = (
@@ -209,7 +220,8 @@ def _move(
     fields = changes.pop("fields", {})
     edges.check(run.state, to, event)
     new = replace(run, state=to, reason=reason, **changes)
-    return new, Transition(to, reason, event, new.restarts, new.reboots, new.attempt, fields)
+    t = Transition(to, reason, event, new.restarts, new.reboots, new.attempt, fields)
+    return new, replace(t, infra_restarts=new.infra_restarts)
 
 
 def resume(
@@ -227,6 +239,8 @@ def resume(
     reason: str | None = None,
     policy: Policy | None = None,
     evaluation: bool = False,
+    infra_restarts: int = 0,
+    stop_on_interruption: bool = False,
 ) -> tuple[Run, list[Action]]:
     """Rebuild the run of a job this instance holds (after a supervisor restart or reboot).
 
@@ -241,6 +255,8 @@ def resume(
         reboots=reboots,
         trained_s=trained_s,
         evaluation=evaluation,
+        infra_restarts=infra_restarts,
+        stop_on_interruption=stop_on_interruption,
     )
     stop_s = policy.stop_timeout_s if policy is not None else 60.0
     if not (attempts > 0 and attempt_open):
@@ -270,6 +286,8 @@ def resume(
             reason=reason,
             policy=policy,
             evaluation=evaluation,
+            infra_restarts=infra_restarts,
+            stop_on_interruption=stop_on_interruption,
         )
         return run, [starting, *acts]
     if state is JobState.RESTARTING:
@@ -375,8 +393,14 @@ def _notice_reason(action: str) -> str:
 
 
 def _preempted(run: Run, reason: str, policy: Policy) -> tuple[Run, list[Action]]:
-    new, moved = _move(run, JobState.PREEMPTED, reason, ev.RUN_PREEMPTED, done=True)
-    acts: list[Action] = [moved, ReleaseLease()]
+    """A spot notice: the job goes back to the queue (``preempted``, not counted), or, with
+    ``on_interruption: stop``, ends (``cancelled``, its checkpoints kept)."""
+    if run.stop_on_interruption:
+        why = f"{reason}; the job ends here (on_interruption: stop)"
+        new, acts = _end_job(run, JobState.CANCELLED, why, [])
+    else:
+        new, moved = _move(run, JobState.PREEMPTED, reason, ev.RUN_PREEMPTED, done=True)
+        acts = [moved, ReleaseLease()]
     if policy.shutdown_on_notice:
         acts.append(Shutdown(reason))
     return new, acts
@@ -393,7 +417,8 @@ def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run
         return _finish_stop(run, now, policy, Outcome.REFUSED, obs.refused)  # -> failed
     if obs.start_error is not None and obs.trainer is not TrainerStatus.RUNNING:
         why = f"could not start: {obs.start_error}"
-        return _finish_stop(run, now, policy, Outcome.CRASHED, why)
+        left = obs.leftovers or Leftovers(logs=obs.start_error)
+        return _finish_stop(run, now, policy, Outcome.CRASHED, why, left)
     hb = obs.heartbeat
     if hb is not None and hb.finished and hb.finished_ok is False:
         why = f"model/.finished without evidence of success ({hb.evidence or 'none'})"
@@ -411,24 +436,49 @@ def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run
             policy,
             Outcome.CRASHED,
             f"trainer exited with code {code} before model/.finished",
+            obs.leftovers,
         )
     if obs.trainer is TrainerStatus.ABSENT:
-        return _finish_stop(run, now, policy, Outcome.CRASHED, "trainer is not running")
+        why = "trainer is not running"
+        return _finish_stop(run, now, policy, Outcome.CRASHED, why, obs.leftovers)
     if policy.max_training_s is not None and run.training_s(now) >= policy.max_training_s:
         hours = policy.max_training_s / 3600
         return _begin_stop(
             run, obs, now, policy, Outcome.BUDGET_SPENT, f"time budget of {hours:g} h spent"
         )
     if hb is None:
+        # S3 unreadable: only what the containers show can name a hang
+        live = hangs.Live(obs.live.containers) if obs.live is not None else None
+        hang = _hang(live, policy)
+        if hang is not None:
+            return _stop_hung(run, obs, now, policy, hang)
         if run.blind:
             return run, []
         new = replace(run, blind=True)
         return new, [_emit(new, ev.HEARTBEAT_UNKNOWN)]
-    return _observe_heartbeat(run, hb, now, policy)
+    return _observe_heartbeat(run, obs, hb, now, policy)
+
+
+def _hang(live: hangs.Live | None, policy: Policy) -> hangs.Hang | None:
+    if live is None:
+        return None
+    return hangs.detect(
+        live, evaluation_lengths=policy.hang_evaluation_lengths, restart_limit=policy.restart_limit
+    )
+
+
+def _stop_hung(
+    run: Run, obs: Observation, now: float, policy: Policy, hang: hangs.Hang
+) -> tuple[Run, list[Action]]:
+    """A known hang: stop now, as a stall (the restart that follows names the signature)."""
+    reason = f"stall: {hang.describe()}"
+    return _begin_stop(
+        run, obs, now, policy, Outcome.STALLED, reason, {"signature": hang.signature}
+    )
 
 
 def _observe_heartbeat(
-    run: Run, hb: Heartbeat, now: float, policy: Policy
+    run: Run, obs: Observation, hb: Heartbeat, now: float, policy: Policy
 ) -> tuple[Run, list[Action]]:
     acts: list[Action] = []
     new = run
@@ -456,6 +506,10 @@ def _observe_heartbeat(
             )
             return new, [*acts, moved]
         return new, [*acts, _emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint)]
+    hang = _hang(obs.live, policy)
+    if hang is not None:  # no new checkpoint this poll, and a known hang shows
+        stopped, more = _stop_hung(new, Observation(TrainerStatus.RUNNING), now, policy, hang)
+        return stopped, acts + more
     stale_for = now - (new.stale_since if new.stale_since is not None else now)
     limit = policy.stall_limit_s(new.checkpoint is not None)
     if stale_for >= limit:
@@ -472,10 +526,16 @@ def _observe_heartbeat(
 
 
 def _begin_stop(
-    run: Run, obs: Observation, now: float, policy: Policy, outcome: Outcome, reason: str
+    run: Run,
+    obs: Observation,
+    now: float,
+    policy: Policy,
+    outcome: Outcome,
+    reason: str,
+    fields: dict[str, Any] | None = None,
 ) -> tuple[Run, list[Action]]:
     if obs.trainer is not TrainerStatus.RUNNING:
-        return _finish_stop(run, now, policy, outcome, reason)
+        return _finish_stop(run, now, policy, outcome, reason, obs.leftovers)
     timeout = (
         policy.notice_stop_timeout_s if outcome is Outcome.PREEMPTED else policy.stop_timeout_s
     )
@@ -483,7 +543,7 @@ def _begin_stop(
     acts: list[Action] = []
     if outcome is Outcome.STALLED:
         # running -> restarting: tell the world now, the stop can take a while
-        new, moved = _move(new, JobState.RESTARTING, reason, ev.RUN_STALLED)
+        new, moved = _move(new, JobState.RESTARTING, reason, ev.RUN_STALLED, fields=fields or {})
         acts.append(moved)
     acts.append(StopTrainer(timeout))
     return new, acts
@@ -495,7 +555,8 @@ def _stopping(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[R
         return run, [StopTrainer(policy.stop_timeout_s)]
     if obs.trainer is TrainerStatus.STOP_FAILED:
         return _escalate(run, now, policy, f"trainer could not be stopped ({run.stop_reason})")
-    return _finish_stop(run, now, policy, run.stopping, run.stop_reason or run.stopping.value)
+    why = run.stop_reason or run.stopping.value
+    return _finish_stop(run, now, policy, run.stopping, why, obs.leftovers)
 
 
 def _attempt_over(run: Run, now: float) -> tuple[Run, float]:
@@ -542,14 +603,18 @@ _END_EVENTS = {
 
 
 def _end_job(
-    run: Run, state: JobState, reason: str, acts: list[Action]
+    run: Run,
+    state: JobState,
+    reason: str,
+    acts: list[Action],
+    fields: dict[str, Any] | None = None,
 ) -> tuple[Run, list[Action]]:
     """The job is over (succeeded, cancelled, failed): record it and hand the lease back.
     A success first does its follow-up: an evaluation records its results, a training job
     queues its evaluations (both idempotent, so a retry repeats them safely)."""
     if state is JobState.SUCCEEDED:
         acts = [*acts, RecordResults() if run.evaluation else QueueEvaluations()]
-    new, moved = _move(run, state, reason, _END_EVENTS[state], done=True)
+    new, moved = _move(run, state, reason, _END_EVENTS[state], done=True, fields=fields or {})
     return new, [*acts, moved, ReleaseLease()]
 
 
@@ -558,13 +623,23 @@ def _fail(run: Run, reason: str, acts: list[Action]) -> tuple[Run, list[Action]]
 
 
 def _finish_stop(
-    run: Run, now: float, policy: Policy, outcome: Outcome, reason: str
+    run: Run,
+    now: float,
+    policy: Policy,
+    outcome: Outcome,
+    reason: str,
+    leftovers: Leftovers | None = None,
 ) -> tuple[Run, list[Action]]:
-    """The trainer is down: close the attempt and decide what comes next."""
+    """The trainer is down: close the attempt and decide what comes next. A crash or a stall
+    is classified from what the attempt left (``core/failures.py``): a user error fails the
+    job at once, an infrastructure fault restarts on its own budget, the rest count."""
+    failed = outcome in (Outcome.CRASHED, Outcome.STALLED)
+    diagnosis = classify(leftovers) if failed and leftovers is not None else None
+    reason = _with_diagnosis(reason, diagnosis)
     base, training = _attempt_over(run, now)
     base = replace(base, reason=reason)
     acts: list[Action] = [
-        EndAttempt(run.attempt, outcome, reason, training),
+        EndAttempt(run.attempt, outcome, reason, training, diagnosis),
         ClearStaleLock(run.attempt),
     ]
     if outcome in (Outcome.SUCCEEDED, Outcome.BUDGET_SPENT):
@@ -576,15 +651,28 @@ def _finish_stop(
     if outcome is Outcome.PREEMPTED:
         new, more = _preempted(base, reason, policy)
         return new, acts + more
-    # crashed or stalled: counts against the restart budget
-    failures = run.failures_in_row + 1
-    restarts = run.restarts + 1
-    base = replace(base, failures_in_row=failures, restarts=restarts)
+    kind = diagnosis.kind if diagnosis is not None else FailureKind.UNKNOWN
+    failure = _failure_fields(diagnosis)
     if outcome is Outcome.CRASHED:
-        acts.append(_emit(replace(base, state=JobState.RESTARTING), ev.RUN_CRASHED, reason=reason))
-    if restarts > policy.max_restarts:
-        why = f"restart budget of {policy.max_restarts} spent; last failure: {reason}"
-        return _fail(base, why, acts)
+        crashed = replace(base, state=JobState.RESTARTING)
+        acts.append(_emit(crashed, ev.RUN_CRASHED, reason=reason, **failure))
+    if kind is FailureKind.USER_ERROR:
+        # the job's own input fails: every restart would fail the same way
+        return _end_job(base, JobState.FAILED, reason, acts, failure)
+    failures = run.failures_in_row + 1
+    if kind is FailureKind.INFRASTRUCTURE:
+        # the machine's fault: restart on the infrastructure budget, not max_restarts
+        infra = run.infra_restarts + 1
+        base = replace(base, failures_in_row=failures, infra_restarts=infra)
+        if infra > policy.max_infra_restarts:
+            why = f"infrastructure restart budget of {policy.max_infra_restarts} spent; last: {reason}"
+            return _end_job(base, JobState.FAILED, why, acts, failure)
+    else:
+        restarts = run.restarts + 1
+        base = replace(base, failures_in_row=failures, restarts=restarts)
+        if restarts > policy.max_restarts:
+            why = f"restart budget of {policy.max_restarts} spent; last failure: {reason}"
+            return _end_job(base, JobState.FAILED, why, acts, failure)
     if (
         policy.reboot_after_failed_attempts
         and failures >= policy.reboot_after_failed_attempts
@@ -599,13 +687,40 @@ def _finish_stop(
         reason,
         ev.RUN_BACKING_OFF,
         start_after=now + backoff,
-        fields={"backoff_s": backoff},
+        fields={"backoff_s": backoff, **failure},
     )
     return new, [*acts, moved]
 
 
+def _with_diagnosis(reason: str, d: Diagnosis | None) -> str:
+    """The attempt's reason with its class: ``user_error: <simapp's message> (line N)`` for
+    what the logs explain; an unexplained failure keeps its own reason, with the class."""
+    if d is None:
+        return reason
+    if d.kind is FailureKind.UNKNOWN and d.signature is None and d.fault_code is None:
+        return f"{reason} (unknown cause)"
+    if d.kind is FailureKind.UNKNOWN:
+        return f"{reason}; {d.describe()}"
+    if d.kind is FailureKind.USER_ERROR:
+        return d.describe()
+    return f"{d.describe()} [{reason}]"
+
+
+def _failure_fields(d: Diagnosis | None) -> dict[str, Any]:
+    if d is None:
+        return {}
+    fields: dict[str, Any] = {"failure": d.kind.value}
+    if d.signature is not None:
+        fields["signature"] = d.signature
+    if d.line is not None:
+        fields["reward_line"] = d.line
+    return fields
+
+
 # -- a held run: claimed, or interrupted by SIGTERM -------------------------------------
-def run_for(status: JobStatus, *, evaluation: bool = False) -> Run:
+def run_for(
+    status: JobStatus, *, evaluation: bool = False, stop_on_interruption: bool = False
+) -> Run:
     """The run of a job just claimed (``pending`` or ``preempted``): the next step starts it."""
     return claimed_run(
         status.state,
@@ -614,6 +729,8 @@ def run_for(status: JobStatus, *, evaluation: bool = False) -> Run:
         reboots=status.reboots,
         trained_s=sum(a.training_s for a in status.attempts),
         evaluation=evaluation,
+        infra_restarts=status.infra_restarts,
+        stop_on_interruption=stop_on_interruption,
     )
 
 
@@ -625,6 +742,8 @@ def claimed_run(
     reboots: int,
     trained_s: float,
     evaluation: bool = False,
+    infra_restarts: int = 0,
+    stop_on_interruption: bool = False,
 ) -> Run:
     """The run an instance holds once it claimed a job in ``state`` (the simulator's claim
     too): the counts carry over, and the next step starts attempt ``attempts + 1``."""
@@ -635,6 +754,8 @@ def claimed_run(
         reboots=reboots,
         trained_s=trained_s,
         evaluation=evaluation,
+        infra_restarts=infra_restarts,
+        stop_on_interruption=stop_on_interruption,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pitstop.core import edges
 from pitstop.core import events as ev
 from pitstop.core.actions import Action, Emit, Shutdown, Transition
+from pitstop.core.failures import Diagnosis
 from pitstop.core.records import Attempt, JobStatus
 from pitstop.core.states import JobState, Outcome
 from pitstop.core.times import seconds_between
@@ -174,6 +175,7 @@ def end_attempt(
     ended_at: str,
     training_s: float,
     last: str | None,
+    failure: Diagnosis | None = None,
 ) -> JobStatus:
     """``EndAttempt``'s change to ``state.json``: close attempt ``n`` once (a retry changes
     nothing more), with its training time and the checkpoint the next attempt resumes from."""
@@ -183,6 +185,9 @@ def end_attempt(
             a.ended_at, a.outcome = ended_at, outcome.value
             a.training_s = round(training_s, 3)
             a.last_checkpoint = last or a.last_checkpoint
+            if failure is not None:
+                a.failure, a.failure_reason = failure.kind.value, failure.reason
+                a.signature = failure.signature
     return new
 
 
@@ -191,6 +196,7 @@ def apply(status: JobStatus, t: Transition) -> JobStatus:
     new = status.model_copy(deep=True)
     new.state, new.reason = t.to, t.reason
     new.restarts, new.reboots = t.restarts, t.reboots
+    new.infra_restarts = t.infra_restarts
     return new
 
 

@@ -112,6 +112,8 @@ class JobSpec(BaseModel):
     evaluation: Evaluation | None = None  # with kind "evaluation"
     # a training job's first attempt loads this model (later attempts resume their own)
     pretrained: Pretrained | None = None
+    # after a spot interruption: back to the queue to resume (default), or end the job
+    on_interruption: Literal["resume", "stop"] = "resume"
     # worlds to evaluate the trained model on once training succeeds (one job each)
     evaluate_on: list[Annotated[str, Field(pattern=WORLD_PATTERN)]] = Field(
         default_factory=list, max_length=20
@@ -181,6 +183,10 @@ class Attempt(BaseModel):
     outcome: str | None = None  # running | succeeded | crashed | stalled | preempted | ...
     last_checkpoint: str | None = None
     training_s: float = 0.0
+    # a failed attempt's class (user_error | infrastructure | unknown) and why, in one line
+    failure: str | None = None
+    failure_reason: str | None = None
+    signature: str | None = None  # a known failure or hang: reward_error, gpu_xid, ...
 
 
 class JobStatus(BaseModel):
@@ -194,6 +200,7 @@ class JobStatus(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     restarts: int = 0
     reboots: int = 0
+    infra_restarts: int = 0  # restarts after infrastructure failures (not in ``restarts``)
     cancel_requested: bool = False
     lease_epoch: int = 0  # the epoch of the lease its last owner held (fencing token)
     created_at: str | None = None

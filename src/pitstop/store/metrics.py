@@ -10,6 +10,8 @@ SageMaker container, the simulated process) exited. Reading is here; the verdict
 
 from __future__ import annotations
 
+from pitstop.core import hangs
+from pitstop.core.hangs import EvaluationTail
 from pitstop.core.verdicts import Evidence
 from pitstop.errors import CorruptObject, NotFound
 from pitstop.store import parse
@@ -59,3 +61,25 @@ def read_evidence(store: ObjectStore, prefix: str, hyperparameters_key: str) -> 
     except NotFound:
         hyper = None
     return Evidence(training_episodes(store, prefix), max_episodes(hyper))
+
+
+def evaluation_tail(
+    store: ObjectStore, prefix: str, cached: tuple[str, EvaluationTail] | None
+) -> tuple[str, EvaluationTail] | None:
+    """Worker 0's evaluation episodes since its newest training episode (the endless
+    evaluation's measure): one HEAD a poll, the file read again only when its ETag changed.
+    None: no readable metrics yet (nothing to judge)."""
+    key = ModelKeys(prefix).metrics
+    head = store.head(key)
+    if head is None:
+        return None
+    if cached is not None and cached[0] == head.etag:
+        return cached
+    try:
+        doc = parse.json_object(store.get(key).body, key, non_finite="null")
+    except (NotFound, CorruptObject):
+        return None
+    rows = doc.get("metrics")
+    if not isinstance(rows, list):
+        return None
+    return head.etag, hangs.evaluation_tail(r for r in rows if isinstance(r, dict))

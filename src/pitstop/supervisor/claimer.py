@@ -102,7 +102,11 @@ class Claimer:
         if new is None:
             ctx.leases.release(lease)
             return None
-        run = lc.run_for(new, evaluation=spec.evaluation is not None)
+        run = lc.run_for(
+            new,
+            evaluation=spec.evaluation is not None,
+            stop_on_interruption=spec.on_interruption == "stop",
+        )
         cur = Current(job_id, spec, lease, run, policy_for(ctx.settings, spec))
         cur.renewed_at = ctx.clock.monotonic()
         cur.took_over = ownership.took_over(status, new)

@@ -19,6 +19,8 @@ import structlog
 from pitstop.config import Settings
 from pitstop.core import actions as act
 from pitstop.core import lifecycle as lc
+from pitstop.core.failures import Leftovers
+from pitstop.core.hangs import EvaluationTail
 from pitstop.core.records import JobSpec
 from pitstop.core.verdicts import Evidence
 from pitstop.evaluation.progress import EvalProgress
@@ -71,6 +73,8 @@ def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
         max_reboots=settings.max_reboots,
         max_training_s=None if spec.max_hours is None else spec.max_hours * 3600,
         shutdown_on_notice=settings.shutdown_on_notice,
+        max_infra_restarts=settings.max_infra_restarts,
+        hang_evaluation_lengths=settings.hang_evaluation_lengths,
     )
 
 
@@ -104,6 +108,8 @@ class Current:
     eval_progress: EvalProgress | None = None  # an evaluation's last metrics read
     refused: str | None = None  # the attempt could not start for good (bad input): why
     start_error: str | None = None  # the trainer of the attempt could not be launched: why
+    metrics_tail: tuple[str, EvaluationTail] | None = None  # (ETag, its evaluation tail)
+    leftovers: tuple[int, Leftovers] | None = None  # (attempt, what it left once down)
 
 
 @dataclass

@@ -194,6 +194,8 @@ class Supervisor:
             reason=status.reason,
             policy=policy,
             evaluation=spec.evaluation is not None,
+            infra_restarts=status.infra_restarts,
+            stop_on_interruption=spec.on_interruption == "stop",
         )
         cur = Current(job_id, spec, lease, run, policy)
         cur.renewed_at = self.clock.monotonic()

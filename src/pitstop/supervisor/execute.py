@@ -316,6 +316,7 @@ class Executor:
                 ended_at=ended,
                 training_s=action.training_s,
                 last=last,
+                failure=action.failure,
             ),
         )
         self.shipper.upload_logs(cur, action.n)

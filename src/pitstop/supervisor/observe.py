@@ -12,8 +12,9 @@ from __future__ import annotations
 import structlog
 
 from pitstop.core import events as ev
+from pitstop.core import hangs, verdicts
 from pitstop.core import lifecycle as lc
-from pitstop.core import verdicts
+from pitstop.core.failures import Leftovers
 from pitstop.core.states import TrainerStatus
 from pitstop.core.times import parse_iso
 from pitstop.errors import StoreError
@@ -40,6 +41,8 @@ class Observer:
             heartbeat = self._evaluation(cur, status, code)
         elif cur.run.attempt > 0:
             heartbeat = self._training(cur, status, code)
+        live = self._live(cur) if status is TrainerStatus.RUNNING and cur.run.attempt else None
+        down = status in (TrainerStatus.EXITED, TrainerStatus.ABSENT)
         return lc.Observation(
             status,
             code,
@@ -49,7 +52,30 @@ class Observer:
             cur.fenced,
             cur.refused,
             cur.start_error,
+            live,
+            self._leftovers(cur) if down and cur.run.attempt else None,
         )
+
+    def _live(self, cur: Current) -> hangs.Live:
+        """What the running attempt shows: its containers, and (training) the evaluation
+        episodes since the newest training one. An unreadable metrics file is no evidence."""
+        tail: hangs.EvaluationTail | None = None
+        if cur.spec.evaluation is None:
+            try:
+                prefix = model_prefix(cur.job_id, cur.run.attempt)
+                cur.metrics_tail = metrics.evaluation_tail(self.ctx.store, prefix, cur.metrics_tail)
+            except StoreError:
+                cur.metrics_tail = None
+            tail = cur.metrics_tail[1] if cur.metrics_tail is not None else None
+        return hangs.Live(self.ctx.trainer.containers(), tail)
+
+    def _leftovers(self, cur: Current) -> Leftovers:
+        """What the attempt left, gathered once, when its trainer is first seen down (before
+        the executor's stop tears its containers down)."""
+        n = cur.run.attempt
+        if cur.leftovers is None or cur.leftovers[0] != n:
+            cur.leftovers = (n, self.ctx.trainer.leftovers())
+        return cur.leftovers[1]
 
     def _training(
         self, cur: Current, status: TrainerStatus, code: int | None

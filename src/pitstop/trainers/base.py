@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pitstop.core.failures import Leftovers
+from pitstop.core.hangs import Container
 from pitstop.core.records import JobSpec
 from pitstop.core.states import TrainerStatus
 
@@ -99,3 +101,25 @@ class Trainer(Protocol):
 
     def log_files(self) -> list[Path]:
         """Local log files of the current attempt, to copy into the job's logs."""
+
+    def containers(self) -> tuple[Container, ...]:
+        """The attempt's containers as docker reports them now (none for a process backend):
+        what names a hang while the trainer runs. Empty when docker does not answer."""
+
+    def leftovers(self) -> Leftovers:
+        """What the attempt left once its trainer is down (exit code, the tail of its logs,
+        its containers): the evidence ``core/failures.classify`` reads. Never raises."""
+
+
+LOG_TAIL_BYTES = 64 * 1024  # of each log: simapp's fatal lines come last
+
+
+def tail(path: Path, size: int = LOG_TAIL_BYTES) -> str:
+    """The last ``size`` bytes of a log file as text ("" when it cannot be read)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""

@@ -47,6 +47,8 @@ from typing import Any
 import structlog
 
 from pitstop.config import Settings
+from pitstop.core import hangs
+from pitstop.core.failures import Leftovers
 from pitstop.core.states import TrainerStatus
 from pitstop.errors import ConfigError, TrainerError
 from pitstop.store.checkpoints import resume_point
@@ -54,7 +56,7 @@ from pitstop.store.layout import Layout, custom_file_key, custom_file_name
 from pitstop.store.objects import ObjectStore
 from pitstop.templates import render
 from pitstop.trainers import drfc_eval
-from pitstop.trainers.base import AttemptPlan
+from pitstop.trainers.base import AttemptPlan, tail
 from pitstop.trainers.envfile import GRAMMAR, check_env_file, s3_path_problem
 from pitstop.trainers.process import ProcessGroup
 
@@ -186,6 +188,14 @@ class Container:
         return drfc_eval.in_stack(self.name, stack)
 
 
+def _role(c: Container) -> str:
+    if c.sagemaker:
+        return "sagemaker"
+    if "robomaker" in c.name:
+        return "robomaker"
+    return "rl_coach" if "rl_coach" in c.name else "other"
+
+
 class Docker:
     """The few docker CLI calls this backend makes; ``None`` means docker did not answer."""
 
@@ -210,6 +220,28 @@ class Docker:
             parts = line.split("\t")
             if len(parts) == 3:
                 out.append(Container(*parts))
+        return out
+
+    def states(self, ids: list[str]) -> dict[str, tuple[int | None, int, bool]]:
+        """Each container's (exit code, RestartCount, OOMKilled), by id; {} when docker
+        does not answer."""
+        if not ids:
+            return {}
+        fmt = "{{.Id}}\t{{.State.ExitCode}}\t{{.RestartCount}}\t{{.State.OOMKilled}}"
+        r = self._run("inspect", "--format", fmt, *ids)
+        if r is None:
+            return {}
+        out: dict[str, tuple[int | None, int, bool]] = {}
+        for line in r.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) != 4:
+                continue
+            cid, code, restarts, oom = parts
+            out[cid] = (
+                int(code) if code.lstrip("-").isdigit() else None,
+                int(restarts) if restarts.isdigit() else 0,
+                oom.strip().lower() == "true",
+            )
         return out
 
     def exit_code(self, cid: str) -> int | None:
@@ -612,3 +644,32 @@ class DrfcTrainer:
 
     def log_files(self) -> list[Path]:
         return [p for p in self._logs if p.exists()]
+
+    def containers(self) -> tuple[hangs.Container, ...]:
+        if not self._active:
+            return ()
+        docker = self._docker()
+        ours = [
+            c
+            for c in docker.containers() or []
+            if c.sagemaker or c.in_stack() or c.in_stack(EVAL_STACK)
+        ]
+        states = docker.states([c.id for c in ours])
+        seen = []
+        for c in ours:
+            code, restarts, oom = states.get(c.id, (None, 0, False))
+            seen.append(
+                hangs.Container(
+                    c.name, _role(c), c.state, None if c.running else code, restarts, oom
+                )
+            )
+        return tuple(seen)
+
+    def leftovers(self) -> Leftovers:
+        """Exit code, every container's log tail (saved before teardown) and states."""
+        containers = self.containers()
+        if containers:
+            self._save_container_logs()
+        _, code = self.status() if self._active else (None, None)
+        logs = "\n".join(tail(p) for p in self.log_files())
+        return Leftovers(exit_code=code, logs=logs, containers=containers)

@@ -18,8 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pitstop.core.failures import Leftovers
+from pitstop.core.hangs import Container
 from pitstop.core.states import TrainerStatus
-from pitstop.trainers.base import TOKEN_VARIABLE, AttemptPlan
+from pitstop.trainers.base import TOKEN_VARIABLE, AttemptPlan, tail
 from pitstop.trainers.process import ProcessGroup, find_groups, stop_group
 
 
@@ -92,3 +94,10 @@ class ProcessTrainer:
 
     def log_files(self) -> list[Path]:
         return [self._log] if self._log is not None and self._log.exists() else []
+
+    def containers(self) -> tuple[Container, ...]:
+        return ()  # one process group: nothing but its exit to read
+
+    def leftovers(self) -> Leftovers:
+        _, code = self.status()
+        return Leftovers(exit_code=code, logs=tail(self._log) if self._log is not None else "")

@@ -1,0 +1,145 @@
+"""Known hangs, named while the trainer still runs: each well before the stall timeout.
+
+The stall timeout (no new checkpoint for 30 min by default) catches every hang, late. These
+signatures catch the known ones within a poll of appearing (REFERENCE.md, "What DeepRacer
+users run into"):
+
+- ``sagemaker_exited``: the SageMaker container exited while RoboMaker still runs (it keeps
+  evaluating, waiting for a checkpoint that never comes);
+- ``worker_exited``: with ``DR_WORKERS`` > 1, one RoboMaker worker exited while others run
+  (training waits for its rollouts forever);
+- ``restart_loop``: a container restarting in a loop (docker's ``restarting`` state, or its
+  RestartCount at the limit);
+- ``endless_evaluation``: evaluation episodes keep coming with no training episode between
+  them (SageMaker stuck: rollout worker 0 evaluates ``while new_checkpoint < last + 1``) for
+  longer than N training-episode lengths. Measured in the episodes' own simulated time, so
+  a slow or busy host does not trip it.
+
+Each is an observation the lifecycle turns into a stop and a restart, the signature named.
+Pure: the supervisor reads ``docker ps -a`` and ``TrainingMetrics.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+_RECENT_EPISODES = 20  # training episodes whose median length is "an episode length"
+
+
+RESTART_LIMIT = 3  # a container restarted this many times is in a loop
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container as ``docker ps -a`` / ``docker inspect`` report it."""
+
+    name: str
+    role: str  # sagemaker | robomaker | rl_coach | other
+    state: str  # docker's: created, running, restarting, exited, dead, ...
+    exit_code: int | None = None
+    restarts: int = 0  # docker's RestartCount
+    oom_killed: bool = False  # State.OOMKilled
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting")
+
+
+@dataclass(frozen=True)
+class EvaluationTail:
+    """The evaluation episodes written after the newest training episode."""
+
+    episodes: int = 0
+    seconds: float = 0.0  # their simulated time
+    episode_s: float | None = None  # the median length of the recent training episodes
+
+
+@dataclass(frozen=True)
+class Live:
+    """What the running attempt shows each poll."""
+
+    containers: tuple[Container, ...] = ()
+    evaluation: EvaluationTail | None = None  # None: not read (an evaluation job, no metrics)
+
+
+@dataclass(frozen=True)
+class Hang:
+    signature: str
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.signature.replace('_', ' ')} ({self.detail})"
+
+
+def evaluation_tail(rows: Iterable[Mapping[str, Any]]) -> EvaluationTail:
+    """Summarise ``TrainingMetrics.json``'s rows (simapp's order: each iteration's training
+    episodes, then evaluations until the next checkpoint arrives). Rows without a usable
+    phase or time are skipped, never guessed."""
+    training: list[float] = []
+    tail_n, tail_s = 0, 0.0
+    for row in rows:
+        ms = row.get("elapsed_time_in_milliseconds")
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
+            continue
+        phase = row.get("phase")
+        if phase == "training":
+            training.append(float(ms) / 1000.0)
+            tail_n, tail_s = 0, 0.0
+        elif phase == "evaluation":
+            tail_n += 1
+            tail_s += float(ms) / 1000.0
+    recent = training[-_RECENT_EPISODES:]
+    length = median(recent) if recent else None
+    return EvaluationTail(tail_n, tail_s, length if length else None)
+
+
+def container_hang(cs: tuple[Container, ...], restart_limit: int) -> Hang | None:
+    """What the containers' states show: a restart loop, SageMaker gone while RoboMaker
+    runs, or one RoboMaker worker of several gone. None: nothing known."""
+    looping = [
+        c for c in cs if c.state == "restarting" or (restart_limit and c.restarts >= restart_limit)
+    ]
+    if looping:
+        c = looping[0]
+        return Hang("restart_loop", f"container {c.name} {c.state}, restarted {c.restarts} times")
+    sagemaker = [c for c in cs if c.role == "sagemaker"]
+    robomaker = [c for c in cs if c.role == "robomaker"]
+    if sagemaker and not any(c.running for c in sagemaker) and any(c.running for c in robomaker):
+        code = sagemaker[0].exit_code
+        return Hang("sagemaker_exited", f"SageMaker exited with code {code}, RoboMaker still runs")
+    down = [c for c in robomaker if not c.running]
+    if len(robomaker) > 1 and down and len(down) < len(robomaker):
+        c = down[0]
+        return Hang(
+            "worker_exited",
+            f"RoboMaker worker {c.name} exited with code {c.exit_code}, "
+            f"{len(robomaker) - len(down)} of {len(robomaker)} still run",
+        )
+    return None
+
+
+def detect(
+    live: Live, *, evaluation_lengths: float, restart_limit: int = RESTART_LIMIT
+) -> Hang | None:
+    """The first known hang the running attempt shows, or None."""
+    hang = container_hang(live.containers, restart_limit)
+    if hang is not None:
+        return hang
+    tail = live.evaluation
+    if (
+        tail is not None
+        and tail.episode_s
+        and evaluation_lengths > 0
+        and tail.episodes >= 2
+        and tail.seconds >= evaluation_lengths * tail.episode_s
+    ):
+        lengths = tail.seconds / tail.episode_s
+        return Hang(
+            "endless_evaluation",
+            f"{tail.episodes} evaluation episodes, {lengths:.0f} episode lengths, "
+            "with no training episode or checkpoint",
+        )
+    return None
