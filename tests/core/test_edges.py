@@ -8,9 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from pitstop.core import edges, ownership
+from pitstop.core import edges, hangs, ownership
 from pitstop.core import lifecycle as lc
 from pitstop.core.actions import Transition
+from pitstop.core.failures import Leftovers
+from pitstop.core.hangs import Container
 from pitstop.core.records import Attempt, JobStatus
 from pitstop.core.states import JobState, TrainerStatus
 from pitstop.errors import IllegalTransition
@@ -53,7 +55,25 @@ def _observation(rng: random.Random, n: int) -> lc.Observation:
         lease_lost=rng.random() < 0.01,
         refused="checkpoint gone" if rng.random() < 0.01 else None,
         start_error="docker failed" if rng.random() < 0.02 else None,
+        live=rng.choice(LIVE) if rng.random() < 0.1 else None,
+        leftovers=rng.choice(LEFTOVERS) if rng.random() < 0.5 else None,
     )
+
+
+# what an attempt may leave (each class) and show while it runs (each hang, and none)
+USER = '{"simapp_exception": {"message": "Reward function error", "eventType": "user_error"}}'
+LEFTOVERS = [
+    Leftovers(exit_code=1, logs=USER),
+    Leftovers(exit_code=1, logs="NVRM: Xid (PCI:0000:00:1e): 79, GPU has fallen off the bus"),
+    Leftovers(exit_code=3),
+]
+LIVE = [
+    hangs.Live((Container("x-algo-1-abcde", "sagemaker", "exited", 1),
+                Container("deepracer-0_robomaker.1", "robomaker", "running"))),
+    hangs.Live((Container("deepracer-0_robomaker.1", "robomaker", "restarting", None, 4),)),
+    hangs.Live((), hangs.EvaluationTail(episodes=40, seconds=800.0, episode_s=10.0)),
+    hangs.Live((), hangs.EvaluationTail(episodes=1, seconds=10.0, episode_s=10.0)),
+]  # fmt: skip
 
 
 def _walk(seed: int, steps: int = 400) -> set[tuple[JobState, JobState]]:
@@ -61,7 +81,9 @@ def _walk(seed: int, steps: int = 400) -> set[tuple[JobState, JobState]]:
     supervisor): every Transition is an edge, and the run's state only changes by one."""
     rng = random.Random(seed)
     seen: set[tuple[JobState, JobState]] = set()
-    run = lc.Run(rng.choice([JobState.PENDING, JobState.PREEMPTED]))
+    stop_on_notice = rng.random() < 0.3  # the job's on_interruption: stop
+    start = rng.choice([JobState.PENDING, JobState.PREEMPTED])
+    run = lc.Run(start, stop_on_interruption=stop_on_notice)
     now = 0.0
     for n in range(1, steps):
         now += rng.choice([1.0, 10.0, 70.0, 200.0])
@@ -82,6 +104,8 @@ def _walk(seed: int, steps: int = 400) -> set[tuple[JobState, JobState]]:
                 now=now,
                 finished=rng.random() < 0.2,
                 policy=POLICY,
+                infra_restarts=run.infra_restarts,
+                stop_on_interruption=stop_on_notice,
             )
         else:
             run, acts = lc.step(run, _observation(rng, n), now, POLICY)
@@ -109,6 +133,8 @@ def _walk(seed: int, steps: int = 400) -> set[tuple[JobState, JobState]]:
                 restarts=run.restarts,
                 reboots=run.reboots,
                 trained_s=run.trained_s,
+                infra_restarts=run.infra_restarts,
+                stop_on_interruption=stop_on_notice,
             )
     return seen
 
