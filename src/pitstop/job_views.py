@@ -77,6 +77,26 @@ def _detail(e: dict[str, Any]) -> object:
     return e.get("reason") or e.get("checkpoint")
 
 
+def _infra(doc: dict[str, Any]) -> str:
+    n = doc.get("infra_restarts") or 0
+    return f" (+{n} after infrastructure faults)" if n else ""
+
+
+def _outcome(a: dict[str, Any]) -> object:
+    """``crashed (user_error)``: the outcome with its class, when the attempt failed."""
+    failure = a.get("failure")
+    return f"{a['outcome']} ({failure})" if failure and a.get("outcome") else a.get("outcome")
+
+
+def last_failure(attempts: list[dict[str, Any]]) -> str | None:
+    """The newest classified failure in one line: ``user_error: <why> (attempt 2)``."""
+    for a in reversed(attempts):
+        if a.get("failure") and a.get("failure_reason"):
+            sig = f", {a['signature']}" if a.get("signature") else ""
+            return f"{a['failure']}: {a['failure_reason']} (attempt {a['n']}{sig})"
+    return None
+
+
 def _models_line(attempts: list[dict[str, Any]]) -> str:
     """``models/JOB/attempt-N (N = 1..3)`` when the prefixes follow that form, else each."""
     prefixes = [str(a["model_prefix"]) for a in attempts]
@@ -103,16 +123,20 @@ def job_view(doc: dict[str, Any]) -> JobView:
     lines = [
         f"job       {doc['id']} ({doc['name']})",
         f"state     {doc['state']}" + (f": {doc['reason']}" if doc["reason"] else ""),
-        f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}    "
-        f"trained {doc['training_s']:.0f} s",
+        f"instance  {doc['instance_id'] or '-'}    restarts {doc['restarts']}"
+        + _infra(doc)
+        + f"    trained {doc['training_s']:.0f} s",
     ]
+    why = last_failure(attempts)
+    if why:
+        lines.append(f"failure   {why}")
     if attempts:
         lines.append(f"models    {_models_line(attempts)}")
     prefixes = {a["model_prefix"]: a["n"] for a in attempts}
     return JobView(
         lines,
         [
-            [a["n"], short_time(a["started_at"]), short_time(a["ended_at"]), a["outcome"],
+            [a["n"], short_time(a["started_at"]), short_time(a["ended_at"]), _outcome(a),
              _pretrained(a, prefixes), a["last_checkpoint"]]
             for a in attempts
         ],

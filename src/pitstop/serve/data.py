@@ -19,6 +19,7 @@ from pitstop.core.states import JobState
 from pitstop.core.times import timestamp
 from pitstop.errors import StoreError
 from pitstop.fleet.progress import PREEMPTIONS, RESTARTS, attempt_hours, training_metrics
+from pitstop.job_views import last_failure
 from pitstop.store import listing, parse
 from pitstop.store.jobs import JobStore, job_document
 
@@ -168,6 +169,7 @@ class Dashboard:
         hours = sum(attempt_hours(a, now_dt) for a in status.attempts)
         return {
             "job": doc,
+            "failure": last_failure(doc["attempts"]),  # the class and why, in one line
             "series": series,
             "markers": markers,
             "checkpoints": checkpoints,

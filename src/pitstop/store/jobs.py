@@ -514,6 +514,7 @@ def job_document(jobs: JobStore, job_id: str) -> dict[str, Any]:
         "reason": status.reason,
         "instance_id": status.instance_id,
         "restarts": status.restarts,
+        "infra_restarts": status.infra_restarts,
         "reboots": status.reboots,
         "training_s": round(status.training_s, 3),
         "cancel_requested": status.cancel_requested,

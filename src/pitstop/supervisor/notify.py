@@ -43,12 +43,15 @@ class SnsNotifier:
     def __call__(self, event: str, fields: dict[str, Any]) -> None:
         if event not in NOTIFIED:
             return
-        subject = f"pitstop: {fields.get('job_id')} {event}"[:100]
+        failure = fields.get("failure")
+        subject = f"pitstop: {fields.get('job_id')} {event}" + (f" ({failure})" if failure else "")
+        # the one line a person reads first: the class and the reason (user_error: ...)
+        summary = f"{fields.get('job_id')} {event}: {fields.get('reason') or fields.get('state')}"
         try:
             self._sns.publish(
                 TopicArn=self.topic_arn,
-                Subject=subject,
-                Message=json.dumps({"event": event, **fields}, default=str),
+                Subject=subject[:100],
+                Message=json.dumps({"summary": summary, "event": event, **fields}, default=str),
             )
         except Exception as e:  # a notification must never break supervision
             log.warning("notify.failed", event=event, error=str(e))

@@ -165,6 +165,7 @@
       document.getElementById("job-name").textContent = job.name;
       document.getElementById("job-state").replaceChildren(stateBadge(job.state));
       document.getElementById("job-reason").textContent = job.reason || "";
+      document.getElementById("job-failure").textContent = doc.failure ? "last failure: " + doc.failure : "";
       document.getElementById("cancel").hidden = ended || job.cancel_requested;
       document.getElementById("facts").replaceChildren(
         ...[["instance", job.instance_id || "-"], ["attempts", job.attempts.length], ["restarts", job.restarts],
@@ -176,7 +177,7 @@
         el("li", { class: "marker marker-" + mk.kind, "data-kind": mk.kind, text: mk.kind + " (" + mk.event + (mk.attempt ? ", attempt " + mk.attempt : "") + ") " + new Date(mk.t * 1000).toISOString().slice(11, 19) })));
       document.querySelector("#attempts tbody").replaceChildren(...job.attempts.map((a) => el("tr", {},
         el("td", { text: a.n }), el("td", { text: a.instance_id || "-" }), el("td", { text: short(a.started_at) }),
-        el("td", { text: short(a.ended_at) }), el("td", { text: a.outcome || "-" }),
+        el("td", { text: short(a.ended_at) }), el("td", { text: (a.outcome || "-") + (a.failure ? " (" + a.failure + ")" : "") }),
         el("td", { text: a.pretrained_checkpoint || "-" }), el("td", { text: a.last_checkpoint || "-" }))));
       document.getElementById("checkpoints").replaceChildren(...doc.checkpoints.map((c) => el("li", { text: (c.checkpoint || "?") + " (attempt " + c.attempt + ")" })));
       document.querySelector("#events tbody").replaceChildren(...job.events.slice().reverse().map((e) => el("tr", {},
