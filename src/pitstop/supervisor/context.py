@@ -30,6 +30,7 @@ from pitstop.store.layout import Layout
 from pitstop.store.leases import Lease, Leases
 from pitstop.store.objects import ObjectStore
 from pitstop.supervisor.cache import LocalCache
+from pitstop.supervisor.host import kernel_messages
 from pitstop.trainers.base import Trainer
 
 log = structlog.get_logger("pitstop.supervisor")
@@ -122,6 +123,8 @@ class Context:
     commands: CommandRunner
     notifier: Callable[[str, dict[str, Any]], None] | None
     state_dir: Path
+    # the instance's own messages since a wall-clock epoch (the kernel log: GPU Xid, OOM)
+    host_messages: Callable[[float], str] = kernel_messages
     layout: Layout = field(init=False)
     jobs: JobStore = field(init=False)
     leases: Leases = field(init=False)

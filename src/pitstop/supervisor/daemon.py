@@ -41,6 +41,7 @@ from pitstop.supervisor.context import (
     run_command,
 )
 from pitstop.supervisor.execute import Executor
+from pitstop.supervisor.host import kernel_messages
 from pitstop.supervisor.observe import Observer
 from pitstop.supervisor.power import Power
 from pitstop.supervisor.shipper import Shipper
@@ -68,6 +69,7 @@ class Supervisor:
         notifier: Callable[[str, dict[str, Any]], None] | None = None,
         claimer: Callable[[], list[str]] | None = None,
         inbox: Callable[[], object] | None = None,
+        host_messages: Callable[[float], str] = kernel_messages,
     ) -> None:
         self.settings = settings
         self.ctx = Context(
@@ -79,6 +81,7 @@ class Supervisor:
             commands,
             notifier,
             settings.state_dir,
+            host_messages,
         )
         self.store, self.trainer, self.instance_id = store, trainer, instance_id
         self.jobs, self.leases, self.layout = self.ctx.jobs, self.ctx.leases, self.ctx.layout

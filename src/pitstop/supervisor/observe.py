@@ -9,6 +9,8 @@ reported as unknown (None), never guessed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import structlog
 
 from pitstop.core import events as ev
@@ -74,7 +76,11 @@ class Observer:
         the executor's stop tears its containers down)."""
         n = cur.run.attempt
         if cur.leftovers is None or cur.leftovers[0] != n:
-            cur.leftovers = (n, self.ctx.trainer.leftovers())
+            left = self.ctx.trainer.leftovers()
+            started = cur.run.attempt_started_at
+            ran_s = 0.0 if started is None else max(0.0, self.ctx.clock.monotonic() - started)
+            since = self.ctx.clock.wall().timestamp() - ran_s
+            cur.leftovers = (n, replace(left, host=self.ctx.host_messages(since)))
         return cur.leftovers[1]
 
     def _training(
