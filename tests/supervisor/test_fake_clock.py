@@ -394,6 +394,80 @@ def test_failed_attempts_in_a_row_reboot_the_instance(make_rig: Callable[..., Ri
     assert rig.status(job_id).reboots == 1
 
 
+# -- why a run stopped (issue 26) ---------------------------------------------------------
+def test_a_user_error_fails_the_job_at_once_without_a_restart(rig: Rig) -> None:
+    from pitstop.core.records import Fault
+    from pitstop.trainers.simulated_run import reward_error_lines
+
+    job_id = rig.submit("user-error", simulation={"checkpoints": 8})
+    rig.start(job_id)
+    rig.trainer.checkpoint()
+    rig.tick(1)
+    rig.trainer.log = "training...\n" + reward_error_lines(Fault(kind="reward_error"), REWARD)
+    rig.trainer.crash(1)
+    with capture_logs() as logs:
+        rig.tick(1)
+    assert "run.failed" in names(logs) and "run.backing_off" not in names(logs)
+    status = rig.status(job_id)
+    assert status.state.value == "failed"
+    assert (status.reason or "").startswith("user_error: simapp: Reward function error"), (
+        status.reason
+    )
+    assert "reward_function.py line 2" in (status.reason or "")
+    assert status.restarts == 0 and status.infra_restarts == 0
+    (attempt,) = status.attempts
+    assert attempt.failure == "user_error" and attempt.signature == "reward_error"
+    rig.tick(BACKOFF_MAX_S)  # nothing more, however long
+    assert len(rig.trainer.plans) == 1
+
+
+def test_infrastructure_faults_restart_on_their_own_budget_until_it_is_spent(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(max_infra_restarts=2, max_restarts=0, reboot_after_failed_attempts=0)
+    job_id = rig.submit("gpu-xid", simulation={"checkpoints": 8})
+    rig.start(job_id)
+    rig.trainer.log = "NVRM: Xid (PCI:0000:00:1e): 79, pid=77, GPU has fallen off the bus.\n"
+    for n in (1, 2, 3):
+        rig.trainer.crash(1)
+        rig.tick(1)
+        if n < 3:  # max_restarts=0: only the infrastructure budget lets it restart
+            rig.tick(BACKOFF_MAX_S)
+            rig.ticks_until(lambda n=n: len(rig.trainer.plans) == n + 1, f"attempt {n + 1}")
+            assert rig.status(job_id).infra_restarts == n
+    status = rig.status(job_id)
+    assert status.state.value == "failed"
+    assert "infrastructure restart budget of 2 spent" in (status.reason or ""), status.reason
+    assert "gpu_xid" not in (status.reason or "") and "GPU Xid error" in (status.reason or "")
+    assert status.restarts == 0
+    assert [a.failure for a in status.attempts] == ["infrastructure"] * 3
+    assert {a.signature for a in status.attempts} == {"gpu_xid"}
+
+
+def test_a_hang_the_containers_show_stops_the_run_within_one_poll(rig: Rig) -> None:
+    job_id = rig.submit("sagemaker-gone", simulation={"checkpoints": 8})
+    rig.start(job_id)
+    rig.trainer.checkpoint()
+    rig.ticks_until(lambda: rig.status(job_id).state.value == "running", "running")
+    rig.tick(POLL_S)
+    assert rig.trainer.stops == 0
+    rig.trainer.seen = (
+        Container("sagemaker-1", "sagemaker", "exited", exit_code=137),
+        Container("robomaker-1", "robomaker", "running"),
+    )
+    with capture_logs() as logs:
+        rig.tick(POLL_S)  # the next poll, far inside the stall timeout
+    assert "run.stalled" in names(logs)
+    assert rig.trainer.stops == 1
+    stalled = next(e for e in logs if e["event"] == "run.stalled")
+    assert stalled["signature"] == "sagemaker_exited"
+    status = rig.status(job_id)
+    assert "sagemaker exited" in (status.reason or ""), status.reason
+    assert status.attempts[0].outcome == "stalled"
+    assert status.attempts[0].signature == "sagemaker_exited"
+    assert status.restarts == 1  # an unknown cause: counted
+
+
 # -- budgets ------------------------------------------------------------------------------
 def test_time_budget_counts_training_over_attempts(rig: Rig) -> None:
     budget_s = 3600.0

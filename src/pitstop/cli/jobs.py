@@ -15,6 +15,7 @@ SUBMIT_OPTIONS = [
     opt("--job", metavar="FILE", help='JSON with other spec fields, e.g. {"world": "Oval_track", "max_hours": 8}'),
     opt("--pretrained", metavar="MODEL", help="start from this model: a job id, or s3://BUCKET/PREFIX in this bucket (a DRoA export, a console or DRfC model copied here); checked before it is queued"),
     opt("--pretrained-checkpoint", default="last", metavar="NAME", help="which of its checkpoints: best, last (default) or a name"),
+    opt("--on-interruption", choices=("resume", "stop"), help="after a spot interruption: resume from the last checkpoint on another instance (the default), or stop: the job ends cancelled, its checkpoints kept (overrides the --job file's on_interruption)"),
     opt("--evaluate", metavar="WORLD[,WORLD...]", help="once training succeeds, queue an evaluation of the final model on each world (see 'pitstop results' and 'pitstop leaderboard')"),
 ]  # fmt: skip
 JOBS_OPTIONS = [
@@ -52,6 +53,9 @@ def _submit(args: Any) -> int:
 
     names = ("name", "metadata", "hyperparameters", "job", "evaluate")
     sub = intake.submission_from_files(args.reward, **values(args, names))
+    if args.on_interruption:
+        sub.fields["on_interruption"] = args.on_interruption
+        sub.labels.setdefault("job.json", "--on-interruption")
     intake.validate(sub, dynamic=True)
     settings = settings_from(args)  # only now: bad input is reported without needing settings
     jobs = job_store(settings)

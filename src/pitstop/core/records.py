@@ -16,17 +16,37 @@ from pitstop.core.times import parse_time
 
 
 class Fault(BaseModel):
-    """One injected fault for the simulated trainer."""
+    """One injected fault for the simulated trainer (``trainers/simulated_run.py`` says what
+    each kind does)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(
-        pattern="^(freeze|crash|exception|ignore_sigterm|slow_start|crash_during_upload)$"
+        pattern="^(freeze|crash|exception|ignore_sigterm|slow_start|crash_during_upload"
+        "|reward_error|gpu_error)$"
     )
     attempt: int | None = Field(None, ge=1, description="only in this attempt (all when unset)")
     after_checkpoint: int = Field(0, ge=0, description="after this many checkpoints of the attempt")
     exit_code: int = Field(1, ge=1, le=255)
     seconds: float = Field(
         0.0, ge=0, description="slow_start: delay before the first trained checkpoint"
+    )
+    step: int = Field(
+        200, ge=1, le=10_000_000, description="reward_error: the iteration's step that raises"
+    )
+    message: str | None = Field(
+        None,
+        max_length=500,
+        description="reward_error: the exception as Python's last traceback line prints it "
+        "(default KeyError: 'closest_objects')",
+    )
+    line: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="reward_error: reward_function.py's line (default: its first return line)",
+    )
+    variant: Literal["xid", "cuda_oom"] = Field(
+        "xid", description="gpu_error: an NVRM Xid 79 (off the bus) or CUDA out of memory"
     )
 
 
@@ -167,6 +187,7 @@ USER_FIELDS = frozenset(
         "deadline",
         "deadline_hours",
         "pretrained",
+        "on_interruption",
     }
 )
 

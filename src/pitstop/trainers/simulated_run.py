@@ -29,7 +29,30 @@ evaluation's freeze writes nothing more), ``crash`` with an exit code, ``excepti
 from; ``model/.finished`` is written all the same, as simapp's ``finally:`` does, and the
 process exits with the code), ``crash_during_upload`` (dies holding ``model/.lock``),
 ``ignore_sigterm``, ``slow_start``
-(seconds between the initial and the first trained checkpoint: image pulls, simulator start).
+(seconds between the initial and the first trained checkpoint: image pulls, simulator start),
+and the two that say why they stop as the real stack does (REFERENCE.md, "How simapp says
+why it stopped"):
+
+- ``reward_error``: the reward function raises at ``step`` of the attempt's iteration
+  ``after_checkpoint + 1`` (steps counted from that iteration's start; an iteration is
+  ``steps_per_checkpoint`` steps and lasts ``checkpoint_interval_s``, so the error comes
+  ``step / steps_per_checkpoint`` of the way through it, at its end when ``step`` is past
+  it). Nothing of that iteration is uploaded. The log holds what simapp prints: the Python
+  traceback whose innermost frame is the reward function (simapp's copy,
+  ``custom_files/agent/customer_reward_function.py``), at ``line`` (default: the job's
+  reward_function.py's first ``return`` line, else 1) with ``message`` (default
+  ``KeyError: 'closest_objects'``), chained to simapp's ``RewardFunctionError``; then
+  simapp's one JSON line (``eventType`` ``user_error``, ``errorCode`` ``400``,
+  ``exceptionType`` ``simulation_worker.exceptions``, ``message`` ``Reward function error:
+  Reward function exception <the exception's text>``), then ``ERROR: FAULT_CODE: 41``
+  (simapp's FAULT_MAP "Reward function error"); the process exits 1 (simapp's
+  ``os._exit(1)``), whatever ``exit_code`` says. Training only.
+- ``gpu_error``: at the start of iteration ``after_checkpoint + 1`` (an evaluation: before
+  lap ``after_checkpoint + 1``), a GPU fault's lines, then exit ``exit_code``: ``variant``
+  ``xid`` is the kernel's ``NVRM: Xid (PCI:0000:00:1e): 79, pid=..., GPU has fallen off the
+  bus.`` and the CUDA launch failure TensorFlow logs after it; ``cuda_oom`` is TensorFlow's
+  BFC allocator warning and ``ResourceExhaustedError: OOM when allocating tensor ...``.
+
 S3 errors are retried: an unreachable store delays the trainer, it does not kill it.
 """
 
@@ -38,11 +61,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pitstop.core.records import Evaluation, Fault, Simulation
@@ -225,6 +250,7 @@ def main() -> int:
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
     exceptions = _faults(sim, attempt, "exception")
     upload_crashes = _faults(sim, attempt, "crash_during_upload")
+    reward_errors, gpu_errors = _faults(sim, attempt, "reward_error"), _faults(sim, attempt, "gpu_error")  # fmt: skip
     skill = first
 
     def frozen() -> Callable[[], None]:
@@ -241,7 +267,13 @@ def main() -> int:
         return step
 
     for n in range(first, sim.checkpoints + 1):
-        _maybe_fault(freezes, crashes, done, frozen)
+        _maybe_fault(freezes, crashes, done, frozen, gpu_errors)
+        if (raising := _at(reward_errors, done)) is not None:
+            share = min(raising.step, sim.steps_per_checkpoint) / sim.steps_per_checkpoint
+            time.sleep(sim.checkpoint_interval_s * share)
+            _log(f"reward function raises at step {raising.step} of iteration {done + 1}")
+            print(reward_error_lines(raising, reward), flush=True)
+            return 1  # simapp's os._exit(1)
         time.sleep(sim.checkpoint_interval_s)
         name = checkpoint_name(n, n * sim.steps_per_checkpoint)
         if (crash := _at(upload_crashes, done)) is not None:
@@ -288,7 +320,7 @@ def main() -> int:
         )
         done += 1
         _log(f"checkpoint {name}")
-    _maybe_fault(freezes, crashes, done, frozen)
+    _maybe_fault(freezes, crashes, done, frozen, gpu_errors)
     w.put(keys.finished, b"")
     _log("finished")
     return 0
@@ -334,8 +366,9 @@ def evaluate(w: Writer, keys: ModelKeys, sim: Simulation, attempt: int) -> int:
     started_ms = int(time.time() * 1000)
     key = keys.evaluation_metrics(started_ms)
     freezes, crashes = _faults(sim, attempt, "freeze"), _faults(sim, attempt, "crash")
+    gpu_errors = _faults(sim, attempt, "gpu_error")
     for i in range(len(laps)):
-        _maybe_fault(freezes, crashes, i, lambda: lambda: None)  # a frozen simulator
+        _maybe_fault(freezes, crashes, i, lambda: lambda: None, gpu_errors)  # a frozen simulator
         time.sleep(sim.checkpoint_interval_s)
         w.put(key, json.dumps(metrics_doc(laps[: i + 1], started_ms)))
         _log(f"lap {i + 1}: {laps[i].time_ms} ms, {laps[i].status}, resets {laps[i].resets}")
@@ -367,10 +400,16 @@ def _maybe_fault(
     crashes: list[Fault],
     done: int,
     frozen: Callable[[], Callable[[], None]],
+    gpu_errors: Sequence[Fault] = (),
 ) -> None:
-    """A crash exits; a freeze never returns, calling ``frozen()``'s step every 0.5 s."""
+    """A crash or a GPU error exits; a freeze never returns, calling ``frozen()``'s step
+    every 0.5 s."""
     if (f := _at(crashes, done)) is not None:
         _log(f"crash after {done} checkpoints, exit {f.exit_code}")
+        sys.exit(f.exit_code)
+    if (f := _at(list(gpu_errors), done)) is not None:
+        _log(f"GPU error ({f.variant}) after {done} checkpoints, exit {f.exit_code}")
+        print(gpu_error_lines(f), flush=True)
         sys.exit(f.exit_code)
     if _at(freezes, done) is not None:
         _log(f"freeze after {done} checkpoints (metrics keep changing, no checkpoints)")
@@ -378,6 +417,94 @@ def _maybe_fault(
         while True:  # the endless-evaluation hang: TrainingMetrics.json changes, nothing else
             step()
             time.sleep(0.5)
+
+
+# where simapp's rollout worker runs the reward function (its copy of the job's file)
+_MARKOV = "/opt/amazon/install/sagemaker_rl_agent/lib/python3.8/site-packages/markov"
+REWARD_PATH = "/opt/amazon/custom_files/agent/customer_reward_function.py"
+DEFAULT_REWARD_ERROR = "KeyError: 'closest_objects'"
+REWARD_FAULT_CODE = 41  # simapp's FAULT_MAP: "Reward function error"
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?:: (.*))?$", re.S)
+
+
+def reward_line(reward: bytes) -> tuple[int, str]:
+    """The job's reward function's first ``return`` line (number, text), else line 1."""
+    lines = reward.decode("utf-8", "replace").splitlines()
+    for i, text in enumerate(lines, start=1):
+        if re.match(r"\s*return\b", text):
+            return i, text.strip()
+    return 1, (lines[0].strip() if lines else "")
+
+
+def reward_error_lines(fault: Fault, reward: bytes) -> str:
+    """What simapp prints when the reward function raises: the traceback (the reward
+    function's frame innermost, chained to simapp's RewardFunctionError), simapp's
+    ``simapp_exception`` JSON line and ``ERROR: FAULT_CODE: 41``."""
+    message = " ".join((fault.message or DEFAULT_REWARD_ERROR).split())
+    m = _EXCEPTION_LINE.match(message)
+    if m is not None:
+        text = m.group(2) or ""
+    else:
+        text, message = message, f"Exception: {message}"
+    number, source = reward_line(reward)
+    if fault.line is not None:
+        number = fault.line
+    agent = f"{_MARKOV}/agent_ctrl/rollout_agent_ctrl.py"
+    simapp_message = f"Reward function error: Reward function exception {text}"
+    exception = {
+        "date": str(datetime.now()),
+        "function": "deepracer_exceptions.py::log_except_and_exit::23",
+        "message": simapp_message,
+        "exceptionType": "simulation_worker.exceptions",
+        "eventType": "user_error",
+        "errorCode": "400",
+    }
+    return "\n".join(
+        [
+            "Traceback (most recent call last):",
+            f'  File "{agent}", line 862, in judge_action',
+            "    reward = float(self._reward_(copy.deepcopy(self._reward_params_)))",
+            f'  File "{REWARD_PATH}", line {number}, in reward_function',
+            *([f"    {source}"] if source and fault.line is None else []),
+            message,
+            "",
+            "During handling of the above exception, another exception occurred:",
+            "",
+            "Traceback (most recent call last):",
+            f'  File "{_MARKOV}/rollout_worker.py", line 313, in rollout_worker',
+            "    graph_manager.act(act_steps)",
+            f'  File "{agent}", line 864, in judge_action',
+            '    raise RewardFunctionError("Reward function exception {}".format(ex))',
+            f"markov.log_handler.deepracer_exceptions.RewardFunctionError: "
+            f"Reward function exception {text}",
+            json.dumps({"simapp_exception": exception}),
+            f"ERROR: FAULT_CODE: {REWARD_FAULT_CODE}",
+        ]
+    )
+
+
+def gpu_error_lines(fault: Fault) -> str:
+    """A GPU fault as the instance shows it: the kernel's Xid line and TensorFlow's CUDA
+    failure after it, or TensorFlow running out of GPU memory."""
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+    if fault.variant == "cuda_oom":
+        return "\n".join(
+            [
+                f"{stamp}: W tensorflow/core/common_runtime/bfc_allocator.cc:467] Allocator "
+                "(GPU_0_bfc) ran out of memory trying to allocate 1.50GiB (rounded to "
+                "1610612736) requested by op main_level/agent/main/online/network_0/Conv2d",
+                "tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when "
+                "allocating tensor with shape[64,32,79,59] and type float on "
+                "/job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc",
+            ]
+        )
+    return "\n".join(
+        [
+            f"NVRM: Xid (PCI:0000:00:1e): 79, pid={os.getpid()}, GPU has fallen off the bus.",
+            f"{stamp}: E tensorflow/stream_executor/cuda/cuda_driver.cc:1010] failed to "
+            "synchronize the stop event: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure",
+        ]
+    )
 
 
 def _prune(w: Writer, keys: ModelKeys, kept: list[str], best: str) -> None:
