@@ -1,0 +1,322 @@
+"""How fast a hung run is stopped: each known hang signature and a plain freeze, at the
+default settings (poll 30 s, stall timeout 1800 s, hang_evaluation_lengths 30).
+
+    python benchmarks/hang_detection.py [--trials 1000] [--episode-s 15] [--seed 0]
+
+A simulated clock drives ``pitstop.core.lifecycle.step`` (the function the supervisor calls
+each tick) with the observations the supervisor builds (``supervisor/observe.py``): the
+trainer running, the heartbeat (the newest checkpoint, its write time and age), and
+``hangs.Live``: the containers as ``docker ps -a`` shows them and the evaluation tail that
+``hangs.evaluation_tail`` reads from worker 0's ``TrainingMetrics.json`` (re-read only when
+the file changed, as the supervisor's ETag cache does).
+
+The simulated trainer runs DeepRacer's iteration: ``--per-iteration`` training episodes,
+then evaluation episodes while SageMaker trains (``--train-s``) until the new checkpoint
+appears; simapp writes a metrics row at the end of every episode. Episode lengths are
+uniform in [0.3, 1.7] x ``--episode-s``. The attempt starts at 0; the hang comes in
+iteration 3 to 5, at a uniform random moment of it, and the supervisor's poll grid has a
+uniform random phase, so the detection times below cover every phase of a poll.
+
+What "appears" means, per row:
+
+- ``sagemaker_exited``: the SageMaker container exits (RoboMaker goes on evaluating);
+- ``worker_exited``: one of two RoboMaker workers exits (the other goes on);
+- ``restart_loop``: a container enters docker's ``restarting`` state (nothing more is written);
+- ``endless_evaluation``: SageMaker is stuck (all containers up): measured from the last
+  training episode's row, where the evaluation phase that never ends begins (its first
+  ``--train-s`` look like a normal evaluation phase);
+- ``freeze (stall)``: the trainer freezes (no row, no checkpoint, containers up); only the
+  stall timeout can see it: measured from the freeze, so the time since the last checkpoint
+  is already spent.
+
+Printed per row: min / median / p99 / max seconds from the appearance to the tick whose
+``step`` stops the trainer (``StopTrainer``; SIGTERM then waits at most ``stop_timeout_s``),
+the signature the stop named, and whether the issue's goal (<= 120 s) holds at the max. A
+second table shows the endless evaluation's detection against the episode length, and
+normal iterations are checked for false stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pitstop.cli.output import format_table
+from pitstop.config import Settings
+from pitstop.core import hangs
+from pitstop.core import lifecycle as lc
+from pitstop.core.hangs import Container
+from pitstop.core.records import JobSpec
+from pitstop.core.states import JobState
+from pitstop.supervisor.context import policy_for
+
+GOAL_S = 120.0
+SCENARIOS = (
+    "sagemaker_exited",
+    "worker_exited",
+    "restart_loop",
+    "endless_evaluation",
+    "freeze (stall)",
+)
+RUNNING = ("sagemaker", "robomaker-1", "robomaker-2")
+
+
+@dataclass
+class World:
+    """What the trainer wrote by when: metrics rows and checkpoints, each with its time."""
+
+    row_times: list[float] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    training: list[int] = field(default_factory=list)  # indexes of the training rows
+    checkpoints: list[tuple[float, str]] = field(default_factory=list)
+    onset: float = math.inf
+    containers_after: tuple[Container, ...] = ()  # from the onset on
+
+    def episode(self, phase: str, start: float, end: float) -> None:
+        """simapp's row at the end of an episode (the fields the hang check reads)."""
+        if phase == "training":
+            self.training.append(len(self.rows))
+        self.row_times.append(end)
+        self.rows.append(
+            {"phase": phase, "elapsed_time_in_milliseconds": int(1000 * (end - start))}
+        )
+
+    def tail_at(self, n: int) -> hangs.EvaluationTail:
+        """``hangs.evaluation_tail`` of the file's first ``n`` rows. Only the rows from the
+        20th-last training episode on are passed: the same answer (the median of the last 20
+        training episodes, the evaluation rows after the last), without re-reading hours of
+        rows each tick."""
+        k = bisect.bisect_left(self.training, n)
+        first = self.training[max(0, k - 20)] if k else 0
+        return hangs.evaluation_tail(self.rows[first:n])
+
+
+def _containers(state: dict[str, str] | None = None) -> tuple[Container, ...]:
+    roles = {"sagemaker": "sagemaker", "robomaker-1": "robomaker", "robomaker-2": "robomaker"}
+    state = state or {}
+    return tuple(
+        Container(
+            name,
+            roles[name],
+            state.get(name, "running"),
+            exit_code=1 if state.get(name) == "exited" else None,
+        )
+        for name in RUNNING
+    )
+
+
+NORMAL = _containers()
+
+
+def build_world(
+    scenario: str | None, rng: random.Random, a: argparse.Namespace, horizon: float
+) -> World:
+    """DeepRacer's iterations until ``horizon``; with ``scenario``, a hang in iteration 3-5."""
+    w = World()
+    hang_iteration = rng.randint(3, 5) if scenario else -1
+    # restart_loop and a freeze write nothing more from the onset on; the others keep the
+    # rollout worker evaluating (SageMaker never delivers the next checkpoint)
+    silent = scenario in ("restart_loop", "freeze (stall)")
+
+    def length() -> float:
+        return rng.uniform(0.3, 1.7) * a.episode_s
+
+    t, n = 0.0, 0
+    while t < horizon:
+        n += 1
+        start = t
+        episodes = []
+        for _ in range(a.per_iteration):
+            episodes.append((t, t + length()))
+            t = episodes[-1][1]
+        ckpt_at = t + rng.uniform(0.5, 1.5) * a.train_s
+        if n == hang_iteration:
+            w.onset = t if scenario == "endless_evaluation" else rng.uniform(start, ckpt_at)
+        cut = w.onset if silent else math.inf
+        stuck = not silent and w.onset <= ckpt_at
+        for begin, end in episodes:
+            if end <= cut:
+                w.episode("training", begin, end)
+        until = horizon if stuck else ckpt_at
+        while t < until:  # evaluation episodes while SageMaker trains (forever when stuck)
+            begin, t = t, t + length()
+            if t <= cut:
+                w.episode("evaluation", begin, t)
+        if stuck or t > cut:
+            break
+        w.checkpoints.append((ckpt_at, f"{n}_Step-{n * 1000}.ckpt"))
+    if scenario == "sagemaker_exited":
+        w.containers_after = _containers({"sagemaker": "exited"})
+    elif scenario == "worker_exited":
+        w.containers_after = _containers({"robomaker-2": "exited"})
+    elif scenario == "restart_loop":
+        w.containers_after = _containers({"robomaker-1": "restarting"})
+    else:
+        w.containers_after = NORMAL
+    return w
+
+
+def detect(
+    w: World, policy: lc.Policy, poll_s: float, phase: float, horizon: float
+) -> tuple[float, str] | None:
+    """Drive ``step`` at the supervisor's ticks: (time of the stop, its reason), or None."""
+    run, _ = lc.step(
+        lc.claimed_run(JobState.PENDING, attempts=0, restarts=0, reboots=0, trained_s=0.0),
+        lc.Observation(lc.TrainerStatus.ABSENT),
+        0.0,
+        policy,
+    )
+    ckpt_times = [c[0] for c in w.checkpoints]
+    rows_seen, tail = -1, None
+    k = 0
+    while True:
+        t = phase + k * poll_s
+        k += 1
+        if t > horizon:
+            return None
+        i = bisect.bisect_right(ckpt_times, t)
+        if i:
+            at, name = w.checkpoints[i - 1]
+            hb = lc.Heartbeat(name, at, t - at)
+        else:  # simapp's initial checkpoint, saved at the start
+            hb = lc.Heartbeat("0_Step-0.ckpt", 0.0, t, initial=True)
+        rows = bisect.bisect_right(w.row_times, t)
+        if rows != rows_seen:  # the file's ETag changed: read it again
+            rows_seen = rows
+            tail = w.tail_at(rows) if rows else None
+        containers = w.containers_after if t >= w.onset else NORMAL
+        obs = lc.Observation(
+            lc.TrainerStatus.RUNNING, heartbeat=hb, live=hangs.Live(containers, tail)
+        )
+        run, actions = lc.step(run, obs, t, policy)
+        if any(isinstance(x, lc.StopTrainer) for x in actions):
+            return t, run.reason or run.stop_reason or ""
+
+
+def signature_of(reason: str) -> str:
+    for name in ("sagemaker exited", "worker exited", "restart loop", "endless evaluation"):
+        if name in reason:
+            return name.replace(" ", "_")
+    return "stall timeout" if "no new checkpoint" in reason else reason[:40]
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def measure(
+    scenario: str, a: argparse.Namespace, policy: lc.Policy, poll_s: float
+) -> tuple[list[float], set[str], int]:
+    rng = random.Random(f"{a.seed}/{scenario}/{a.episode_s}")
+    times: list[float] = []
+    named: set[str] = set()
+    missed = 0
+    horizon = 6 * (a.per_iteration * a.episode_s + a.train_s) + policy.stall_timeout_s * 1.5
+    for _ in range(a.trials):
+        w = build_world(scenario, rng, a, horizon)
+        found = detect(w, policy, poll_s, rng.uniform(0, poll_s), horizon)
+        if found is None or found[0] < w.onset:
+            missed += 1  # never stopped, or stopped before the hang (a false stop)
+            continue
+        times.append(found[0] - w.onset)
+        named.add(signature_of(found[1]))
+    return times, named, missed
+
+
+def row(name: str, times: list[float], named: set[str], missed: int) -> list[object]:
+    if not times:
+        return [name, "-", "-", "-", "-", ", ".join(sorted(named)), missed, "no"]
+    worst = max(times)
+    return [
+        name,
+        f"{min(times):.0f}",
+        f"{statistics.median(times):.0f}",
+        f"{pct(times, 99):.0f}",
+        f"{worst:.0f}",
+        ", ".join(sorted(named)),
+        missed,
+        "yes" if worst <= GOAL_S and not missed else "no",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=1000, help="hangs per row (1000)")
+    ap.add_argument("--episode-s", type=float, default=15.0, help="mean episode length (15 s)")
+    ap.add_argument("--per-iteration", type=int, default=20, help="training episodes (20)")
+    ap.add_argument("--train-s", type=float, default=90.0, help="SageMaker's training (90 s)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    started = time.perf_counter()
+    settings = Settings.model_construct(bucket="hang-detection")  # the defaults, no env
+    spec = JobSpec(id="hang-detection-0000000000", name="bench", submitted_at="x")
+    policy = policy_for(settings, spec)
+    poll_s = settings.poll_interval_s
+    print(
+        f"defaults: poll {poll_s:g} s, stall timeout {policy.stall_timeout_s:g} s, "
+        f"hang_evaluation_lengths {policy.hang_evaluation_lengths:g}; "
+        f"{a.trials} hangs per row, episodes {a.episode_s:g} s (mean), "
+        f"{a.per_iteration} per iteration, SageMaker training {a.train_s:g} s"
+    )
+    print("seconds from the hang's appearance to the stop (the tick whose step stops it)")
+    table = []
+    for scenario in SCENARIOS:
+        times, named, missed = measure(scenario, a, policy, poll_s)
+        table.append(row(scenario, times, named, missed))
+    head = ["hang", "min", "median", "p99", "max", "stopped as", "missed", "<= 120 s"]
+    print(format_table(head, table))
+
+    print()
+    print("endless evaluation against the episode length (its threshold is in episode lengths)")
+    lengths_table = []
+    for ep in (5.0, 10.0, 15.0, 20.0, 30.0):
+        b = argparse.Namespace(**{**vars(a), "episode_s": ep, "trials": max(200, a.trials // 4)})
+        times, named, missed = measure("endless_evaluation", b, policy, poll_s)
+        # the largest hang_evaluation_lengths whose worst case still fits 120 s: a poll and
+        # an episode's write on top of the threshold
+        fits = max(0.0, (GOAL_S - poll_s - 1.7 * ep) / ep)
+        lengths_table.append([*row(f"{ep:g} s episodes", times, named, missed)[:5], f"{fits:.1f}"])
+    print(
+        format_table(
+            ["episodes", "min", "median", "p99", "max", "lengths for 120 s"], lengths_table
+        )
+    )
+
+    print()
+    runs = max(50, a.trials // 20)
+    hours = 30 * (a.per_iteration * a.episode_s + a.train_s)
+    print(
+        f"endless evaluation by hang_evaluation_lengths ({a.episode_s:g} s episodes), and false "
+        f"stops in normal training ({runs} runs of {hours / 3600:.1f} h, no hang)"
+    )
+    by_length = []
+    for lengths in (5.0, 10.0, 15.0, 20.0, 30.0):
+        p = replace(policy, hang_evaluation_lengths=lengths)
+        times, named, missed = measure("endless_evaluation", a, p, poll_s)
+        rng = random.Random(f"{a.seed}/normal")
+        false_stops = 0
+        for _ in range(runs):
+            w = build_world(None, rng, a, hours)
+            if detect(w, p, poll_s, rng.uniform(0, poll_s), hours) is not None:
+                false_stops += 1
+        cells = row(f"{lengths:g}", times, named, missed)
+        by_length.append([*cells[:5], false_stops, cells[7] if not false_stops else "no"])
+    head = ["lengths", "min", "median", "p99", "max", "false stops", "<= 120 s"]
+    print(format_table(head, by_length))
+    print(f"total time: {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
