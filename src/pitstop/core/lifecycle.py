@@ -482,6 +482,10 @@ def _observe_heartbeat(
 ) -> tuple[Run, list[Action]]:
     acts: list[Action] = []
     new = run
+    containers = hangs.Live(obs.live.containers) if obs.live is not None else None
+    hang = _hang(containers, policy)
+    if hang is not None:  # what the containers show is no less true for a new checkpoint
+        return _stop_hung(run, Observation(TrainerStatus.RUNNING), now, policy, hang)
     if run.blind:
         # readings are back: the trainer could not upload either, so restart its clock now
         new = replace(new, blind=False, stale_since=max(new.stale_since or now, now))
@@ -507,7 +511,7 @@ def _observe_heartbeat(
             return new, [*acts, moved]
         return new, [*acts, _emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint)]
     hang = _hang(obs.live, policy)
-    if hang is not None:  # no new checkpoint this poll, and a known hang shows
+    if hang is not None:  # no new checkpoint this poll, and the endless evaluation shows
         stopped, more = _stop_hung(new, Observation(TrainerStatus.RUNNING), now, policy, hang)
         return stopped, acts + more
     stale_for = now - (new.stale_since if new.stale_since is not None else now)
