@@ -189,6 +189,7 @@ class Rig:
         self.clock = FakeClock()
         self.trainer = FakeTrainer(inner)
         self.commands: list[list[str]] = []
+        self.kernel = ""  # the instance's kernel log, as the supervisor reads it
         self.sup = Supervisor(
             self.settings,
             self.store,
@@ -197,6 +198,7 @@ class Rig:
             spot=NoInterruptions(),
             clock=self.clock,
             commands=lambda argv: self.commands.append(argv) or 0,
+            host_messages=lambda since: self.kernel,
         )
 
     def submit(self, name: str, **fields: Any) -> str:
@@ -442,6 +444,23 @@ def test_infrastructure_faults_restart_on_their_own_budget_until_it_is_spent(
     assert status.restarts == 0
     assert [a.failure for a in status.attempts] == ["infrastructure"] * 3
     assert {a.signature for a in status.attempts} == {"gpu_xid"}
+
+
+def test_a_gpu_fault_only_the_kernel_saw_is_infrastructure(make_rig: Callable[..., Rig]) -> None:
+    """The NVIDIA driver reports an Xid in the kernel log, not in any container's: the
+    supervisor reads the instance's messages since the attempt started."""
+    rig = make_rig(max_restarts=0, reboot_after_failed_attempts=0)
+    job_id = rig.submit("kernel-xid", simulation={"checkpoints": 8})
+    rig.start(job_id)
+    rig.trainer.log = "INFO: iteration 3\nSegmentation fault (core dumped)\n"
+    rig.kernel = "NVRM: Xid (PCI:0000:00:1e): 48, pid=91, DBE (double bit error)\n"
+    rig.trainer.crash(139)
+    rig.tick(1)
+    status = rig.status(job_id)
+    assert status.state.value == "restarting", status.reason  # max_restarts=0, yet it goes on
+    assert (status.restarts, status.infra_restarts) == (0, 1)
+    assert status.attempts[0].failure == "infrastructure"
+    assert status.attempts[0].signature == "gpu_xid"
 
 
 def test_a_hang_the_containers_show_stops_the_run_within_one_poll(rig: Rig) -> None:
