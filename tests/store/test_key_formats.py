@@ -68,6 +68,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("sweep.py", "results.json"): "a local output file of pitstop sweep",
     ("evaluation/tune_files.py", "results.json"): "a local output file of pitstop tune",
     ("supervisor/spot.py", "events/"): "an instance-metadata path (IMDS), not a key",
+    ("trainers/simulated_run.py", "custom_files/"): "the reward file's path inside simapp's "
+    "container, as its traceback prints it",
     ("core/records.py", "split"): "checks that a given model prefix is plain (no '..'); "
     "core imports nothing of pitstop's, so it cannot ask store/layout",
     # to switch (the supervisor's owner): Layout.attempt_of_log_file
