@@ -68,7 +68,7 @@ def assert_readable_timeline(stdout: str) -> None:
     """The demo's story in words: both faults found, every checkpoint named (even one no
     poll saw), and the evaluation the job queued with its laps and leaderboard line."""
     for needle in (
-        "STALL detected: no new checkpoint",
+        "STALL detected: ",  # the endless evaluation's signature, or the stall timeout
         "CRASH detected",
         "final state: succeeded: training finished",
         "freeze in attempt 1",
