@@ -126,7 +126,16 @@ def run_suite(
     run.load_before = os.getloadavg()[0]
     t0 = time.monotonic()
     with (out / f"run-{n}.log").open("wb") as log:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # SIGINT as from a terminal, even when this benchmark runs in the background
+        # (``cmd &`` ignores SIGINT, and the ignore would reach every test's child)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         try:
             run.exit_code = proc.wait()
         except KeyboardInterrupt:

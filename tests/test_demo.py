@@ -88,6 +88,12 @@ def assert_readable_timeline(stdout: str) -> None:
     )
 
 
+def default_sigint() -> None:
+    """In the child: SIGINT as a terminal delivers it. A suite started in the background
+    (``cmd &``) inherits SIGINT ignored, and Python then installs no handler for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_demo_removes_its_folder(sig: signal.Signals, tmp_path: Path) -> None:
     from tests.helpers import wait_for
@@ -98,6 +104,7 @@ def test_an_interrupted_demo_removes_its_folder(sig: signal.Signals, tmp_path: P
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "TMPDIR": str(tmp_path)},
+        preexec_fn=default_sigint,
     )
     try:
         wait_for(
@@ -128,6 +135,7 @@ def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "TMPDIR": str(tmp_path)},  # --keep keeps its folder: in tmp_path
+        preexec_fn=default_sigint,
     )
     lines: list[str] = []
     try:
