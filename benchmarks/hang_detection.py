@@ -19,7 +19,8 @@ uniform random phase, so the detection times below cover every phase of a poll.
 
 What "appears" means, per row:
 
-- ``sagemaker_exited``: the SageMaker container exits (RoboMaker goes on evaluating);
+- ``sagemaker_exited``: the SageMaker container exits (RoboMaker goes on evaluating); the
+  drfc backend reports it as the trainer's exit, which the lifecycle stops on;
 - ``worker_exited``: one of two RoboMaker workers exits (the other goes on);
 - ``restart_loop``: a container enters docker's ``restarting`` state (nothing more is written);
 - ``endless_evaluation``: SageMaker is stuck (all containers up): measured from the last
@@ -198,11 +199,16 @@ def detect(
             rows_seen = rows
             tail = w.tail_at(rows) if rows else None
         containers = w.containers_after if t >= w.onset else NORMAL
+        # the drfc backend reads SageMaker as the trainer: its exit is the trainer's
+        gone = t >= w.onset and any(
+            c.role == "sagemaker" and not c.running for c in w.containers_after
+        )
+        status = lc.TrainerStatus.EXITED if gone else lc.TrainerStatus.RUNNING
         obs = lc.Observation(
-            lc.TrainerStatus.RUNNING, heartbeat=hb, live=hangs.Live(containers, tail)
+            status, 1 if gone else None, hb, live=None if gone else hangs.Live(containers, tail)
         )
         run, actions = lc.step(run, obs, t, policy)
-        if any(isinstance(x, lc.StopTrainer) for x in actions):
+        if any(isinstance(x, (lc.StopTrainer, lc.EndAttempt)) for x in actions):
             return t, run.reason or run.stop_reason or ""
 
 
@@ -210,6 +216,8 @@ def signature_of(reason: str) -> str:
     for name in ("sagemaker exited", "worker exited", "restart loop", "endless evaluation"):
         if name in reason:
             return name.replace(" ", "_")
+    if "trainer exited" in reason:
+        return "trainer exit (SageMaker)"
     return "stall timeout" if "no new checkpoint" in reason else reason[:40]
 
 

@@ -71,6 +71,8 @@ LIVE = [
     hangs.Live((Container("x-algo-1-abcde", "sagemaker", "exited", 1),
                 Container("deepracer-0_robomaker.1", "robomaker", "running"))),
     hangs.Live((Container("deepracer-0_robomaker.1", "robomaker", "restarting", None, 4),)),
+    hangs.Live((Container("deepracer-0_robomaker.1", "robomaker", "running"),
+                Container("deepracer-0_robomaker.2", "robomaker", "exited", 137))),
     hangs.Live((), hangs.EvaluationTail(episodes=40, seconds=800.0, episode_s=10.0)),
     hangs.Live((), hangs.EvaluationTail(episodes=1, seconds=10.0, episode_s=10.0)),
 ]  # fmt: skip

@@ -121,13 +121,14 @@ def live(*containers: Container, tail: hangs.EvaluationTail | None = None) -> lc
 
 
 def test_a_known_hang_stops_the_run_on_the_poll_it_shows() -> None:
-    sagemaker = Container("tmp-algo-1-abcde", "sagemaker", "exited", 1)
-    robomaker = Container("deepracer-0_robomaker.1", "robomaker", "running")
-    run, acts = lc.step(running(), live(sagemaker, robomaker), 130.0, POLICY)
+    sagemaker = Container("tmp-algo-1-abcde", "sagemaker", "running")
+    workers = [Container(f"deepracer-0_robomaker.{i}", "robomaker", "running") for i in (1, 2)]
+    gone = Container(workers[1].name, "robomaker", "exited", 137)
+    run, acts = lc.step(running(), live(sagemaker, workers[0], gone), 130.0, POLICY)
     assert run.state is JobState.RESTARTING  # 30 s after the last checkpoint, not 1800
     stalled = moves(acts)[0]
-    assert stalled.event == "run.stalled" and stalled.fields == {"signature": "sagemaker_exited"}
-    assert stalled.reason is not None and stalled.reason.startswith("stall: sagemaker exited")
+    assert stalled.event == "run.stalled" and stalled.fields == {"signature": "worker_exited"}
+    assert stalled.reason is not None and stalled.reason.startswith("stall: worker exited")
     assert any(isinstance(a, StopTrainer) for a in acts)
 
 

@@ -464,26 +464,27 @@ def test_a_gpu_fault_only_the_kernel_saw_is_infrastructure(make_rig: Callable[..
 
 
 def test_a_hang_the_containers_show_stops_the_run_within_one_poll(rig: Rig) -> None:
-    job_id = rig.submit("sagemaker-gone", simulation={"checkpoints": 8})
+    job_id = rig.submit("worker-gone", simulation={"checkpoints": 8})
     rig.start(job_id)
     rig.trainer.checkpoint()
     rig.ticks_until(lambda: rig.status(job_id).state.value == "running", "running")
     rig.tick(POLL_S)
     assert rig.trainer.stops == 0
     rig.trainer.seen = (
-        Container("sagemaker-1", "sagemaker", "exited", exit_code=137),
+        Container("sagemaker-1", "sagemaker", "running"),
         Container("robomaker-1", "robomaker", "running"),
+        Container("robomaker-2", "robomaker", "exited", exit_code=137),
     )
     with capture_logs() as logs:
         rig.tick(POLL_S)  # the next poll, far inside the stall timeout
     assert "run.stalled" in names(logs)
     assert rig.trainer.stops == 1
     stalled = next(e for e in logs if e["event"] == "run.stalled")
-    assert stalled["signature"] == "sagemaker_exited"
+    assert stalled["signature"] == "worker_exited"
     status = rig.status(job_id)
-    assert "sagemaker exited" in (status.reason or ""), status.reason
+    assert "worker exited" in (status.reason or ""), status.reason
     assert status.attempts[0].outcome == "stalled"
-    assert status.attempts[0].signature == "sagemaker_exited"
+    assert status.attempts[0].signature == "worker_exited"
     assert status.restarts == 1  # an unknown cause: counted
 
 

@@ -5,7 +5,10 @@ signatures catch the known ones within a poll of appearing (REFERENCE.md, "What 
 users run into"):
 
 - ``sagemaker_exited``: the SageMaker container exited while RoboMaker still runs (it keeps
-  evaluating, waiting for a checkpoint that never comes);
+  evaluating, waiting for a checkpoint that never comes). The drfc backend reads SageMaker
+  as the trainer, so its exit is the trainer's exit, seen on the same poll and classified
+  with this signature (``failures.classify``); ``detect`` leaves it to that path, since a
+  ``docker ps`` a moment after the status read would otherwise turn the crash into a stall;
 - ``worker_exited``: with ``DR_WORKERS`` > 1, one RoboMaker worker exited while others run
   (training waits for its rollouts forever);
 - ``restart_loop``: a container restarting in a loop (docker's ``restarting`` state, or its
@@ -121,12 +124,15 @@ def container_hang(cs: tuple[Container, ...], restart_limit: int) -> Hang | None
     return None
 
 
+LIVE_SIGNATURES = ("worker_exited", "restart_loop")  # what the containers show a run hangs on
+
+
 def detect(
     live: Live, *, evaluation_lengths: float, restart_limit: int = RESTART_LIMIT
 ) -> Hang | None:
     """The first known hang the running attempt shows, or None."""
     hang = container_hang(live.containers, restart_limit)
-    if hang is not None:
+    if hang is not None and hang.signature in LIVE_SIGNATURES:
         return hang
     tail = live.evaluation
     if (
