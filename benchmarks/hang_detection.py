@@ -217,7 +217,7 @@ def signature_of(reason: str) -> str:
         if name in reason:
             return name.replace(" ", "_")
     if "trainer exited" in reason:
-        return "trainer exit (SageMaker)"
+        return "trainer_exit"  # SageMaker's exit, as the drfc backend reports it
     return "stall timeout" if "no new checkpoint" in reason else reason[:40]
 
 

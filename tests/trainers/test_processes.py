@@ -50,9 +50,13 @@ def test_a_supervisor_stops_only_its_own_leftover_trainers(
     a_plan, b_plan = _plan(a_dir, bucket, s3_endpoint), _plan(b_dir, bucket, s3_endpoint)
     assert a_plan.job_id == b_plan.job_id
     a_pid = a.start(a_plan)["pid"]
-    b.start(b_plan)
+    b_pid = b.start(b_plan)["pid"]
     try:
-        assert _environ(a_pid)[TOKEN_VARIABLE] == supervisor_token(a_dir)
+        # until a child has exec'd, /proc shows its parent's environment (a busy machine
+        # can take a while): wait for each trainer's own, then go on
+        for pid, state in ((a_pid, a_dir), (b_pid, b_dir)):
+            wait_for(lambda pid=pid: TOKEN_VARIABLE in _environ(pid), 30, f"trainer {pid} to exec")
+            assert _environ(pid)[TOKEN_VARIABLE] == supervisor_token(state)
         # A starts its next attempt: it looks for leftovers of the job, finds none of its own
         assert a.stop_strays(a_plan.job_id, a_plan.instance_id) == 0
         assert b.status()[0] is TrainerStatus.RUNNING  # B's trainer untouched
