@@ -131,6 +131,7 @@ class Instance:
             "DOCKER_STANDIN_STATE": str(self.docker_state),
             "DOCKER_STANDIN_HOST_TMP": str(self.host_tmp),
             "STANDIN_GPUS": str(self.gpus),
+            "STANDIN_KERNEL_LOG": str(self.root / "kernel.log"),  # journalctl -k: the instance's
             "AWS_ENDPOINT_URL": self.s3_endpoint,
             "AWS_DEFAULT_REGION": "us-east-1",
             **self.credentials,

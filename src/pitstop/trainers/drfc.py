@@ -56,7 +56,7 @@ from pitstop.store.layout import Layout, custom_file_key, custom_file_name
 from pitstop.store.objects import ObjectStore
 from pitstop.templates import render
 from pitstop.trainers import drfc_eval
-from pitstop.trainers.base import AttemptPlan, tail
+from pitstop.trainers.base import LOG_TAIL_BYTES, AttemptPlan, tail
 from pitstop.trainers.envfile import GRAMMAR, check_env_file, s3_path_problem
 from pitstop.trainers.process import ProcessGroup
 
@@ -309,6 +309,10 @@ class DrfcTrainer:
         self._logs: list[Path] = []
         self._reported = False  # the stack's task errors went into the attempt log
         self._evaluating = False  # the attempt is an evaluation (dr-start-evaluation)
+        # what the attempt left, kept when its containers are saved: each container's log
+        # tail, and the containers as the stop found them (gone once it is torn down)
+        self._tails: str | None = None
+        self._seen: tuple[hangs.Container, ...] = ()
 
     # -- helpers -----------------------------------------------------------------------
     def _check_home(self) -> None:
@@ -396,6 +400,7 @@ class DrfcTrainer:
         plan.work_dir.mkdir(parents=True, exist_ok=True)
         self._plan, self._logs, self._reported = plan, [plan.log_path], False
         self._evaluating = evaluating
+        self._tails, self._seen = None, ()
         # an earlier run's stack blocks dr-start-training and dr-start-evaluation (swarm
         # refuses while the stack has any task): stop it with the run.env it used
         found = self._leftovers()
@@ -459,6 +464,7 @@ class DrfcTrainer:
             ours = any(c.running and (c.sagemaker or c.in_stack()) for c in containers)
         if ours:
             self._active, self._evaluating = True, evaluating
+            self._tails, self._seen = None, ()
             log_path = handle.get("log")
             self._logs = [Path(log_path)] if isinstance(log_path, str) else []
             return True
@@ -528,6 +534,7 @@ class DrfcTrainer:
         if not self._active:
             return True
         self._start.stop(timeout_s)
+        self._seen = self.containers()  # as the stop found them: a hang's evidence
         self._save_container_logs()
         if not self._teardown(timeout_s):
             return False
@@ -625,20 +632,27 @@ class DrfcTrainer:
         self._teardown(self.stop_timeout_s)
         return 1
 
+    def _ours(self, containers: list[Container]) -> list[Container]:
+        """The attempt's containers: SageMaker and the stacks' (training, evaluation)."""
+        return [c for c in containers if c.sagemaker or c.in_stack() or c.in_stack(EVAL_STACK)]
+
     def _save_container_logs(self) -> None:
+        """Every container's log into ``attempt-N-containers.log`` (the job keeps it), and
+        each one's tail for ``leftovers``: simapp's fatal lines come last in a container's
+        own log, whichever container it is, however long the others' logs are."""
         if self._plan is None:
             return
         path = self._plan.work_dir / f"attempt-{self._plan.attempt}-containers.log"
         docker = self._docker()
-        ours = [
-            c
-            for c in docker.containers() or []
-            if c.sagemaker or c.in_stack() or c.in_stack(EVAL_STACK)
-        ]
+        tails = []
         with path.open("wb") as out:
-            for c in ours:
-                out.write(f"===== docker logs {c.name} ({c.state}) =====\n".encode())
-                out.write(docker.logs(c.id))
+            for c in self._ours(docker.containers() or []):
+                head = f"===== docker logs {c.name} ({c.state}) =====\n"
+                body = docker.logs(c.id)
+                out.write(head.encode())
+                out.write(body)
+                tails.append(head + body[-LOG_TAIL_BYTES:].decode("utf-8", "replace"))
+        self._tails = "".join(tails)
         if path not in self._logs:
             self._logs.append(path)
 
@@ -646,14 +660,12 @@ class DrfcTrainer:
         return [p for p in self._logs if p.exists()]
 
     def containers(self) -> tuple[hangs.Container, ...]:
+        """The attempt's containers, from one ``docker ps -a`` and one ``docker inspect``
+        of them all (exit code, RestartCount, OOMKilled)."""
         if not self._active:
             return ()
         docker = self._docker()
-        ours = [
-            c
-            for c in docker.containers() or []
-            if c.sagemaker or c.in_stack() or c.in_stack(EVAL_STACK)
-        ]
+        ours = self._ours(docker.containers() or [])
         states = docker.states([c.id for c in ours])
         seen = []
         for c in ours:
@@ -666,10 +678,18 @@ class DrfcTrainer:
         return tuple(seen)
 
     def leftovers(self) -> Leftovers:
-        """Exit code, every container's log tail (saved before teardown) and states."""
-        containers = self.containers()
-        if containers:
-            self._save_container_logs()
-        _, code = self.status() if self._active else (None, None)
-        logs = "\n".join(tail(p) for p in self.log_files())
+        """Exit code, the attempt's own logs (its start log and each container's log tail,
+        saved before teardown; never an earlier attempt's containers) and the containers:
+        as they are now, or, once stopped, as the stop found them."""
+        if self._active:
+            containers = self.containers()
+            if containers:
+                self._save_container_logs()
+            _, code = self.status()
+        else:
+            containers, code = self._seen, None
+        if self._plan is None or self._tails is None:  # adopted: what its logs hold
+            logs = "\n".join(tail(p) for p in self.log_files())
+        else:
+            logs = f"{tail(self._plan.log_path)}\n{self._tails}"
         return Leftovers(exit_code=code, logs=logs, containers=containers)

@@ -30,7 +30,11 @@ Any other call exits 125 with a message naming it, and is appended to
 ``$DOCKER_STANDIN_STATE/unsupported.log`` (the test fixtures fail on it), so a new DRfC
 version cannot pass by accident. All state is under ``$DOCKER_STANDIN_STATE``; nothing global.
 Test controls (not docker commands): ``docker __reboot`` (kill every container, keep swarm
-state, as a reboot does), ``docker __shim CID`` (internal).
+state, as a reboot does), ``docker __exit NAME CODE`` (the one running container whose name
+contains NAME: its main process exits with CODE, the other containers run on, as when one
+worker dies), ``docker __restarting NAME COUNT`` (that container shows docker's
+``restarting`` state with ``RestartCount`` COUNT, as a container in a restart loop does, its
+process still running), ``docker __shim CID`` (internal).
 """
 
 from __future__ import annotations
@@ -439,10 +443,17 @@ def _ago(t: float | None) -> str:
     return f"{s} seconds ago" if s < 60 else f"{s // 60} minutes ago"
 
 
+def shown_state(c: dict[str, Any]) -> str:
+    """The state docker shows: a running container marked by ``__restarting`` is restarting."""
+    return "restarting" if c["state"] == "running" and c.get("restarting") else str(c["state"])
+
+
 def ps_row(c: dict[str, Any]) -> dict[str, Any]:
     running = c["state"] == "running"
     status = (
-        f"Up {int(time.time() - c['started'])} seconds"
+        f"Restarting ({c.get('restart_exit_code', 1)}) {_ago(c.get('started'))}"
+        if shown_state(c) == "restarting"
+        else f"Up {int(time.time() - c['started'])} seconds"
         if running
         else (
             f"Exited ({c['exit_code']}) {_ago(c.get('finished'))}"
@@ -458,7 +469,7 @@ def ps_row(c: dict[str, Any]) -> dict[str, Any]:
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["created"])),
         "RunningFor": _ago(c["created"]),
         "Status": status,
-        "State": c["state"],
+        "State": shown_state(c),
         "Ports": "",
         "Labels": ",".join(f"{k}={v}" for k, v in c["labels"].items()),
     }
@@ -470,10 +481,15 @@ def inspect_container(c: dict[str, Any]) -> dict[str, Any]:
         "Name": "/" + c["name"],
         "Created": c["created"],
         "State": {
-            "Status": c["state"],
+            "Status": shown_state(c),
             "Running": c["state"] == "running",
+            "Restarting": shown_state(c) == "restarting",
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": c.get("pid") or 0 if c["state"] == "running" else 0,
             "ExitCode": c["exit_code"] if c["exit_code"] is not None else 0,
         },
+        "RestartCount": int(c.get("restart_count", 0)),
         "Config": {
             "Image": c["image"],
             "Env": [f"{k}={v}" for k, v in c["env"].items()],
@@ -527,7 +543,7 @@ def _matches(c: dict[str, Any], filters: list[tuple[str, str]]) -> bool:
             return False
         if key == "id" and not c["id"].startswith(value):
             return False
-        if key == "status" and c["state"] != value:
+        if key == "status" and shown_state(c) != value:
             return False
         if key == "label":
             k, _, v = value.partition("=")
@@ -1023,10 +1039,18 @@ def cmd_compose(st: State, args: list[str]) -> int | str:
     compose = load_compose(files, caller)
     if sub == "up":
         opts, services = options(
-            rest, "-d --detach --abort-on-container-exit --build --force-recreate --remove-orphans"
+            rest,
+            "-d --detach --abort-on-container-exit --build --force-recreate --remove-orphans",
+            "--scale",
         )
         if services:
             raise Unsupported("compose up SERVICE")
+        scale: dict[str, int] = {}
+        for item in opts.get("--scale", []):  # SERVICE=N: N containers, numbered from 1
+            svc_name, _, n = item.partition("=")
+            if svc_name not in compose["services"] or not n.isdigit():
+                raise Fail(f"no such service: {svc_name}" if n.isdigit() else f"--scale {item}")
+            scale[svc_name] = int(n)
         started = []
         for svc_name, svc in compose["services"].items():
             if svc.get("image") not in st.doc["images"]:
@@ -1035,17 +1059,25 @@ def cmd_compose(st: State, args: list[str]) -> int | str:
                 if not _bind_exists(src):
                     host_path(src).mkdir(parents=True, exist_ok=True)  # the engine creates it
             binds = {dst: str(host_path(src)) for src, dst in _binds(svc)}
-            c = _new_container(
-                st,
-                svc.get("container_name") or f"{project}-{svc_name}-1",
-                svc["image"],
-                _command(svc),
-                _container_env(svc["environment"], caller, binds),
-                {"com.docker.compose.project": project, "com.docker.compose.service": svc_name},
-                compose_file=str(Path(files[0]).resolve()),
-            )
-            _launch(st, c)
-            started.append(c["id"])
+            replicas = scale.get(svc_name, 1)
+            if replicas > 1 and svc.get("container_name"):
+                raise Fail(f'service "{svc_name}" has a container_name: it cannot be scaled')
+            for i in range(1, replicas + 1):
+                c = _new_container(
+                    st,
+                    svc.get("container_name") or f"{project}-{svc_name}-{i}",
+                    svc["image"],
+                    _command(svc),
+                    _container_env(svc["environment"], caller, binds),
+                    {
+                        "com.docker.compose.project": project,
+                        "com.docker.compose.service": svc_name,
+                        "com.docker.compose.container-number": str(i),
+                    },
+                    compose_file=str(Path(files[0]).resolve()),
+                )
+                _launch(st, c)
+                started.append(c["id"])
         if "-d" in opts or "--detach" in opts:
             return "".join(f"Container {st.containers[c]['name']}  Started\n" for c in started)
         st.close()
@@ -1139,6 +1171,38 @@ def reboot(st: State) -> str:
     return ""
 
 
+def _one_running(st: State, pattern: str) -> dict[str, Any]:
+    """The one running container whose name contains ``pattern`` (a test control's target)."""
+    found = [c for c in st.containers.values() if pattern in c["name"] and c["state"] == "running"]
+    if len(found) != 1:
+        names = [c["name"] for c in found]
+        raise Fail(f"test control: {len(found)} running containers match {pattern!r}: {names}")
+    return found[0]
+
+
+def exit_container(st: State, pattern: str, code: str) -> str:
+    """``__exit``: the container's main process exits with ``code`` (its PID namespace, the
+    rest of its processes, goes with it); every other container runs on."""
+    c = _one_running(st, pattern)
+    _signal(c, signal.SIGKILL)
+    deadline = time.time() + 10
+    while _alive(c) and time.time() < deadline:
+        time.sleep(0.02)
+    if _alive(c):
+        raise Fail(f"test control: {c['name']} did not die")
+    (st.dir / "exits" / c["id"]).write_text(str(int(code)))
+    st.reconcile()
+    return c["name"] + "\n"
+
+
+def mark_restarting(st: State, pattern: str, count: str) -> str:
+    """``__restarting``: the container shows docker's restart loop (state ``restarting``,
+    ``RestartCount`` ``count``); its process runs on, so only docker's view changes."""
+    c = _one_running(st, pattern)
+    c.update(restarting=True, restart_count=int(count), restart_exit_code=1)
+    return c["name"] + "\n"
+
+
 def main() -> int:
     args = ARGV
     if args[:1] == ["--version"]:
@@ -1178,6 +1242,10 @@ def main() -> int:
                 return out
         elif cmd == "__reboot":
             out = reboot(st)
+        elif cmd == "__exit" and len(rest) == 2:
+            out = exit_container(st, rest[0], rest[1])
+        elif cmd == "__restarting" and len(rest) == 2:
+            out = mark_restarting(st, rest[0], rest[1])
         elif cmd in table:
             out = table[cmd](st, rest)
         else:
