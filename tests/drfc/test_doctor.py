@@ -62,6 +62,7 @@ def test_a_ready_instance_passes(instances, settings_env, imds) -> None:
         "containers",
         "s3",
         "imds",
+        "last_attempt",
     ]
     assert list(checks) == expected
     # (this machine has no systemd to ask about the unit: a warning, not a failure)

@@ -65,6 +65,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("trainers/processes.py", "attempt-"): "the simulated trainer's local exit-code file",
     ("trainers/drfc.py", "attempt-"): "local container-log files next to the trainer's log",
     ("fleet/logs.py", "attempt-"): "the trainer's log file on the instance, read over SSH",
+    ("doctor/checks.py", "attempt-"): "the attempt's local log files, read by pitstop doctor",
     ("sweep.py", "results.json"): "a local output file of pitstop sweep",
     ("evaluation/tune_files.py", "results.json"): "a local output file of pitstop tune",
     ("supervisor/spot.py", "events/"): "an instance-metadata path (IMDS), not a key",

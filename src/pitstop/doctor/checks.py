@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pitstop.config import Settings
+from pitstop.core.failures import Diagnosis, FailureKind, Leftovers, classify
 from pitstop.errors import PitstopError
+from pitstop.trainers.base import tail
 
 Status = Literal["ok", "warn", "fail"]
 SAGEMAKER_TMP = Path("/tmp/sagemaker")
@@ -59,6 +62,54 @@ def _run(argv: list[str], timeout: float = 60, **kw: Any) -> tuple[int, str]:
 def _last(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1].strip() if lines else "(no output)"
+
+
+_ATTEMPT_LOG = re.compile(r"^attempt-(\d+)(?:-containers)?\.log$")
+_ADVICE = {
+    "driver_mismatch": "match the NVIDIA driver, the container toolkit and the simapp image "
+    "(nvidia-smi; docker run --gpus all <image> nvidia-smi)",
+    "certificate": "rebuild the image (pitstop image): an AMI older than ~3 months fails "
+    "Docker's certificate checks",
+    "sagemaker_not_running": "SageMaker did not start: check the GPU driver against the "
+    "simapp image's CUDA, and docker logs of the SageMaker container",
+    "gpu_xid": "a GPU Xid: reboot the instance; if it recurs, replace it (another instance type)",
+    "cuda_oom": "GPU memory ran out: fewer DR_WORKERS or a smaller batch_size",
+    "disk_full": "free disk space (docker system prune) or a larger root volume",
+    "s3_unreachable": "check the instance's route to S3 and its role",
+    "host_oom": "host memory ran out: fewer DR_WORKERS or a larger instance",
+}
+
+
+def _newest_attempt(jobs: Path) -> tuple[str, list[Path]] | None:
+    """``(JOB attempt N, its log files)`` of the attempt whose log changed last."""
+    newest: tuple[float, str, int] | None = None
+    try:
+        for path in jobs.glob("*/attempt-*.log"):
+            m = _ATTEMPT_LOG.match(path.name)
+            if m is None:
+                continue
+            mtime = path.stat().st_mtime
+            if newest is None or mtime > newest[0]:
+                newest = (mtime, path.parent.name, int(m.group(1)))
+    except OSError:
+        return None
+    if newest is None:
+        return None
+    _, job, n = newest
+    logs = [
+        p for p in (jobs / job / f"attempt-{n}.log", jobs / job / f"attempt-{n}-containers.log")
+    ]
+    return f"{job} attempt {n}", [p for p in logs if p.is_file()]
+
+
+def _advice(d: Diagnosis) -> str:
+    if d.kind is FailureKind.USER_ERROR:
+        at = f" at line {d.line}" if d.line is not None else ""
+        return (
+            f"fix reward_function.py{at} (or the file simapp names), then "
+            "pitstop reward validate reward_function.py before submitting again"
+        )
+    return _ADVICE.get(d.signature or "", "")
 
 
 def env_files(home: Path) -> dict[str, str]:
@@ -105,7 +156,11 @@ class Doctor:
                 (self.check_gpu, "image"),
                 (self.check_leftovers, "docker"),
             ]
-        plan += [(self.check_s3, "settings"), (self.check_imds, None)]
+        plan += [
+            (self.check_s3, "settings"),
+            (self.check_imds, None),
+            (self.check_last_attempt, "settings"),
+        ]
         out: list[Check] = []
         failed: set[str] = set()
         for check, needs in plan:
@@ -319,6 +374,21 @@ class Doctor:
                 f"check the bucket name and that the instance role may read and write s3://{s.bucket}/{s.prefix}/",
             )
         return Check("s3", "ok", f"s3://{s.bucket}/{s.prefix}/ readable and writable")
+
+    def check_last_attempt(self) -> Check:
+        """The newest attempt this instance ran: which class and signature its logs show
+        (``core/failures.py``, as the supervisor decided), and what to do about it."""
+        assert self.settings is not None
+        found = _newest_attempt(Path(self.settings.state_dir) / "jobs")
+        if found is None:
+            return Check("last_attempt", "ok", "no attempt on this instance yet")
+        where, logs = found
+        d = classify(Leftovers(logs="\n".join(tail(p) for p in logs)))
+        if d.kind is FailureKind.UNKNOWN and d.signature is None and d.fault_code is None:
+            return Check("last_attempt", "ok", f"{where}: no known failure in its logs")
+        sig = f" [{d.signature}]" if d.signature else ""
+        status: Status = "ok" if d.kind is FailureKind.UNKNOWN else "warn"
+        return Check("last_attempt", status, f"{where}: {d.describe()}{sig}", _advice(d))
 
     def check_imds(self) -> Check:
         from pitstop.errors import ImdsError
