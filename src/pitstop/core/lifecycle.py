@@ -497,7 +497,8 @@ def _observe_heartbeat(
             new,
             checkpoint=hb.checkpoint,
             checkpoint_mtime=hb.checkpoint_mtime,
-            stale_since=max(written, floor),
+            # never back past a fresh clock (readings just restored, a trainer adopted)
+            stale_since=max(written, floor, new.stale_since or floor),
             failures_in_row=0,
         )
         if new.state is JobState.STARTING:  # starting -> running, with its first checkpoint
