@@ -18,7 +18,9 @@ REWARD = (
 
 
 def doctor(tmp_path: Path) -> Doctor:
-    settings = load_settings(None, bucket="pitstop-doctor", trainer="simulated", state_dir=tmp_path / "state")
+    settings = load_settings(
+        None, bucket="pitstop-doctor", trainer="simulated", state_dir=tmp_path / "state"
+    )
     return Doctor(settings)
 
 
