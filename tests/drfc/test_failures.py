@@ -40,6 +40,21 @@ HANG_STALL_TIMEOUT_S = scaled(24.0)
 NEWEST_ONLY = pytest.mark.parametrize("version", [VERSIONS[-1]])
 
 
+def start(
+    supervisors_on: Any,
+    inst: Instance,
+    env: dict[str, str],
+    name: str,
+    sim: dict[str, Any],
+    **fields: Any,
+) -> str:
+    """Submit a job with the simulated trainer's ``sim`` and start a supervisor on ``inst``."""
+    job_id = submit(env, name, sim, **fields)
+    supervisors_on.job_ids.append(job_id)
+    supervisors_on(inst, env)
+    return job_id
+
+
 def events_named(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [e for e in doc["events"] if e["event"] == name]
 
@@ -82,9 +97,7 @@ def test_a_reward_error_fails_the_job_after_one_attempt(
         "checkpoints": 6,
         "faults": [{"kind": "reward_error", "after_checkpoint": 1, "step": 200}],
     }
-    job_id = submit(drfc_env, f"reward-error-{version}", sim)
-    supervisors_on.job_ids.append(job_id)
-    supervisors_on(inst, drfc_env)
+    job_id = start(supervisors_on, inst, drfc_env, f"reward-error-{version}", sim)
     doc = ended(drfc_env, job_id)
     assert doc["state"] == "failed", doc["reason"]
     reason = doc["reason"] or ""
@@ -114,9 +127,7 @@ def test_sagemaker_exiting_while_robomaker_runs_is_named_and_restarted(
         "checkpoints": 4,
         "faults": [{"kind": "crash", "attempt": 1, "after_checkpoint": 1, "exit_code": 5}],
     }
-    job_id = submit(drfc_env, f"sagemaker-exited-{version}", sim)
-    supervisors_on.job_ids.append(job_id)
-    supervisors_on(inst, drfc_env)
+    job_id = start(supervisors_on, inst, drfc_env, f"sagemaker-exited-{version}", sim)
     doc = ended(drfc_env, job_id)
     assert doc["state"] == "succeeded", doc["reason"]
     first, second = doc["attempts"]
@@ -144,9 +155,7 @@ def test_a_gpu_xid_restarts_on_the_infrastructure_budget(
     }
     # max_restarts 0: only the infrastructure budget can restart it
     env = {**drfc_env, "PITSTOP_MAX_RESTARTS": "0"}
-    job_id = submit(env, f"gpu-xid-{version}", sim)
-    supervisors_on.job_ids.append(job_id)
-    supervisors_on(inst, env)
+    job_id = start(supervisors_on, inst, env, f"gpu-xid-{version}", sim)
     doc = ended(env, job_id)
     assert doc["state"] == "succeeded", doc["reason"]
     assert doc["restarts"] == 0 and doc["infra_restarts"] == 1
@@ -171,9 +180,7 @@ def test_one_of_two_workers_exiting_stops_the_run_within_a_poll_or_two(
         assert r.returncode == 0, r.stderr
     env = hang_env(drfc_env)
     sim = {"checkpoint_interval_s": 0.3, "checkpoints": 30}
-    job_id = submit(env, f"worker-exited-{version}-{style}", sim, workers=2)
-    supervisors_on.job_ids.append(job_id)
-    supervisors_on(inst, env)
+    job_id = start(supervisors_on, inst, env, f"worker-exited-{version}-{style}", sim, workers=2)
     wait_for(lambda: trained(env, job_id, 1) >= 1, 90, "attempt 1 to train", interval=0.3)
     workers = sorted(c["name"] for c in inst.containers(running=True) if "robomaker" in c["name"])
     assert len(workers) == 2, workers  # DR_WORKERS=2: DRfC started two RoboMaker workers
@@ -201,9 +208,7 @@ def test_a_container_in_a_restart_loop_stops_the_run(
     inst = instances(version)
     env = hang_env(drfc_env)
     sim = {"checkpoint_interval_s": 0.3, "checkpoints": 30}
-    job_id = submit(env, f"restart-loop-{version}", sim)
-    supervisors_on.job_ids.append(job_id)
-    supervisors_on(inst, env)
+    job_id = start(supervisors_on, inst, env, f"restart-loop-{version}", sim)
     wait_for(lambda: trained(env, job_id, 1) >= 1, 90, "attempt 1 to train", interval=0.3)
     t0 = time.time()
     hit = control(inst, "__restarting", "robomaker", "3")
@@ -230,9 +235,7 @@ def test_the_endless_evaluation_stops_the_run_before_the_stall_timeout(
         "checkpoints": 4,
         "faults": [{"kind": "freeze", "attempt": 1, "after_checkpoint": 1}],
     }
-    job_id = submit(env, f"endless-evaluation-{version}", sim)
-    supervisors_on.job_ids.append(job_id)
-    supervisors_on(inst, env)
+    job_id = start(supervisors_on, inst, env, f"endless-evaluation-{version}", sim)
     doc = ended(env, job_id)
     assert doc["state"] == "succeeded", doc["reason"]
     (stalled,) = events_named(doc, "run.stalled")

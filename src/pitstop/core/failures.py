@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from pitstop.core.hangs import RESTART_LIMIT, Container, container_hang
@@ -196,36 +196,28 @@ def classify(left: Leftovers) -> Diagnosis:
     """The class of a failed attempt, from what it left. Pure."""
     code = _fault_code(left.logs)
     exc = simapp_exception(left.logs)
-    line = _reward_line(left.logs)
-    hang = container_hang(left.containers, RESTART_LIMIT)
-    seen = hang.signature if hang is not None else None
     if exc is not None:
         message = exc.get("message", "") or "simapp stopped with no message"
-        user = exc.get("eventType") == "user_error" or exc.get("errorCode") in _USER_CODES
-        if user:
+        if exc.get("eventType") == "user_error" or exc.get("errorCode") in _USER_CODES:
+            line = _reward_line(left.logs)
             reward = "reward" in message.lower() or line is not None
-            sig = "reward_error" if reward else "simapp_user_error"
-            return Diagnosis(
-                FailureKind.USER_ERROR,
-                _clip(_with_line(f"simapp: {message}", line if reward else None)),
-                sig,
-                code,
-                line if reward else None,
-            )
-        infra = _infrastructure(left)
-        if infra is not None:
-            return Diagnosis(infra.kind, infra.reason, infra.signature, code)
-        return Diagnosis(FailureKind.UNKNOWN, _clip(f"simapp system error: {message}"), seen, code)
-    traceback = _reward_traceback(left.logs)
-    if traceback is not None:
+            at = line if reward else None
+            reason = _clip(_with_line(f"simapp: {message}", at))
+            named = "reward_error" if reward else "simapp_user_error"
+            return Diagnosis(FailureKind.USER_ERROR, reason, named, code, at)
+    elif (traceback := _reward_traceback(left.logs)) is not None:
         at, error = traceback
         reason = _clip(_with_line(f"the reward function raised {error}", at))
         return Diagnosis(FailureKind.USER_ERROR, reason, "reward_error", code, at)
     infra = _infrastructure(left)
     if infra is not None:
-        return Diagnosis(infra.kind, infra.reason, infra.signature or seen, code)
-    exit_text = "unknown" if left.exit_code is None else str(left.exit_code)
+        return replace(infra, fault_code=code)
+    hang = container_hang(left.containers, RESTART_LIMIT)
+    sig = hang.signature if hang is not None else None
+    if exc is not None:
+        return Diagnosis(FailureKind.UNKNOWN, _clip(f"simapp system error: {message}"), sig, code)
     if hang is not None:
-        return Diagnosis(FailureKind.UNKNOWN, _clip(hang.describe()), seen, code)
+        return Diagnosis(FailureKind.UNKNOWN, _clip(hang.describe()), sig, code)
+    exit_text = "unknown" if left.exit_code is None else str(left.exit_code)
     reason = f"exit code {exit_text}; no cause found in the attempt's logs"
     return Diagnosis(FailureKind.UNKNOWN, reason, None, code)

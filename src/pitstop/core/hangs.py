@@ -127,25 +127,33 @@ def container_hang(cs: tuple[Container, ...], restart_limit: int) -> Hang | None
 LIVE_SIGNATURES = ("worker_exited", "restart_loop")  # what the containers show a run hangs on
 
 
+def running_hang(cs: tuple[Container, ...], restart_limit: int = RESTART_LIMIT) -> Hang | None:
+    """What the containers show a *running* attempt hangs on (``LIVE_SIGNATURES``)."""
+    hang = container_hang(cs, restart_limit)
+    return hang if hang is not None and hang.signature in LIVE_SIGNATURES else None
+
+
+def endless_evaluation(tail: EvaluationTail | None, lengths: float) -> Hang | None:
+    """Evaluation for longer than ``lengths`` training-episode lengths (0: never)."""
+    if (
+        tail is None
+        or not tail.episode_s
+        or lengths <= 0
+        or tail.episodes < 2
+        or tail.seconds < lengths * tail.episode_s
+    ):
+        return None
+    return Hang(
+        "endless_evaluation",
+        f"{tail.episodes} evaluation episodes, {tail.seconds / tail.episode_s:.0f} episode "
+        "lengths, with no training episode or checkpoint",
+    )
+
+
 def detect(
     live: Live, *, evaluation_lengths: float, restart_limit: int = RESTART_LIMIT
 ) -> Hang | None:
     """The first known hang the running attempt shows, or None."""
-    hang = container_hang(live.containers, restart_limit)
-    if hang is not None and hang.signature in LIVE_SIGNATURES:
-        return hang
-    tail = live.evaluation
-    if (
-        tail is not None
-        and tail.episode_s
-        and evaluation_lengths > 0
-        and tail.episodes >= 2
-        and tail.seconds >= evaluation_lengths * tail.episode_s
-    ):
-        lengths = tail.seconds / tail.episode_s
-        return Hang(
-            "endless_evaluation",
-            f"{tail.episodes} evaluation episodes, {lengths:.0f} episode lengths, "
-            "with no training episode or checkpoint",
-        )
-    return None
+    return running_hang(live.containers, restart_limit) or endless_evaluation(
+        live.evaluation, evaluation_lengths
+    )

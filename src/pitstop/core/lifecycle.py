@@ -446,25 +446,17 @@ def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run
         return _begin_stop(
             run, obs, now, policy, Outcome.BUDGET_SPENT, f"time budget of {hours:g} h spent"
         )
+    # what the containers show holds whatever S3 says (unreadable, or a new checkpoint)
+    live = obs.live
+    hang = hangs.running_hang(live.containers, policy.restart_limit) if live else None
+    if hang is not None:
+        return _stop_hung(run, obs, now, policy, hang)
     if hb is None:
-        # S3 unreadable: only what the containers show can name a hang
-        live = hangs.Live(obs.live.containers) if obs.live is not None else None
-        hang = _hang(live, policy)
-        if hang is not None:
-            return _stop_hung(run, obs, now, policy, hang)
         if run.blind:
             return run, []
         new = replace(run, blind=True)
         return new, [_emit(new, ev.HEARTBEAT_UNKNOWN)]
     return _observe_heartbeat(run, obs, hb, now, policy)
-
-
-def _hang(live: hangs.Live | None, policy: Policy) -> hangs.Hang | None:
-    if live is None:
-        return None
-    return hangs.detect(
-        live, evaluation_lengths=policy.hang_evaluation_lengths, restart_limit=policy.restart_limit
-    )
 
 
 def _stop_hung(
@@ -482,10 +474,6 @@ def _observe_heartbeat(
 ) -> tuple[Run, list[Action]]:
     acts: list[Action] = []
     new = run
-    containers = hangs.Live(obs.live.containers) if obs.live is not None else None
-    hang = _hang(containers, policy)
-    if hang is not None:  # what the containers show is no less true for a new checkpoint
-        return _stop_hung(run, Observation(TrainerStatus.RUNNING), now, policy, hang)
     if run.blind:
         # readings are back: the trainer could not upload either, so restart its clock now
         new = replace(new, blind=False, stale_since=max(new.stale_since or now, now))
@@ -511,7 +499,8 @@ def _observe_heartbeat(
             )
             return new, [*acts, moved]
         return new, [*acts, _emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint)]
-    hang = _hang(obs.live, policy)
+    tail = obs.live.evaluation if obs.live is not None else None
+    hang = hangs.endless_evaluation(tail, policy.hang_evaluation_lengths)
     if hang is not None:  # no new checkpoint this poll, and the endless evaluation shows
         stopped, more = _stop_hung(new, Observation(TrainerStatus.RUNNING), now, policy, hang)
         return stopped, acts + more
