@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from tests.drfc.sandbox import VERSIONS, Instance
-from tests.drfc.test_e2e import assert_nothing_left, container_log, ended
-from tests.e2e.harness import at, jobs_store, submit
+from tests.drfc.test_e2e import assert_nothing_left, container_log
+from tests.e2e.harness import at, jobs_store, recorded_end, submit
 from tests.helpers import scaled, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -38,6 +38,11 @@ HANG_STALL_TIMEOUT_S = scaled(24.0)
 # the reward error runs on both releases; the rest, which exercise pitstop's reading of
 # docker rather than the scripts, on the newest (the suite's time budget)
 NEWEST_ONLY = pytest.mark.parametrize("version", [VERSIONS[-1]])
+
+
+def ended(env: dict[str, str], job_id: str) -> dict[str, Any]:
+    """The job document once it ended and its ending event is recorded."""
+    return wait_for(lambda: recorded_end(env, job_id), 120, "the job to end", interval=0.5)
 
 
 def start(

@@ -93,6 +93,19 @@ def job_in(env: dict[str, str], job_id: str, *states: str) -> dict[str, Any] | N
     return doc if doc["state"] in (states or ENDED) else None
 
 
+END_EVENTS = {"succeeded": "run.succeeded", "failed": "run.failed", "cancelled": "run.cancelled"}
+
+
+def recorded_end(env: dict[str, str], job_id: str) -> dict[str, Any] | None:
+    """The job document once the job ended *and* its ending event is recorded: a supervisor
+    writes the state first, then the event, so a test that reads both waits for both."""
+    doc = job_in(env, job_id)
+    if doc is None:
+        return None
+    event = END_EVENTS.get(doc["state"])
+    return doc if event is None or any(e["event"] == event for e in doc["events"]) else None
+
+
 def logged_checkpoints(env: dict[str, str], job_id: str) -> dict[int, list[tuple[float, int]]]:
     """(time written, checkpoint number) per attempt, from the trainer logs in S3."""
     jobs = jobs_store(env)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import job, job_in, submit
+from tests.e2e.harness import job, job_in, recorded_end, submit
 from tests.helpers import wait_for
 from tests.servers import FakeImds
 
@@ -43,7 +43,7 @@ def test_a_reward_error_fails_the_job_after_one_attempt(e2e_env, supervisors) ->
     job_id = submit(e2e_env, "reward-error", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
-    doc = wait_for(lambda: job_in(e2e_env, job_id), 60, "the job to end")
+    doc = wait_for(lambda: recorded_end(e2e_env, job_id), 60, "the job to end, its event recorded")
     assert doc["state"] == "failed", doc["reason"]
     reason = doc["reason"] or ""
     assert reason.startswith("user_error:"), reason
@@ -70,7 +70,7 @@ def test_a_gpu_xid_restarts_without_spending_a_restart(e2e_env, supervisors) -> 
     job_id = submit(e2e_env, "gpu-xid", sim)
     supervisors.job_ids.append(job_id)
     supervisors(e2e_env)
-    doc = wait_for(lambda: job_in(e2e_env, job_id), 60, "the job to end")
+    doc = wait_for(lambda: recorded_end(e2e_env, job_id), 60, "the job to end, its event recorded")
     assert doc["state"] == "succeeded", doc["reason"]
     assert doc["restarts"] == 0 and doc["infra_restarts"] == 1
     first, second = doc["attempts"]
@@ -93,7 +93,7 @@ def test_on_interruption_stop_ends_the_job_at_a_spot_notice(
     first = supervisors(env, "first")
     wait_for(lambda: job_in(env, job_id, "running"), 60, "the job to run")
     imds.notice("terminate")
-    doc = wait_for(lambda: job_in(env, job_id), 60, "the job to end at the notice")
+    doc = wait_for(lambda: recorded_end(env, job_id), 60, "the job to end at the notice")
     assert doc["state"] == "cancelled", doc["reason"]
     assert "spot interruption notice (terminate)" in (doc["reason"] or "")
     assert "on_interruption: stop" in (doc["reason"] or "")
