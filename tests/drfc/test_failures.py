@@ -206,7 +206,6 @@ def test_one_of_two_workers_exiting_stops_the_run_within_a_poll_or_two(
 
 
 @NEWEST_ONLY
-@pytest.mark.skip(reason="hangs until the job deadline under the stand-in: not yet diagnosed")
 def test_a_container_in_a_restart_loop_stops_the_run(
     version, instances, drfc_env, supervisors_on
 ) -> None:
