@@ -23,6 +23,11 @@ What "appears" means, per row:
   drfc backend reports it as the trainer's exit, which the lifecycle stops on;
 - ``worker_exited``: one of two RoboMaker workers exits (the other goes on);
 - ``restart_loop``: a container enters docker's ``restarting`` state (nothing more is written);
+- ``silent_worker``: rollout worker 1 (of two; each trains ``--per-iteration`` episodes an
+  iteration, written one row per episode to its own file) stops writing mid-rollout, its
+  container up; worker 0 finishes its share and evaluates on (SageMaker waits for worker 1).
+  Measured from the moment it stops, and from the moment its signature shows (worker 0
+  has run ``hang_evaluation_lengths`` episode lengths past worker 1's last row);
 - ``endless_evaluation``: SageMaker is stuck (all containers up): measured from the last
   training episode's row, where the evaluation phase that never ends begins (its first
   ``--train-s`` look like a normal evaluation phase); and, on the row below it, from the
@@ -37,7 +42,8 @@ Printed per row: min / median / p99 / max seconds from the appearance to the tic
 ``step`` stops the trainer (``StopTrainer``; SIGTERM then waits at most ``stop_timeout_s``),
 the signature the stop named, and whether the issue's goal (<= 120 s) holds at the max. A
 second table shows the endless evaluation's detection against the episode length, and
-normal iterations are checked for false stops.
+normal iterations are checked for false stops (worker 1 writing as usual: a worker that
+finished its share before worker 0 is waiting, never silent).
 """
 
 from __future__ import annotations
@@ -69,9 +75,11 @@ SCENARIOS = (
     "sagemaker_exited",
     "worker_exited",
     "restart_loop",
+    "silent_worker",
     "endless_evaluation",
     "freeze (stall)",
 )
+FROM_SIGNATURE = ("silent_worker", "endless_evaluation")  # measured from N lengths too
 RUNNING = ("sagemaker", "robomaker-1", "robomaker-2")
 
 
@@ -83,6 +91,7 @@ class World:
     rows: list[dict[str, Any]] = field(default_factory=list)
     training: list[int] = field(default_factory=list)  # indexes of the training rows
     checkpoints: list[tuple[float, str]] = field(default_factory=list)
+    worker_times: list[float] = field(default_factory=list)  # rollout worker 1's rows
     onset: float = math.inf
     containers_after: tuple[Container, ...] = ()  # from the onset on
 
@@ -92,17 +101,34 @@ class World:
             self.training.append(len(self.rows))
         self.row_times.append(end)
         self.rows.append(
-            {"phase": phase, "elapsed_time_in_milliseconds": int(1000 * (end - start))}
+            {
+                "phase": phase,
+                "elapsed_time_in_milliseconds": int(1000 * (end - start)),
+                "metric_time": int(1000 * end),
+            }
         )
 
     def tail_at(self, n: int) -> hangs.EvaluationTail:
         """``hangs.evaluation_tail`` of the file's first ``n`` rows. Only the rows from the
-        20th-last training episode on are passed: the same answer (the median of the last 20
-        training episodes, the evaluation rows after the last), without re-reading hours of
+        20th-last training episode, and at least the last 200 (the timeline a worker's
+        silence is measured on), are passed: the same answer without re-reading hours of
         rows each tick."""
         k = bisect.bisect_left(self.training, n)
-        first = self.training[max(0, k - 20)] if k else 0
+        first = min(self.training[max(0, k - 20)] if k else 0, max(0, n - 200))
         return hangs.evaluation_tail(self.rows[first:n])
+
+    def worker_file(self, t: float) -> tuple[str | None, int]:
+        """Worker 1's ``TrainingMetrics_1.json`` at ``t``: (its ETag, its training episodes);
+        the row count stands for the ETag."""
+        rows = bisect.bisect_right(self.worker_times, t)
+        return (str(rows) if rows else None), rows
+
+    def worker_mark(self) -> hangs.WorkerMark:
+        """Worker 1 marked at its last row, as soon as it was written (no poll's delay)."""
+        last = self.worker_times[-1] if self.worker_times else -1.0
+        seen = bisect.bisect_right(self.row_times, last)
+        since = int(1000 * self.row_times[seen - 1]) if seen else -1
+        return hangs.WorkerMark(1, "last", len(self.worker_times), since)
 
 
 def _containers(state: dict[str, str] | None = None) -> tuple[Container, ...]:
@@ -131,6 +157,7 @@ def build_world(
     # restart_loop and a freeze write nothing more from the onset on; the others keep the
     # rollout worker evaluating (SageMaker never delivers the next checkpoint)
     silent = scenario in ("restart_loop", "freeze (stall)")
+    quiet_worker = scenario == "silent_worker"  # worker 1 stops; worker 0 ends up evaluating
 
     def length() -> float:
         return rng.uniform(0.3, 1.7) * a.episode_s
@@ -143,10 +170,22 @@ def build_world(
         for _ in range(a.per_iteration):
             episodes.append((t, t + length()))
             t = episodes[-1][1]
-        ckpt_at = t + rng.uniform(0.5, 1.5) * a.train_s
+        # rollout worker 1 runs its own share (as many episodes) of the iteration meanwhile
+        ends = [start]
+        for _ in range(a.per_iteration):
+            ends.append(ends[-1] + length())
+        ckpt_at = max(t, ends[-1]) + rng.uniform(0.5, 1.5) * a.train_s
         if n == hang_iteration:
-            w.onset = t if scenario == "endless_evaluation" else rng.uniform(start, ckpt_at)
+            if scenario == "endless_evaluation":
+                w.onset = max(t, ends[-1])  # every worker delivered; SageMaker never answers
+            elif quiet_worker:  # mid-rollout: SageMaker then waits for its episodes forever
+                w.onset = rng.uniform(start, ends[-1])
+            else:
+                w.onset = rng.uniform(start, ckpt_at)
         cut = w.onset if silent else math.inf
+        w.worker_times += [
+            e for e in ends[1:] if e <= (w.onset if silent or quiet_worker else math.inf)
+        ]
         stuck = not silent and w.onset <= ckpt_at
         for begin, end in episodes:
             if end <= cut:
@@ -182,6 +221,7 @@ def detect(
     )
     ckpt_times = [c[0] for c in w.checkpoints]
     rows_seen, tail = -1, None
+    marks: tuple[hangs.WorkerMark, ...] = ()
     k = 0
     while True:
         t = phase + k * poll_s
@@ -198,6 +238,7 @@ def detect(
         if rows != rows_seen:  # the file's ETag changed: read it again
             rows_seen = rows
             tail = w.tail_at(rows) if rows else None
+        marks = hangs.mark_workers(marks, {1: w.worker_file(t)}, tail)
         containers = w.containers_after if t >= w.onset else NORMAL
         # the drfc backend reads SageMaker as the trainer: its exit is the trainer's
         gone = t >= w.onset and any(
@@ -205,7 +246,10 @@ def detect(
         )
         status = lc.TrainerStatus.EXITED if gone else lc.TrainerStatus.RUNNING
         obs = lc.Observation(
-            status, 1 if gone else None, hb, live=None if gone else hangs.Live(containers, tail)
+            status,
+            1 if gone else None,
+            hb,
+            live=None if gone else hangs.Live(containers, tail, marks),
         )
         run, actions = lc.step(run, obs, t, policy)
         if any(isinstance(x, (lc.StopTrainer, lc.EndAttempt)) for x in actions):
@@ -213,7 +257,8 @@ def detect(
 
 
 def signature_of(reason: str) -> str:
-    for name in ("sagemaker exited", "worker exited", "restart loop", "endless evaluation"):
+    names = ("sagemaker exited", "worker exited", "restart loop", "silent worker", "endless evaluation")  # fmt: skip
+    for name in names:
         if name in reason:
             return name.replace(" ", "_")
     if "trainer exited" in reason:
@@ -227,11 +272,13 @@ def pct(values: list[float], p: float) -> float:
 
 
 def signature_shows(w: World, policy: lc.Policy) -> float:
-    """When the endless evaluation's signature appears: the write of the first metrics row
-    after which the evaluation tail is longer than ``hang_evaluation_lengths`` episodes."""
+    """When a metrics signature appears: the write of worker 0's first metrics row after
+    which its evaluation tail (or worker 1's silence: worker 1 marked at its last row) is
+    longer than ``hang_evaluation_lengths`` episodes."""
     start = bisect.bisect_right(w.row_times, w.onset)
+    mark = (w.worker_mark(),)
     for n in range(max(1, start), len(w.rows) + 1):
-        live = hangs.Live((), w.tail_at(n))
+        live = hangs.Live((), w.tail_at(n), mark)
         if hangs.detect(live, evaluation_lengths=policy.hang_evaluation_lengths):
             return w.row_times[n - 1]
     return math.inf
@@ -304,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in SCENARIOS:
         times, named, missed = measure(scenario, a, policy, poll_s)
         table.append(row(scenario, times, named, missed))
-        if scenario == "endless_evaluation":
+        if scenario in FROM_SIGNATURE:
             times, named, missed = measure(scenario, a, policy, poll_s, from_signature=True)
             label = f"  from its signature ({policy.hang_evaluation_lengths:g} lengths)"
             table.append(row(label, times, named, missed))

@@ -99,8 +99,9 @@ class Settings(BaseSettings):
         30.0,
         ge=0,
         le=10000,
-        description="endless evaluation: stop after this many training-episode lengths of "
-        "evaluation episodes with no checkpoint (0 = only the stall timeout)",
+        description="endless evaluation and silent rollout worker: stop after this many "
+        "training-episode lengths of worker 0's episodes with no checkpoint (evaluation "
+        "only, or a worker short of its share writing nothing); 0 = only the stall timeout",
     )
     backoff_base_s: float = Field(10.0, ge=0)
     backoff_max_s: float = Field(600.0, ge=0)

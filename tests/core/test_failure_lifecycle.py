@@ -143,6 +143,36 @@ def test_endless_evaluation_stops_the_run_and_a_new_checkpoint_wins_over_it() ->
     assert run.state is JobState.RUNNING and run.checkpoint == "4_Step-400.ckpt"
 
 
+def test_the_attempt_record_keeps_the_hang_it_was_stopped_for() -> None:
+    tail = hangs.EvaluationTail(
+        episodes=2,
+        seconds=24.0,
+        episode_s=12.0,
+        timeline=tuple((i * 12_000, 12.0) for i in range(40)),
+        trained=38,
+    )
+    marks = (hangs.WorkerMark(1, "etag", 5, 0),)
+    obs = replace(live(tail=tail), live=hangs.Live((), tail, marks))
+    run, acts = lc.step(running(), obs, 600.0, POLICY)
+    assert moves(acts)[0].fields == {"signature": "silent_worker"}
+    assert run.stop_signature == "silent_worker"
+    # the trainer is down, its logs explain nothing: the attempt is named by the hang
+    down = lc.Observation(TrainerStatus.EXITED, 137, lc.Heartbeat(), leftovers=Leftovers(137, ""))
+    run, acts = lc.step(run, down, 610.0, POLICY)
+    (ended,) = [a for a in acts if isinstance(a, EndAttempt)]
+    assert ended.outcome is Outcome.STALLED and ended.failure is not None
+    assert ended.failure.signature == "silent_worker"
+    assert ended.failure.kind is FailureKind.UNKNOWN  # a hang's cause is not known: it counts
+    assert ended.reason.startswith("stall: silent worker") and run.restarts == 1
+    assert run.stop_signature is None  # the next attempt starts with nothing to carry
+    # logs that do explain it (a GPU Xid in the stop's leftovers) win over the hang's name
+    run, _ = lc.step(running(), obs, 600.0, POLICY)
+    xid = lc.Observation(TrainerStatus.EXITED, 1, lc.Heartbeat(), leftovers=Leftovers(1, XID))
+    _, acts = lc.step(run, xid, 610.0, POLICY)
+    (ended,) = [a for a in acts if isinstance(a, EndAttempt)]
+    assert ended.failure is not None and ended.failure.signature == "gpu_xid"
+
+
 def test_containers_name_a_hang_even_while_s3_is_unreadable() -> None:
     looping = Container("deepracer-0_robomaker.1", "robomaker", "restarting", None, 5)
     blind = lc.Observation(TrainerStatus.RUNNING, None, None, live=hangs.Live((looping,)))

@@ -199,7 +199,7 @@ def rows(pattern: str, ms: int = 12000) -> list[dict[str, object]]:
 
 def test_endless_evaluation_is_measured_in_episode_lengths_of_simulated_time() -> None:
     tail = evaluation_tail(rows("tttt" + "e" * 29))
-    assert tail == EvaluationTail(episodes=29, seconds=348.0, episode_s=12.0)
+    assert tail == EvaluationTail(episodes=29, seconds=348.0, episode_s=12.0, trained=4)
     assert detect(Live((), tail)) is None  # 29 lengths: not yet
     tail = evaluation_tail(rows("tttt" + "e" * 30))
     hang = detect(Live((), tail))
@@ -224,3 +224,86 @@ def test_the_evaluation_tail_never_guesses_from_bad_rows() -> None:
     assert (
         hangs.detect(Live((), evaluation_tail(rows("t" + "e" * 99))), evaluation_lengths=0) is None
     )
+
+
+def timed(pattern: str, ms: int = 12000, start: int = 0) -> list[dict[str, object]]:
+    """``rows`` with simapp's ``metric_time`` (each episode ends ``ms`` after the last)."""
+    out = rows(pattern, ms)
+    for i, row in enumerate(out):
+        row["metric_time"] = start + (i + 1) * ms
+    return out
+
+
+def test_a_silent_worker_is_measured_in_worker_0s_episodes_since_it_last_wrote() -> None:
+    w0 = timed("tttt")
+    tail = evaluation_tail(w0)
+    assert tail.newest_ms == 48000 and tail.seconds_after(24000) == 24.0 and tail.trained == 4
+    # worker 1 wrote its 3rd training episode (its ETag changed) when worker 0 had 4
+    marks = hangs.mark_workers((), {1: ("etag-a", 3)}, tail)
+    assert marks == (hangs.WorkerMark(1, "etag-a", 3, 48000),)
+    # worker 0 trains on: 29 lengths later worker 1 is not yet silent, 30 lengths it is
+    later = evaluation_tail(timed("tttt" + "t" * 29))
+    assert hangs.mark_workers(marks, {1: ("etag-a", 3)}, later) == marks  # unchanged: kept
+    assert detect(Live((), later, marks)) is None
+    latest = evaluation_tail(timed("tttt" + "t" * 30))
+    hang = detect(Live((), latest, marks))
+    assert hang is not None and hang.signature == "silent_worker"
+    assert "worker 1" in hang.detail and "30 episode lengths" in hang.detail
+    assert "(3 training episodes to worker 0's 34)" in hang.detail
+    # a new episode of worker 1 (a new ETag) moves its mark: no longer silent
+    moved = hangs.mark_workers(marks, {1: ("etag-b", 4)}, latest)
+    assert moved[0].since_ms == latest.newest_ms and detect(Live((), latest, moved)) is None
+
+
+def test_a_worker_that_finished_its_share_is_waiting_not_silent() -> None:
+    # SageMaker stuck: every worker trained its share, worker 0 evaluates on. The worker that
+    # finished first has been quiet longest, but it waits for the checkpoint like the rest:
+    # the hang is the endless evaluation, never the worker
+    tail = evaluation_tail(timed("tttt" + "e" * 40))
+    done = (hangs.WorkerMark(1, "a", 4, 12000),)
+    hang = detect(Live((), tail, done))
+    assert hang is not None and hang.signature == "endless_evaluation"
+    # the same silence with the worker one episode short: the worker is the cause
+    short = (hangs.WorkerMark(1, "a", 3, 12000),)
+    hang = detect(Live((), tail, short))
+    assert hang is not None and hang.signature == "silent_worker"
+
+
+def test_the_silent_worker_is_named_before_the_endless_evaluation_it_causes() -> None:
+    # worker 2 stopped short an iteration before worker 0's last training episode; worker 1
+    # finished its share; worker 0 has evaluated since: the cause (worker 2) is named
+    tail = evaluation_tail(timed("tttt" + "e" * 40))
+    marks = (hangs.WorkerMark(1, "a", 4, 48000), hangs.WorkerMark(2, "b", 2, 24000))
+    hang = detect(Live((), tail, marks))
+    assert hang is not None and hang.signature == "silent_worker" and "worker 2" in hang.detail
+    # two workers behind and equally quiet: one is named (never an error comparing them)
+    tied = (hangs.WorkerMark(1, "a", 2, 24000), hangs.WorkerMark(2, "b", 2, 24000))
+    assert detect(Live((), tail, tied)) is not None
+    # without the workers' marks the same metrics are the endless evaluation
+    alone = detect(Live((), tail))
+    assert alone is not None and alone.signature == "endless_evaluation"
+
+
+def test_a_worker_that_never_wrote_is_silent_from_the_first_poll_that_saw_it() -> None:
+    marks = hangs.mark_workers((), {1: (None, 0)}, None)  # nothing written by anyone yet
+    assert marks == (hangs.WorkerMark(1, None, 0, -1),)
+    tail = evaluation_tail(timed("t" * 30))
+    hang = detect(Live((), tail, marks))
+    assert hang is not None and "wrote no episode yet" in hang.detail
+    # no training episode of worker 0 to measure by, or the check turned off: no verdict
+    assert detect(Live((), evaluation_tail(rows("e" * 99)), marks)) is None
+    assert hangs.detect(Live((), tail, marks), evaluation_lengths=0) is None
+
+
+def test_a_worker_silent_longer_than_worker_0s_kept_episodes_is_silent() -> None:
+    # the marked episode fell out of the timeline (or out of a trimmed file): all the
+    # episodes kept are after it
+    tail = evaluation_tail(timed("t" * 300, start=10_000_000))
+    assert len(tail.timeline) == 200
+    hang = detect(Live((), tail, (hangs.WorkerMark(1, "a", 2, 5_000),)))
+    assert hang is not None and "200 episode lengths" in hang.detail
+    # rows without a usable metric_time are left out of the timeline, not guessed
+    odd = rows("tt")
+    odd[0]["metric_time"] = "soon"
+    odd[1]["metric_time"] = True
+    assert evaluation_tail(odd).timeline == ()

@@ -12,7 +12,9 @@ the containers' logs):
 - with ``DR_WORKERS=2`` one RoboMaker dies (``docker __exit``): ``worker_exited``, found in a
   poll or two, long before the stall timeout;
 - a container in docker's restart loop (``docker __restarting``): ``restart_loop``;
-- SageMaker stuck while worker 0 keeps evaluating (``freeze``): ``endless_evaluation``.
+- SageMaker stuck while worker 0 keeps evaluating (``freeze``): ``endless_evaluation``;
+- with ``DR_WORKERS=2`` worker 1 running but writing nothing (``silent_worker``): named
+  from the workers' metrics files, while docker shows every container running.
 """
 
 from __future__ import annotations
@@ -91,6 +93,20 @@ def stalled_by(doc: dict[str, Any], signature: str) -> dict[str, Any]:
     assert first["failure"] == "unknown"  # a hang's cause is not known: it counts
     assert doc["restarts"] == 1 and doc["infra_restarts"] == 0
     return stalled
+
+
+def assert_stopped_soon_and_resumed(
+    inst: Instance, doc: dict[str, Any], stalled: dict[str, Any]
+) -> None:
+    """A metrics hang after checkpoint 1: stopped far inside the stall timeout (from that
+    checkpoint), the next attempt succeeded, nothing left running."""
+    (checkpointed,) = [
+        e for e in events_named(doc, "run.checkpointed") if e.get("checkpoint", "").startswith("1_")
+    ]
+    took = at(stalled["at"]) - at(checkpointed["at"])
+    assert took < HANG_STALL_TIMEOUT_S / 2, f"{stalled['signature']} took {took:.1f} s"
+    assert doc["attempts"][1]["outcome"] == "succeeded"
+    assert_nothing_left(inst)
 
 
 def test_a_reward_error_fails_the_job_after_one_attempt(
@@ -242,17 +258,31 @@ def test_the_endless_evaluation_stops_the_run_before_the_stall_timeout(
     job_id = start(supervisors_on, inst, env, f"endless-evaluation-{version}", sim)
     doc = ended(env, job_id)
     assert doc["state"] == "succeeded", doc["reason"]
-    (stalled,) = events_named(doc, "run.stalled")
-    assert stalled.get("signature") == "endless_evaluation", stalled
+    stalled = stalled_by(doc, "endless_evaluation")
     assert "with no training episode or checkpoint" in stalled["reason"], stalled
-    first = doc["attempts"][0]
-    assert first["outcome"] == "stalled" and first["last_checkpoint"].startswith("1_Step-")
-    assert doc["restarts"] == 1 and doc["infra_restarts"] == 0
-    # from the last checkpoint to the stop: far less than the stall timeout
-    (checkpointed,) = [
-        e for e in events_named(doc, "run.checkpointed") if e.get("checkpoint", "").startswith("1_")
-    ]
-    took = at(stalled["at"]) - at(checkpointed["at"])
-    assert took < HANG_STALL_TIMEOUT_S / 2, f"endless_evaluation took {took:.1f} s"
-    assert doc["attempts"][1]["outcome"] == "succeeded"
-    assert_nothing_left(inst)
+    assert doc["attempts"][0]["last_checkpoint"].startswith("1_Step-")
+    assert_stopped_soon_and_resumed(inst, doc, stalled)
+
+
+@NEWEST_ONLY
+def test_a_silent_rollout_worker_stops_the_run_before_the_stall_timeout(
+    version, instances, drfc_env, supervisors_on
+) -> None:
+    inst = instances(version)
+    env = hang_env(drfc_env, PITSTOP_HANG_EVALUATION_LENGTHS="15")
+    sim = {
+        "checkpoint_interval_s": 0.3,
+        "checkpoints": 4,
+        "workers": 2,
+        "faults": [{"kind": "silent_worker", "worker": 1, "attempt": 1, "after_checkpoint": 1}],
+    }
+    job_id = start(supervisors_on, inst, env, f"silent-worker-{version}", sim, workers=2)
+    wait_for(lambda: trained(env, job_id, 1) >= 1, 90, "attempt 1 to train", interval=0.3)
+    # DRfC started two RoboMaker workers, and both still run: docker shows nothing wrong
+    workers = [c["name"] for c in inst.containers(running=True) if "robomaker" in c["name"]]
+    assert len(workers) == 2, workers
+    doc = ended(env, job_id)
+    assert doc["state"] == "succeeded", doc["reason"]
+    stalled = stalled_by(doc, "silent_worker")
+    assert "RoboMaker worker 1 runs but wrote no new episode" in stalled["reason"], stalled
+    assert_stopped_soon_and_resumed(inst, doc, stalled)

@@ -5,6 +5,8 @@ moto's S3 over HTTP, a local instance metadata service for the spot notice.
   no restart spent, with simapp's message and the reward function's line;
 - a GPU Xid is the machine's fault: restarted on the infrastructure budget, not
   ``max_restarts``;
+- one rollout worker of two silent (running, writing no episode) while worker 0 evaluates:
+  ``silent_worker``, found in worker 0's episode lengths, long before the stall timeout;
 - ``on_interruption: stop``: a spot notice ends the job (``cancelled``), never resumed.
 """
 
@@ -16,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import job, job_in, recorded_end, submit
-from tests.helpers import wait_for
+from tests.e2e.harness import at, job, job_in, recorded_end, submit
+from tests.helpers import scaled, wait_for
 from tests.servers import FakeImds
 
 pytestmark = pytest.mark.e2e
@@ -81,6 +83,39 @@ def test_a_gpu_xid_restarts_without_spending_a_restart(e2e_env, supervisors) -> 
     assert second["pretrained_checkpoint"] == first["last_checkpoint"]  # resumed, not redone
     (crashed,) = events_named(doc, "run.crashed")
     assert crashed["failure"] == "infrastructure" and crashed["signature"] == "gpu_xid"
+
+
+def test_a_silent_rollout_worker_stops_the_run_before_the_stall_timeout(
+    e2e_env, supervisors
+) -> None:
+    # the stall timeout far past what the hang needs: a stop it made cannot pass for one
+    stall = scaled(60.0)
+    env = {**e2e_env, "PITSTOP_STALL_TIMEOUT_S": f"{stall:g}", "PITSTOP_HANG_EVALUATION_LENGTHS": "30"}  # fmt: skip
+    sim = {
+        "checkpoint_interval_s": 0.25,
+        "checkpoints": 4,
+        "workers": 2,
+        "faults": [{"kind": "silent_worker", "worker": 1, "attempt": 1, "after_checkpoint": 1}],
+    }
+    job_id = submit(env, "silent-worker", sim, workers=2)
+    supervisors.job_ids.append(job_id)
+    supervisors(env)
+    doc = wait_for(lambda: recorded_end(env, job_id), 120, "the job to end, its event recorded")
+    assert doc["state"] == "succeeded", doc["reason"]
+    (stalled,) = events_named(doc, "run.stalled")
+    assert stalled.get("signature") == "silent_worker", stalled
+    assert "RoboMaker worker 1 runs but wrote no new episode" in stalled["reason"], stalled
+    first, second = doc["attempts"]
+    assert first["outcome"] == "stalled" and first["signature"] == "silent_worker", first
+    assert first["failure"] == "unknown" and doc["restarts"] == 1
+    assert first["last_checkpoint"].startswith("1_Step-")
+    assert second["outcome"] == "succeeded"
+    assert second["pretrained_checkpoint"] == first["last_checkpoint"]
+    (checkpointed,) = [
+        e for e in events_named(doc, "run.checkpointed") if e.get("checkpoint", "").startswith("1_")
+    ]
+    took = at(stalled["at"]) - at(checkpointed["at"])
+    assert took < stall / 2, f"silent_worker took {took:.1f} s"
 
 
 def test_on_interruption_stop_ends_the_job_at_a_spot_notice(

@@ -101,3 +101,30 @@ def test_initial_checkpoint_is_the_model_as_loaded() -> None:
     assert is_initial_checkpoint("5_Step-5000.ckpt", "5_Step-5000.ckpt")
     assert not is_initial_checkpoint("6_Step-6000.ckpt", "5_Step-5000.ckpt")
     assert not is_initial_checkpoint(None, None) and not is_initial_checkpoint("junk", None)
+
+
+def test_worker_files_read_a_workers_file_only_when_it_changed(store: S3Store) -> None:
+    from pitstop.core.hangs import WorkerMark, evaluation_tail, mark_workers
+
+    keys = ModelKeys(PREFIX)
+    store.put(keys.metrics, _episodes(4, 2))
+    store.put(keys.training_metrics(2), _episodes(3, 0))
+    store.put(keys.training_metrics(5), _episodes(9, 0))  # not a worker of a 3-worker job
+    store.requests.clear()
+    files = metrics.worker_files(store, PREFIX, 3)
+    # worker 1 wrote nothing yet; worker 2 trained 3 episodes (evaluations are worker 0's)
+    assert files[1] == (None, 0) and files[2][1] == 3 and set(files) == {1, 2}
+    assert dict(store.requests) == {"list_objects_v2": 1, "get_object": 1}
+    marks = mark_workers((), files, evaluation_tail([]))
+    # unchanged: one LIST, nothing read
+    store.requests.clear()
+    assert metrics.worker_files(store, PREFIX, 3, marks) == files
+    assert dict(store.requests) == {"list_objects_v2": 1}
+    # worker 2 writes again (a new ETag): read once more; garbage counts no episode
+    store.put(keys.training_metrics(2), _episodes(4, 0))
+    store.put(keys.training_metrics(1), b"{not json")
+    again = metrics.worker_files(store, PREFIX, 3, marks)
+    assert again[2][1] == 4 and again[1][1] == 0 and again[1][0] is not None
+    # a single-worker job lists nothing to mark
+    assert metrics.worker_files(store, PREFIX, 1) == {}
+    assert WorkerMark(2, files[2][0], 3, -1) in marks

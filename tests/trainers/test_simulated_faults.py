@@ -19,6 +19,7 @@ from pitstop.core.records import Fault
 from pitstop.store.layout import ModelKeys
 from pitstop.trainers.base import tail
 from pitstop.trainers.simulated_run import reward_error_lines, reward_line
+from tests.helpers import wait_for
 from tests.trainers.test_simapp_formats import CUSTOM, PER_ITERATION, Run, check_uploaded
 
 REWARD = "import math\n\ndef reward_function(params):\n    x = params['x']\n    return 1.0\n"
@@ -116,3 +117,43 @@ def test_a_free_text_message_is_printed_as_an_exception() -> None:
     exc = simapp_exception(text)
     assert exc is not None
     assert exc["message"] == "Reward function error: Reward function exception no such param"
+
+
+def test_each_rollout_worker_writes_its_own_metrics_file(run: Run) -> None:
+    code = run.run(PREFIX, 1, {**sim(), "workers": 3})
+    assert code == 0
+    keys = ModelKeys(PREFIX)
+    for k in (1, 2):
+        doc = json.loads(run.get(keys.training_metrics(k)) or b"{}")
+        rows = doc["metrics"]
+        # its share of each of the 3 iterations, training episodes only (worker 0 evaluates)
+        assert [r["phase"] for r in rows] == ["training"] * 3 * (4 // 3)
+        assert all(r["metric_time"] > 0 and r["elapsed_time_in_milliseconds"] > 0 for r in rows)
+    assert run.get(keys.training_metrics(3)) is None  # workers 0..2 only
+
+
+def test_a_silent_worker_stops_writing_while_worker_0_evaluates_on(run: Run) -> None:
+    fault = {"kind": "silent_worker", "worker": 2, "after_checkpoint": 1}
+    keys = ModelKeys(PREFIX)
+    proc = run.start(PREFIX, 1, {**sim(fault), "workers": 3})
+    try:
+
+        def worker_0_evaluating() -> list[dict[str, Any]] | None:
+            doc = json.loads(run.get(keys.metrics) or b"{}")
+            rows = doc.get("metrics", [])
+            evaluating = rows[-3:] and all(r["phase"] == "evaluation" for r in rows[-3:])
+            return rows if evaluating and len(rows) > 9 else None
+
+        rows = wait_for(worker_0_evaluating, 60, "worker 0's endless evaluation", interval=0.2)
+        assert proc.poll() is None  # still running: a hang, not an exit
+    finally:
+        proc.kill()
+        proc.wait()
+    count = {k: len(json.loads(run.get(keys.training_metrics(k)) or b"{}")["metrics"]) for k in (1, 2)}  # fmt: skip
+    # worker 1 finished the iteration worker 2 went quiet in; worker 2 did not
+    assert count == {1: 2, 2: 1}
+    # every worker trains its share (4 episodes over 3 workers: 1 each), worker 0 included
+    assert sum(r["phase"] == "training" for r in rows) == 2 * (PER_ITERATION // 3)
+    # no checkpoint after the first: SageMaker waits for worker 2's rollouts
+    assert (run.get(keys.coach_checkpoint) or b"").startswith(b"1_Step-")
+    assert "rollout worker 2 silent after 1 checkpoints" in (run.tmp / "trainer-1.log").read_text()

@@ -11,6 +11,13 @@ users run into"):
   ``docker ps`` a moment after the status read would otherwise turn the crash into a stall;
 - ``worker_exited``: with ``DR_WORKERS`` > 1, one RoboMaker worker exited while others run
   (training waits for its rollouts forever);
+- ``silent_worker``: with ``DR_WORKERS`` > 1, one RoboMaker worker still runs but stopped
+  short of its share of the iteration (DRfC divides ``num_episodes_between_training`` over
+  the workers, so each trains as many episodes as worker 0) and has written no episode (its
+  ``TrainingMetrics_<idx>.json`` unchanged) while worker 0 ran for longer than N
+  training-episode lengths: the same wait, with the worker's container looking healthy. A
+  worker that finished its share and waits for the checkpoint is never called silent: that
+  wait is SageMaker's (the endless evaluation);
 - ``restart_loop``: a container restarting in a loop (docker's ``restarting`` state, or its
   RestartCount at the limit);
 - ``endless_evaluation``: evaluation episodes keep coming with no training episode between
@@ -19,7 +26,9 @@ users run into"):
   a slow or busy host does not trip it.
 
 Each is an observation the lifecycle turns into a stop and a restart, the signature named.
-Pure: the supervisor reads ``docker ps -a`` and ``TrainingMetrics.json``.
+Pure: the supervisor reads ``docker ps -a``, ``TrainingMetrics.json`` and the other workers'
+metrics files' ETags (``WorkerMark``: which of worker 0's episodes each was last seen
+changing after).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from statistics import median
 from typing import Any
 
 _RECENT_EPISODES = 20  # training episodes whose median length is "an episode length"
+_TIMELINE = 200  # worker 0's newest episodes kept to measure another worker's silence by
 
 
 RESTART_LIMIT = 3  # a container restarted this many times is in a loop
@@ -58,6 +68,31 @@ class EvaluationTail:
     episodes: int = 0
     seconds: float = 0.0  # their simulated time
     episode_s: float | None = None  # the median length of the recent training episodes
+    # worker 0's newest episodes, (metric_time ms, simulated seconds), oldest first
+    timeline: tuple[tuple[int, float], ...] = ()
+    trained: int = 0  # worker 0's training episodes in the file
+
+    @property
+    def newest_ms(self) -> int:
+        """When worker 0's newest episode ended (its ``metric_time``); -1: none yet."""
+        return self.timeline[-1][0] if self.timeline else -1
+
+    def seconds_after(self, ms: int) -> float:
+        """Worker 0's simulated time in the episodes that ended after ``ms``: all it kept
+        when ``ms`` is older than them (a worker silent for longer than the timeline)."""
+        return sum(s for t, s in self.timeline if t > ms)
+
+
+@dataclass(frozen=True)
+class WorkerMark:
+    """Rollout worker ``worker`` (1..): its metrics file's ETag (None: not written yet), the
+    training episodes in it, and worker 0's newest episode (``EvaluationTail.newest_ms``)
+    when that ETag was first seen."""
+
+    worker: int
+    etag: str | None
+    episodes: int
+    since_ms: int
 
 
 @dataclass(frozen=True)
@@ -66,6 +101,7 @@ class Live:
 
     containers: tuple[Container, ...] = ()
     evaluation: EvaluationTail | None = None  # None: not read (an evaluation job, no metrics)
+    workers: tuple[WorkerMark, ...] = ()  # the other rollout workers (DR_WORKERS > 1)
 
 
 @dataclass(frozen=True)
@@ -82,11 +118,15 @@ def evaluation_tail(rows: Iterable[Mapping[str, Any]]) -> EvaluationTail:
     episodes, then evaluations until the next checkpoint arrives). Rows without a usable
     phase or time are skipped, never guessed."""
     training: list[float] = []
+    timeline: list[tuple[int, float]] = []
     tail_n, tail_s = 0, 0.0
     for row in rows:
         ms = row.get("elapsed_time_in_milliseconds")
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
             continue
+        ended = row.get("metric_time")
+        if isinstance(ended, int) and not isinstance(ended, bool):
+            timeline.append((ended, float(ms) / 1000.0))
         phase = row.get("phase")
         if phase == "training":
             training.append(float(ms) / 1000.0)
@@ -96,7 +136,32 @@ def evaluation_tail(rows: Iterable[Mapping[str, Any]]) -> EvaluationTail:
             tail_s += float(ms) / 1000.0
     recent = training[-_RECENT_EPISODES:]
     length = median(recent) if recent else None
-    return EvaluationTail(tail_n, tail_s, length if length else None)
+    return EvaluationTail(
+        tail_n, tail_s, length if length else None, tuple(timeline[-_TIMELINE:]), len(training)
+    )
+
+
+def training_episodes(rows: Iterable[Mapping[str, Any]]) -> int:
+    """The training episodes of a worker's ``TrainingMetrics_<idx>.json`` rows."""
+    return sum(1 for row in rows if row.get("phase") == "training")
+
+
+def mark_workers(
+    prev: Iterable[WorkerMark],
+    files: Mapping[int, tuple[str | None, int]],
+    tail: EvaluationTail | None,
+) -> tuple[WorkerMark, ...]:
+    """This poll's marks from each worker's (ETag, training episodes): a worker whose file
+    is unchanged keeps its mark; a new or changed one is marked at worker 0's newest episode."""
+    before = {m.worker: m for m in prev}
+    now_ms = tail.newest_ms if tail is not None else -1
+    marks = []
+    for worker in sorted(files):
+        old = before.get(worker)
+        etag, episodes = files[worker]
+        same = old is not None and old.etag == etag
+        marks.append(old if same and old else WorkerMark(worker, etag, episodes, now_ms))
+    return tuple(marks)
 
 
 def container_hang(cs: tuple[Container, ...], restart_limit: int) -> Hang | None:
@@ -150,10 +215,58 @@ def endless_evaluation(tail: EvaluationTail | None, lengths: float) -> Hang | No
     )
 
 
+def _quietest_behind(
+    tail: EvaluationTail, marks: Iterable[WorkerMark]
+) -> tuple[float, WorkerMark] | None:
+    """The worker short of worker 0's training episodes that has been quiet longest (the
+    others may only be waiting for its rollouts), with its quiet in simulated seconds."""
+    behind = [(tail.seconds_after(m.since_ms), m) for m in marks if m.episodes < tail.trained]
+    return max(behind, key=lambda qm: qm[0], default=None)
+
+
+def _silent(quiet: float, mark: WorkerMark, tail: EvaluationTail, episode_s: float) -> Hang:
+    what = "no episode yet" if mark.etag is None else "no new episode"
+    return Hang(
+        "silent_worker",
+        f"RoboMaker worker {mark.worker} runs but wrote {what} while worker 0 ran "
+        f"{quiet / episode_s:.0f} episode lengths ({mark.episodes} training episodes "
+        f"to worker 0's {tail.trained})",
+    )
+
+
+def silent_worker(
+    tail: EvaluationTail | None, marks: Iterable[WorkerMark], lengths: float
+) -> Hang | None:
+    """A worker short of worker 0's training episodes that wrote nothing while worker 0 ran
+    ``lengths`` training-episode lengths (0: never). Measured in worker 0's simulated time,
+    like the endless evaluation."""
+    if tail is None or not tail.episode_s or lengths <= 0:
+        return None
+    found = _quietest_behind(tail, marks)
+    if found is None or found[0] < lengths * tail.episode_s:
+        return None
+    return _silent(*found, tail, tail.episode_s)
+
+
+def stuck(live: Live | None, lengths: float) -> Hang | None:
+    """What the metrics show a run with no new checkpoint hangs on: a silent worker (the
+    cause, named first), or the endless evaluation, which is a silent worker's doing too
+    when a worker is still short of its share (SageMaker waits for its episodes)."""
+    if live is None:
+        return None
+    hang = silent_worker(live.evaluation, live.workers, lengths)
+    if hang is not None:
+        return hang
+    hang = endless_evaluation(live.evaluation, lengths)
+    tail = live.evaluation
+    if hang is None or tail is None or not tail.episode_s:
+        return hang
+    found = _quietest_behind(tail, live.workers)
+    return hang if found is None else _silent(*found, tail, tail.episode_s)
+
+
 def detect(
     live: Live, *, evaluation_lengths: float, restart_limit: int = RESTART_LIMIT
 ) -> Hang | None:
     """The first known hang the running attempt shows, or None."""
-    return running_hang(live.containers, restart_limit) or endless_evaluation(
-        live.evaluation, evaluation_lengths
-    )
+    return running_hang(live.containers, restart_limit) or stuck(live, evaluation_lengths)

@@ -194,6 +194,7 @@ class Run:
     start_after: float | None = None  # backoff: the next attempt may start then
     stopping: Outcome | None = None  # the trainer is being stopped for this outcome
     stop_reason: str | None = None
+    stop_signature: str | None = None  # the known hang the trainer is being stopped for
     reason: str | None = None
     done: bool = False  # nothing more to do for this job on this instance
     evaluation: bool = False  # an evaluation job (its follow-up records results)
@@ -499,9 +500,10 @@ def _observe_heartbeat(
             )
             return new, [*acts, moved]
         return new, [*acts, _emit(new, ev.RUN_CHECKPOINTED, checkpoint=hb.checkpoint)]
-    tail = obs.live.evaluation if obs.live is not None else None
-    hang = hangs.endless_evaluation(tail, policy.hang_evaluation_lengths)
-    if hang is not None:  # no new checkpoint this poll, and the endless evaluation shows
+    hang = hangs.stuck(obs.live, policy.hang_evaluation_lengths)
+    if (
+        hang is not None
+    ):  # no new checkpoint this poll, and a silent worker or the endless evaluation shows
         stopped, more = _stop_hung(new, Observation(TrainerStatus.RUNNING), now, policy, hang)
         return stopped, acts + more
     stale_for = now - (new.stale_since if new.stale_since is not None else now)
@@ -533,7 +535,8 @@ def _begin_stop(
     timeout = (
         policy.notice_stop_timeout_s if outcome is Outcome.PREEMPTED else policy.stop_timeout_s
     )
-    new = replace(run, stopping=outcome, stop_reason=reason)
+    signature = (fields or {}).get("signature")
+    new = replace(run, stopping=outcome, stop_reason=reason, stop_signature=signature)
     acts: list[Action] = []
     if outcome is Outcome.STALLED:
         # running -> restarting: tell the world now, the stop can take a while
@@ -560,6 +563,7 @@ def _attempt_over(run: Run, now: float) -> tuple[Run, float]:
         run,
         stopping=None,
         stop_reason=None,
+        stop_signature=None,
         trained_s=run.trained_s + training,
         attempt_started_at=None,
     )
@@ -629,7 +633,13 @@ def _finish_stop(
     job at once, an infrastructure fault restarts on its own budget, the rest count."""
     failed = outcome in (Outcome.CRASHED, Outcome.STALLED)
     diagnosis = classify(leftovers) if failed and leftovers is not None else None
-    reason = _with_diagnosis(reason, diagnosis)
+    hang = run.stop_signature if outcome is Outcome.STALLED else None
+    if hang is not None and (diagnosis is None or diagnosis.kind is FailureKind.UNKNOWN):
+        # the logs explain nothing more than the hang the stop was made for: keep its name
+        code = diagnosis.fault_code if diagnosis is not None else None
+        diagnosis = Diagnosis(FailureKind.UNKNOWN, reason, hang, code)
+    else:
+        reason = _with_diagnosis(reason, diagnosis)
     base, training = _attempt_over(run, now)
     base = replace(base, reason=reason)
     acts: list[Action] = [

@@ -22,7 +22,7 @@ class Fault(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(
         pattern="^(freeze|crash|exception|ignore_sigterm|slow_start|crash_during_upload"
-        "|reward_error|gpu_error)$"
+        "|reward_error|gpu_error|silent_worker)$"
     )
     attempt: int | None = Field(None, ge=1, description="only in this attempt (all when unset)")
     after_checkpoint: int = Field(0, ge=0, description="after this many checkpoints of the attempt")
@@ -48,6 +48,9 @@ class Fault(BaseModel):
     variant: Literal["xid", "cuda_oom"] = Field(
         "xid", description="gpu_error: an NVRM Xid 79 (off the bus) or CUDA out of memory"
     )
+    worker: int = Field(
+        1, ge=1, le=7, description="silent_worker: the rollout worker (1..) that goes quiet"
+    )
 
 
 class Simulation(BaseModel):
@@ -57,6 +60,9 @@ class Simulation(BaseModel):
     checkpoint_interval_s: float = Field(0.5, gt=0, le=3600)
     checkpoints: int = Field(8, ge=1, le=100000, description="total iterations the job trains")
     steps_per_checkpoint: int = Field(1000, ge=1)
+    workers: int = Field(
+        1, ge=1, le=8, description="rollout workers whose TrainingMetrics files it writes"
+    )
     faults: list[Fault] = Field(default_factory=list)
 
 

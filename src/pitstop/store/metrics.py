@@ -10,8 +10,10 @@ SageMaker container, the simulated process) exited. Reading is here; the verdict
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pitstop.core import hangs
-from pitstop.core.hangs import EvaluationTail
+from pitstop.core.hangs import EvaluationTail, WorkerMark
 from pitstop.core.verdicts import Evidence
 from pitstop.errors import CorruptObject, NotFound
 from pitstop.store import parse
@@ -83,3 +85,42 @@ def evaluation_tail(
     if not isinstance(rows, list):
         return None
     return head.etag, hangs.evaluation_tail(r for r in rows if isinstance(r, dict))
+
+
+def worker_files(
+    store: ObjectStore, prefix: str, workers: int, known: Iterable[WorkerMark] = ()
+) -> dict[int, tuple[str | None, int]]:
+    """Each other rollout worker's ``TrainingMetrics_<idx>.json`` (1 .. ``workers`` - 1):
+    its ETag (None: not written yet) and training episodes. One LIST of the metrics folder;
+    a file is read only when its ETag differs from the worker's ``known`` mark. An
+    unreadable file counts no episode (a changed ETag still shows the worker alive)."""
+    if workers <= 1:
+        return {}
+    keys = ModelKeys(prefix)
+    marks = {m.worker: m for m in known}
+    etags: dict[int, str | None] = dict.fromkeys(range(1, workers))
+    for item in store.list(keys.metrics_dir):
+        worker = keys.parse_training_metrics(item.key)
+        if worker is not None and worker in etags:
+            etags[worker] = item.etag or None
+    files: dict[int, tuple[str | None, int]] = {}
+    for worker, etag in etags.items():
+        mark = marks.get(worker)
+        if etag is None:
+            files[worker] = (None, 0)
+        elif mark is not None and mark.etag == etag:
+            files[worker] = (etag, mark.episodes)
+        else:
+            files[worker] = (etag, _training_rows(store, keys.training_metrics(worker)))
+    return files
+
+
+def _training_rows(store: ObjectStore, key: str) -> int:
+    try:
+        doc = parse.json_object(store.get(key).body, key, non_finite="null")
+    except (NotFound, CorruptObject):
+        return 0
+    rows = doc.get("metrics")
+    if not isinstance(rows, list):
+        return 0
+    return hangs.training_episodes(r for r in rows if isinstance(r, dict))

@@ -20,7 +20,7 @@ from pitstop.config import Settings
 from pitstop.core import actions as act
 from pitstop.core import lifecycle as lc
 from pitstop.core.failures import Leftovers
-from pitstop.core.hangs import EvaluationTail
+from pitstop.core.hangs import EvaluationTail, WorkerMark
 from pitstop.core.records import JobSpec
 from pitstop.core.verdicts import Evidence
 from pitstop.evaluation.progress import EvalProgress
@@ -110,6 +110,7 @@ class Current:
     refused: str | None = None  # the attempt could not start for good (bad input): why
     start_error: str | None = None  # the trainer of the attempt could not be launched: why
     metrics_tail: tuple[str, EvaluationTail] | None = None  # (ETag, its evaluation tail)
+    worker_marks: tuple[int, tuple[WorkerMark, ...]] = (0, ())  # (attempt, the other workers')
     leftovers: tuple[int, Leftovers] | None = None  # (attempt, what it left once down)
 
 

@@ -59,17 +59,24 @@ class Observer:
         )
 
     def _live(self, cur: Current) -> hangs.Live:
-        """What the running attempt shows: its containers, and (training) the evaluation
-        episodes since the newest training one. An unreadable metrics file is no evidence."""
+        """What the running attempt shows: its containers and (training) worker 0's
+        episodes, with when each other worker last wrote one. Unreadable metrics are no
+        evidence: a worker's mark is kept, never moved, while S3 cannot be read."""
         tail: hangs.EvaluationTail | None = None
+        attempt = cur.run.attempt
+        marks = cur.worker_marks[1] if cur.worker_marks[0] == attempt else ()
         if cur.spec.evaluation is None:
+            prefix = model_prefix(cur.job_id, attempt)
             try:
-                prefix = model_prefix(cur.job_id, cur.run.attempt)
                 cur.metrics_tail = metrics.evaluation_tail(self.ctx.store, prefix, cur.metrics_tail)
+                tail = cur.metrics_tail[1] if cur.metrics_tail is not None else None
+                if cur.spec.workers > 1:
+                    files = metrics.worker_files(self.ctx.store, prefix, cur.spec.workers, marks)
+                    marks = hangs.mark_workers(marks, files, tail)
             except StoreError:
-                cur.metrics_tail = None
-            tail = cur.metrics_tail[1] if cur.metrics_tail is not None else None
-        return hangs.Live(self.ctx.trainer.containers(), tail)
+                cur.metrics_tail, tail = None, None
+            cur.worker_marks = (attempt, marks)
+        return hangs.Live(self.ctx.trainer.containers(), tail, marks)
 
     def _leftovers(self, cur: Current) -> Leftovers:
         """What the attempt left, gathered once, when its trainer is first seen down (before

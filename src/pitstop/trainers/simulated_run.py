@@ -30,8 +30,13 @@ from; ``model/.finished`` is written all the same, as simapp's ``finally:`` does
 process exits with the code), ``crash_during_upload`` (dies holding ``model/.lock``),
 ``ignore_sigterm``, ``slow_start``
 (seconds between the initial and the first trained checkpoint: image pulls, simulator start),
-and the two that say why they stop as the real stack does (REFERENCE.md, "How simapp says
-why it stopped"):
+``silent_worker`` (with ``simulation.workers`` > 1, ``num_episodes_between_training`` is
+divided over the workers as DRfC does, and each other rollout worker ``k`` writes its share
+of every iteration's training episodes to ``metrics/TrainingMetrics_<k>.json``; at the
+fault, worker ``worker`` writes nothing more, the others finish that iteration's share, and
+no checkpoint comes again while worker 0 evaluates: SageMaker waiting for the silent
+worker's rollouts), and the two that say why they stop as the real stack does
+(REFERENCE.md, "How simapp says why it stopped"):
 
 - ``reward_error``: the reward function raises at ``step`` of the attempt's iteration
   ``after_checkpoint + 1`` (steps counted from that iteration's start; an iteration is
@@ -266,11 +271,46 @@ def main() -> int:
 
         return step
 
+    # the other rollout workers (DR_WORKERS > 1): each writes its own TrainingMetrics_<k>
+    peers: dict[int, tuple[list[dict[str, Any]], simapp.Clock, random.Random]] = {
+        k: ([], simapp.Clock(), random.Random(attempt * 100 + k)) for k in range(1, sim.workers)
+    }
+    # DRfC divides num_episodes_between_training over the workers: each trains the same share
+    share = max(1, per_iteration // sim.workers)  # episodes per worker and iteration
+    silents = _faults(sim, attempt, "silent_worker")
+    quiet: set[int] = set()
+
+    def rollouts(n: int) -> None:
+        """Iteration ``n``'s training episodes of each worker still writing."""
+        for k, (rows_k, clock_k, rng_k) in peers.items():
+            if k in quiet:
+                continue
+            _, more = simapp.iteration(
+                course.get(), actions, rng_k, clock_k, episodes=share, evaluations=0,
+                skill=n, wall=time.time,
+            )  # fmt: skip
+            rows_k += more
+            w.put(keys.training_metrics(k), simapp.metrics_json(rows_k))
+
     for n in range(first, sim.checkpoints + 1):
         _maybe_fault(freezes, crashes, done, frozen, gpu_errors)
+        if (silent := _at(silents, done)) is not None:
+            # worker k stops mid-iteration: the others finish their share, then SageMaker
+            # waits for k's episodes forever while worker 0 evaluates (its endless evaluation)
+            quiet.add(silent.worker)
+            _log(f"rollout worker {silent.worker} silent after {done} checkpoints")
+            time.sleep(sim.checkpoint_interval_s)
+            rollouts(n)
+            _, rows = simapp.iteration(
+                course.get(), actions, rng, clock, episodes=share, evaluations=0,
+                skill=n, wall=time.time,
+            )  # fmt: skip
+            metrics += rows
+            w.put(keys.metrics, simapp.metrics_json(metrics))
+            _maybe_fault([silent], [], done, frozen)
         if (raising := _at(reward_errors, done)) is not None:
-            share = min(raising.step, sim.steps_per_checkpoint) / sim.steps_per_checkpoint
-            time.sleep(sim.checkpoint_interval_s * share)
+            part = min(raising.step, sim.steps_per_checkpoint) / sim.steps_per_checkpoint
+            time.sleep(sim.checkpoint_interval_s * part)
             _log(f"reward function raises at step {raising.step} of iteration {done + 1}")
             print(reward_error_lines(raising, reward), flush=True)
             return 1  # simapp's os._exit(1)
@@ -295,11 +335,12 @@ def main() -> int:
         # the iteration's episodes, then the evaluation's verdict on the new checkpoint
         skill = n
         trace, rows = simapp.iteration(
-            course.get(), actions, rng, clock, episodes=per_iteration,
+            course.get(), actions, rng, clock, episodes=share,
             evaluations=rng.randint(2, 4), skill=n, wall=time.time,
         )  # fmt: skip
         metrics += rows
         w.put(keys.metrics, simapp.metrics_json(metrics))
+        rollouts(n)
         w.put(keys.simtrace(done), simapp.simtrace_csv(trace))
         w.put(
             keys.checkpoints_json,
