@@ -1,5 +1,6 @@
 """What ``pitstop tune`` leaves in its output folder: each candidate's model_metadata.json
-and results, tune.json (every candidate and the winner) and tune.png (best lap per scale).
+and results, tune.json (every candidate and the winner) and tune.png (best lap per scale, the
+rejected candidates crossed out).
 """
 
 from __future__ import annotations
@@ -70,7 +71,16 @@ def tune_to_files(
 
     history, best = tn.tune(policy, evaluate, step)
     doc = tune_doc(req.model, world, history, best)
-    files = write_tune_files(out, jobs.store, ev, doc, history, best, warn)
+    files = write_tune_files(
+        out,
+        jobs.store,
+        ev,
+        doc,
+        history,
+        best,
+        warn,
+        max_off_track_rate=policy.max_off_track_rate,
+    )
     rows: list[list[object]] = [
         [f"{c.scale:g}", seconds(c.best_ms), f"{c.off_track_rate:.2f}", "*" if c is best else ""]
         for c in history
@@ -116,6 +126,8 @@ def write_tune_files(
     history: list[Candidate],
     best: Candidate | None,
     warn: Callable[[str], None],
+    *,
+    max_off_track_rate: float = tn.TunePolicy.max_off_track_rate,
 ) -> list[Path]:
     """Write every candidate's files, tune.json and (with matplotlib) tune.png into ``out``;
     the files written at the top (``warn`` says why a plot is missing)."""
@@ -128,38 +140,106 @@ def write_tune_files(
         (d / "results.json").write_text(json.dumps(candidate_doc(c), indent=2))
     (out / "tune.json").write_text(json.dumps(doc, indent=2))
     files = [out / "tune.json"]
-    if plot_tune(history, best, out / "tune.png", warn):
+    if plot_tune(history, best, out / "tune.png", warn, max_off_track_rate=max_off_track_rate):
         files.append(out / "tune.png")
     return files
 
 
 def plot_tune(
-    history: list[Candidate], best: Candidate | None, path: Path, warn: Callable[[str], None]
+    history: list[Candidate],
+    best: Candidate | None,
+    path: Path,
+    warn: Callable[[str], None],
+    *,
+    max_off_track_rate: float = tn.TunePolicy.max_off_track_rate,
 ) -> bool:
-    """Best complete lap against speed scale, the winner starred; False without matplotlib."""
+    """Best complete lap against speed scale: the candidates rejected for leaving the track
+    crossed out, the winner starred with why; False without matplotlib."""
     from pitstop.errors import MissingExtra
     from pitstop.extras import require
 
     try:
-        matplotlib = require("matplotlib", "tune's tune.png")
+        require("matplotlib", "tune's tune.png")
     except MissingExtra as e:
         warn(f"no tune.png: {e}")
         return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = tune_figure(history, best, max_off_track_rate=max_off_track_rate)
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def tune_figure(
+    history: list[Candidate],
+    best: Candidate | None,
+    *,
+    max_off_track_rate: float = tn.TunePolicy.max_off_track_rate,
+) -> Any:
+    """The matplotlib ``Figure`` of tune.png (Agg canvas, no pyplot state): best lap (top)
+    and off-track rate (bottom, with the limit) against scale; a candidate over the limit is
+    a red cross in both, the winner a star with why in the title."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     done = sorted((c for c in history if c.best_ms is not None), key=lambda c: c.scale)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(
-        [c.scale for c in done], [(c.best_ms or 0) / 1000 for c in done], "o-", label="best lap"
+    kept = [c for c in done if c.off_track_rate <= max_off_track_rate]
+    out = [c for c in done if c.off_track_rate > max_off_track_rate]
+    fig = Figure(figsize=(7.5, 6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax, ax_off = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+
+    def lap(c: Candidate) -> float:
+        return (c.best_ms or 0) / 1000
+
+    ax.plot([c.scale for c in done], [lap(c) for c in done], "-", color="0.7", linewidth=1)
+    ax_off.plot(
+        [c.scale for c in done], [c.off_track_rate for c in done], "-", color="0.7", linewidth=1
     )
+    ok = f"kept: off-track/lap <= {max_off_track_rate:g}"
+    no = f"rejected: off-track/lap > {max_off_track_rate:g}"
+    for axis, y in ((ax, lap), (ax_off, lambda c: c.off_track_rate)):
+        axis.plot([c.scale for c in kept], [y(c) for c in kept], "o", color="tab:blue", label=ok)
+        if out:
+            axis.plot(
+                [c.scale for c in out],
+                [y(c) for c in out],
+                "X",
+                color="tab:red",
+                markersize=9,
+                linestyle="none",
+                label=no,
+            )
+    ax_off.axhline(
+        max_off_track_rate, color="tab:red", linestyle="--", linewidth=1, label="the limit"
+    )
+    title = "no winner: no candidate completed a lap and stayed on the track often enough"
     if best is not None and best.best_ms is not None:
-        ax.plot([best.scale], [best.best_ms / 1000], "r*", markersize=14, label="winner")
-    ax.set_xlabel("speed scale")
+        ax.plot(
+            [best.scale],
+            [best.best_ms / 1000],
+            "*",
+            color="gold",
+            markeredgecolor="black",
+            markersize=18,
+            linestyle="none",
+            label=f"chosen x{best.scale:g}: the fastest kept",
+            zorder=4,
+        )
+        faster = [c for c in out if (c.best_ms or 0) < best.best_ms]
+        title = f"winner x{best.scale:g}: best lap {best.best_ms / 1000:.2f} s"
+        if faster:
+            title += (
+                f"; {len(faster)} faster candidate{'s' if len(faster) > 1 else ''} "
+                f"(x{', x'.join(f'{c.scale:g}' for c in faster)}) rejected: "
+                f"more than {max_off_track_rate:g} off-track/lap"
+            )
+    ax.set_title(title, fontsize=9, wrap=True)
     ax.set_ylabel("best complete lap (s)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    ax_off.set_ylabel("off-track per lap")
+    ax_off.set_xlabel("speed scale")
+    ax_off.set_ylim(bottom=0)
+    for axis in (ax, ax_off):
+        axis.grid(alpha=0.3)
+    if done:
+        ax.legend(loc="upper right", fontsize=8)
+        ax_off.legend(loc="upper left", fontsize=8)
+    return fig
