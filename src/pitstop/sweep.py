@@ -4,9 +4,11 @@ speed scales, run as pitstop jobs through ``pitstop.client``.
 A sweep file (YAML) names a reward template whose ``{{ name }}`` placeholders take each
 point's values, the parameter grid (or ranges to sample), optional hyperparameter values
 and speed scales, and the job fields every job shares. Each point becomes one job; its
-metric is read from the trained model's ``metrics/TrainingMetrics.json`` (the mean
-``reward_score`` of the last training episodes) when the job ends. Results: one row per
-point (CSV and JSON) and a PNG of the metric against each swept parameter.
+metrics are read from the trained model's ``metrics/TrainingMetrics.json`` when the job
+ends: the mean ``reward_score`` of the last training episodes and the best complete
+evaluation lap. Results: one row per point (CSV and JSON) and a PNG against each swept
+parameter (the evaluation lap; the mean reward only when every point shares one reward
+function).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pitstop.errors import (
     NotFound,
     StoreError,
 )
+from pitstop.evaluation.laps import LAP_COMPLETE
 from pitstop.extras import require
 from pitstop.store import parse
 from pitstop.store.layout import ModelKeys
@@ -175,28 +178,60 @@ def job_spec(sweep: Sweep, n: int, point: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def metric(store: Any, doc: dict[str, Any]) -> float | None:
-    """Mean ``reward_score`` of the last training episodes of the job's last attempt."""
+def _episodes(store: Any, doc: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The episodes of ``metrics/TrainingMetrics.json`` of the job's last attempt that has
+    one; None when the store cannot be read."""
     for attempt in reversed(doc.get("attempts") or []):
         key = ModelKeys(str(attempt.get("model_prefix", ""))).metrics
         try:
-            doc = parse.json_object(store.get(key).body, key, non_finite="null")
+            got = parse.json_object(store.get(key).body, key, non_finite="null")
         except (NotFound, CorruptObject):
             continue
         except StoreError:
             return None
-        episodes = doc.get("metrics")
-        scores = [
-            float(e["reward_score"])
-            for e in (episodes if isinstance(episodes, list) else [])
-            if isinstance(e, dict)
-            and e.get("phase", "training") == "training"
-            and isinstance(e.get("reward_score"), (int, float))
-            and not isinstance(e.get("reward_score"), bool)
-        ][-LAST_EPISODES:]
-        if scores:
-            return sum(scores) / len(scores)
-    return None
+        episodes = got.get("metrics")
+        rows = [e for e in (episodes if isinstance(episodes, list) else []) if isinstance(e, dict)]
+        if rows:
+            return rows
+    return []
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def mean_reward(episodes: list[dict[str, Any]]) -> float | None:
+    """Mean ``reward_score`` of the last training episodes."""
+    scores = [
+        float(e["reward_score"])
+        for e in episodes
+        if e.get("phase", "training") == "training" and _number(e.get("reward_score"))
+    ][-LAST_EPISODES:]
+    return sum(scores) / len(scores) if scores else None
+
+
+def best_eval_lap_s(episodes: list[dict[str, Any]]) -> float | None:
+    """The fastest complete lap (s) of the evaluation episodes; None: none complete."""
+    laps = [
+        float(e["elapsed_time_in_milliseconds"]) / 1000
+        for e in episodes
+        if e.get("phase") == "evaluation"
+        and e.get("episode_status") == LAP_COMPLETE
+        and _number(e.get("elapsed_time_in_milliseconds"))
+    ]
+    return min(laps) if laps else None
+
+
+def metric(store: Any, doc: dict[str, Any]) -> float | None:
+    """Mean ``reward_score`` of the last training episodes of the job's last attempt."""
+    return mean_reward(_episodes(store, doc) or [])
+
+
+def measures(store: Any, doc: dict[str, Any]) -> dict[str, float | None]:
+    """A finished job's row values: ``metric`` (mean reward of the last training episodes)
+    and ``eval_lap_s`` (its best complete evaluation lap)."""
+    episodes = _episodes(store, doc) or []
+    return {"metric": mean_reward(episodes), "eval_lap_s": best_eval_lap_s(episodes)}
 
 
 def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -219,27 +254,100 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     return files
 
 
-def plot_metric(rows: list[dict[str, Any]], path: Path) -> None:
-    matplotlib = require("matplotlib", "the sweep's metric.png")
+FIXED = frozenset({"n", "job_id", "state", "metric", "eval_lap_s", "reason"})
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fixed = {"n", "job_id", "state", "metric", "reason"}
-    params = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in fixed]
+def reward_parameters(rows: list[dict[str, Any]]) -> list[str]:
+    """The reward template's parameters among the rows' keys (``expand``: not ``hp.*``, not
+    ``speed_scale``)."""
+    keys = dict.fromkeys(k for r in rows for k in r)
+    return [k for k in keys if k not in FIXED and not k.startswith("hp.") and k != "speed_scale"]
+
+
+def plotted(rows: list[dict[str, Any]]) -> tuple[str | None, str, str]:
+    """What metric.png plots: (the row key or None: nothing comparable, the y label, a note
+    for the title). An evaluation lap when any job has one; else the mean reward, but only
+    when every job trained with the same reward function (rewards of different functions
+    are not comparable)."""
+    if any(r.get("eval_lap_s") is not None for r in rows):
+        n = sum(r.get("eval_lap_s") is not None for r in rows)
+        return "eval_lap_s", "best evaluation lap (s), lower is better", f"{n} with a lap"
+    varied = [k for k in reward_parameters(rows) if len({repr(r.get(k)) for r in rows}) > 1]
+    if not varied:
+        label = f"mean reward, last {LAST_EPISODES} training episodes"
+        return "metric", label, "one reward function"
+    return (
+        None,
+        "",
+        f"{len({tuple(repr(r.get(k)) for k in varied) for r in rows})} reward functions "
+        f"({', '.join(varied)} vary) and no evaluation lap: mean rewards are not comparable",
+    )
+
+
+def _spread(xs: list[Any]) -> tuple[list[float], list[float], list[str]]:
+    """Plot positions for ``xs``: the values themselves when numeric (else their index, with
+    tick labels), points sharing a value spread side by side so that none hides another.
+    Returns (positions, tick positions, tick labels)."""
+    distinct = list(dict.fromkeys(xs))
+    numeric = all(_number(x) for x in distinct)
+    if numeric:
+        order = sorted(float(x) for x in distinct)
+        base = {x: float(x) for x in distinct}
+    else:
+        order = [float(i) for i in range(len(distinct))]
+        base = {x: float(i) for i, x in enumerate(distinct)}
+    gaps = [b - a for a, b in itertools.pairwise(order) if b > a]
+    width = 0.15 * (min(gaps) if gaps else 1.0)
+    seen: dict[Any, int] = {}
+    counts = {x: xs.count(x) for x in distinct}
+    out = []
+    for x in xs:
+        k, i = counts[x], seen.get(x, 0)
+        seen[x] = i + 1
+        out.append(base[x] + (width * (2 * i / (k - 1) - 1) if k > 1 else 0.0))
+    if numeric:
+        return out, order, [f"{x:g}" for x in order]
+    return out, order, [str(x) for x in distinct]
+
+
+def metric_figure(rows: list[dict[str, Any]]) -> Any:
+    """The matplotlib ``Figure`` of metric.png (Agg canvas, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    key, ylabel, note = plotted(rows)
+    params = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in FIXED]
     params = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1] or ["n"]
-    fig, axes = plt.subplots(1, len(params), figsize=(4 * len(params), 3.4), squeeze=False)
-    for ax, p in zip(axes[0], params, strict=True):
-        xs = [r[p] for r in rows if r.get("metric") is not None]
-        ys = [r["metric"] for r in rows if r.get("metric") is not None]
-        ax.scatter(xs, ys, color="#1f77b4")
+    fig = Figure(figsize=(4 * len(params), 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(params), squeeze=False)[0]
+    for ax, p in zip(axes, params, strict=True):
         ax.set_xlabel(p)
-        ax.set_ylabel("mean reward (last training episodes)")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{len(rows)} jobs")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        if key is None:
+            ax.text(0.5, 0.5, "not comparable", ha="center", va="center", transform=ax.transAxes)
+            continue
+        shown = [r for r in rows if r.get(key) is not None]
+        xs, ticks, labels = _spread([r.get(p) for r in shown])
+        ax.scatter(
+            xs,
+            [r[key] for r in shown],
+            color="#1f77b4",
+            alpha=0.6,
+            edgecolors="black",
+            linewidths=0.6,
+            s=36,
+        )
+        if len(ticks) <= 12:
+            ax.set_xticks(ticks, labels)  # a tick at each value tried; spread points around it
+        ax.set_ylabel(ylabel)
+    fig.suptitle(f"{len(rows)} jobs: {note}", fontsize=10)
+    return fig
+
+
+def plot_metric(rows: list[dict[str, Any]], path: Path) -> None:
+    require("matplotlib", "the sweep's metric.png")
+    metric_figure(rows).savefig(path, dpi=100)
 
 
 def run_sweep(
@@ -262,11 +370,19 @@ def run_sweep(
         row: dict[str, Any] = {"n": n, **point}
         try:
             doc = future.result()
-            row.update(job_id=doc["id"], state=doc["state"], metric=metric(store, doc))
+            row.update(job_id=doc["id"], state=doc["state"], **measures(store, doc))
         except JobFailed as e:
-            row.update(job_id=e.doc["id"], state=e.doc["state"], metric=None, reason=e.reason)
+            row.update(
+                job_id=e.doc["id"],
+                state=e.doc["state"],
+                metric=None,
+                eval_lap_s=None,
+                reason=e.reason,
+            )
         except Exception as e:
-            row.update(job_id=None, state="not submitted", metric=None, reason=str(e))
+            row.update(
+                job_id=None, state="not submitted", metric=None, eval_lap_s=None, reason=str(e)
+            )
         rows[n] = row
         if on_done is not None:
             on_done(row)
