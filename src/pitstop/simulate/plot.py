@@ -18,7 +18,23 @@ COLORS = {
 }
 
 
-STYLES = {"pitstop": "-", "notify-only": "--", "restart-from-scratch": "-", "on-demand": ":"}
+STYLES = {"pitstop": "-", "notify-only": "--", "restart-from-scratch": "-.", "on-demand": ":"}
+# the shipped policy: a wide line underneath, so another policy's thinner line drawn on the
+# same path leaves it visible on both sides
+MAIN = ("pitstop", "pitstop-deadline")
+# a run longer than this many times the shipped policy's (or the job's) is off the scale
+CLIP = 1.6
+
+
+def x_span(results: list[Result], hours: float) -> tuple[float, list[Result]]:
+    """The x axis' end and the runs that end beyond it: the shipped policy's run (else the
+    job's length) times ``CLIP`` bounds the axis, so one policy's endless restarts do not
+    squash every other curve into a corner."""
+    main = [r.wall_h for r in results if r.policy in MAIN]
+    limit = max([hours, *main]) * CLIP if main else float("inf")
+    inside = [r.wall_h for r in results if r.wall_h <= limit]
+    span = max([hours, *inside]) * 1.04
+    return span, [r for r in results if r.wall_h > span]
 
 
 def _cost_at(xs: list[float], ys: list[float], x: float) -> float:
@@ -46,11 +62,13 @@ def plot(
 
 def figure(trace: Trace, results: list[Result], *, offset_h: float, hours: float) -> Any:
     """The matplotlib ``Figure``: availability, progress and cost, until the slowest policy
-    ends; the legend sits below the plots, never over a curve."""
+    ends unless it runs far longer than the shipped one (``x_span``: then an arrow at the
+    right edge gives its end and cost); the legend sits below the plots, never over a
+    curve."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    span = max([hours, *(r.wall_h for r in results)]) * 1.02
+    span, off_scale = x_span(results, hours)
     fig = Figure(figsize=(11, 8.6), layout="constrained")
     FigureCanvasAgg(fig)
     ax_a, ax_p, ax_c = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1, 3, 3]})
@@ -69,19 +87,45 @@ def figure(trace: Trace, results: list[Result], *, offset_h: float, hours: float
     ax_a.set_title(f"{trace.name}: job of {hours:g} h submitted {offset_h:g} h into the trace")
 
     top = 0.0
-    for r in results:
+    for r in sorted(results, key=lambda r: r.policy not in MAIN):
         color = COLORS.get(r.policy)
         style = STYLES.get(r.policy, "-")
-        z = 3 if r.policy == "pitstop" else 2  # on top where it shares a path with another
+        main = r.policy in MAIN
+        line = {
+            "color": color,
+            "linestyle": style,
+            "linewidth": 3.0 if main else 1.4,
+            "zorder": 2 if main else 3,
+            "alpha": 1.0 if main else 0.9,
+        }
         label = f"{r.policy} ({r.outcome} at {r.wall_h:.1f} h, ${r.cost:.2f})"
+        if r in off_scale:
+            label += ": off the scale"
         px = [t / HOUR for t, _ in r.progress] + [r.wall_h]
         py = [p / HOUR for _, p in r.progress] + [r.trained_h]
-        ax_p.plot(px, py, color=color, label=label, linewidth=1.6, linestyle=style, zorder=z)
+        ax_p.plot(px, py, label=label, **line)
         cx = [t / HOUR for t, _ in r.spend] + [r.wall_h]
         cy = [c for _, c in r.spend] + [r.cost]
-        ax_c.plot(cx, cy, color=color, linewidth=1.6, linestyle=style, zorder=z)
-        top = max([top, *cy, _cost_at(cx, cy, span)])
+        ax_c.plot(cx, cy, **line)
+        top = max([top, *(c for x, c in zip(cx, cy, strict=True) if x <= span)])
+        top = max(top, _cost_at(cx, cy, span))
     ax_c.set_ylim(0, top * 1.08 + 0.01)
+    for k, r in enumerate(off_scale):
+        # progress: mid-height, under the finish line where the curves end; cost: the top
+        for ax, what, y in (
+            (ax_p, f"{r.trained_h:.1f} h trained", 0.55),
+            (ax_c, f"${r.cost:.2f}", 0.97),
+        ):
+            ax.annotate(
+                f"{r.policy}: {r.outcome} at {r.wall_h:.1f} h, {what} \u2192",
+                xy=(0.995, y - 0.08 * k),
+                xycoords="axes fraction",
+                ha="right",
+                va="top",
+                fontsize=9,
+                color=COLORS.get(r.policy),
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            )
     ax_p.set_ylim(0, hours * 1.08)
     ax_p.axhline(hours, color="grey", linestyle=":", linewidth=1)
     ax_p.set_ylabel("training progress (h)")
