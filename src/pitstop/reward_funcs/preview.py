@@ -254,9 +254,10 @@ def preview_html(
     heading_offset: float = 0.0,
     progress: Callable[[str], None] = lambda line: None,
 ) -> tuple[Path, tuple[float, float]]:
-    """An HTML page with one heat map per speed, side by side (PNGs next to the page), all
-    on one colour scale so that a colour means the same reward in each. Returns the page
-    and the scale; ``progress`` gets a line per step (it takes seconds per speed)."""
+    """An HTML page with one heat map per speed in a balanced grid (``columns``; PNGs next
+    to the page), all on one colour scale so that a colour means the same reward in each.
+    Returns the page and the scale; ``progress`` gets a line per step (it takes seconds per
+    speed)."""
     from pitstop.extras import require
 
     require("matplotlib", "the reward preview")
@@ -274,20 +275,49 @@ def preview_html(
         title = _title(filename, track, s, heading_offset)
         render(grid, track, png, title=title, scale=scale, scale_label=label)
         figures.append((s, png.name))
+    page = page_html(filename, track.name, heading_offset, scale, figures)
+    out.write_text(page, encoding="utf-8")
+    return out, scale
+
+
+def columns(n: int) -> int:
+    """How many heat maps a row of the page holds: all of them up to three; else 2 to 4
+    columns, the layout with no panel alone on its last row, then the fewest empty cells,
+    then the squarest, then the fewest rows (4: 2 x 2, 5: 3 + 2, 6: 3 x 2, 7: 4 + 3,
+    8: 4 x 2, 9: 3 x 3)."""
+    if n <= 3:
+        return max(1, n)
+
+    def cost(c: int) -> tuple[bool, int, int, int]:
+        rows = math.ceil(n / c)
+        return (n % c == 1, rows * c - n, abs(rows - c), rows)
+
+    return min(range(2, 5), key=cost)
+
+
+def page_html(
+    filename: str,
+    track_name: str,
+    heading_offset: float,
+    scale: tuple[float, float],
+    figures: list[tuple[float, str]],
+) -> str:
+    """The page of ``preview_html``: ``figures`` are (speed, PNG name) in a grid of
+    ``columns`` equal columns."""
     cells = "\n".join(
         f'<figure><img src="{html.escape(name)}" alt="speed {s:g} m/s">'
         f"<figcaption>speed {s:g} m/s</figcaption></figure>"
         for s, name in figures
     )
-    page = (
+    cols = columns(len(figures))
+    return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(filename)} on {html.escape(track.name)}</title>"
-        "<style>body{font-family:sans-serif} .row{display:flex;flex-wrap:wrap;gap:8px}"
-        " figure{margin:0;flex:1 1 30%} img{width:100%}</style></head><body>"
-        f"<h1>{html.escape(filename)} on {html.escape(track.name)}</h1>"
+        f"<title>{html.escape(filename)} on {html.escape(track_name)}</title>"
+        "<style>body{font-family:sans-serif}"
+        f" .grid{{display:grid;grid-template-columns:repeat({cols},minmax(0,1fr));gap:8px}}"
+        " figure{margin:0} img{width:100%}</style></head><body>"
+        f"<h1>{html.escape(filename)} on {html.escape(track_name)}</h1>"
         f"<p>Heading offset {heading_offset:+g} degrees, steering 0. One colour scale for "
         f"every speed: reward {scale[0]:.3g} to {scale[1]:.3g}.</p>"
-        f"<div class='row'>{cells}</div></body></html>\n"
+        f"<div class='grid'>{cells}</div></body></html>\n"
     )
-    out.write_text(page, encoding="utf-8")
-    return out, scale
