@@ -1,7 +1,8 @@
 """``pitstop report``: one self-contained HTML file (charts as PNG data URIs, no CDN).
 
 Per job: reward and completion % per episode across every attempt, with each attempt
-boundary marked by how the attempt before it ended (restart or preemption); the attempts
+boundary marked by how the attempt before it ended (a stall, a crash or a preemption: each
+its own line style and marker, in a legend); the attempts
 and events tables; instance hours and cost. Then each world's leaderboard: a table and a
 lap-time chart.
 """
@@ -18,6 +19,27 @@ from pitstop.fleet.progress import PREEMPTIONS, RESTARTS, Curve, JobProgress
 
 COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]
 
+# how the attempt before a boundary ended -> (kind, colour, line style, marker): each kind
+# its own line and marker, named in the legend
+EVENT_STYLES = {
+    "preempted": ("preemption", "#d62728", "--", "v"),
+    "stalled": ("stall", "#ff7f0e", ":", "s"),
+    "crashed": ("crash", "#111111", "-.", "X"),
+}
+OTHER_EVENT = ("attempt ended", "#7f7f7f", (0, (1, 3)), "o")
+
+
+def event_style(outcome: str | None) -> tuple[str, str, Any, str]:
+    """The kind, colour, line style and marker of a boundary after an attempt that ended with
+    ``outcome``: a preemption, a stall, a crash (a failed stop counts as one) or other."""
+    if outcome in PREEMPTIONS:
+        return EVENT_STYLES["preempted"]
+    if outcome == "stalled":
+        return EVENT_STYLES["stalled"]
+    if outcome in RESTARTS:
+        return EVENT_STYLES["crashed"]
+    return OTHER_EVENT
+
 
 def _rolling(values: list[float], n: int = 10) -> list[float]:
     out, acc = [], 0.0
@@ -31,12 +53,23 @@ def _rolling(values: list[float], n: int = 10) -> list[float]:
 
 def chart_png(curves: list[Curve], title: str) -> str:
     """A two-panel chart (reward, completion %) as a data URI."""
-    import matplotlib
+    fig = chart_figure(curves, title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5.6), sharex=True, dpi=100)
+def chart_figure(curves: list[Curve], title: str) -> Any:
+    """The report's chart as a matplotlib ``Figure`` (Agg canvas, no pyplot state): reward and
+    completion % per episode, a line per attempt; each boundary between attempts marked by
+    how the attempt before it ended (``event_style``: a line and a marker per kind, with a
+    legend of the kinds)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 5.6), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
     for k, c in enumerate(curves):
         color = COLORS[k % len(COLORS)]
         if c.episodes:
@@ -60,33 +93,42 @@ def chart_png(curves: list[Curve], title: str) -> str:
         if c.eval_episodes:
             ax2.plot(c.eval_episodes, c.eval_completion, "o", color=color, markersize=4, alpha=0.7)
     # mark where each attempt after the first began, by how the one before it ended
+    kinds: dict[str, Any] = {}
     for prev, c in itertools.pairwise(curves):
         xs = c.episodes + c.eval_episodes
         if not xs:
             continue
         x = min(xs) - 0.5
-        if prev.outcome in PREEMPTIONS:
-            style, label = dict(color="#d62728", linestyle="--"), f"preempted ({prev.outcome})"
-        elif prev.outcome in RESTARTS:
-            style, label = dict(color="#ff7f0e", linestyle="-."), f"restart ({prev.outcome})"
-        else:
-            style, label = (
-                dict(color="#7f7f7f", linestyle=":"),
-                f"attempt {c.attempt} ({prev.outcome or '?'})",
-            )
+        kind, color, style, marker = event_style(prev.outcome)
         for ax in (ax1, ax2):
-            ax.axvline(x, linewidth=1.8, **style)
+            ax.axvline(x, color=color, linestyle=style, linewidth=1.8, gid=f"event:{kind}")
+        # the kind's marker on the top edge of the reward panel, where the line starts
+        (dot,) = ax1.plot(
+            [x],
+            [1.0],
+            marker=marker,
+            color=color,
+            markeredgecolor="black",
+            markersize=9,
+            linestyle=style,
+            linewidth=1.8,
+            transform=ax1.get_xaxis_transform(),
+            clip_on=False,
+            zorder=5,
+            gid=f"event:{kind}",
+        )
+        kinds.setdefault(kind, dot)
         ax1.annotate(
-            label,
-            (x, 1.0),
+            f"{prev.outcome or '?'} (attempt {prev.attempt})",
+            (x, 0.97),
             xycoords=("data", "axes fraction"),
             rotation=90,
             va="top",
             ha="right",
             fontsize=8,
-            color=style["color"],
+            color=color,
         )
-    ax1.set_title(title)
+    ax1.set_title(title, pad=12)  # above the boundary markers on the top edge
     ax1.set_ylabel("reward (10-episode mean)")
     ax2.set_ylabel("completion %")
     ax2.set_xlabel("episode (all attempts, in order)")
@@ -95,11 +137,16 @@ def chart_png(curves: list[Curve], title: str) -> str:
         ax.grid(alpha=0.3)
     if any(c.episodes for c in curves):
         ax1.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    if kinds:
+        ax2.legend(
+            list(kinds.values()),
+            list(kinds),
+            loc="lower right",
+            fontsize=8,
+            title="attempt boundaries",
+            title_fontsize=8,
+        )
+    return fig
 
 
 def laps_png(board: dict[str, Any]) -> str:
