@@ -11,7 +11,11 @@ from pitstop.cli.output import Table, show
 
 # numbers are read as text and checked by pitstop.simulate.options: bad input is one line, exit 2
 TRACE_OPTIONS = [
-    opt("--trace", metavar="FILE", help="trace JSON ({metadata: {gap_seconds}, data})"),
+    opt(
+        "--trace",
+        metavar="FILE",
+        help="trace JSON ({metadata: {gap_seconds}, data}); default: the bundled aws-10-26-2022/us-west-2b_v100_1 (1 V100, 27 days)",
+    ),
     opt("--hours", metavar="H", help="training hours the job needs"),
     opt("--checkpoint-minutes", metavar="C", help="training minutes between checkpoints"),
     opt("--boot-minutes", metavar="B", default="5", help="paid start-up per attempt (5)"),

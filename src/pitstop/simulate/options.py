@@ -21,7 +21,7 @@ from pitstop.simulate.deadline import (
     plan,
     simulate_deadline,
 )
-from pitstop.simulate.traces import load_trace
+from pitstop.simulate.traces import default_trace, load_trace
 
 POLICY_CHOICES = ("all", *engine.POLICIES)
 DEADLINE_CHOICES = ("all", *DEADLINE_POLICIES)
@@ -101,13 +101,12 @@ class TraceOptions:
 
 
 def _check_trace(o: TraceOptions) -> str:
+    """The trace file asked for, else the bundled one (``traces.DEFAULT_TRACE``)."""
     if o.trace_reading not in READINGS:
         raise UsageError(
             f"unknown --trace-reading {o.trace_reading!r}; choose one of {', '.join(READINGS)}"
         )
-    if o.trace is None:
-        raise UsageError("--trace FILE is required")
-    return o.trace
+    return str(default_trace()) if o.trace is None else o.trace
 
 
 def _prices(o: TraceOptions) -> dict[str, Any]:
@@ -271,8 +270,6 @@ def plan_report(
     o: TraceOptions, *, starts: str, on_demand_running: str, cap: Callable[[], int]
 ) -> PlanReport:
     """Check ``o`` and replay the plan; ``cap()`` reads ``max_on_demand_instances``."""
-    if o.trace is None:
-        raise UsageError("--trace FILE is required")
     trace_file = _check_trace(o)
     runs = whole(starts, "--starts", positive=True)
     setup = DeadlineSetup(

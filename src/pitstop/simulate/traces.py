@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,15 @@ from pitstop.errors import InvalidInput, UsageError
 
 READINGS = ("unavailable-is-1", "available-is-1")
 DEFAULT_READING = "unavailable-is-1"
+# shipped with the package (data/README.md says where from): what --trace defaults to
+DEFAULT_TRACE = "aws-10-26-2022/us-west-2b_v100_1.json"
+
+
+def default_trace() -> Path:
+    """The bundled trace's file (package data, found through importlib.resources)."""
+    return Path(
+        str(resources.files("pitstop.simulate").joinpath("data", *DEFAULT_TRACE.split("/")))
+    )
 
 
 @dataclass(frozen=True)
