@@ -16,9 +16,11 @@ from pitstop.store.objects import S3Store
 pytest.importorskip("matplotlib")
 
 
-def _row(n: int, metric: float | None, lap: float | None, **point: Any) -> dict[str, Any]:
+def _row(
+    n: int, metric: float | None, lap: float | None, done: float | None = None, **point: Any
+) -> dict[str, Any]:
     return {"n": n, **point, "job_id": f"j{n}", "state": "succeeded", "metric": metric,
-            "eval_lap_s": lap}  # fmt: skip
+            "completion_pct": done, "eval_lap_s": lap}  # fmt: skip
 
 
 def _offsets(ax) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
@@ -58,10 +60,18 @@ def test_mean_reward_only_when_one_reward_function() -> None:
     assert "one reward function" in fig.get_suptitle()
     assert sorted(y for _, y in _offsets(ax)) == [5.0, 7.0]
 
-    different = [_row(0, 5.0, None, w=1), _row(1, 700.0, None, w=100)]
+    # two reward functions, no lap: the completion % (the same measure for both), not reward
+    different = [_row(0, 5.0, None, 40.0, w=1), _row(1, 700.0, None, 90.0, w=100)]
     fig = sw.metric_figure(different)
     (ax,) = fig.axes
-    assert not ax.collections  # nothing plotted: rewards of two functions are not comparable
+    assert ax.get_ylabel().startswith("mean completion %")
+    assert sorted(y for _, y in _offsets(ax)) == [40.0, 90.0]
+    assert "2 reward functions (w vary)" in fig.get_suptitle()
+
+    # nothing comparable at all: no points, and the title says why
+    fig = sw.metric_figure([_row(0, 5.0, None, w=1), _row(1, 700.0, None, w=100)])
+    (ax,) = fig.axes
+    assert not ax.collections
     assert "not comparable" in fig.get_suptitle()
 
 
@@ -76,7 +86,7 @@ def test_measures_read_the_best_evaluation_lap(bucket: str, s3_endpoint: str) ->
     prefix = "pitstop/models/j1/a1"
     episodes = [
         {"phase": "training", "reward_score": 10, "episode_status": "Lap complete",
-         "elapsed_time_in_milliseconds": 9000},
+         "elapsed_time_in_milliseconds": 9000, "completion_percentage": 100},
         {"phase": "evaluation", "reward_score": 0, "episode_status": "Lap complete",
          "elapsed_time_in_milliseconds": 14250},
         {"phase": "evaluation", "reward_score": 0, "episode_status": "Off track",
@@ -86,9 +96,10 @@ def test_measures_read_the_best_evaluation_lap(bucket: str, s3_endpoint: str) ->
     ]  # fmt: skip
     store.put(ModelKeys(prefix).metrics, json.dumps({"metrics": episodes}).encode())
     got = sw.measures(store, {"attempts": [{"model_prefix": prefix}]})
-    assert got == {"metric": 10.0, "eval_lap_s": 13.5}
+    assert got == {"metric": 10.0, "completion_pct": 100.0, "eval_lap_s": 13.5}
     assert sw.measures(store, {"attempts": [{"model_prefix": "pitstop/none"}]}) == {
         "metric": None,
+        "completion_pct": None,
         "eval_lap_s": None,
     }
 

@@ -5,10 +5,10 @@ A sweep file (YAML) names a reward template whose ``{{ name }}`` placeholders ta
 point's values, the parameter grid (or ranges to sample), optional hyperparameter values
 and speed scales, and the job fields every job shares. Each point becomes one job; its
 metrics are read from the trained model's ``metrics/TrainingMetrics.json`` when the job
-ends: the mean ``reward_score`` of the last training episodes and the best complete
-evaluation lap. Results: one row per point (CSV and JSON) and a PNG against each swept
-parameter (the evaluation lap; the mean reward only when every point shares one reward
-function).
+ends: the mean ``reward_score`` and completion % of the last training episodes and the best
+complete evaluation lap. Results: one row per point (CSV and JSON) and a PNG against each
+swept parameter (the evaluation lap; else the mean reward when every point shares one
+reward function; else the completion %).
 """
 
 from __future__ import annotations
@@ -222,16 +222,32 @@ def best_eval_lap_s(episodes: list[dict[str, Any]]) -> float | None:
     return min(laps) if laps else None
 
 
+def mean_completion(episodes: list[dict[str, Any]]) -> float | None:
+    """Mean ``completion_percentage`` of the last training episodes: unlike the reward, the
+    same measure whatever the reward function."""
+    done = [
+        float(e["completion_percentage"])
+        for e in episodes
+        if e.get("phase", "training") == "training" and _number(e.get("completion_percentage"))
+    ][-LAST_EPISODES:]
+    return sum(done) / len(done) if done else None
+
+
 def metric(store: Any, doc: dict[str, Any]) -> float | None:
     """Mean ``reward_score`` of the last training episodes of the job's last attempt."""
     return mean_reward(_episodes(store, doc) or [])
 
 
 def measures(store: Any, doc: dict[str, Any]) -> dict[str, float | None]:
-    """A finished job's row values: ``metric`` (mean reward of the last training episodes)
-    and ``eval_lap_s`` (its best complete evaluation lap)."""
+    """A finished job's row values: ``metric`` (mean reward of the last training episodes),
+    ``completion_pct`` (their mean completion %) and ``eval_lap_s`` (its best complete
+    evaluation lap)."""
     episodes = _episodes(store, doc) or []
-    return {"metric": mean_reward(episodes), "eval_lap_s": best_eval_lap_s(episodes)}
+    return {
+        "metric": mean_reward(episodes),
+        "completion_pct": mean_completion(episodes),
+        "eval_lap_s": best_eval_lap_s(episodes),
+    }
 
 
 def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -254,7 +270,7 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     return files
 
 
-FIXED = frozenset({"n", "job_id", "state", "metric", "eval_lap_s", "reason"})
+FIXED = frozenset({"n", "job_id", "state", "metric", "completion_pct", "eval_lap_s", "reason"})
 
 
 def reward_parameters(rows: list[dict[str, Any]]) -> list[str]:
@@ -268,20 +284,19 @@ def plotted(rows: list[dict[str, Any]]) -> tuple[str | None, str, str]:
     """What metric.png plots: (the row key or None: nothing comparable, the y label, a note
     for the title). An evaluation lap when any job has one; else the mean reward, but only
     when every job trained with the same reward function (rewards of different functions
-    are not comparable)."""
+    are not comparable); else the mean completion % of the last training episodes."""
     if any(r.get("eval_lap_s") is not None for r in rows):
         n = sum(r.get("eval_lap_s") is not None for r in rows)
-        return "eval_lap_s", "best evaluation lap (s), lower is better", f"{n} with a lap"
+        return "eval_lap_s", "best evaluation lap (s)\nlower is better", f"{n} with a lap"
+    last = f"(last {LAST_EPISODES} training episodes)"
     varied = [k for k in reward_parameters(rows) if len({repr(r.get(k)) for r in rows}) > 1]
     if not varied:
-        label = f"mean reward, last {LAST_EPISODES} training episodes"
-        return "metric", label, "one reward function"
-    return (
-        None,
-        "",
-        f"{len({tuple(repr(r.get(k)) for k in varied) for r in rows})} reward functions "
-        f"({', '.join(varied)} vary) and no evaluation lap: mean rewards are not comparable",
-    )
+        return "metric", f"mean reward\n{last}", "one reward function, no evaluation lap"
+    functions = len({tuple(repr(r.get(k)) for k in varied) for r in rows})
+    why = f"{functions} reward functions ({', '.join(varied)} vary), no evaluation lap"
+    if any(r.get("completion_pct") is not None for r in rows):
+        return "completion_pct", f"mean completion %\n{last}", f"{why}: completion, not reward"
+    return None, "", f"{why}: mean rewards are not comparable"
 
 
 def _spread(xs: list[Any]) -> tuple[list[float], list[float], list[str]]:
@@ -318,7 +333,7 @@ def metric_figure(rows: list[dict[str, Any]]) -> Any:
     key, ylabel, note = plotted(rows)
     params = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in FIXED]
     params = [k for k in params if len({repr(r.get(k)) for r in rows}) > 1] or ["n"]
-    fig = Figure(figsize=(4 * len(params), 3.6), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 4.5 * len(params)), 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(params), squeeze=False)[0]
     for ax, p in zip(axes, params, strict=True):
@@ -326,6 +341,8 @@ def metric_figure(rows: list[dict[str, Any]]) -> Any:
         ax.grid(alpha=0.3)
         if key is None:
             ax.text(0.5, 0.5, "not comparable", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
             continue
         shown = [r for r in rows if r.get(key) is not None]
         xs, ticks, labels = _spread([r.get(p) for r in shown])
@@ -376,12 +393,18 @@ def run_sweep(
                 job_id=e.doc["id"],
                 state=e.doc["state"],
                 metric=None,
+                completion_pct=None,
                 eval_lap_s=None,
                 reason=e.reason,
             )
         except Exception as e:
             row.update(
-                job_id=None, state="not submitted", metric=None, eval_lap_s=None, reason=str(e)
+                job_id=None,
+                state="not submitted",
+                metric=None,
+                completion_pct=None,
+                eval_lap_s=None,
+                reason=str(e),
             )
         rows[n] = row
         if on_done is not None:
