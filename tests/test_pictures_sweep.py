@@ -17,7 +17,7 @@ pytest.importorskip("matplotlib")
 
 
 def _row(
-    n: int, metric: float | None, lap: float | None, done: float | None = None, **point: Any
+    n: int, metric: float | None, lap: float | None, done: float | None = None, **point: object
 ) -> dict[str, Any]:
     return {"n": n, **point, "job_id": f"j{n}", "state": "succeeded", "metric": metric,
             "completion_pct": done, "eval_lap_s": lap}  # fmt: skip
@@ -76,7 +76,7 @@ def test_mean_reward_only_when_one_reward_function() -> None:
 
 
 def test_categorical_values_get_their_own_ticks() -> None:
-    rows = [_row(0, 1.0, None, **{"hp.loss": "huber"}), _row(1, 2.0, None, **{"hp.loss": "mse"})]
+    rows = [{**_row(0, 1.0, None), "hp.loss": "huber"}, {**_row(1, 2.0, None), "hp.loss": "mse"}]
     (ax,) = sw.metric_figure(rows).axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["huber", "mse"]
 
