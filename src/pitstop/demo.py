@@ -9,6 +9,7 @@ each fault took to detect and recover from.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -206,6 +207,9 @@ def run_demo(keep: bool, out: Callable[[str], None], timeout_s: float = 240.0) -
         summary["work_dir"] = str(work) if keep else None
         if keep:
             summary["server"] = server
+            config = work / "supervisor.toml"
+            config.write_text(supervisor_settings(summary["endpoint"], work))
+            summary["supervisor_config"] = str(config)
         return summary
     except PitstopError:
         keep_work = True  # the error names the supervisor's log in it
@@ -447,6 +451,28 @@ def outcome_lines(summary: dict[str, Any]) -> list[str]:
     return [*faults, f"\nfinal state: {summary['state']}: {summary['reason']}"]
 
 
+def supervisor_settings(endpoint: str, work: Path) -> str:
+    """A settings file (TOML) for one more supervisor on the kept demo: the demo's own, so
+    it runs the queued evaluation and any ``pitstop tune`` on the simulated trainer."""
+    values: dict[str, str] = {
+        **{k.removeprefix("PITSTOP_").lower(): v for k, v in DEMO_SETTINGS.items()},
+        "bucket": DEMO_BUCKET,
+        "s3_endpoint_url": endpoint,
+        "region": "us-east-1",
+        "state_dir": str(work / "state"),
+    }
+    lines = []
+    for key, value in values.items():
+        try:
+            float(value)
+            lines.append(f"{key} = {value}")
+        except ValueError:
+            lines.append(f"{key} = {json.dumps(value)}")  # a JSON string is a TOML string
+    return (
+        "# pitstop demo --keep: a supervisor for the demo's S3 server\n" + "\n".join(lines) + "\n"
+    )
+
+
 def keep_lines(summary: dict[str, Any]) -> list[str]:
     """With ``--keep``: the settings that reach the demo's S3 server, and what to run."""
     return [
@@ -458,4 +484,7 @@ def keep_lines(summary: dict[str, Any]) -> list[str]:
         f"The supervisor's state and log: {summary['work_dir']}",
         "The live dashboard (queue, curves with the stall and crash marked, logs):",
         "  pitstop serve --port 8080    # then open the address it prints",
+        "The demo's supervisor has ended: what you queue now ('pitstop evaluate', 'pitstop"
+        " tune') waits for one. Run one on the demo's settings (Ctrl-C stops it):",
+        f"  pitstop supervise --config {summary['supervisor_config']}",
     ]

@@ -105,7 +105,11 @@ def test_an_uninitialised_instance_says_to_run_init(instances, settings_env, imd
         checks["docker"]["status"] == "fail" and "swarm is inactive" in checks["docker"]["detail"]
     )
     # what needs a checkout or a swarm is not checked again
-    assert "activate" not in checks and "node labels" not in checks and "gpu" not in checks
+    assert "activate" not in checks and "node labels" not in checks
+    # but the GPU says it was not looked at (a missing line read as "no GPU problem")
+    assert checks["gpu"] == {
+        "name": "gpu", "status": "warn", "detail": "not checked: needs Docker", "fix": ""
+    }  # fmt: skip
     assert checks["s3"]["status"] == "ok"
 
 

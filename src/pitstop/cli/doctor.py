@@ -21,6 +21,7 @@ def register(sub: Sub) -> None:
 
 
 def _doctor(args: Any) -> int:
+    from pitstop.config import config_path
     from pitstop.doctor.checks import Doctor
     from pitstop.errors import ConfigError
 
@@ -28,7 +29,7 @@ def _doctor(args: Any) -> int:
         settings, error = settings_from(args), None
     except ConfigError as e:
         settings, error = None, str(e)
-    checks = Doctor(settings, error).run()
+    checks = Doctor(settings, error, config_path(getattr(args, "config", None))).run()
     failed = any(c.status == "fail" for c in checks)
     show(args, {"ok": not failed, "checks": [c.doc() for c in checks]}, *(c.line() for c in checks))
     return 1 if failed else 0

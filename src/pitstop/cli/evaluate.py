@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pitstop.cli.common import FLAG, Sub, command, from_args, jobs_from, opt, values
-from pitstop.cli.output import Table, progress, show
+from pitstop.cli.output import Table, show
 from pitstop.errors import InvalidInput
 
 MODEL = opt(
@@ -168,7 +168,9 @@ def _tune(args: Any) -> int:
         policy,
         Path(args.out),
         poll_s=args.poll,
-        say=progress(),
+        # a line per candidate queued, waited for and done: always on stderr (tune runs for
+        # minutes; stdout keeps only the results)
+        say=lambda m: print(m, file=sys.stderr, flush=True),
         warn=lambda m: print(m, file=sys.stderr),
     )
 

@@ -130,9 +130,15 @@ def env_files(home: Path) -> dict[str, str]:
 class Doctor:
     """Runs the checks against one instance's settings (``settings`` None: they are broken)."""
 
-    def __init__(self, settings: Settings | None, settings_error: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None,
+        settings_error: str | None = None,
+        settings_file: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.settings_error = settings_error
+        self.settings_file = settings_file  # the file read (None: defaults and PITSTOP_*)
         self.env = env_files(Path(settings.drfc_home)) if settings else {}
 
     @property
@@ -167,6 +173,9 @@ class Doctor:
             name = check.__name__.removeprefix("check_")
             if needs in failed:
                 failed.add(name)
+                if name == "gpu":  # say so: a missing GPU line reads as "no GPU problem"
+                    why = "Docker" if "docker" in failed else "the simapp image"
+                    out.append(Check("gpu", "warn", f"not checked: needs {why}"))
                 continue
             try:
                 result = check()
@@ -180,9 +189,13 @@ class Doctor:
     # -- settings and the checkout -------------------------------------------------------
     def check_settings(self) -> Check:
         if self.settings is None:
-            return Check(
-                "settings", "fail", self.settings_error or "unreadable", "fix the settings file"
+            where = (
+                f"fix {self.settings_file}"
+                if self.settings_file
+                else "fix the PITSTOP_* variables, or write /etc/pitstop/pitstop.toml "
+                "(or pass --config FILE)"
             )
+            return Check("settings", "fail", self.settings_error or "unreadable", where)
         s = self.settings
         return Check("settings", "ok", f"bucket={s.bucket} prefix={s.prefix} trainer={s.trainer}")
 
@@ -236,10 +249,19 @@ class Doctor:
     def check_sagemaker_tmp(self) -> Check:
         if SAGEMAKER_TMP.is_dir():
             return Check("/tmp/sagemaker", "ok", "present (rl_coach bind-mounts it)")
+        assert self.settings is not None
+        if _newest_attempt(Path(self.settings.state_dir) / "jobs") is None:
+            # nothing has trained here yet: its absence says nothing about the unit's /tmp
+            return Check(
+                "/tmp/sagemaker",
+                "ok",
+                "not there yet: dr-start-training creates it at the first attempt",
+            )
         return Check(
             "/tmp/sagemaker",
             "warn",
-            "missing: dr-start-training creates it, in the /tmp the supervisor sees",
+            "missing, though an attempt ran here: dr-start-training creates it, in the /tmp "
+            "the supervisor sees",
             "make sure the supervisor's unit has no PrivateTmp=true",
         )
 

@@ -12,6 +12,20 @@ from pitstop.evaluation.jobs import evaluation_spec, read_results, submit_evalua
 from pitstop.evaluation.tune import Candidate
 from pitstop.store.jobs import JobStore
 
+WAITING_LINE_S = 15.0  # a line this often while a candidate's evaluations are not done
+
+
+def _waiting_line(scale: float, n: int, states: dict[str, str]) -> str:
+    """What a candidate waits for; all still pending means no supervisor has claimed them."""
+    counts: dict[str, int] = {}
+    for s in states.values():
+        counts[s] = counts.get(s, 0) + 1
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "reading"
+    hint = ""
+    if states and set(states.values()) == {"pending"}:
+        hint = "; none claimed yet: is a supervisor running on this bucket (pitstop supervise)?"
+    return f"scale {scale:g}: waiting for {len(states)} of {n} evaluation(s) ({shown}){hint}"
+
 
 def fleet_evaluator(
     jobs: JobStore,
@@ -45,7 +59,9 @@ def fleet_evaluator(
         progress(f"scale {scale:g}: {n} evaluation(s) queued ({', '.join(ids)})")
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         waiting = set(ids)
+        said = time.monotonic()
         while waiting:
+            states: dict[str, str] = {}
             for job_id in sorted(waiting):
                 try:
                     state, _ = jobs.status(job_id)
@@ -53,6 +69,11 @@ def fleet_evaluator(
                     continue
                 if state.state.is_terminal():
                     waiting.discard(job_id)
+                else:
+                    states[job_id] = state.state.value
+            if waiting and time.monotonic() - said >= WAITING_LINE_S:
+                said = time.monotonic()
+                progress(_waiting_line(scale, len(ids), states))
             if waiting:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError(f"evaluations still running: {', '.join(sorted(waiting))}")

@@ -14,6 +14,7 @@ botocore's Stubber without sleeping. Library errors become ``PitstopError`` here
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import time
@@ -420,15 +421,52 @@ def wheel_location(settings: Settings, wheel: Path) -> PitstopSource:
     return PitstopSource("s3", f"s3://{settings.bucket}/{wheel_key(settings, wheel)}")
 
 
+def installed_from() -> Path | None:
+    """Where a non-editable install came from, if it is still there: the checkout (``pip
+    install .``) or the wheel file pip recorded (its ``direct_url.json``, PEP 610)."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        text = metadata.distribution("pitstop").read_text("direct_url.json")
+        doc = json.loads(text) if text else {}
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    url = urlparse(str(doc.get("url", "")))
+    if url.scheme != "file":
+        return None
+    path = Path(unquote(url.path))
+    if "dir_info" in doc and (path / "pyproject.toml").is_file():
+        return path
+    if path.suffix == ".whl" and path.is_file():
+        return path
+    return None
+
+
 def checkout_root() -> Path:
     """The source checkout to build a wheel of; a ``UsageError`` when pitstop runs from none."""
     root = repo_root()
+    if root is None:
+        origin = installed_from()
+        root = origin if origin is not None and origin.is_dir() else None
     if root is None:
         raise UsageError(
             "pitstop is not running from a source checkout, so there is no wheel to build: "
             "pass --wheel FILE (a pitstop wheel) or --pitstop-source s3://BUCKET/KEY.whl"
         )
     return root
+
+
+def own_wheel(out: Path) -> Path:
+    """A wheel of the pitstop that runs, in ``out``: built from its checkout (an editable
+    install, or the clone ``pip install .`` read), else a copy of the wheel it was installed
+    from; a ``UsageError`` naming --wheel when neither is there."""
+    origin = installed_from() if repo_root() is None else None
+    if origin is not None and origin.is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(origin, out / origin.name))
+    return build_wheel(checkout_root(), out)
 
 
 def publish_wheel(s3: Any, settings: Settings, wheel: Path) -> PitstopSource:

@@ -96,7 +96,7 @@ def render_image(
             wheels.mkdir(parents=True, exist_ok=True)
             copied = Path(shutil.copy2(wheel, wheels / wheel.name))
         else:
-            copied = b.build_wheel(b.checkout_root(), wheels)
+            copied = b.own_wheel(wheels)
             source = b.wheel_location(settings, copied)
     options = image_options(req, settings.region, source=source, version=version)
     files = [str(p) for p in render_all(settings, options, out, unit)]
@@ -114,9 +114,8 @@ def published_source(
         return b.publish_wheel(s3, settings, wheel)
     if req.pitstop_source:
         return None
-    root = b.checkout_root()
     with tempfile.TemporaryDirectory() as tmp:
-        return b.publish_wheel(s3, settings, b.build_wheel(root, Path(tmp)))
+        return b.publish_wheel(s3, settings, b.own_wheel(Path(tmp)))
 
 
 @dataclass
