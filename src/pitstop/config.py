@@ -74,7 +74,9 @@ class Settings(BaseSettings):
         None, description="S3-compatible endpoint (MinIO, a test server)"
     )
     trainer: TrainerKind = Field("drfc", description="training backend")
-    drfc_home: Path = Field(Path.home() / "deepracer-for-cloud", description="DRfC checkout")
+    # DRfC's own install (as user ubuntu on an Ubuntu AMI); the same under systemd (root)
+    # and in a shell. The AMI that `pitstop image` bakes writes its own (/opt/...).
+    drfc_home: Path = Field(Path("/home/ubuntu/deepracer-for-cloud"), description="DRfC checkout")
     poll_interval_s: float = Field(30.0, ge=0.01, le=3600)
     stall_timeout_s: float = Field(1800.0, gt=0, le=7 * 86400)
     startup_grace_s: float = Field(
