@@ -54,7 +54,7 @@ class Fault(BaseModel):
 
 
 class Simulation(BaseModel):
-    """The simulated trainer's pace and faults (DESIGN.md)."""
+    """The simulated trainer's pace and faults (trainers/simulated.py)."""
 
     model_config = ConfigDict(extra="forbid")
     checkpoint_interval_s: float = Field(0.5, gt=0, le=3600)
