@@ -1,4 +1,4 @@
-"""Job states (DESIGN.md's contract) and their groups."""
+"""Job states (the README's "How it works") and their groups."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Key names under ``s3://BUCKET/PREFIX/`` and in a DRfC model prefix: the only place that knows them.
 
-DESIGN.md's layout::
+The layout (README "How it works", docs/architecture.md)::
 
     inbox/NAME.py | inbox/NAME/...     trainer drop box; processed ones move to inbox/processed/
     jobs/JOB_ID/spec.json              immutable job spec
