@@ -24,7 +24,8 @@ EXTRA_OF = {
 
 
 def install_hint(extra: str) -> str:
-    return f"pip install 'pitstop[{extra}]' (or 'pitstop[all]')"
+    # pitstop is installed from its clone (it is on no package index)
+    return f"pip install '.[{extra}]' in pitstop's clone (or '.[all]')"
 
 
 def require(module: str, feature: str) -> ModuleType:

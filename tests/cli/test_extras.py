@@ -48,7 +48,7 @@ def test_demo_without_the_demo_extra_names_the_install_line(tmp_path: Path) -> N
         timeout=120,
         env={**os.environ, "TMPDIR": str(env_tmp)},
     )
-    assert_one_line_error(r, 1, "embedded S3 server", "pip install 'pitstop[demo]'")
+    assert_one_line_error(r, 1, "embedded S3 server", "pip install '.[demo]' in pitstop's clone")
     assert list(env_tmp.iterdir()) == []  # nothing left behind
 
 
@@ -62,7 +62,7 @@ def test_a_plot_without_the_plot_extra_names_the_install_line(module: str, tmp_p
     r = pitstop_without(
         module, "action-space", "show", str(meta), "--plot", str(tmp_path / "a.png")
     )
-    assert_one_line_error(r, 1, "plotting an action space", "pip install 'pitstop[plot]'")
+    assert_one_line_error(r, 1, "plotting an action space", "pip install '.[plot]' in pitstop's clone")
     assert not (tmp_path / "a.png").exists()
     assert json.loads(meta.read_text())["action_space_type"] == "discrete"
 
@@ -71,4 +71,4 @@ def test_ssh_without_the_ssh_extra_names_the_install_line(tmp_path: Path) -> Non
     r = pitstop_without(
         "paramiko", "fleet", "ssh", "127.0.0.1", "--known-hosts", str(tmp_path / "kh"), "--", "true"
     )
-    assert_one_line_error(r, 1, "SSH to instances", "pip install 'pitstop[ssh]'")
+    assert_one_line_error(r, 1, "SSH to instances", "pip install '.[ssh]' in pitstop's clone")

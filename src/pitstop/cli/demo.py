@@ -15,7 +15,7 @@ def register(sub: Sub) -> None:
         "Start an embedded S3-compatible server on a loopback port, submit a sample job on the "
         "simulated trainer that freezes once and crashes once, run a real supervisor, and print "
         "the timeline: attempts, checkpoints, and how long each fault took to detect and "
-        "recover. Needs no AWS account (but the demo extra: pip install 'pitstop[demo]') and "
+        "recover. Needs no AWS account (but the demo extra: pip install '.[demo]' in pitstop's clone) and "
         "takes about 20 seconds. Its work folder (/tmp/pitstop-demo-*) is removed afterwards, "
         "unless --keep.",
         [opt("--keep", **FLAG, help="leave the S3 server up (until Ctrl-C) and the work folder in place, and print the settings to explore them with 'pitstop jobs'")],
