@@ -1,12 +1,16 @@
-"""Deadline benchmark: every deadline policy over every spot trace, jobs of H in {2, 8, 24}
-hours due D in {1.5H, 2H, 3H}, 48 start offsets. Prints one table: the share of deadlines
-met and the cost relative to on-demand (median and p90 over traces and offsets), with the
-lower bound the trace allows (every spot hour in the window used for free restarts), and
-the total run time.
+"""Deadline benchmark: every deadline policy over every spot trace, and over the fleet's
+zones (2 and 4 traces of one collection at once), jobs of H in {2, 8, 24} hours due D in
+{1.5H, 2H, 3H}, 48 start offsets. Prints, per policy: the share of deadlines met, the cost
+relative to on-demand from the start (p50, p90, max), the cost relative to the lower bound
+the traces allow (every spot hour in the window, restarts free), the wall time, and the
+total run time.
 
     python benchmarks/deadlines.py [--traces DIR] [--offsets N] [--jobs 2] [--per-trace]
+                                   [--zones 1,2,4] [--by-hd]
 
-See docs/deadlines.md for the rules and what the numbers mean.
+Zones: the traces of one collection (a folder: same start, same ticks), ``k`` neighbours
+at a time (every trace starts one group), each zone at the same spot price. See
+docs/deadlines.md for the rules and what the numbers mean.
 """
 
 from __future__ import annotations
@@ -19,25 +23,41 @@ import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
-from pitstop.cli.output import format_table
 from pitstop.errors import PitstopError
 from pitstop.simulate.deadline import (
     DEADLINE_POLICIES,
     DeadlineSetup,
+    Zone,
     simulate_deadline,
     spot_lower_bound,
 )
-from pitstop.simulate.engine import HOUR, TrainingJob
+from pitstop.simulate.engine import DEFAULT_SPOT_PRICE, HOUR, TrainingJob
 from pitstop.simulate.traces import DEFAULT_READING, READINGS, find_traces, load_trace
+from pitstop.tables import format_table
 
 HOURS = (2, 8, 24)
 FACTORS = (1.5, 2.0, 3.0)
 DEFAULT_TRACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "spot-traces"
 BOUND = "lower-bound"
+SHIPPED = "pitstop-deadline"
 
-# (trace, H, factor, policy, met, cost / on-demand cost, on-demand share of paid hours)
-Row = tuple[str, int, float, str, bool, float, float]
+
+class Row(NamedTuple):
+    scope: str  # "1 zone", "2 zones", ...
+    name: str  # the trace set
+    h: int
+    factor: float
+    policy: str
+    met: bool
+    cost: float  # relative to on-demand from the start
+    od_share: float  # on-demand share of paid hours (nan: the bound)
+    vs_bound: float  # cost relative to the lower bound
+    wall: float  # wall time / H (nan: the bound)
+
+
+Work = tuple[str, tuple[str, ...], str, int, float, float]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -46,14 +66,16 @@ def pct(values: list[float], p: float) -> float:
     return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
-def one_trace(args: tuple[str, str, int, float, float]) -> list[Row]:
-    path, reading, offsets, ckpt, boot = args
-    trace = load_trace(path, reading)
+def one_set(args: Work) -> list[Row]:
+    scope, paths, reading, offsets, ckpt, boot = args
+    zones = [Zone(load_trace(p, reading), DEFAULT_SPOT_PRICE) for p in paths]
+    name = "+".join(z.name for z in zones)
+    shortest = min(z.trace.duration_s for z in zones)
     rows: list[Row] = []
     for h in HOURS:
         for f in FACTORS:
             d = h * f
-            room = trace.duration_s / HOUR - d  # offsets leave the whole window in the trace
+            room = shortest / HOUR - d  # offsets leave the whole window in the trace
             if room < 0:
                 continue  # the trace is shorter than the window: nothing to say
             for i in range(offsets):
@@ -61,27 +83,47 @@ def one_trace(args: tuple[str, str, int, float, float]) -> list[Row]:
                     TrainingJob(h, ckpt, boot), d, start_offset_h=round(room * i / offsets, 3)
                 )
                 base = simulate_deadline("on-demand", None, setup).cost
+                lb = spot_lower_bound(zones, setup)
                 for policy in DEADLINE_POLICIES:
-                    r = simulate_deadline(policy, trace, setup)
-                    rows.append((trace.name, h, f, policy, r.met, r.cost / base, r.on_demand_share))
-                lb = spot_lower_bound(trace, setup)
-                rows.append((trace.name, h, f, BOUND, True, lb / base, math.nan))
+                    r = simulate_deadline(policy, zones, setup)
+                    rows.append(Row(scope, name, h, f, policy, r.met, r.cost / base,
+                                    r.on_demand_share, r.cost / lb, r.wall_h / h))  # fmt: skip
+                rows.append(Row(scope, name, h, f, BOUND, True, lb / base, math.nan, 1.0, math.nan))
     return rows
 
 
 def summarize(rows: list[Row]) -> list[str]:
-    costs = [r[5] for r in rows]
-    shares = [r[6] for r in rows if not math.isnan(r[6])]
+    costs = [r.cost for r in rows]
+    shares = [r.od_share for r in rows if not math.isnan(r.od_share)]
+    vs_bound = [r.vs_bound for r in rows]
+    walls = [r.wall for r in rows if not math.isnan(r.wall)]
     return [
-        f"{100 * sum(r[4] for r in rows) / len(rows):.1f}%",
+        f"{100 * sum(r.met for r in rows) / len(rows):.1f}%",
         f"{pct(costs, 50):.2f}",
         f"{pct(costs, 90):.2f}",
-        f"{max(costs):.2f}",
+        f"{max(costs):.3f}",
+        f"{pct(vs_bound, 50):.2f}",
+        f"{pct(vs_bound, 90):.2f}",
+        f"{pct(walls, 50):.2f}" if walls else "-",
         f"{pct(shares, 50):.0%}" if shares else "-",
     ]
 
 
-HEAD = ["met", "cost p50", "cost p90", "cost max", "on-demand share p50"]
+HEAD = ["met", "cost p50", "p90", "max", "vs bound p50", "p90", "wall/H p50", "od share p50"]
+
+
+def zone_sets(paths: list[Path], k: int) -> list[tuple[str, ...]]:
+    """``k`` neighbouring traces of one collection (folder), each trace starting one set."""
+    by_dir: dict[Path, list[Path]] = defaultdict(list)
+    for p in paths:
+        by_dir[p.parent].append(p)
+    sets: list[tuple[str, ...]] = []
+    for group in by_dir.values():
+        if len(group) < k:
+            continue
+        n = len(group)
+        sets.extend(tuple(str(group[(i + j) % n]) for j in range(k)) for i in range(n))
+    return sets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,68 +134,72 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot-minutes", type=float, default=5.0)
     ap.add_argument("--trace-reading", choices=READINGS, default=DEFAULT_READING)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
+    ap.add_argument("--zones", default="1,2,4", help="zones per set, comma-separated (1,2,4)")
+    ap.add_argument("--by-hd", action="store_true", help="also one row per H x D (single trace)")
     ap.add_argument("--per-trace", action="store_true", help="also one row per trace")
     a = ap.parse_args(argv)
     started = time.perf_counter()
     try:
+        ks = sorted({int(k) for k in a.zones.split(",") if k.strip()})
         paths = find_traces(a.traces)
-        work = [
-            (str(p), a.trace_reading, a.offsets, a.checkpoint_minutes, a.boot_minutes)
-            for p in paths
-        ]
+        work: list[Work] = []
+        for k in ks:
+            for zs in zone_sets(paths, k):
+                work.append((f"{k} zone" + ("s" if k > 1 else ""), zs, a.trace_reading,
+                             a.offsets, a.checkpoint_minutes, a.boot_minutes))  # fmt: skip
         if a.jobs > 1:
             with ProcessPoolExecutor(a.jobs) as pool:
-                parts = list(pool.map(one_trace, work))
+                parts = list(pool.map(one_set, work))
         else:
-            parts = [one_trace(w) for w in work]
-    except PitstopError as e:
+            parts = [one_set(w) for w in work]
+    except (PitstopError, ValueError) as e:
         print(f"deadlines: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return getattr(e, "exit_code", 2)
     rows = [r for part in parts for r in part]
     elapsed = time.perf_counter() - started
-    runs = sum(1 for r in rows if r[3] != BOUND)
+    runs = sum(1 for r in rows if r.policy != BOUND)
     print(
         f"{len(paths)} traces ({a.trace_reading}), H in {HOURS} h, D in "
         f"{', '.join(f'{f:g}H' for f in FACTORS)}, {a.offsets} start offsets, checkpoint every "
-        f"{a.checkpoint_minutes:g} min, boot {a.boot_minutes:g} min; {runs} simulations"
+        f"{a.checkpoint_minutes:g} min, boot {a.boot_minutes:g} min, spot "
+        f"{DEFAULT_SPOT_PRICE:g} USD/h in every zone; {runs} simulations"
     )
     print(
         "met: share of deadlines met; cost: relative to on-demand from the start (1.00); "
-        f"{BOUND}: every spot hour in the window used, restarts free (no policy can beat it)"
+        f"vs bound: relative to {BOUND} (every spot hour in the window used, restarts "
+        "free: no policy can beat it); wall/H: wall time over training hours"
     )
     order = {p: i for i, p in enumerate((*DEADLINE_POLICIES, BOUND))}
-    groups: dict[tuple[int, float, str], list[Row]] = defaultdict(list)
+    scopes = sorted({r.scope for r in rows}, key=lambda s: int(s.split()[0]))
+    by_scope: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for r in rows:
-        groups[(r[1], r[2], r[3])].append(r)
-    keys = sorted(groups, key=lambda k: (k[0], k[1], order[k[2]]))
-    table = [[h, f"{f:g}H", p, *summarize(groups[(h, f, p)])] for h, f, p in keys]
-    print()
-    print(format_table(["H", "D", "policy", *HEAD], table))
-    overall: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
-        overall[r[3]].append(r)
-    print()
-    print("all H and D together")
-    print(
-        format_table(
-            ["policy", *HEAD],
-            [[p, *summarize(overall[p])] for p in sorted(overall, key=order.__getitem__)],
-        )
-    )
+        by_scope[(r.scope, r.policy)].append(r)
+    for scope in scopes:
+        sets = {r.name for r in rows if r.scope == scope}
+        print()
+        print(f"{scope}: {len(sets)} trace set{'s' if len(sets) > 1 else ''}, all H and D together")
+        policies = sorted({p for s, p in by_scope if s == scope}, key=order.__getitem__)
+        print(format_table(["policy", *HEAD], [[p, *summarize(by_scope[(scope, p)])]
+                                               for p in policies]))  # fmt: skip
+    if a.by_hd and scopes:
+        groups: dict[tuple[int, float, str], list[Row]] = defaultdict(list)
+        for r in rows:
+            if r.scope == scopes[0]:
+                groups[(r.h, r.factor, r.policy)].append(r)
+        keys = sorted(groups, key=lambda k: (k[0], k[1], order[k[2]]))
+        print()
+        print(f"{scopes[0]}, per H and D")
+        print(format_table(["H", "D", "policy", *HEAD],
+                           [[h, f"{f:g}H", p, *summarize(groups[(h, f, p)])]
+                            for h, f, p in keys]))  # fmt: skip
     if a.per_trace:
         per: dict[tuple[str, str], list[Row]] = defaultdict(list)
         for r in rows:
-            per[(r[0], r[3])].append(r)
+            per[(r.name, r.policy)].append(r)
         print()
-        print(
-            format_table(
-                ["trace", "policy", *HEAD],
-                [
-                    [t, p, *summarize(per[(t, p)])]
-                    for t, p in sorted(per, key=lambda k: (k[0], order[k[1]]))
-                ],
-            )
-        )
+        print(format_table(["trace", "policy", *HEAD],
+                           [[t, p, *summarize(per[(t, p)])]
+                            for t, p in sorted(per, key=lambda k: (k[0], order[k[1]]))]))  # fmt: skip
     print()
     print(f"total time: {elapsed:.1f} s ({runs} simulations, {a.jobs} processes)")
     return 0

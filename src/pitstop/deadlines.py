@@ -28,6 +28,17 @@ Policies (docs/deadlines.md has the guarantee and the measured comparison):
   holding the job: on-demand. On on-demand, stay until ahead of the line by one restart
   and one checkpoint interval (hysteresis, so it does not flap), then back to spot. The
   greedy safety net (``slack <= overhead + guard``) overrides everything.
+- ``budget`` (shipped): greedy, plus a cap on the money spot may still lose. ``commit`` is
+  what the job would cost if it went on-demand now (``spent`` + one restart and the
+  training left, at the on-demand price); the job stays on spot only while ``commit`` is at
+  most on-demand's own cost plus one spot attempt's risk (``allowance``: a restart and a
+  checkpoint interval at the spot price), and starts or keeps a spot attempt only if the
+  cap leaves room for it to reach its next checkpoint. Once on on-demand it stays. So a
+  run never costs more than on-demand from the start plus ``allowance``, and a run that
+  keeps its first spot checkpoint (or finishes on spot) never more than on-demand
+  (docs/deadlines.md has the proof, and why no rule that uses spot can promise less).
+  Without prices or ``spent`` (the fleet's watchdog does not know what a job paid) it is
+  greedy.
 """
 
 from __future__ import annotations
@@ -47,8 +58,9 @@ class Choice(str, Enum):
 
 GREEDY = "greedy"
 UNIFORM_PROGRESS = "uniform-progress"
-RULES = (GREEDY, UNIFORM_PROGRESS)
-DEFAULT_RULE = GREEDY  # measured the cheaper of the two at 100 % met (docs/deadlines.md)
+BUDGET = "budget"
+RULES = (BUDGET, GREEDY, UNIFORM_PROGRESS)
+DEFAULT_RULE = BUDGET  # never above on-demand + one attempt's risk (docs/deadlines.md)
 DEFAULT_OVERHEAD_S = 600.0  # one restart on EC2: boot, supervisor, trainer start (settings)
 DEFAULT_CHECKPOINT_S = 900.0  # DRfC's checkpoint interval, roughly (settings)
 
@@ -67,6 +79,11 @@ class Job:
     on_demand_held: bool = False  # an on-demand instance holds the job now
     started: float | None = None  # submission time (uniform progress's line); None: now
     guard: float = 0.0  # the caller's reaction time
+    # the budget rule's inputs (money in one currency, prices per hour); None: unknown
+    spent: float | None = None  # paid so far, every attempt, the holding one up to now
+    spot_price: float | None = None  # the holding zone's, else the dearest that may claim it
+    on_demand_price: float | None = None
+    checkpoint_at: float | None = None  # when the holding spot attempt keeps its next one
 
     @property
     def remaining(self) -> float:
@@ -75,6 +92,27 @@ class Job:
     @property
     def slack(self) -> float:
         return (self.deadline - self.now) - self.remaining
+
+    @property
+    def priced(self) -> bool:
+        return None not in (self.spent, self.spot_price, self.on_demand_price)
+
+    @property
+    def on_demand_cost(self) -> float:
+        """On-demand from the start: one restart and all the training (needs prices)."""
+        return (self.on_demand_price or 0.0) * (self.overhead + self.need) / 3600
+
+    @property
+    def allowance(self) -> float:
+        """One spot attempt's risk: a restart and a checkpoint interval at the spot price."""
+        return (self.spot_price or 0.0) * (self.overhead + min(self.checkpoint, self.need)) / 3600
+
+    @property
+    def commit(self) -> float:
+        """What the job costs if it goes on-demand now and stays: paid so far, one restart
+        and the training left (needs prices)."""
+        p = self.on_demand_price or 0.0
+        return (self.spent or 0.0) + p * (self.overhead + self.remaining) / 3600
 
     @property
     def must_switch_at(self) -> float:
@@ -95,6 +133,10 @@ def check(job: Job) -> None:
         value = getattr(job, name)
         if not (value >= 0 and math.isfinite(value)):
             raise UsageError(f"deadline policy: {name} must be a number >= 0, got {value!r}")
+    for name in ("spent", "spot_price", "on_demand_price"):
+        value = getattr(job, name)
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise UsageError(f"deadline policy: {name} must be a number >= 0, got {value!r}")
     if not job.checkpoint > 0:
         raise UsageError("deadline policy: checkpoint must be > 0")
     if not (math.isfinite(job.now) and math.isfinite(job.deadline)):
@@ -108,7 +150,7 @@ def latest_start(need: float, overhead: float) -> float:
 
 
 def decide(job: Job, rule: str = DEFAULT_RULE) -> Decision:
-    """Where the job should train now under ``rule`` (``greedy`` or ``uniform-progress``)."""
+    """Where the job should train now under ``rule`` (one of ``RULES``)."""
     check(job)
     if job.remaining <= 0:
         return Decision(Choice.EITHER, "training done", math.inf)
@@ -121,7 +163,9 @@ def decide(job: Job, rule: str = DEFAULT_RULE) -> Decision:
             + (f" + guard {job.guard:.0f} s" if job.guard else ""),
             math.inf,
         )
-    if rule == GREEDY:
+    if rule == BUDGET and job.priced:
+        return _budget(job, safety)
+    if rule in (GREEDY, BUDGET):
         return Decision(
             Choice.SPOT,
             f"slack {job.slack / 3600:.2f} h covers a restart: spot",
@@ -170,4 +214,39 @@ def _uniform_progress(job: Job, safety: float) -> Decision:
         Choice.SPOT,
         f"ahead of the line by {(job.done - target) / 3600:.2f} h: wait for spot",
         min(safety, line_reaches(job.done)),
+    )
+
+
+def _budget(job: Job, safety: float) -> Decision:
+    cap = job.on_demand_cost + job.allowance
+    room = cap - job.commit  # money spot may still lose before on-demand must take over
+    if job.on_demand_held:
+        return Decision(Choice.ON_DEMAND, "on on-demand: stays (its cost is fixed)", math.inf)
+    rate = (job.spot_price or 0.0) / 3600
+    if job.spot_held:
+        cut = job.now + room / rate if rate > 0 else math.inf
+        if room <= 0 or (job.checkpoint_at is not None and job.checkpoint_at > cut + 1e-6):
+            return Decision(
+                Choice.ON_DEMAND,
+                f"spot can lose only {max(0.0, room):.2f} more before the cost passes "
+                "on-demand's: the attempt would not keep its next checkpoint",
+                math.inf,
+            )
+        return Decision(
+            Choice.SPOT,
+            f"slack {job.slack / 3600:.2f} h, {room:.2f} of spot risk left: spot",
+            min(safety, cut),
+        )
+    risk = rate * (job.overhead + min(job.checkpoint, job.remaining))
+    if room < risk - 1e-9:
+        return Decision(
+            Choice.ON_DEMAND,
+            f"a spot attempt risks {risk:.2f}, only {max(0.0, room):.2f} left under "
+            "on-demand's cost",
+            math.inf,
+        )
+    return Decision(
+        Choice.SPOT,
+        f"slack {job.slack / 3600:.2f} h covers a restart, {room:.2f} of spot risk left: spot",
+        safety,
     )

@@ -23,6 +23,7 @@ does, or at the deadline (missed: what it paid until then), or where the trace e
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pitstop import deadlines as dl
@@ -75,6 +76,7 @@ class DeadlineResult:
     trained_h: float
     preemptions: int
     switches: int  # on-demand launches
+    moves: int = 0  # spot attempts started in another zone than the previous one
 
     @property
     def on_demand_share(self) -> float:
@@ -92,8 +94,11 @@ class DeadlineResult:
 class _Run:
     """One attempt on one instance: boot, then training from ``base``."""
 
-    def __init__(self, market: str, t: float, boot: float, base: float, ckpt: float) -> None:
+    def __init__(
+        self, market: str, t: float, boot: float, base: float, ckpt: float, zone: int | None
+    ) -> None:
         self.market = market
+        self.zone = zone  # the spot zone's index; None on on-demand
         self.started = t
         self.train_from = t + boot
         self.base = base
@@ -116,11 +121,46 @@ class _Run:
         return min(self.train_from + k * self.ckpt, finish)
 
 
-def simulate_deadline(policy: str, trace: Trace | None, setup: DeadlineSetup) -> DeadlineResult:
-    """One job under ``policy``; ``trace`` may be None only for ``on-demand``."""
+@dataclass(frozen=True)
+class Zone:
+    """One of the fleet's zones (or instance types): its spot trace and its spot price."""
+
+    trace: Trace
+    spot_price: float
+
+    @property
+    def name(self) -> str:
+        return self.trace.name
+
+
+Spot = Trace | Sequence[Zone] | None
+
+
+def zones_of(spot: Spot, setup: DeadlineSetup) -> tuple[Zone, ...]:
+    """One trace is one zone at ``setup.spot_price``; None is no zone."""
+    if spot is None:
+        return ()
+    if isinstance(spot, Trace):
+        return (Zone(spot, setup.spot_price),)
+    return tuple(spot)
+
+
+def spot_name(zones: tuple[Zone, ...]) -> str:
+    if not zones:
+        return "on-demand"
+    return zones[0].name if len(zones) == 1 else f"{len(zones)} zones ({zones[0].name}, ...)"
+
+
+def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> DeadlineResult:
+    """One job under ``policy``. ``trace`` is one spot trace (at ``setup.spot_price``) or
+    the fleet's zones, each with its own trace and price: spot is up where any zone is up;
+    a spot attempt runs in one zone (the cheapest up when it starts), ends where that
+    zone's capacity does, and the next attempt, in whichever zone is up, pays one restart
+    (a move when the zone differs). None only for ``on-demand``."""
     if policy not in DEADLINE_POLICIES:
         raise UsageError(f"unknown policy {policy!r}; choose one of {', '.join(DEADLINE_POLICIES)}")
-    if trace is None and policy != "on-demand":
+    zones = zones_of(trace, setup)
+    if not zones and policy != "on-demand":
         raise UsageError(f"policy {policy} needs a trace")
     job = setup.job
     total = job.hours * HOUR
@@ -128,46 +168,66 @@ def simulate_deadline(policy: str, trace: Trace | None, setup: DeadlineSetup) ->
     ckpt = job.checkpoint_minutes * 60
     deadline = setup.deadline_hours * HOUR
     offset = setup.start_offset_h * HOUR
-    use_trace = trace is not None and policy != "on-demand"
-    if use_trace and trace is not None and trace.duration_s - offset <= 0:
-        raise UsageError(
-            f"--start-offset {setup.start_offset_h:g} h is past the end of trace {trace.name}"
-        )
-    end = min(deadline, trace.duration_s - offset) if use_trace and trace else deadline
+    use_trace = bool(zones) and policy != "on-demand"
+    if use_trace:
+        for z in zones:
+            if z.trace.duration_s - offset <= 0:
+                raise UsageError(
+                    f"--start-offset {setup.start_offset_h:g} h is past the end of trace {z.name}"
+                )
+    end = min([deadline, *(z.trace.duration_s - offset for z in zones)]) if use_trace else deadline
     rule = RULE_OF.get(policy)
+    dearest = max((z.spot_price for z in zones), default=setup.spot_price)
 
-    def spot_at(t: float) -> bool:
-        return use_trace and trace is not None and trace.available_at(offset + t)
+    def up(i: int, t: float) -> bool:
+        return use_trace and zones[i].trace.available_at(offset + t)
+
+    def zone_up(t: float) -> int | None:
+        """The cheapest zone with capacity at ``t`` (the first listed among equals)."""
+        live = [i for i in range(len(zones)) if up(i, t)]
+        return min(live, key=lambda i: zones[i].spot_price) if live else None
 
     def spot_change(t: float) -> float:
-        if not use_trace or trace is None:
+        if not use_trace:
             return math.inf
         # a nudge past ``t``: (offset + t) - offset may round to just below t
-        return trace.next_change(offset + t + 1e-3) - offset
+        return min(z.trace.next_change(offset + t + 1e-3) - offset for z in zones)
 
     paid = {"spot": 0.0, "on-demand": 0.0}
+    money = 0.0
     kept = 0.0
     run: _Run | None = None
-    preemptions = switches = 0
+    last_zone: int | None = None
+    preemptions = switches = moves = 0
+
+    def price(r: _Run) -> float:
+        return setup.on_demand_price if r.zone is None else zones[r.zone].spot_price
 
     def stop(t: float) -> None:
-        nonlocal run, kept
+        nonlocal run, kept, money
         if run is not None:
             paid[run.market] += t - run.started
+            money += (t - run.started) / HOUR * price(run)
             kept = run.kept(t, total)
             run = None
 
-    def start(market: str, t: float) -> None:
-        nonlocal run, switches
-        run = _Run(market, t, boot, kept, ckpt)
+    def start(market: str, t: float, zone: int | None = None) -> None:
+        nonlocal run, switches, moves, last_zone
+        run = _Run(market, t, boot, kept, ckpt, zone)
         if market == "on-demand":
             switches += 1
+        elif zone is not None:
+            if last_zone is not None and zone != last_zone:
+                moves += 1
+            last_zone = zone
 
     def choose(t: float) -> dl.Decision:
         if rule is None:  # spot-only / on-demand
             choice = dl.Choice.ON_DEMAND if policy == "on-demand" else dl.Choice.SPOT
             return dl.Decision(choice, policy, math.inf)
         done = run.kept(t, total) if run is not None else kept
+        spent = money + ((t - run.started) / HOUR * price(run) if run is not None else 0.0)
+        on_spot = run is not None and run.market == "spot"
         return dl.decide(
             dl.Job(
                 need=total,
@@ -176,9 +236,13 @@ def simulate_deadline(policy: str, trace: Trace | None, setup: DeadlineSetup) ->
                 deadline=deadline,
                 overhead=boot,
                 checkpoint=ckpt,
-                spot_held=run is not None and run.market == "spot",
+                spot_held=on_spot,
                 on_demand_held=run is not None and run.market == "on-demand",
                 started=0.0,
+                spent=spent,
+                spot_price=price(run) if run is not None and on_spot else dearest,
+                on_demand_price=setup.on_demand_price,
+                checkpoint_at=run.next_event(t, total) if run is not None and on_spot else None,
             ),
             rule,
         )
@@ -187,17 +251,20 @@ def simulate_deadline(policy: str, trace: Trace | None, setup: DeadlineSetup) ->
     for _ in range(MAX_EVENTS):
         if run is not None and run.kept(t, total) >= total:
             stop(t)
-            return _result(policy, trace, setup, "met" if t <= deadline + _EPS else "missed",
-                           t, paid, kept, preemptions, switches)  # fmt: skip
+            return _result(policy, zones, setup, "met" if t <= deadline + _EPS else "missed",
+                           t, paid, money, kept, preemptions, switches, moves)  # fmt: skip
         if t >= end - _EPS:
             stop(end)
             outcome = "missed" if end >= deadline - _EPS else "unfinished"
-            return _result(policy, trace, setup, outcome, end, paid, kept, preemptions, switches)
-        if run is not None and run.market == "spot" and not spot_at(t):
+            return _result(policy, zones, setup, outcome, end, paid, money, kept, preemptions,
+                           switches, moves)  # fmt: skip
+        if run is not None and run.zone is not None and not up(run.zone, t):
             stop(t)  # the spot instance is gone (its notice acted on at the boundary)
             preemptions += 1
-        if run is None and policy != "on-demand" and spot_at(t):
-            start("spot", t)  # an idle spot instance claims the job before anyone decides
+        if run is None and policy != "on-demand":
+            zi = zone_up(t)
+            if zi is not None:
+                start("spot", t, zi)  # an idle spot instance claims the job before anyone decides
         d = choose(t)
         if d.choice is dl.Choice.ON_DEMAND:
             if run is None or run.market != "on-demand":
@@ -205,8 +272,9 @@ def simulate_deadline(policy: str, trace: Trace | None, setup: DeadlineSetup) ->
                 start("on-demand", t)
         elif d.choice is dl.Choice.SPOT and run is not None and run.market == "on-demand":
             stop(t)  # ON_DEMAND -> SPOT: the on-demand instance is let go
-            if spot_at(t):
-                start("spot", t)
+            zi = zone_up(t)
+            if zi is not None:
+                start("spot", t, zi)
         wakes = [end, spot_change(t)]
         if run is not None:
             wakes.append(run.next_event(t, total))
@@ -221,45 +289,55 @@ def simulate_deadline(policy: str, trace: Trace | None, setup: DeadlineSetup) ->
 
 def _result(
     policy: str,
-    trace: Trace | None,
+    zones: tuple[Zone, ...],
     setup: DeadlineSetup,
     outcome: str,
     t: float,
     paid: dict[str, float],
+    money: float,
     kept: float,
     preemptions: int,
     switches: int,
+    moves: int,
 ) -> DeadlineResult:
     return DeadlineResult(
         policy=policy,
-        trace="on-demand" if trace is None else trace.name,
+        trace=spot_name(zones),
         met=outcome == "met",
         outcome=outcome,
         wall_h=t / HOUR,
-        cost=paid["spot"] / HOUR * setup.spot_price
-        + paid["on-demand"] / HOUR * setup.on_demand_price,
+        cost=money,
         spot_h=paid["spot"] / HOUR,
         on_demand_h=paid["on-demand"] / HOUR,
         trained_h=kept / HOUR,
         preemptions=preemptions,
         switches=switches,
+        moves=moves,
     )
 
 
-def spot_lower_bound(trace: Trace, setup: DeadlineSetup) -> float:
+def spot_lower_bound(trace: Trace | Sequence[Zone], setup: DeadlineSetup) -> float:
     """A cost no policy can beat: every spot hour inside the window used (no boots, no
-    losses), on-demand for the rest. What ``the traces allow`` at best."""
+    losses, the cheapest zone up at each moment), on-demand for the rest. What ``the
+    traces allow`` at best."""
+    zones = zones_of(trace, setup)
     offset = setup.start_offset_h * HOUR
-    end = min(setup.deadline_hours * HOUR, trace.duration_s - offset)
-    t, avail = 0.0, 0.0
+    end = min([setup.deadline_hours * HOUR, *(z.trace.duration_s - offset for z in zones)])
+    t = 0.0
+    pieces: list[tuple[float, float]] = []  # (spot price, seconds)
     while t < end - _EPS:
-        nxt = min(trace.next_change(offset + t) - offset, end)
-        if trace.available_at(offset + t):
-            avail += nxt - t
+        nxt = min([end, *(z.trace.next_change(offset + t) - offset for z in zones)])
+        live = [z.spot_price for z in zones if z.trace.available_at(offset + t)]
+        if live:
+            pieces.append((min(live), nxt - t))
         t = nxt
     need = setup.job.hours * HOUR
-    spot = min(need, avail)
-    return (spot * setup.spot_price + (need - spot) * setup.on_demand_price) / HOUR
+    left, cost = need, 0.0
+    for p, secs in sorted(pieces):  # the cheapest spot seconds first
+        used = min(left, secs)
+        cost += used * min(p, setup.on_demand_price)
+        left -= used
+    return (cost + left * setup.on_demand_price) / HOUR
 
 
 @dataclass(frozen=True)
@@ -281,23 +359,30 @@ class Plan:
 
 
 def plan(
-    trace: Trace, setup: DeadlineSetup, starts: int = 96, policy: str = "pitstop-deadline"
+    trace: Trace | Sequence[Zone],
+    setup: DeadlineSetup,
+    starts: int = 96,
+    policy: str = "pitstop-deadline",
 ) -> Plan:
     """Replay ``policy`` from ``starts`` submission times spread evenly over the trace (each
     leaving the whole window inside it): the expected cost, the chance of meeting the
     deadline, and the on-demand share. The past is the forecast: that is all a trace knows."""
     if starts < 1:
         raise UsageError(f"--starts must be >= 1, got {starts}")
-    room = trace.duration_s / HOUR - setup.deadline_hours
+    zones = zones_of(trace, setup)
+    if not zones:
+        raise UsageError("plan needs at least one trace")
+    shortest = min(zones, key=lambda z: z.trace.duration_s)
+    room = shortest.trace.duration_s / HOUR - setup.deadline_hours
     if room < 0:
         raise UsageError(
-            f"trace {trace.name} covers {trace.duration_s / HOUR:.1f} h, less than the "
-            f"deadline's {setup.deadline_hours:g} h"
+            f"trace {shortest.name} covers {shortest.trace.duration_s / HOUR:.1f} h, less "
+            f"than the deadline's {setup.deadline_hours:g} h"
         )
     from dataclasses import replace
 
     results = [
-        simulate_deadline(policy, trace, replace(setup, start_offset_h=round(room * i / starts, 3)))
+        simulate_deadline(policy, zones, replace(setup, start_offset_h=round(room * i / starts, 3)))
         for i in range(starts)
     ]
     costs = sorted(r.cost for r in results)
@@ -306,7 +391,7 @@ def plan(
         return costs[max(0, math.ceil(p / 100 * len(costs)) - 1)]
 
     return Plan(
-        trace=trace.name,
+        trace=spot_name(zones),
         runs=len(results),
         met_share=sum(r.met for r in results) / len(results),
         cost_mean=sum(costs) / len(costs),
