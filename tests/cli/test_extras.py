@@ -62,7 +62,9 @@ def test_a_plot_without_the_plot_extra_names_the_install_line(module: str, tmp_p
     r = pitstop_without(
         module, "action-space", "show", str(meta), "--plot", str(tmp_path / "a.png")
     )
-    assert_one_line_error(r, 1, "plotting an action space", "pip install '.[plot]' in pitstop's clone")
+    assert_one_line_error(
+        r, 1, "plotting an action space", "pip install '.[plot]' in pitstop's clone"
+    )
     assert not (tmp_path / "a.png").exists()
     assert json.loads(meta.read_text())["action_space_type"] == "discrete"
 
