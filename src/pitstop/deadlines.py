@@ -44,6 +44,7 @@ Policies (docs/deadlines.md has the guarantee and the measured comparison):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -54,6 +55,7 @@ class Choice(str, Enum):
     SPOT = "spot"  # train on spot; with no spot instance, wait for one
     ON_DEMAND = "on-demand"  # train on an on-demand instance now
     EITHER = "either"  # keep whatever holds the job; nothing to launch or release
+    WAIT = "wait"  # no new spot attempt now (spot is unlikely to last), nothing to launch
 
 
 GREEDY = "greedy"
@@ -62,6 +64,8 @@ BUDGET = "budget"
 RULES = (BUDGET, GREEDY, UNIFORM_PROGRESS)
 DEFAULT_RULE = BUDGET  # never above on-demand + one attempt's risk (docs/deadlines.md)
 DEFAULT_OVERHEAD_S = 600.0  # one restart on EC2: boot, supervisor, trainer start (settings)
+ODDS_MIN = 0.5  # budget: a new spot attempt only if it keeps its checkpoint this often
+ODDS_SAMPLE = 5  # budget: the least past runs of capacity that make an estimate
 DEFAULT_CHECKPOINT_S = 900.0  # DRfC's checkpoint interval, roughly (settings)
 
 
@@ -84,6 +88,7 @@ class Job:
     spot_price: float | None = None  # the holding zone's, else the dearest that may claim it
     on_demand_price: float | None = None
     checkpoint_at: float | None = None  # when the holding spot attempt keeps its next one
+    spot_odds: float | None = None  # chance a spot attempt started now keeps its checkpoint
 
     @property
     def remaining(self) -> float:
@@ -245,8 +250,27 @@ def _budget(job: Job, safety: float) -> Decision:
             "on-demand's cost",
             math.inf,
         )
+    if job.spot_odds is not None and job.spot_odds < ODDS_MIN:
+        return Decision(
+            Choice.WAIT,
+            f"spot keeps a first checkpoint only {job.spot_odds:.0%} of the time lately: wait",
+            safety,
+        )
     return Decision(
         Choice.SPOT,
         f"slack {job.slack / 3600:.2f} h covers a restart, {room:.2f} of spot risk left: spot",
         safety,
     )
+
+
+def spot_odds(
+    runs: Sequence[float], up_for: float, needs: float, sample: int = ODDS_SAMPLE
+) -> float | None:
+    """The chance that capacity up for ``up_for`` seconds lasts ``needs`` more, from the
+    lengths of past runs of capacity (the recent history of a zone): among the runs that
+    lasted ``up_for``, the share that lasted ``up_for + needs``. None with fewer than
+    ``sample`` such runs (too little to say)."""
+    lasted = [r for r in runs if r >= up_for]
+    if len(lasted) < sample:
+        return None
+    return sum(r >= up_for + needs for r in lasted) / len(lasted)

@@ -10,7 +10,7 @@ from pitstop.cli.simulate import PRICE_OPTIONS, trace_options
 PLAN_OPTIONS = [
     opt("--hours", metavar="H", help="training hours the job needs"),
     opt("--deadline-hours", metavar="D", help="due D hours after submission"),
-    opt("--trace", metavar="FILE", help="spot trace JSON (see pitstop simulate; default: the bundled one)"),
+    opt("--trace", metavar="FILE", action="append", help="spot trace JSON (see pitstop simulate; default: the bundled one); repeat it, or give a folder, for the fleet's zones (FILE@PRICE: that zone's spot price)"),
     opt("--checkpoint-minutes", metavar="C", default="15", help="(15)"),
     opt("--boot-minutes", metavar="B", default="5", help="one restart (5)"),
     opt("--starts", metavar="N", default="96", help="submission times replayed (96)"),

@@ -14,7 +14,8 @@ TRACE_OPTIONS = [
     opt(
         "--trace",
         metavar="FILE",
-        help="trace JSON ({metadata: {gap_seconds}, data}); default: the bundled aws-10-26-2022/us-west-2b_v100_1 (1 V100, 27 days)",
+        action="append",
+        help="trace JSON ({metadata: {gap_seconds}, data}); default: the bundled aws-10-26-2022/us-west-2b_v100_1 (1 V100, 27 days). With --deadline-hours: repeat it, or give a folder, for the fleet's zones (FILE@PRICE: that zone's spot price)",
     ),
     opt("--hours", metavar="H", help="training hours the job needs"),
     opt("--checkpoint-minutes", metavar="C", help="training minutes between checkpoints"),

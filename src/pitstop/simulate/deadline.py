@@ -23,6 +23,7 @@ does, or at the deadline (missed: what it paid until then), or where the trace e
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ RULE_OF = {
     "uniform-progress-deadline": dl.UNIFORM_PROGRESS,
 }
 DEADLINE_POLICIES = (*RULE_OF, "spot-only", "on-demand")
+LOOKBACK_H = 72.0  # the budget rule reads each zone's last 3 days of capacity
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,33 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
         live = [i for i in range(len(zones)) if up(i, t)]
         return min(live, key=lambda i: zones[i].spot_price) if live else None
 
+    history = [z.trace.up_runs() for z in zones] if rule == dl.BUDGET else []
+
+    def odds(i: int, t: float) -> float | None:
+        """Zone ``i``'s chance, from its last ``LOOKBACK_H`` hours, that capacity up now
+        lasts until a new attempt keeps its first checkpoint."""
+        now = offset + t
+        runs = history[i]
+        k = bisect_right(runs, (now, math.inf))  # runs started at or before now
+        current = runs[k - 1] if k and runs[k - 1][1] > now else None
+        up_for = now - current[0] if current else 0.0
+        past = [e - b for b, e in runs[:k] if now - LOOKBACK_H * HOUR <= e <= now]
+        return dl.spot_odds(past, up_for, boot + min(ckpt, max(0.0, total - kept)))
+
+    def pick(t: float) -> tuple[int | None, float | None]:
+        """The zone a new spot attempt would take: the cheapest whose odds pass (or are
+        unknown), else the likeliest; with its odds."""
+        live = [i for i in range(len(zones)) if up(i, t)]
+        if not live:
+            return None, None
+        if not history:
+            return min(live, key=lambda i: zones[i].spot_price), None
+        rated = [(i, odds(i, t)) for i in live]
+        good = [(i, o) for i, o in rated if o is None or o >= dl.ODDS_MIN]
+        if good:
+            return min(good, key=lambda io: zones[io[0]].spot_price)
+        return max(rated, key=lambda io: io[1] or 0.0)
+
     def spot_change(t: float) -> float:
         if not use_trace:
             return math.inf
@@ -221,7 +250,7 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
                 moves += 1
             last_zone = zone
 
-    def choose(t: float) -> dl.Decision:
+    def choose(t: float, claim: int | None = None, chance: float | None = None) -> dl.Decision:
         if rule is None:  # spot-only / on-demand
             choice = dl.Choice.ON_DEMAND if policy == "on-demand" else dl.Choice.SPOT
             return dl.Decision(choice, policy, math.inf)
@@ -240,9 +269,12 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
                 on_demand_held=run is not None and run.market == "on-demand",
                 started=0.0,
                 spent=spent,
-                spot_price=price(run) if run is not None and on_spot else dearest,
+                spot_price=price(run)
+                if run is not None and on_spot
+                else (zones[claim].spot_price if claim is not None else dearest),
                 on_demand_price=setup.on_demand_price,
                 checkpoint_at=run.next_event(t, total) if run is not None and on_spot else None,
+                spot_odds=chance,
             ),
             rule,
         )
@@ -261,11 +293,16 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
         if run is not None and run.zone is not None and not up(run.zone, t):
             stop(t)  # the spot instance is gone (its notice acted on at the boundary)
             preemptions += 1
+        claim: int | None = None
+        chance: float | None = None
         if run is None and policy != "on-demand":
-            zi = zone_up(t)
-            if zi is not None:
-                start("spot", t, zi)  # an idle spot instance claims the job before anyone decides
-        d = choose(t)
+            claim, chance = pick(t)
+            if claim is not None and (
+                rule != dl.BUDGET or choose(t, claim, chance).choice is dl.Choice.SPOT
+            ):
+                # an idle spot instance claims the job (the budget rule is asked first)
+                start("spot", t, claim)
+        d = choose(t, claim, chance) if run is None else choose(t)
         if d.choice is dl.Choice.ON_DEMAND:
             if run is None or run.market != "on-demand":
                 stop(t)  # SPOT -> ON_DEMAND: the spot attempt's unsaved training is lost
@@ -276,6 +313,9 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
             if zi is not None:
                 start("spot", t, zi)
         wakes = [end, spot_change(t)]
+        if d.choice is dl.Choice.WAIT:  # the odds move with every tick spot stays up
+            wakes.append(min(offset + t + 1e-3 + z.trace.gap_s - (offset + t + 1e-3) % z.trace.gap_s
+                             for z in zones) - offset)  # fmt: skip
         if run is not None:
             wakes.append(run.next_event(t, total))
         # a rule's answer that changes at once (a boundary) is asked again a second later

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from pitstop.errors import UsageError
@@ -18,10 +19,12 @@ from pitstop.simulate.deadline import (
     DEADLINE_POLICIES,
     DeadlineResult,
     DeadlineSetup,
+    Zone,
     plan,
     simulate_deadline,
+    spot_name,
 )
-from pitstop.simulate.traces import default_trace, load_trace
+from pitstop.simulate.traces import Trace, default_trace, find_traces, load_trace
 
 POLICY_CHOICES = ("all", *engine.POLICIES)
 DEADLINE_CHOICES = ("all", *DEADLINE_POLICIES)
@@ -83,7 +86,7 @@ def _optional(value: str | None, flag: str, default: float) -> float:
 class TraceOptions:
     """The options of ``pitstop simulate`` (and the trace options ``plan`` shares), as typed."""
 
-    trace: str | None = None
+    trace: str | tuple[str, ...] | None = None  # one file, or the fleet's zones (--trace again)
     hours: str | None = None
     checkpoint_minutes: str | None = None
     boot_minutes: str = "5"
@@ -106,7 +109,45 @@ def _check_trace(o: TraceOptions) -> str:
         raise UsageError(
             f"unknown --trace-reading {o.trace_reading!r}; choose one of {', '.join(READINGS)}"
         )
-    return str(default_trace()) if o.trace is None else o.trace
+    if o.trace is None:
+        return str(default_trace())
+    files = (o.trace,) if isinstance(o.trace, str) else o.trace
+    if len(files) != 1 or "@" in files[0] or Path(files[0]).is_dir():
+        raise UsageError(
+            "several traces (a repeated --trace, a folder, FILE@PRICE) work with "
+            "--deadline-hours and with plan; give one --trace FILE here"
+        )
+    return files[0]
+
+
+def _zones(o: TraceOptions, spot_price: float) -> Trace | list[Zone]:
+    """The trace, or the fleet's zones: every ``--trace`` (a folder: each ``*.json`` under
+    it), each at its ``@PRICE`` or ``--spot-price``. A bad file or price is one line."""
+    if o.trace_reading not in READINGS:
+        raise UsageError(
+            f"unknown --trace-reading {o.trace_reading!r}; choose one of {', '.join(READINGS)}"
+        )
+    given = (o.trace,) if isinstance(o.trace, str) else o.trace or (str(default_trace()),)
+    zones: list[Zone] = []
+    for item in given:
+        path, price = item, spot_price
+        head, at, tail = item.rpartition("@")
+        if at and head:
+            path, price = head, number(tail, f"--trace {item}: the price after @")
+        files = find_traces(path) if Path(path).is_dir() else [Path(path)]
+        zones.extend(Zone(load_trace(f, o.trace_reading), price) for f in files)
+    if len(zones) == 1 and zones[0].spot_price == spot_price:
+        return zones[0].trace
+    return zones
+
+
+def _spot_doc(spot: Trace | list[Zone]) -> dict[str, Any]:
+    if isinstance(spot, Trace):
+        return {"trace": spot.name}
+    return {
+        "trace": spot_name(tuple(spot)),
+        "zones": [{"trace": z.name, "spot_price": z.spot_price} for z in spot],
+    }
 
 
 def _prices(o: TraceOptions) -> dict[str, Any]:
@@ -121,7 +162,7 @@ def _prices(o: TraceOptions) -> dict[str, Any]:
 HEADERS = ["policy", "outcome", "wall h", "paid h", "cost $", "trained h", "lost h",
            "stalled h", "interrupts", "stalls", "restarts", "goodput"]  # fmt: skip
 DEADLINE_HEADERS = ["policy", "deadline", "wall h", "cost $", "vs on-demand", "spot h",
-                    "on-demand h", "preemptions"]  # fmt: skip
+                    "on-demand h", "preemptions", "moves"]  # fmt: skip
 
 
 @dataclass
@@ -208,7 +249,6 @@ def deadline_report(o: TraceOptions) -> Report:
             f"unknown policy {o.policy!r} with --deadline-hours; choose one of "
             f"{', '.join(DEADLINE_CHOICES)}"
         )
-    trace_file = _check_trace(o)
     if o.plot is not None:
         raise UsageError("--plot is not available with --deadline-hours")
     hours = number(o.hours, "--hours", positive=True)
@@ -220,12 +260,13 @@ def deadline_report(o: TraceOptions) -> Report:
         start_offset_h=number(o.start_offset, "--start-offset"),
         **_prices(o),
     )
-    trace = load_trace(trace_file, o.trace_reading)
+    trace = _zones(o, setup.spot_price)
+    name = _spot_doc(trace)["trace"]
     policies = DEADLINE_POLICIES if o.policy == "all" else (o.policy,)
     results: list[DeadlineResult] = [simulate_deadline(p, trace, setup) for p in policies]
     base = simulate_deadline("on-demand", None, setup).cost
     doc = {
-        "trace": trace.name,
+        **_spot_doc(trace),
         "trace_reading": o.trace_reading,
         "job": {"hours": hours, "checkpoint_minutes": ckpt, "boot_minutes": boot},
         "deadline_hours": setup.deadline_hours,
@@ -236,13 +277,13 @@ def deadline_report(o: TraceOptions) -> Report:
         "results": [{**r.summary(), "cost_vs_on_demand": round(r.cost / base, 4)} for r in results],
     }
     heading = (
-        f"trace {trace.name} ({o.trace_reading}): job {hours:g} h due in "
+        f"trace {name} ({o.trace_reading}): job {hours:g} h due in "
         f"{setup.deadline_hours:g} h, checkpoint every {ckpt:g} min, boot {boot:g} min, "
         f"from hour {setup.start_offset_h:g}"
     )
     rows: list[list[object]] = [
         [r.policy, r.outcome, _f(r.wall_h), _f(r.cost), _f(r.cost / base), _f(r.spot_h),
-         _f(r.on_demand_h), r.preemptions]
+         _f(r.on_demand_h), r.preemptions, r.moves]
         for r in results
     ]  # fmt: skip
     return Report(doc, heading, DEADLINE_HEADERS, rows)
@@ -270,7 +311,6 @@ def plan_report(
     o: TraceOptions, *, starts: str, on_demand_running: str, cap: Callable[[], int]
 ) -> PlanReport:
     """Check ``o`` and replay the plan; ``cap()`` reads ``max_on_demand_instances``."""
-    trace_file = _check_trace(o)
     runs = whole(starts, "--starts", positive=True)
     setup = DeadlineSetup(
         job=engine.TrainingJob(
@@ -284,7 +324,7 @@ def plan_report(
     running = whole(on_demand_running, "--on-demand-running")
     limit = cap()
     allowed = max(0, limit - running)
-    trace = load_trace(trace_file, o.trace_reading)
+    trace = _zones(o, setup.spot_price)
     result = plan(trace, setup, runs)
     capped = plan(trace, setup, runs, policy="spot-only")  # what a refused job gets
     doc = {

@@ -68,6 +68,20 @@ class Trace:
         i = bisect_right(changes, t)
         return changes[i] if i < len(changes) else self.duration_s
 
+    def up_runs(self) -> tuple[tuple[float, float], ...]:
+        """Every run of capacity as (start, end), trace time, in order."""
+        runs: list[tuple[float, float]] = []
+        start: float | None = None
+        for i, a in enumerate(self.available):
+            if a and start is None:
+                start = i * self.gap_s
+            elif not a and start is not None:
+                runs.append((start, i * self.gap_s))
+                start = None
+        if start is not None:
+            runs.append((start, self.duration_s))
+        return tuple(runs)
+
     def fraction_available(self) -> float:
         return sum(self.available) / len(self.available) if self.available else 0.0
 
