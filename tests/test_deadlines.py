@@ -7,12 +7,16 @@ import math
 import pytest
 
 from pitstop.deadlines import (
+    BUDGET,
+    DEFAULT_RULE,
     GREEDY,
+    ODDS_MIN,
     UNIFORM_PROGRESS,
     Choice,
     Job,
     decide,
     latest_start,
+    spot_odds,
 )
 from pitstop.errors import UsageError
 
@@ -99,3 +103,85 @@ def test_bad_input_is_one_line() -> None:
         decide(_job(1, 1, checkpoint=0.0))
     with pytest.raises(UsageError, match="unknown deadline rule 'x'"):
         decide(_job(1, 1), "x")
+
+
+# the budget rule: prices per hour (on-demand 3.0, spot 0.9), money in the same unit
+OD, SPOT = 3.0, 0.9
+
+
+def _priced(done_h: float, now_h: float, spent: float, **kw: object) -> Job:
+    return _job(done_h, now_h, spent=spent, spot_price=SPOT, on_demand_price=OD, **kw)
+
+
+def test_budget_is_the_shipped_rule_and_greedy_without_prices() -> None:
+    assert DEFAULT_RULE == BUDGET
+    for done_h, now_h in ((2, 3), (0, 3.8), (1, 4.9)):
+        unpriced = _job(done_h, now_h)
+        assert decide(unpriced, BUDGET) == decide(unpriced, GREEDY)
+
+
+def test_budget_commit_and_cap_are_on_demand_plus_one_attempt() -> None:
+    j = _priced(done_h=2, now_h=3, spent=1.0)
+    assert j.on_demand_cost == pytest.approx(OD * (8 + BOOT / H))
+    assert j.allowance == pytest.approx(SPOT * (BOOT + CKPT) / H)
+    assert j.commit == pytest.approx(1.0 + OD * (6 + BOOT / H))
+
+
+def test_budget_waits_for_spot_while_an_attempt_fits_under_the_cap() -> None:
+    d = decide(_priced(done_h=2, now_h=3, spent=1.0), BUDGET)  # saved 6 - 1 = 5 so far
+    assert d.choice is Choice.SPOT
+    assert d.until == pytest.approx(12 * H - 6 * H - BOOT)  # only the safety net ends it
+
+
+def test_budget_goes_on_demand_when_an_attempt_would_not_fit() -> None:
+    # 2 h kept for 6.1 paid: 0.1 above what 2 h of on-demand cost; an attempt risks 0.375
+    # and only 0.275 of the allowance is left
+    j = _priced(done_h=2, now_h=3, spent=6.1)
+    assert j.on_demand_cost + j.allowance - j.commit < SPOT * (BOOT + CKPT) / H
+    d = decide(j, BUDGET)
+    assert d.choice is Choice.ON_DEMAND and d.until == math.inf
+    assert "risks" in d.reason
+
+
+def test_budget_cuts_a_spot_attempt_when_its_loss_would_pass_the_cap() -> None:
+    # spot held: money rises at the spot price until the next checkpoint; the answer holds
+    # until the moment the cost of going on-demand reaches the cap
+    j = _priced(done_h=2, now_h=3, spent=6.0, spot_held=True)
+    room = j.on_demand_cost + j.allowance - j.commit
+    d = decide(j, BUDGET)
+    assert d.choice is Choice.SPOT
+    assert d.until == pytest.approx(3 * H + room / SPOT * H)
+    # the same attempt, if its checkpoint comes after that moment: on-demand at once
+    late = _priced(done_h=2, now_h=3, spent=6.0, spot_held=True, checkpoint_at=d.until + 60)
+    assert decide(late, BUDGET).choice is Choice.ON_DEMAND
+    soon = _priced(done_h=2, now_h=3, spent=6.0, spot_held=True, checkpoint_at=d.until - 60)
+    assert decide(soon, BUDGET).choice is Choice.SPOT
+
+
+def test_budget_stays_on_on_demand() -> None:
+    d = decide(_priced(done_h=6, now_h=7, spent=1.0, on_demand_held=True), BUDGET)
+    assert d.choice is Choice.ON_DEMAND and d.until == math.inf
+
+
+def test_budget_waits_when_recent_spot_rarely_lasts_to_a_checkpoint() -> None:
+    j = _priced(done_h=2, now_h=3, spent=1.0, spot_odds=ODDS_MIN - 0.1)
+    d = decide(j, BUDGET)
+    assert d.choice is Choice.WAIT and d.until == pytest.approx(j.must_switch_at)
+    assert decide(_priced(2, 3, 1.0, spot_odds=ODDS_MIN), BUDGET).choice is Choice.SPOT
+    # the safety net still wins
+    late = _priced(done_h=2, now_h=12 - 6 - BOOT / H, spent=1.0, spot_odds=0.0)
+    assert decide(late, BUDGET).choice is Choice.ON_DEMAND
+
+
+def test_spot_odds_reads_past_runs_that_lasted_as_long() -> None:
+    runs = [600.0] * 6 + [3600.0] * 4  # ten runs of capacity: six of 10 min, four of 1 h
+    assert spot_odds(runs, up_for=0, needs=1200) == pytest.approx(0.4)
+    # up for 10 minutes already: only the four long runs lasted that long, all last 20 more
+    assert spot_odds(runs, up_for=600, needs=1200, sample=4) == 1.0
+    assert spot_odds(runs, up_for=600, needs=1200) is None  # fewer than ODDS_SAMPLE
+    assert spot_odds([], up_for=0, needs=1200) is None
+
+
+def test_budget_refuses_bad_money() -> None:
+    with pytest.raises(UsageError, match="spent must be a number >= 0"):
+        decide(_priced(2, 3, spent=-1.0), BUDGET)

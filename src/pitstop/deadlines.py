@@ -268,9 +268,9 @@ def spot_odds(
 ) -> float | None:
     """The chance that capacity up for ``up_for`` seconds lasts ``needs`` more, from the
     lengths of past runs of capacity (the recent history of a zone): among the runs that
-    lasted ``up_for``, the share that lasted ``up_for + needs``. None with fewer than
+    outlasted ``up_for``, the share that lasted ``up_for + needs``. None with fewer than
     ``sample`` such runs (too little to say)."""
-    lasted = [r for r in runs if r >= up_for]
+    lasted = [r for r in runs if r > up_for]  # up now: it has lasted longer than up_for
     if len(lasted) < sample:
         return None
     return sum(r >= up_for + needs for r in lasted) / len(lasted)

@@ -47,6 +47,7 @@ def test_deadline_benchmark_small(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert len(rows) == 2  # one per scope
     for row in rows:
         assert row[1] == "100.0%"  # the shipped policy meets every deadline
-        assert float(row[4]) <= 1.0 + 1e-9 or float(row[4]) < 1.05  # max vs on-demand
+        # max vs on-demand: at most one attempt's risk above (2 h jobs: 0.306 / 6.375)
+        assert float(row[4]) <= 1.048
     assert out.count("uniform-progress-deadline") == 2 + 9  # per scope, then per H x D
     assert mod.main(["--traces", str(tmp_path / "none")]) == 2

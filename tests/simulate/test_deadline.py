@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from pitstop.errors import UsageError
@@ -12,7 +15,7 @@ from pitstop.simulate.deadline import (
     spot_lower_bound,
 )
 from pitstop.simulate.engine import TrainingJob
-from pitstop.simulate.traces import Trace
+from pitstop.simulate.traces import Trace, find_traces, load_trace
 
 GAP = 600.0  # 10-minute ticks
 
@@ -84,3 +87,41 @@ def test_every_policy_name_runs() -> None:
     assert {simulate_deadline(p, trace, _setup(1, 2)).policy for p in DEADLINE_POLICIES} == set(
         DEADLINE_POLICIES
     )
+
+
+def _allowance(s: DeadlineSetup) -> float:
+    """One spot attempt's risk: a restart and a checkpoint interval at the spot price."""
+    ckpt_h = min(s.job.checkpoint_minutes / 60, s.job.hours)
+    return s.spot_price * (s.job.boot_minutes / 60 + ckpt_h)
+
+
+def test_budget_caps_what_short_spot_pieces_can_waste() -> None:
+    # 10 minutes of spot in every 30: each attempt boots, trains 5 minutes and is lost
+    trace = _trace("100", repeat=200)
+    s = _setup(2, 4)
+    od = simulate_deadline("on-demand", None, s).cost
+    greedy = simulate_deadline("greedy-deadline", trace, s)
+    ours = simulate_deadline("pitstop-deadline", trace, s)
+    assert greedy.met and ours.met
+    assert greedy.cost > od + _allowance(s)  # greedy pays for every lost piece
+    assert ours.cost <= od + _allowance(s) + 1e-9
+    assert ours.preemptions <= 1  # one attempt's risk, then on-demand
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "spot-traces"
+
+
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/data/spot-traces is not beside the clone"
+)
+def test_budget_on_every_bundled_trace_meets_and_stays_under_its_cap() -> None:
+    for path in find_traces(SHARED):
+        trace = load_trace(path)
+        for h, f in ((2, 1.5), (8, 2.0), (24, 3.0)):
+            room = trace.duration_s / 3600 - h * f
+            for i in range(3):
+                s = replace(_setup(h, h * f), start_offset_h=round(room * i / 3, 3))
+                r = simulate_deadline("pitstop-deadline", trace, s)
+                od = simulate_deadline("on-demand", None, s).cost
+                assert r.met, (trace.name, h, f, i)
+                assert r.cost <= od + _allowance(s) + 1e-9, (trace.name, h, f, i, r.cost / od)
