@@ -8,11 +8,13 @@ from pitstop.supervisor.cache import LocalCache
 from pitstop.supervisor.claims import spread
 
 
-def test_spread_rotates_only_the_window_and_keeps_every_job() -> None:
+def test_spread_permutes_only_the_window_and_keeps_every_job() -> None:
     jobs = [f"j{i}" for i in range(12)]
     out = spread(jobs, "i-abc", window=8)
     assert sorted(out) == sorted(jobs) and out[8:] == jobs[8:]
-    assert out[:8] == jobs[:8][jobs.index(out[0]) :] + jobs[: jobs.index(out[0])]
+    assert sorted(out[:8]) == sorted(jobs[:8]) and out[:8] != jobs[:8]
+    assert spread(jobs, "i-abc", window=8) == out  # the same instance, the same order
+    assert spread(jobs, "i-abc", window=1) == jobs  # a window of one: the order as listed
 
 
 def test_spread_differs_between_instances() -> None:

@@ -238,6 +238,9 @@ class JobStatus(BaseModel):
     # the spec's deadline and training hours, for the listing's slack (None: none, or older)
     deadline: str | None = None
     max_hours: float | None = None
+    # the listing key (index/jobs/) written for this job's newest listed state: a claim
+    # writes none (the start follows at once), so the write after it knows what to delete
+    listing_key: str | None = None
 
     @property
     def training_s(self) -> float:

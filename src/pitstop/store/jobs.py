@@ -41,7 +41,7 @@ from pitstop.errors import (
 from pitstop.store import parse
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.listing_entry import entry_fields
-from pitstop.store.objects import ObjectStore
+from pitstop.store.objects import Head, ObjectStore
 
 MAX_UPDATE_RETRIES = 20
 JOB_INVALID = "job.invalid"  # log event: a job directory that is skipped, and why
@@ -251,11 +251,19 @@ class JobStore:
         self._specs[job_id] = spec
         return spec.model_copy(deep=True)
 
-    def status(self, job_id: str) -> tuple[JobStatus, str]:
-        """The job's state and the ETag to update it with.
+    def status(self, job_id: str, *, check_spec: bool = True) -> tuple[JobStatus, str]:
+        """The job's state and the ETag to update it with (``status_head``)."""
+        status, head = self.status_head(job_id, check_spec=check_spec)
+        return status, head.etag
+
+    def status_head(self, job_id: str, *, check_spec: bool = True) -> tuple[JobStatus, Head]:
+        """The job's state and its object's head (the ETag to update it with, its age by the
+        S3 server's clock).
 
         ``InvalidJob`` when the job's state, or the spec of a job not yet ended, names another
-        id than its directory: a claim reads this first, so such a job is never claimed.
+        id than its directory. ``check_spec=False`` leaves the spec to the caller (the claim
+        reads it once it holds the lease, and sets such a job aside: a lost race costs no
+        read of a spec).
         """
         key = self.layout.state(job_id)
         try:
@@ -267,11 +275,11 @@ class JobStore:
             reason = f"{key}: id {status.id!r} is not the directory's name {job_id!r}"
             self._report(job_id, reason)
             raise InvalidJob(reason, key=key)
-        if not status.state.is_terminal():
+        if check_spec and not status.state.is_terminal():
             # once per job and process (specs are immutable): a spec naming another id is
             # refused before any claim or update, so the job can never be run
             self.spec(job_id)
-        return status, obj.head.etag
+        return status, obj.head
 
     def custom_files(self, job_id: str) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
@@ -284,9 +292,20 @@ class JobStore:
 
     # -- updating ----------------------------------------------------------------------
     def update(
-        self, job_id: str, change: Callable[[JobStatus], JobStatus | None]
+        self,
+        job_id: str,
+        change: Callable[[JobStatus], JobStatus | None],
+        known: tuple[JobStatus, str] | None = None,
+        *,
+        listed: bool = True,
     ) -> JobStatus | None:
         """Apply ``change`` to the current state and write it with If-Match; retry lost races.
+
+        ``known``: the state and its ETag as just read (``status``): the first try writes on
+        it without reading again; a 412 (it changed since) reads afresh as usual.
+        ``listed=False`` (a claim: the start's write follows at once) leaves the listing key
+        as it is; the state keeps that key's name (``listing_key``), so the next write
+        replaces it.
 
         ``change`` returns the new state, or None to leave it as it is (then None is returned).
         A 412 re-reads and re-applies ``change``, so ``change`` must be idempotent: after a
@@ -295,12 +314,15 @@ class JobStore:
         by the next full scan; a listing reader that finds two keys asks state.json).
         """
         for _ in range(MAX_UPDATE_RETRIES):
-            current, etag = self.status(job_id)
+            current, etag = known if known is not None else self.status(job_id)
+            known = None
             new = change(current.model_copy(deep=True))
             if new is None:
                 return None
             new.updated_at = iso(utcnow())
             new.revision = max(new.revision, current.revision) + 1
+            old_key = self._written_key(current)
+            new.listing_key = self._key_or_none(new) if listed else old_key
             try:
                 self.store.put(
                     self.layout.state(job_id),
@@ -310,7 +332,7 @@ class JobStore:
                 )
             except PreconditionFailed:
                 continue
-            self._keep_indexes(current, new)
+            self._keep_indexes(current, new, old_key, listed=listed)
             return new
         raise StoreError(
             f"{self.layout.state(job_id)}: gave up after {MAX_UPDATE_RETRIES} write races"
@@ -343,22 +365,37 @@ class JobStore:
                 name = None
         return self.layout.listing_key(status.id, status.revision, entry_fields(status, name))
 
-    def list_entry(self, old: JobStatus | None, new: JobStatus) -> None:
+    def _key_or_none(self, status: JobStatus) -> str | None:
+        try:
+            return self._listing_key(status)
+        except ValueError:  # a prefix so long that no key fits in 1,024 bytes
+            return None
+
+    def _written_key(self, status: JobStatus) -> str | None:
+        """The listing key written for ``status``: the one it names (after a claim, its
+        state before), else the one its fields make (states written before the field)."""
+        return status.listing_key or self._key_or_none(status)
+
+    def list_entry(self, old: JobStatus | None, new: JobStatus, old_key: str | None = None) -> None:
         """Keep ``index/jobs/`` in step with a write of ``state.json``: the new key first,
         then the old one deleted (a kill between the two leaves two; a reader keeps the
         one that matches ``state.json`` and deletes the other)."""
         try:
             new_key = self._listing_key(new)
-            old_key = self._listing_key(old) if old is not None else None
+            if old_key is None and old is not None:
+                old_key = self._listing_key(old)
         except ValueError as e:  # a prefix so long that no key fits in 1,024 bytes
             raise StoreError(str(e)) from None
         self.store.put(new_key, b"")
         if old_key is not None and old_key != new_key:
             self.store.delete(old_key)
 
-    def _keep_indexes(self, old: JobStatus, new: JobStatus) -> None:
-        with contextlib.suppress(StoreError):
-            self.list_entry(old, new)
+    def _keep_indexes(
+        self, old: JobStatus, new: JobStatus, old_key: str | None, *, listed: bool = True
+    ) -> None:
+        if listed:
+            with contextlib.suppress(StoreError):
+                self.list_entry(old, new, old_key)
         with contextlib.suppress(StoreError):
             self.reindex(old, new)
             if new.state.is_terminal():

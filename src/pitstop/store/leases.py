@@ -28,6 +28,15 @@ from pitstop.store.layout import Layout
 from pitstop.store.objects import ObjectStore
 
 
+class LostRace(PreconditionFailed):
+    """A conditional write of the lease lost (not a lost reply of ours): the lease as read
+    right after, None if there was none."""
+
+    def __init__(self, message: str, lease: LeaseInfo | None) -> None:
+        super().__init__(message)
+        self.lease = lease
+
+
 @dataclass(frozen=True)
 class Lease:
     job_id: str
@@ -114,15 +123,28 @@ class Leases:
             return self.store.put(
                 self.key_for(job_id), body, if_match=if_match, if_none_match=if_none_match
             )
-        except PreconditionFailed:
+        except PreconditionFailed as e:
             now = self.info(job_id)
             if now is not None and now.nonce == nonce:
                 return now.etag  # our write took effect; only its reply was lost
-            raise
+            raise LostRace(str(e), now) from None
 
-    def claim(self, job_id: str) -> Lease | None:
-        """Take the job's lease if it is free, released or expired; None if someone holds it."""
-        info = self.info(job_id)
+    def claim(
+        self, job_id: str, known: LeaseInfo | None = None, *, first: bool = False
+    ) -> Lease | None:
+        """Take the job's lease if it is free, released or expired; None if someone holds it.
+
+        ``known``: the lease as just read (no second read). ``first``: the job's state says
+        no lease was ever taken (epoch 0), so the lease is created without a read; a 412
+        (one exists after all) falls back to reading it."""
+        if first and known is None:
+            try:
+                return Lease(job_id, self.instance_id, self._put(job_id, 1, if_none_match=True), 1)
+            except LostRace as e:
+                if e.lease is None:  # gone again since: a read decides
+                    return self.claim(job_id)
+                known = e.lease  # as read to check the 412 (one failed write, one read)
+        info = known if known is not None else self.info(job_id)
         try:
             if info is None:
                 epoch = 1

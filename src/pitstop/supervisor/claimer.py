@@ -19,15 +19,20 @@ from pitstop.core import events as ev
 from pitstop.core import lifecycle as lc
 from pitstop.core import ownership
 from pitstop.core.records import JobStatus
+from pitstop.core.states import JobState
 from pitstop.core.times import iso, parse_iso
 from pitstop.errors import CorruptObject, NotFound, StoreError
 from pitstop.store.checkpoints import resume_point
 from pitstop.store.layout import model_prefix
 from pitstop.store.leases import Lease
-from pitstop.supervisor.claims import spread
+from pitstop.supervisor.claims import CLAIM_WINDOW, spread
 from pitstop.supervisor.context import Context, Current, policy_for
 
 log = structlog.get_logger("pitstop.supervisor")
+
+MAX_LOST = 4  # races lost in one claim round before it ends
+MIN_WINDOW = 8  # the narrowest spread: instances waking together start on different jobs
+CLEAN_ROUNDS = 8  # rounds without a lost race before the spread narrows again
 
 
 class Claimer:
@@ -50,27 +55,52 @@ class Claimer:
         self.spread_claims = spread_claims
         self.missing = missing
         self.tidy = tidy
+        self.window = MIN_WINDOW  # the order's head spread over (grows with lost races)
+        self.lost = 0  # races lost in this round
+        self.clean = 0  # rounds in a row without a lost race
 
     def try_claim(self) -> Current | None:
+        """One claim round: the order's jobs in turn until one is ours. Each job another
+        instance took first (a lost race) widens the window the next round spreads over
+        (``claims.spread``), so a crowd of instances claiming together soon tries different
+        jobs, while a lone instance keeps to the order's first ``MIN_WINDOW``; after ``MAX_LOST`` lost races
+        the round ends (the next tick lists afresh) instead of reading every job the crowd
+        took since the listing."""
         order = self.order()
         if self.spread_claims:
-            order = spread(order, self.ctx.instance_id)
-        for job_id in order:
-            try:
-                cur = self._try(job_id)
-            except StoreError as e:
-                log.warning(ev.TICK_FAILED, job_id=job_id, error=str(e), what="claiming")
-                continue
-            if cur is not None:
-                return cur
+            order = spread(order, self.ctx.instance_id, self.window)
+        self.lost = 0
+        try:
+            for job_id in order:
+                if self.lost >= MAX_LOST:
+                    return None
+                try:
+                    cur = self._try(job_id)
+                except StoreError as e:
+                    log.warning(ev.TICK_FAILED, job_id=job_id, error=str(e), what="claiming")
+                    continue
+                if cur is not None:
+                    return cur
+        finally:
+            self._adapt()
         if self.tidy is not None:
             self.tidy()
         return None
 
+    def _adapt(self) -> None:
+        """Widen the window fourfold after a round with a lost race; narrow it by half after
+        ``CLEAN_ROUNDS`` rounds in a row without one (the crowd has thinned)."""
+        if self.lost:
+            self.window, self.clean = min(CLAIM_WINDOW, self.window * 8), 0
+            return
+        self.clean += 1
+        if self.clean >= CLEAN_ROUNDS:
+            self.window, self.clean = max(MIN_WINDOW, self.window // 2), 0
+
     def _try(self, job_id: str) -> Current | None:
         ctx = self.ctx
         try:
-            status, _ = ctx.jobs.status(job_id)
+            status, head = ctx.jobs.status_head(job_id, check_spec=False)
         except NotFound as e:
             # no state.json (a 404, not an error): a job still being created has no index
             # key yet (it is written after state.json), so a key that led here names no job
@@ -83,10 +113,21 @@ class Claimer:
                 self.quarantine(job_id, lease, e)
             return None
         if not ownership.claimable(status):
-            return None  # ended since the index was listed
-        before = ctx.leases.info(job_id)
-        lease = ctx.leases.claim(job_id)
+            self.lost += 1  # taken and ended since the index was listed
+            return None
+        if self._freshly_held(status, head.age_s):
+            self.lost += 1
+            return None  # a lost race: one read, no lease read
+        etag = head.etag
+        before = None
+        if status.lease_epoch == 0 and not status.attempts:
+            # never leased: create the lease outright (a 412 reads it after all)
+            lease = ctx.leases.claim(job_id, first=True)
+        else:
+            before = ctx.leases.info(job_id)
+            lease = ctx.leases.claim(job_id, before) if before is not None else ctx.leases.claim(job_id, first=True)  # fmt: skip
         if lease is None:
+            self.lost += 1
             return None
         try:
             spec = ctx.jobs.spec(job_id)
@@ -95,12 +136,16 @@ class Claimer:
             return None
         claim = self._facts(status, lease, before.age_s if before else None)
         try:
-            new = ctx.jobs.update(job_id, lambda s: ownership.take(s, claim))
+            # written on the state read above; a 412 (it changed since) reads it again
+            new = ctx.jobs.update(
+                job_id, lambda s: ownership.take(s, claim), (status, etag), listed=False
+            )
         except CorruptObject as e:
             self.quarantine(job_id, lease, e)
             return None
         if new is None:
             ctx.leases.release(lease)
+            self.lost += 1
             return None
         run = lc.run_for(
             new,
@@ -113,6 +158,22 @@ class Claimer:
         cur.claimed = ownership.claimed(status, new)
         ctx.cache.save(job_id=job_id)
         return cur
+
+    def _freshly_held(self, status: JobStatus, age_s: float) -> bool:
+        """Another instance wrote this state, holding the lease, moments ago: its lease
+        cannot have expired, so it need not be read. The owner renews its lease every
+        ``heartbeat_interval_s``, so its last renewal came at most that long before the
+        state; the lease lives ``lease_ttl_s`` from it. A state younger than ``lease_ttl_s``
+        less two heartbeats (a slow renewal) names a live lease. Wrong, it would only delay a
+        take-over until the state is that old; a preempted job is free at once."""
+        s = self.ctx.settings
+        held = status.state.is_active() or status.state is JobState.PENDING
+        return (
+            held
+            and status.instance_id not in (None, self.ctx.instance_id)
+            and status.lease_epoch > 0
+            and 0 <= age_s < s.lease_ttl_s - 2 * s.heartbeat_interval_s
+        )
 
     def _facts(self, status: JobStatus, lease: Lease, silent_s: float | None) -> ownership.Claim:
         """What ``take`` needs to close a silent instance's open attempt fairly."""

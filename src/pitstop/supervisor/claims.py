@@ -12,6 +12,7 @@ trusts"). The claim itself (lease, state) is the supervisor's: this only orders.
 
 from __future__ import annotations
 
+import random
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,10 +27,11 @@ from pitstop.core.states import JobState
 from pitstop.errors import NotFound, StoreError
 from pitstop.store.jobs import JobStore, policy_job
 from pitstop.store.leases import Leases
+from pitstop.store.listing import ListedJob, read_keys
 
 log = structlog.get_logger("pitstop.supervisor")
 
-CLAIM_WINDOW = 8
+CLAIM_WINDOW = 64  # the widest spread of the claim order's head (a crowd claiming together)
 # claim-index keys naming no job, deleted per claim round that found nothing to claim (a
 # round stays short however many were written; the rest are skipped, unread, until then)
 DELETES_PER_ROUND = 200
@@ -46,8 +48,8 @@ def spread(candidates: list[str], instance_id: str, window: int = CLAIM_WINDOW) 
     head, tail = candidates[:window], candidates[window:]
     if len(head) < 2:
         return candidates
-    k = zlib.crc32(instance_id.encode()) % len(head)
-    return head[k:] + head[:k] + tail
+    order = random.Random(zlib.crc32(instance_id.encode())).sample(head, len(head))
+    return order + tail
 
 
 def deadline_first(candidates: list[str], critical: set[str]) -> list[str]:
@@ -215,25 +217,47 @@ class ClaimOrder:
         return kept
 
     def _full_scan(self, live: list[str]) -> list[str]:
+        """Every live job worth a try: preempted ones, then those whose owner went silent
+        (lease expired), then pending ones. The listing index (one request per 1,000 jobs)
+        says which jobs to read: only a job held by another instance costs its lease, and
+        only a job whose listing is missing, doubled or says it ended (the terminal index
+        does not) costs its ``state.json``. A wrong key delays a job, never runs one: the
+        claim decides on a fresh read of ``state.json`` and the lease."""
+        try:
+            keyed = read_keys(self.jobs)
+        except StoreError:
+            keyed = {}
         ranked: list[tuple[int, str, str]] = []
         for job_id in live:
-            try:
-                status, _ = self.jobs.status(job_id)
-            except StoreError:
-                continue
-            self._drop_foreign_keys(status)
-            created = status.created_at or ""
-            if status.state is JobState.PREEMPTED:
-                ranked.append((0, created, job_id))
-            elif status.instance_id not in (None, self.instance_id) and (
-                status.state.is_active() or status.state is JobState.PENDING
-            ):
-                info = self.leases.info(job_id)
-                if info is None or self.leases.is_expired(info):
-                    ranked.append((1, created, job_id))
-            elif status.state is JobState.PENDING:
-                ranked.append((2, created, job_id))
+            keys = keyed.get(job_id, [])
+            # more than one claim key: state.json says which one its writer made
+            plain = len(self._keys.get(job_id, [])) <= 1
+            if plain and len(keys) == 1 and _listed_state(keys[0].entry) is not None:
+                seen = _Seen.of(keys[0].entry)
+            else:
+                try:
+                    status, _ = self.jobs.status(job_id)
+                except StoreError:
+                    continue
+                self._drop_foreign_keys(status)
+                seen = _Seen(status.state, status.instance_id, status.created_at or "")
+            rank = self._rank(job_id, seen)
+            if rank is not None:
+                ranked.append((rank, seen.created, job_id))
         return [job_id for _, _, job_id in sorted(ranked)]
+
+    def _rank(self, job_id: str, seen: _Seen) -> int | None:
+        if seen.state is JobState.PREEMPTED:
+            return 0
+        if seen.instance_id not in (None, self.instance_id) and (
+            seen.state.is_active() or seen.state is JobState.PENDING
+        ):
+            try:
+                info = self.leases.info(job_id)
+            except StoreError:
+                return None
+            return 1 if info is None or self.leases.is_expired(info) else None
+        return 2 if seen.state is JobState.PENDING else None
 
     def _drop_foreign_keys(self, status: JobStatus) -> None:
         """Index keys naming this job that no writer of its state could have made (another
@@ -243,3 +267,28 @@ class ClaimOrder:
         for key in [k for k in keys if k not in ours]:
             keys.remove(key)
             self._doomed[key] = status.id
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the full scan knows of a job: from its one listing key, or its ``state.json``."""
+
+    state: JobState
+    instance_id: str | None
+    created: str
+
+    @classmethod
+    def of(cls, entry: ListedJob) -> _Seen:
+        state = _listed_state(entry)
+        assert state is not None
+        return cls(state, entry.instance_id, entry.created_at or "")
+
+
+def _listed_state(entry: ListedJob) -> JobState | None:
+    """The state a listing key shows, when it may be taken without a read: not an ended one
+    (the terminal index, not a listing key, says a job ended), nor an unknown word."""
+    try:
+        state = JobState(entry.state)
+    except ValueError:
+        return None
+    return None if state.is_terminal() else state
