@@ -166,3 +166,59 @@ def test_tune_says_when_no_supervisor_has_claimed_its_evaluations() -> None:
     assert "pitstop supervise" in idle
     busy = _waiting_line(1.5, 3, {"a": "pending", "b": "running"})
     assert "pending 1, running 1" in busy and "supervise" not in busy
+
+
+@pytest.mark.e2e
+def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: Path) -> None:
+    """``demo --keep``, then ``pitstop evaluate`` on its job: the supervisor line it printed
+    takes the evaluation to succeeded (nothing else would: the demo's supervisor ended)."""
+    import signal
+
+    from tests.helpers import wait_for
+
+    env = clean_env(TMPDIR=str(tmp_path))
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "pitstop.cli.main", "demo", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    supervisor: subprocess.Popen[str] | None = None
+    try:
+        lines: list[str] = []
+
+        def printed_supervisor() -> bool:
+            lines.append(demo.stdout.readline())  # type: ignore[union-attr]
+            return "pitstop supervise --config" in lines[-1]
+
+        wait_for(printed_supervisor, 240, "demo --keep's supervisor line")
+        text = "".join(lines)
+        export = next(line for line in lines if line.strip().startswith("export "))
+        env.update(re.findall(r"(\w+)=(\S+)", export))
+        job = re.search(r"pitstop job (\S+)", text)
+        assert job is not None
+        command = lines[-1].split()
+        assert command[:3] == ["pitstop", "supervise", "--config"]
+        r = cli("evaluate", job.group(1), "--world", "Oval_track", env=env)
+        assert r.returncode == 0, r.stderr
+        eval_id = r.stdout.split()[-1]
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "pitstop.cli.main", *command[1:]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+
+        def state() -> str | None:
+            jobs = json.loads(cli("jobs", "--json", env=env).stdout)
+            found = [j["state"] for j in jobs if j["id"] == eval_id]
+            return found[0] if found and found[0] in ("succeeded", "failed") else None
+
+        assert wait_for(state, 120, "the evaluation to end", interval=0.5) == "succeeded"
+    finally:
+        for p in (supervisor, demo):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                p.wait(60)
