@@ -171,7 +171,9 @@ def test_tune_says_when_no_supervisor_has_claimed_its_evaluations() -> None:
 @pytest.mark.e2e
 def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: Path) -> None:
     """``demo --keep``, then ``pitstop evaluate`` on its job: the supervisor line it printed
-    takes the evaluation to succeeded (nothing else would: the demo's supervisor ended)."""
+    takes the evaluation to succeeded (nothing else would: the demo's supervisor ended).
+    ``pitstop tune`` meanwhile says on stderr what it queued and, with no supervisor, what it
+    waits for and why."""
     import signal
 
     from tests.helpers import wait_for
@@ -204,6 +206,29 @@ def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: 
         r = cli("evaluate", job.group(1), "--world", "Oval_track", env=env)
         assert r.returncode == 0, r.stderr
         eval_id = r.stdout.split()[-1]
+        # tune with no supervisor: it says what it queued, then what it waits for and why
+        tune = subprocess.Popen(
+            [sys.executable, "-m", "pitstop.cli.main", "tune", job.group(1), "--world",
+             "Oval_track", "--evaluations", "1", "--out", str(tmp_path / "tune")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )  # fmt: skip
+        said: list[str] = []
+        try:
+
+            def waiting() -> bool:
+                said.append(tune.stderr.readline())  # type: ignore[union-attr]
+                return "waiting for" in said[-1] or tune.poll() is not None
+
+            wait_for(waiting, 60, "tune's waiting line")
+        finally:
+            tune.send_signal(signal.SIGINT)
+            tune.wait(60)
+        assert said[0].startswith("scale 1: 1 evaluation(s) queued"), said
+        assert said[-1].startswith("scale 1: waiting for 1 of 1 evaluation(s) (pending 1)"), said
+        assert "is a supervisor running on this bucket (pitstop supervise)?" in said[-1]
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "pitstop.cli.main", *command[1:]],
             stdout=subprocess.DEVNULL,
