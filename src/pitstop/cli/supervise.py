@@ -17,7 +17,11 @@ OPTIONS = [
     opt("--instance-id", help="this instance's id (default: from the metadata service)"),
     opt("--log-format", choices=["auto", "json", "console"], help="log rendering"),
     opt("--check", **FLAG, help="only validate the settings and exit"),
-    opt("--json", **FLAG, help="with --check: print the settings as one JSON document"),
+    opt(
+        "--json",
+        **FLAG,
+        help='with --check: print the settings as one JSON document ({"ok": false, "error": ...} when they fail)',
+    ),
 ]
 
 
