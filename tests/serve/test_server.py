@@ -10,6 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,8 @@ def test_pages_polling_together_share_one_listing(jobs: JobStore) -> None:
     store.requests.clear()
     for _ in range(5):
         assert [j["id"] for j in dash.queue()["jobs"]] == [a]
-    assert dict(store.requests) == {"list_objects_v2": 2}  # index/jobs/ and jobs/, once
+    # index/jobs/ and jobs/, once; the job's spec once, for its kind (remembered)
+    assert dict(store.requests) == {"list_objects_v2": 2, "get_object": 1}
     dash.cancel(a)  # a write shows at the next refresh
     assert [j["state"] for j in dash.queue()["jobs"]] == ["cancelled"]
 
@@ -482,3 +484,89 @@ def test_serve_options_for_the_limits_are_bounded(
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--workers requests are served at once" in help_text and "503" in help_text
     assert "within --read-timeout seconds" in help_text
+
+
+# -- what the pages show agrees with itself (issue 27) ---------------------------------------
+
+
+def test_a_running_job_counts_its_training_and_shows_its_newest_checkpoint(
+    jobs: JobStore,
+) -> None:
+    from tests.serve.test_dashboard_layout import T0, running_job
+
+    job_id = running_job(jobs, checkpoints=13)
+    doc = Dashboard(jobs).job(job_id)
+    assert len(doc["checkpoints"]) == 13
+    assert doc["last_checkpoint"] == "16_Step-1600.ckpt"  # the newest, not the attempt's "-"
+    running_s = doc["now"] - T0.timestamp()
+    assert doc["trained_s"] == pytest.approx(1740.0 + running_s, abs=2)  # attempt 1 + now
+    assert doc["kind"] == "training" and doc["laps"] is None
+
+
+def test_trained_and_newest_checkpoint_rules() -> None:
+    from pitstop.core.records import Attempt
+    from pitstop.serve.data import newest_checkpoint, trained_s
+
+    done = Attempt(
+        n=1,
+        model_prefix="m/1",
+        started_at="2026-01-01T00:00:00Z",
+        ended_at="2026-01-01T01:00:00Z",
+        training_s=3000.0,
+        last_checkpoint="a",
+    )
+    live = Attempt(n=2, model_prefix="m/2", started_at="2026-01-01T02:00:00Z")  # fmt: skip
+    start2 = datetime(2026, 1, 1, 2, tzinfo=timezone.utc).timestamp()
+    assert trained_s([done], start2) == 3000.0
+    assert trained_s([done, live], start2 + 600) == 3600.0
+    assert trained_s([done, live], start2 - 60) == 3000.0  # a clock behind: never negative
+    assert newest_checkpoint([], [done, live]) == "a"
+    events = [{"t": 2.0, "checkpoint": "new"}, {"t": 1.0, "checkpoint": "old"}]
+    assert newest_checkpoint(events, [done, live]) == "new"
+    assert newest_checkpoint([], []) is None
+
+
+def test_an_evaluation_job_gives_its_laps_and_the_queue_its_kind(jobs: JobStore) -> None:
+    from tests.serve.test_dashboard_layout import _training, evaluation_job
+
+    ev = evaluation_job(jobs, "lapper", [19000, 25000])
+    tune = _training(jobs, "candidate", source="tune")
+    train = _training(jobs, "plain")
+    dash = Dashboard(jobs)
+    doc = dash.job(ev)
+    assert doc["kind"] == "evaluation"
+    assert [(lap["time_ms"], lap["complete"]) for lap in doc["laps"]] == [
+        (19000, True),
+        (25000, True),
+        (9000, False),
+    ]
+    kinds = {j["id"]: j["kind"] for j in dash.queue()["jobs"]}
+    assert kinds == {ev: "evaluation", tune: "tune", train: "training"}
+
+
+def test_an_unknown_job_is_a_404_page_with_a_link_back(
+    server: DashboardServer, jobs: JobStore
+) -> None:
+    status, headers, body = _get(server, "/jobs/nosuchjob")
+    assert status == 404 and headers["Content-Type"].startswith("text/html")
+    assert b'<a href="/">' in body and b"no job &#39;nosuchjob&#39;" in body
+    assert b"data-job" not in body  # not an empty job page
+    status, headers, body = _get(server, "/nope")
+    assert status == 404 and b'<a href="/">' in body
+    assert _get(server, "/api/nope")[0] == 404  # the API still answers JSON
+    assert json.loads(_get(server, "/api/jobs/nosuchjob")[2])["error"]
+    job_id = _make(jobs, "alpha")
+    assert _get(server, f"/jobs/{job_id}")[0] == 200
+
+
+def test_a_silent_supervisor_is_stale_after_three_heartbeat_intervals(jobs: JobStore) -> None:
+    jobs.store.put(
+        jobs.layout.instance("i-1"), json.dumps({"instance_id": "i-1", "state": "idle"}).encode()
+    )
+    fresh = Dashboard(jobs, heartbeat_interval_s=60.0).fleet()
+    assert fresh["stale_after_s"] == 180.0
+    assert [i["stale"] for i in fresh["instances"]] == [False]
+    assert Dashboard(jobs).stale_after_s == 3 * 60.0  # the settings' default interval
+    silent = Dashboard(jobs, heartbeat_interval_s=0.01)  # stale after 0.03 s
+    got = wait_for(lambda: (f := silent.fleet()) and f["instances"][0]["stale"] and f, 10, "stale")
+    assert got["instances"][0]["age_s"] > 0.03

@@ -15,9 +15,11 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from pitstop.config import Settings
+from pitstop.core.records import Attempt
 from pitstop.core.states import JobState
 from pitstop.core.times import timestamp
-from pitstop.errors import StoreError
+from pitstop.errors import NotFound, StoreError
 from pitstop.fleet.progress import PREEMPTIONS, RESTARTS, attempt_hours, training_metrics
 from pitstop.job_views import last_failure
 from pitstop.store import listing, parse
@@ -35,6 +37,11 @@ MARKERS = {
 }
 
 
+# a heartbeat older than this many heartbeat intervals marks its supervisor stale
+STALE_HEARTBEATS = 3
+DEFAULT_HEARTBEAT_S = float(Settings.model_fields["heartbeat_interval_s"].default)
+
+
 def _epoch(s: str | None) -> float | None:
     return timestamp(s)
 
@@ -50,12 +57,16 @@ class Dashboard:
         on_demand_price: float | None = None,
         scan_interval_s: float = 30.0,
         min_refresh_s: float = 1.0,
+        heartbeat_interval_s: float = DEFAULT_HEARTBEAT_S,
     ) -> None:
         self.jobs = jobs
         self.spot_price = spot_price
         self.on_demand_price = on_demand_price
         self.scan_interval_s = scan_interval_s
         self.min_refresh_s = min_refresh_s
+        # a supervisor silent for this long is marked stale on the fleet page
+        self.stale_after_s = STALE_HEARTBEATS * heartbeat_interval_s
+        self._kinds: dict[str, str] = {}  # job id -> kind (a spec never changes)
         self._lock = threading.Lock()
         self._last_scan: float | None = None
         # the last listing and when it was read: tabs polling together share one listing
@@ -99,6 +110,7 @@ class Dashboard:
             row["instance_hours"] = round(hours, 4)
             row["cost"] = None if self.spot_price is None else round(hours * self.spot_price, 2)
             row["slack_s"] = None  # to the deadline, once jobs have deadlines
+            row["kind"] = "training" if j.invalid else self._kind(j.id)
             rows.append(row)
         return {
             "jobs": rows,
@@ -107,6 +119,19 @@ class Dashboard:
             "scanned": scan,
             "spot_price": self.spot_price,
         }
+
+    def _kind(self, job_id: str) -> str:
+        """training, evaluation or tune (a training job a sweep submitted): read from the
+        spec once per job, then remembered."""
+        kind = self._kinds.get(job_id)
+        if kind is None:
+            try:
+                spec = self.jobs.spec(job_id)
+            except (StoreError, NotFound):
+                return "training"
+            kind = spec_kind(spec.kind, spec.source)
+            self._kinds[job_id] = kind
+        return kind
 
     # -- one job ---------------------------------------------------------------------------
     def job(self, job_id: str) -> dict[str, Any]:
@@ -167,7 +192,12 @@ class Dashboard:
                 markers.append({"t": t, "kind": kind, "event": a.outcome, "attempt": a.n})
         markers.sort(key=lambda m: m["t"])
         hours = sum(attempt_hours(a, now_dt) for a in status.attempts)
+        kind = spec_kind(doc["spec"].get("kind"), doc["spec"].get("source"))
         return {
+            "kind": kind,
+            "trained_s": round(trained_s(status.attempts, now), 3),
+            "last_checkpoint": newest_checkpoint(checkpoints, status.attempts),
+            "laps": self.laps(job_id) if kind == "evaluation" else None,
             "job": doc,
             "failure": last_failure(doc["attempts"]),  # the class and why, in one line
             "series": series,
@@ -179,6 +209,24 @@ class Dashboard:
             "ended": status.state.is_terminal(),
             "now": now,
         }
+
+    def laps(self, job_id: str) -> list[dict[str, Any]]:
+        """An evaluation job's laps (from its results, once it has them; [] before)."""
+        from pitstop.evaluation.jobs import read_results
+
+        try:
+            res = read_results(self.jobs, job_id)
+        except (StoreError, NotFound):
+            return []
+        return [lap.model_dump() | {"complete": lap.complete} for lap in res.laps]
+
+    def exists(self, job_id: str) -> bool:
+        """Whether the job has a state in S3 (an unknown id gets the 404 page)."""
+        try:
+            self.jobs.status(job_id)
+        except NotFound:
+            return False
+        return True
 
     def logs(self, job_id: str) -> list[dict[str, Any]]:
         layout = self.jobs.layout
@@ -244,15 +292,47 @@ class Dashboard:
             except StoreError:  # CorruptObject included: an unreadable heartbeat is skipped
                 continue
             doc["age_s"] = round((now - item.last_modified).total_seconds(), 1)
+            doc["stale"] = doc["age_s"] > self.stale_after_s
             out.append(doc)
         out.sort(key=lambda d: str(d.get("instance_id")))
         busy = sum(1 for d in out if d.get("job_id"))
         return {
             "instances": out,
             "busy": busy,
+            "stale_after_s": self.stale_after_s,
             "spot_price": self.spot_price,
             "on_demand_price": self.on_demand_price,
         }
+
+
+def spec_kind(kind: Any, source: Any) -> str:
+    """What the queue groups a job under: evaluation, tune (a sweep's candidate) or
+    training."""
+    if kind == "evaluation":
+        return "evaluation"
+    return "tune" if source == "tune" else "training"
+
+
+def trained_s(attempts: list[Attempt], now: float) -> float:
+    """Seconds trained over every attempt: an attempt still running counts up to ``now``
+    (its ``training_s`` is written when it ends)."""
+    total = 0.0
+    for a in attempts:
+        start = _epoch(a.started_at)
+        if a.ended_at is None and start is not None:
+            total += max(a.training_s, now - start)
+        else:
+            total += a.training_s
+    return total
+
+
+def newest_checkpoint(checkpoints: list[dict[str, Any]], attempts: list[Attempt]) -> str | None:
+    """The job's newest checkpoint: the latest ``run.checkpointed`` event's, else the
+    last attempt's that names one."""
+    named = [c for c in checkpoints if c.get("checkpoint")]
+    if named:
+        return str(max(named, key=lambda c: c["t"])["checkpoint"])
+    return next((a.last_checkpoint for a in reversed(attempts) if a.last_checkpoint), None)
 
 
 def _finite(v: Any) -> float | None:

@@ -374,7 +374,9 @@ class Handler(BaseHTTPRequestHandler):
             job_id = _job_id(m.group(1))
             if not path.startswith("/api/"):
                 if m.group(2):
-                    raise HttpError(404, f"no page {path}")
+                    return self._not_found(f"no page {path}", ctx)
+                if not dash.exists(job_id):
+                    return self._not_found(f"no job {job_id!r} in s3://{self.server.bucket}", ctx)
                 page = render_page("job.html", page="job", job_id=job_id, **ctx)
                 self._send(200, page, "text/html; charset=utf-8")
             elif m.group(2) == "/log":
@@ -390,8 +392,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(200, dash.job(job_id))
             else:
                 raise HttpError(405, "cancel is a POST")
-        else:
+        elif path.startswith("/api/"):
             raise HttpError(404, f"no page {path}")
+        else:
+            self._not_found(f"no page {path}", ctx)
+
+    def _not_found(self, message: str, ctx: dict[str, Any]) -> None:
+        """A page that does not exist: a real 404 page, with a link back to the queue."""
+        page = render_page("404.html", page="404", message=message, **ctx)
+        self._send(404, page, "text/html; charset=utf-8")
 
     def _post(self) -> None:
         try:

@@ -23,6 +23,7 @@
   }
   // a number the API could not give (null: it was NaN or infinite in S3) shows as "-"
   const fixed = (x, n) => (typeof x === "number" ? x.toFixed(n) : "-");
+  const duration = (s) => (s >= 3600 ? (s / 3600).toFixed(1) + " h" : s >= 60 ? Math.round(s / 60) + " min" : Math.round(s) + " s");
   const short = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") : "-");
   const status = (text, err) => {
     const s = document.getElementById("status");
@@ -61,12 +62,27 @@
   // -- queue ------------------------------------------------------------------------------
   function queuePage() {
     let filter = "";
-    const tbody = document.querySelector("#jobs tbody");
     document.querySelectorAll("#filters button").forEach((b) => b.addEventListener("click", () => {
       filter = b.dataset.state;
       document.querySelectorAll("#filters button").forEach((x) => x.classList.toggle("on", x === b));
       refresh();
     }));
+    function row(j) {
+      const link = j.invalid ? el("code", { text: JSON.stringify(j.id) }) : el("a", { href: "/jobs/" + encodeURIComponent(j.id), text: j.id });
+      const act = el("td");
+      if (!j.invalid && !ENDED.has(j.state) && !j.cancel_requested) {
+        const b = el("button", { type: "button", class: "danger", text: "Cancel" });
+        b.addEventListener("click", () => cancelJob(j.id).then(refresh));
+        act.append(b);
+      } else if (j.cancel_requested && !ENDED.has(j.state)) act.append("cancel requested");
+      const tr = el("tr", { "data-job": j.id, "data-state": j.state, "data-kind": j.kind },
+        el("td", {}, link, el("div", { class: "name", text: j.name })), el("td", {}, stateBadge(j.state)),
+        el("td", { text: j.attempts + (j.restarts ? " (" + j.restarts + " restarts)" : "") }), el("td", { text: j.instance_id || "-" }),
+        el("td", { class: "ckpt", text: j.last_checkpoint || "-" }), el("td", { text: short(j.created_at) }),
+        el("td", { text: fixed(j.instance_hours, 2) }), el("td", { text: j.cost == null ? "-" : "$" + fixed(j.cost, 2) }), act);
+      if (j.reason) tr.title = j.reason;
+      return tr;
+    }
     async function refresh() {
       const doc = await getJSON("/api/jobs");
       document.getElementById("count-all").textContent = doc.total;
@@ -74,22 +90,12 @@
         if (b.dataset.state) document.getElementById("count-" + b.dataset.state).textContent = doc.counts[b.dataset.state] || 0;
       });
       const rows = doc.jobs.filter((j) => !filter || j.state === filter);
-      tbody.replaceChildren(...rows.map((j) => {
-        const link = j.invalid ? el("code", { text: JSON.stringify(j.id) }) : el("a", { href: "/jobs/" + encodeURIComponent(j.id), text: j.id });
-        const act = el("td");
-        if (!j.invalid && !ENDED.has(j.state) && !j.cancel_requested) {
-          const b = el("button", { type: "button", class: "danger", text: "Cancel" });
-          b.addEventListener("click", () => cancelJob(j.id).then(refresh));
-          act.append(b);
-        } else if (j.cancel_requested && !ENDED.has(j.state)) act.append("cancel requested");
-        const tr = el("tr", { "data-job": j.id, "data-state": j.state },
-          el("td", {}, link), el("td", { text: j.name }), el("td", {}, stateBadge(j.state)),
-          el("td", { text: j.attempts }), el("td", { text: j.restarts }), el("td", { text: j.instance_id || "-" }),
-          el("td", { text: j.last_checkpoint || "-" }), el("td", { text: short(j.created_at) }),
-          el("td", { text: fixed(j.instance_hours, 2) }), el("td", { text: j.cost == null ? "-" : "$" + fixed(j.cost, 2) }), act);
-        if (j.reason) tr.title = j.reason;
-        return tr;
-      }));
+      document.querySelectorAll("#jobs section.kind").forEach((sec) => {
+        const mine = rows.filter((j) => (j.kind || "training") === sec.dataset.kind);
+        sec.hidden = mine.length === 0;
+        sec.querySelector("h2 .n").textContent = String(mine.length);
+        sec.querySelector("tbody").replaceChildren(...mine.map(row));
+      });
       document.getElementById("empty").hidden = rows.length > 0;
     }
     poll(refresh);
@@ -133,6 +139,7 @@
     let chart = null, markers = [], logName = null, logOffset = 0, ended = false;
     const select = document.getElementById("log-name");
     select.addEventListener("change", () => { logName = select.value; logOffset = 0; document.getElementById("log").textContent = ""; });
+    select.hidden = true;
     document.getElementById("cancel").addEventListener("click", () => cancelJob(id));
 
     function drawChart(doc) {
@@ -169,17 +176,30 @@
       document.getElementById("cancel").hidden = ended || job.cancel_requested;
       document.getElementById("facts").replaceChildren(
         ...[["instance", job.instance_id || "-"], ["attempts", job.attempts.length], ["restarts", job.restarts],
-          ["trained", Math.round(job.training_s) + " s"], ["instance hours", fixed(doc.instance_hours, 3)],
+          ["trained", duration(doc.trained_s)], ["last checkpoint", doc.last_checkpoint || "-"], ["instance hours", fixed(doc.instance_hours, 3)],
           ["cost", doc.cost == null ? "- (--spot-price)" : "$" + fixed(doc.cost, 2)]]
           .map(([k, v]) => el("div", {}, el("b", { text: k }), String(v))));
-      drawChart(doc);
+      const noEpisodes = doc.kind === "evaluation" && !doc.series.some((x) => x.points.length);
+      document.getElementById("chart-section").hidden = noEpisodes;
+      if (!noEpisodes) drawChart(doc);
       document.getElementById("markers").replaceChildren(...doc.markers.map((mk) =>
         el("li", { class: "marker marker-" + mk.kind, "data-kind": mk.kind, text: mk.kind + " (" + mk.event + (mk.attempt ? ", attempt " + mk.attempt : "") + ") " + new Date(mk.t * 1000).toISOString().slice(11, 19) })));
       document.querySelector("#attempts tbody").replaceChildren(...job.attempts.map((a) => el("tr", {},
         el("td", { text: a.n }), el("td", { text: a.instance_id || "-" }), el("td", { text: short(a.started_at) }),
         el("td", { text: short(a.ended_at) }), el("td", { text: (a.outcome || "-") + (a.failure ? " (" + a.failure + ")" : "") }),
         el("td", { text: a.pretrained_checkpoint || "-" }), el("td", { text: a.last_checkpoint || "-" }))));
-      document.getElementById("checkpoints").replaceChildren(...doc.checkpoints.map((c) => el("li", { text: (c.checkpoint || "?") + " (attempt " + c.attempt + ")" })));
+      document.getElementById("checkpoints").replaceChildren(...doc.checkpoints.slice().reverse().map((c) => el("li", { text: (c.checkpoint || "?") + " (attempt " + c.attempt + ")" })));
+      document.getElementById("checkpoint-count").textContent = doc.checkpoints.length ? "(" + doc.checkpoints.length + ", newest first)" : "";
+      document.getElementById("checkpoints-empty").hidden = doc.checkpoints.length > 0;
+      const evaluation = doc.kind === "evaluation";
+      document.getElementById("laps-section").hidden = !evaluation;
+      if (evaluation) {
+        const laps = doc.laps || [];
+        document.querySelector("#laps tbody").replaceChildren(...laps.map((l) => el("tr", { "data-status": l.status },
+          el("td", { text: l.trial }), el("td", { text: fixed(l.time_ms / 1000, 3) }), el("td", { text: l.status }),
+          el("td", { text: l.resets }), el("td", { text: l.off_tracks }), el("td", { text: fixed(l.completion, 1) }))));
+        document.getElementById("laps-empty").hidden = laps.length > 0;
+      }
       document.querySelector("#events tbody").replaceChildren(...job.events.slice().reverse().map((e) => el("tr", {},
         el("td", { text: short(e.at) }), el("td", { text: e.event }), el("td", { text: e.attempt || "-" }),
         el("td", { class: "reason", text: e.reason || e.checkpoint || "" }))));
@@ -191,16 +211,24 @@
         logName = keep && names.includes(keep) && keep !== latest && !ended ? keep : latest;
         if (logName !== keep) { logOffset = 0; document.getElementById("log").textContent = ""; }
         if (logName) select.value = logName;
+        select.hidden = names.length === 0;
       }
       await tail();
     }
 
     async function tail() {
-      if (!logName) return;
+      if (!logName) {
+        const pre = document.getElementById("log");
+        if (!pre.textContent) pre.append(el("span", { class: "waiting", text: ended ? "no log was uploaded" : "waiting for the first upload (a supervisor ships its logs every heartbeat)" }));
+        else if (ended && pre.querySelector(".waiting")) pre.querySelector(".waiting").textContent = "no log was uploaded";
+        return;
+      }
       const doc = await getJSON("/api/jobs/" + encodeURIComponent(id) + "/log?name=" + encodeURIComponent(logName) + "&offset=" + logOffset);
       const pre = document.getElementById("log");
       if (doc.reset) pre.textContent = "";
       if (doc.text) {
+        const waiting = pre.querySelector(".waiting");
+        if (waiting) waiting.remove();
         const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
         pre.textContent += doc.text;
         if (atEnd) pre.scrollTop = pre.scrollHeight;
@@ -217,12 +245,13 @@
     poll(async () => {
       const [doc, q] = await Promise.all([getJSON("/api/fleet"), getJSON("/api/jobs")]);
       document.querySelector("#fleet tbody").replaceChildren(...doc.instances.map((i) => el("tr", { "data-instance": i.instance_id },
-        el("td", { text: i.instance_id }), el("td", { text: i.hostname || "-" }), el("td", {}, stateBadge(i.state || "idle")),
+        el("td", { text: i.instance_id }), el("td", { text: i.hostname || "-" }), el("td", {}, i.stale ? el("span", { class: "state stale", "data-stale": "true", title: "no heartbeat for " + Math.round(i.age_s) + " s (more than " + Math.round(doc.stale_after_s) + " s): the supervisor may be gone", text: "stale (" + (i.state || "idle") + ")" }) : stateBadge(i.state || "idle")),
         el("td", {}, i.job_id ? el("a", { href: "/jobs/" + encodeURIComponent(i.job_id), text: i.job_id }) : "-"),
         el("td", { text: i.attempt || "-" }), el("td", { text: i.last_checkpoint || "-" }), el("td", { text: short(i.at) }),
-        el("td", { text: Math.round(i.age_s) + " s" }), el("td", { text: i.version || "-" }), el("td", { text: i.interruption || "-" }))));
+        el("td", { class: i.stale ? "stale" : "", text: Math.round(i.age_s) + " s" }), el("td", { text: i.version || "-" }), el("td", { text: i.interruption || "-" }))));
       document.getElementById("empty").hidden = doc.instances.length > 0;
-      document.getElementById("summary").textContent = doc.instances.length + " instance(s), " + doc.busy + " training";
+      const stale = doc.instances.filter((i) => i.stale).length;
+      document.getElementById("summary").textContent = doc.instances.length + " instance(s), " + doc.busy + " training" + (stale ? ", " + stale + " stale (no heartbeat for over " + Math.round(doc.stale_after_s) + " s)" : "");
       const hours = q.jobs.reduce((s, j) => s + (j.instance_hours || 0), 0);
       const parts = [hours.toFixed(2) + " instance hours across " + q.total + " job(s)"];
       if (doc.spot_price != null) parts.push("spot $" + (hours * doc.spot_price).toFixed(2));
@@ -240,18 +269,19 @@
       document.getElementById("empty").hidden = doc.boards.length > 0;
       document.getElementById("boards").replaceChildren(...doc.boards.map((b) => el("section", { "data-world": b.world },
         el("h2", { text: b.world }),
-        el("table", { class: "grid board" },
+        el("div", { class: "scroll" }, el("table", { class: "grid board" },
           el("thead", {}, el("tr", {}, ...["rank", "best lap s", "resets", "model", "checkpoint", "speed", "laps s", "median s", "evaluation"].map((h) => el("th", { text: h })))),
           el("tbody", {}, ...b.entries.map((e) => el("tr", { "data-job": e.job_id },
             el("td", { text: e.rank }), el("td", { text: secs(e.lap_ms) }), el("td", { text: e.resets }),
-            el("td", {}, /\//.test(e.model) ? e.model : el("a", { href: "/jobs/" + encodeURIComponent(e.model), text: e.model })),
-            el("td", { text: e.checkpoint || "-" }), el("td", { text: "x" + e.speed_scale }),
-            el("td", { text: e.laps_ms.map(secs).join("  ") }), el("td", { text: secs(e.median_ms) }),
-            el("td", {}, el("a", { href: "/jobs/" + encodeURIComponent(e.job_id), text: e.job_id })))))))));
+            el("td", { class: "wrap" }, /\//.test(e.model) ? e.model : el("a", { href: "/jobs/" + encodeURIComponent(e.model), text: e.model })),
+            el("td", { class: "wrap", text: e.checkpoint || "-" }), el("td", { text: "x" + e.speed_scale }),
+            el("td", { class: "laps", text: e.laps_ms.map(secs).join("  ") }), el("td", { text: secs(e.median_ms) }),
+            el("td", {}, el("a", { href: "/jobs/" + encodeURIComponent(e.job_id), text: e.job_id }))))))))));
     });
   }
 
   const page = document.body.dataset.page;
   if (page === "queue") queuePage(); else if (page === "job") jobPage(); else if (page === "fleet") fleetPage();
   else if (page === "leaderboard") leaderboardPage();
+  else status("");
 })();
