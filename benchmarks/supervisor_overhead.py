@@ -33,13 +33,24 @@ from pathlib import Path
 from _common import make_jobs, start_supervisor, supervisor_env
 from tests.servers import MotoServer
 
-from pitstop.config import load_settings
+from pitstop.config import Settings, load_settings
 from pitstop.core.states import JobState
 from pitstop.store.layout import model_prefix
 from pitstop.store.objects import S3Store
 from pitstop.supervisor.daemon import Supervisor
 from pitstop.supervisor.spot import NoInterruptions
 from pitstop.trainers.simulated import SimulatedTrainer
+
+
+def d(name: str) -> str:
+    """A setting's default, as printed."""
+    return f"{float(Settings.model_fields[name].default):g}"
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM), MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
@@ -72,14 +83,20 @@ def measure_rss_cpu(endpoint: str, work: Path) -> dict[str, float]:
         window = 30.0
         time.sleep(window)
         rss1, cpu1 = proc_stats(p.pid)
+        peak = peak_rss_mib(p.pid)
     finally:
         p.terminate()
         p.wait(30)
     runs = 3 * window / float(interval)  # tick + spot + heartbeat each every `interval`
     cpu_per_run = (cpu1 - cpu0) / runs
-    default_runs_per_hour = 3600 / 30 + 3600 / 5 + 3600 / 60
+    d = Settings.model_fields
+    default_runs_per_hour = sum(
+        3600 / float(d[name].default)
+        for name in ("poll_interval_s", "spot_poll_interval_s", "heartbeat_interval_s")
+    )
     return {
         "rss_mib": round(max(rss0, rss1), 1),
+        "peak_rss_mib": round(peak, 1),
         "cpu_s_per_run": cpu_per_run,
         "cpu_s_per_hour_default": cpu_per_run * default_runs_per_hour,
         "cpu_s_per_hour_compressed": (cpu1 - cpu0) * 3600 / window,
@@ -255,9 +272,12 @@ def main() -> int:
     q = statistics.quantiles(lat, n=20) if len(lat) >= 2 else [float("nan")] * 19
     print("pitstop supervisor overhead")
     print(f"  supervisor RSS                          {usage['rss_mib']:.1f} MiB")
+    print(f"  supervisor peak RSS (VmHWM), training   {usage['peak_rss_mib']:.1f} MiB")
     print(f"  CPU per scheduled run                   {usage['cpu_s_per_run'] * 1000:.2f} ms")
     print(
-        f"  CPU per hour, default intervals         {usage['cpu_s_per_hour_default']:.1f} s  (poll 30 s, spot 5 s, heartbeat 60 s)"
+        f"  CPU per hour, default intervals         {usage['cpu_s_per_hour_default']:.1f} s  "
+        f"(poll {d('poll_interval_s')} s, spot {d('spot_poll_interval_s')} s, "
+        f"heartbeat {d('heartbeat_interval_s')} s)"
     )
     print(f"  CPU per hour, 0.5 s intervals (measured) {usage['cpu_s_per_hour_compressed']:.1f} s")
     print(f"  S3 requests per tick, 10 checkpoints    {small[0]:.2f}")

@@ -16,11 +16,6 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-
-from pitstop import tracks
-from pitstop.action_space.from_track import curvature, resample
-
 A_LAT = 2.0  # m/s^2: the corner speed the simulated car holds without leaving the track
 SPACING = 0.1  # m between resampled centre-line points
 OFF_TRACK_RATE = 6.0  # expected off-tracks per metre of corner taken 100 % too fast
@@ -43,6 +38,13 @@ class Lap:
 @lru_cache(maxsize=64)
 def _corners(world: str) -> tuple[tuple[float, ...], float]:
     """Corner speed limit at each resampled point of ``world``'s centre line, and the spacing."""
+    # numpy and the track geometry load here, on the first lap model: a supervisor that
+    # only reads evaluation results never imports them
+    import numpy as np
+
+    from pitstop import tracks
+    from pitstop.action_space.from_track import curvature, resample
+
     track = tracks.load(world)
     points, s = resample(track.centre, SPACING, closed=track.is_loop)
     kappa = curvature(points, SPACING, span=1.0, smooth=0.5, closed=track.is_loop)
