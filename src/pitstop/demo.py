@@ -28,7 +28,7 @@ from pitstop.errors import PitstopError
 
 DEMO_BUCKET = "pitstop-demo"
 DEMO_SIMULATION = {
-    "checkpoint_interval_s": 0.6,
+    "checkpoint_interval_s": 0.45,
     "checkpoints": 10,
     "faults": [
         {"kind": "freeze", "attempt": 1, "after_checkpoint": 3},
