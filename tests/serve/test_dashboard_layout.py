@@ -108,9 +108,9 @@ def running_job(jobs: JobStore, checkpoints: int = 13) -> str:
         s.attempts = [
             Attempt(n=1, instance_id="i-0fedcba9876543210", model_prefix=f"models/{job_id}/attempt-1",
                     started_at=iso(T0 - timedelta(minutes=30)), ended_at=iso(T0 - timedelta(minutes=1)),
-                    outcome="preempted", training_s=1740.0, last_checkpoint="3_Step-300.ckpt"),
+                    outcome="preempted", training_s=1740.0, last_checkpoint="3_Step-300000.ckpt"),
             Attempt(n=2, instance_id="i-0123456789abcdef0", model_prefix=f"models/{job_id}/attempt-2",
-                    started_at=iso(T0), outcome="running", pretrained_checkpoint="3_Step-300.ckpt"),
+                    started_at=iso(T0), outcome="running", pretrained_checkpoint="3_Step-300000.ckpt"),
         ]  # fmt: skip
         return s
 
@@ -121,7 +121,7 @@ def running_job(jobs: JobStore, checkpoints: int = 13) -> str:
             "run.checkpointed",
             at=T0 + timedelta(seconds=60 * (i + 1)),
             attempt=2,
-            checkpoint=f"{i + 4}_Step-{(i + 4) * 100}.ckpt",
+            checkpoint=f"{i + 4}_Step-{(i + 4) * 100000}.ckpt",  # as long as real ones get
         )
     return job_id
 
@@ -224,11 +224,11 @@ def test_running_job_page_fits_and_its_facts_agree_with_its_checkpoints(
         "Object.fromEntries([...document.querySelectorAll('#facts div')].map((d) =>"
         " [d.querySelector('b').textContent, d.lastChild.textContent]))"
     )
-    assert facts["last checkpoint"] == "16_Step-1600.ckpt", facts
+    assert facts["last checkpoint"] == "16_Step-1600000.ckpt", facts
     # 29 minutes of attempt 1, and 20 of the running attempt 2
     assert facts["trained"] in ("49 min", "50 min"), facts
     first = browser.evaluate("document.querySelector('#checkpoints li').textContent")
-    assert first.startswith("16_Step-1600.ckpt"), first  # newest first
+    assert first.startswith("16_Step-1600000.ckpt"), first  # newest first
     log = browser.evaluate("document.getElementById('log').textContent")
     assert "waiting for the first upload" in log
 

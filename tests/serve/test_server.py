@@ -497,7 +497,7 @@ def test_a_running_job_counts_its_training_and_shows_its_newest_checkpoint(
     job_id = running_job(jobs, checkpoints=13)
     doc = Dashboard(jobs).job(job_id)
     assert len(doc["checkpoints"]) == 13
-    assert doc["last_checkpoint"] == "16_Step-1600.ckpt"  # the newest, not the attempt's "-"
+    assert doc["last_checkpoint"] == "16_Step-1600000.ckpt"  # the newest, not the attempt's "-"
     running_s = doc["now"] - T0.timestamp()
     assert doc["trained_s"] == pytest.approx(1740.0 + running_s, abs=2)  # attempt 1 + now
     assert doc["kind"] == "training" and doc["laps"] is None
