@@ -37,7 +37,11 @@ def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
         ({"max_hours": 1, "deadline": "2030-01-01T10:00:00"}, ["deadline", "no time zone"]),
         ({"max_hours": 1, "deadline": "friday"}, ["deadline", "not an ISO 8601 time"]),
         ({"max_hours": 1, "deadline": "2030-01-01T10:00:00Z", "deadline_hours": 5}, ["not both"]),
-        ({"max_hours": 2, "deadline": "2020-01-01T10:00:00Z"}, ["deadline leaves -"]),
+        (
+            {"max_hours": 2, "deadline": "2020-01-01T10:00:00Z"},
+            ["deadline 2020-01-01T10:00:00Z is in the past"],
+        ),
+        ({"max_hours": 2, "deadline_hours": -1}, ["deadline_hours: Input should be greater than 0"]),
     ],
 )
 def test_submit_refuses_a_deadline_without_room(

@@ -15,14 +15,14 @@ import re
 import shlex
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pitstop.errors import ConfigError
+from pitstop.errors import ConfigError, validation_message
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -297,14 +297,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(err: dict[str, Any], source: str, file_keys: set[str]) -> str:
+def _describe(
+    err: dict[str, Any], source: str, file_keys: set[str], flag_keys: Set[str] = frozenset()
+) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    msg = validation_message(err)
     if err.get("type") == "missing":
         return f"{source}: required setting {loc!r} is missing (set it in the file or {ENV_PREFIX}{loc.upper()})"
     if err.get("type") == "extra_forbidden":
         near = _close_setting(loc)
         return f"{source}: unknown setting {loc!r}" + (f"; did you mean {near!r}?" if near else "")
+    if loc in flag_keys:
+        return f"--{loc.replace('_', '-')} {err.get('input')!s}: {msg}"
     origin = (
         source
         if loc in file_keys
@@ -325,8 +329,12 @@ def config_path(explicit: str | Path | None) -> Path | None:
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
 
 
-def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read and validate the settings; raise ``ConfigError`` with one line on any problem."""
+def load_settings(
+    path: str | Path | None = None, *, flags: bool = False, **overrides: Any
+) -> Settings:
+    """Read and validate the settings; raise ``ConfigError`` with one line on any problem.
+    With ``flags`` the overrides came from command-line options of the same names (``--bucket``)
+    and an error in one names that option, not the file or ``PITSTOP_*`` variable."""
     file = config_path(path)
     data = _read_toml(file) if file else {}
     source = str(file) if file else "settings"
@@ -349,4 +357,5 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         return Settings(**init)
     except ValidationError as e:
         first = e.errors()[0]
-        raise ConfigError(_describe(dict(first), source, set(data))) from None
+        given = {k for k, v in overrides.items() if v is not None} if flags else set()
+        raise ConfigError(_describe(dict(first), source, set(data), given)) from None

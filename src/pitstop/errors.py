@@ -12,7 +12,15 @@ Exceptions private to one module's implementation stay there: ``serve/server.py`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+
+def validation_message(err: Mapping[str, Any]) -> str:
+    """The message of one of pydantic's ``errors()`` rows, without the "Value error, " (or
+    "Assertion failed, ") prefix pydantic puts before a validator's own words."""
+    msg = str(err.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 class PitstopError(Exception):

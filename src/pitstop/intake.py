@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from pitstop.core.ids import check_job_id
@@ -128,6 +128,11 @@ def check_deadline(
             raise InvalidInput(f"{where}: deadline: {e}") from None
         left_s = (due - now).total_seconds()
         field_name = "deadline"
+        if left_s <= 0:
+            raise InvalidInput(
+                f"{where}: deadline {deadline} is in the past (now {now.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}); "
+                "give a later time, or deadline_hours"
+            )
     need_s = latest_start(float(max_hours) * 3600, restart_overhead_s)
     if left_s < need_s:
         raise InvalidInput(

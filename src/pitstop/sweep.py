@@ -33,6 +33,7 @@ from pitstop.errors import (
     MissingExtra,
     NotFound,
     StoreError,
+    validation_message,
 )
 from pitstop.evaluation.laps import LAP_COMPLETE
 from pitstop.extras import require
@@ -98,7 +99,7 @@ def load_sweep(path: str | Path) -> Sweep:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "sweep"
-        raise InvalidInput(f"{p}: {loc}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise InvalidInput(f"{p}: {loc}: {validation_message(err)}") from None
     template_path = p.parent / spec.reward_template
     try:
         template = template_path.read_text()

@@ -22,6 +22,7 @@ from pitstop.cli.common import (
     numbers,
     one_of,
     opt,
+    out_file,
     read_input,
 )
 from pitstop.cli.output import Table, show
@@ -115,7 +116,7 @@ def _emit(meta: ModelMetadata, args: argparse.Namespace, what: str, usage: bool 
     if args.out is None:
         sys.stdout.write(meta.to_json())
         return 0
-    write_metadata(args.out, meta)
+    write_metadata(str(out_file(args.out)), meta)
     summary = explain.summary(meta)
     show(
         args,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pitstop.config import Settings, load_settings
@@ -160,9 +161,36 @@ def read_input(path: str) -> tuple[str, str]:
     return read_text(path), path
 
 
+def out_file(path: str, option: str = "--out") -> Path:
+    """``path`` as a file this command can write, checked before any work is done: not a
+    folder, in a folder that exists (a file in the way is named) and takes a new file.
+    ``UsageError`` naming ``option`` otherwise, so nothing is half-written."""
+    import tempfile
+
+    from pitstop.errors import UsageError
+
+    out = Path(path)
+    parent = out.parent
+    if out.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    if not parent.is_dir():
+        if parent.exists():
+            raise UsageError(f"{option} {path}: {parent} is a file, not a directory")
+        raise UsageError(f"{option} {path}: no such directory {parent}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{out.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot write in {parent}: {e.strerror}") from None
+    return out
+
+
 def settings_from(args: Any, **overrides: Any) -> Settings:
     return load_settings(
-        getattr(args, "config", None), bucket=getattr(args, "bucket", None), **overrides
+        getattr(args, "config", None),
+        flags=True,
+        bucket=getattr(args, "bucket", None),
+        **overrides,
     )
 
 

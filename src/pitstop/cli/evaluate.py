@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import FLAG, Sub, command, from_args, jobs_from, opt, values
+from pitstop.cli.common import FLAG, Sub, command, from_args, jobs_from, opt, out_file, values
 from pitstop.cli.output import Table, show
 from pitstop.errors import InvalidInput
 
@@ -123,10 +123,10 @@ def _request(args: Any) -> Any:
     return from_args(Request, args)
 
 
-def _world(name: str) -> str:
+def _world(name: str, what: str = "--world") -> str:
     from pitstop.tracks.worlds import resolve_world
 
-    return resolve_world(name, "--world")
+    return resolve_world(name, what)
 
 
 def _evaluate(args: Any) -> int:
@@ -203,7 +203,7 @@ def _leaderboard(args: Any) -> int:
     from pitstop.evaluation.board import leaderboard
     from pitstop.evaluation.describe import BOARD_HEADERS, board_rows
 
-    world = _world(args.world)
+    world = _world(args.world, "leaderboard WORLD")
     if args.top < 1:
         raise InvalidInput("--top must be at least 1")
     board = leaderboard(jobs_from(args), world, top=args.top, per_model=not args.all)
@@ -220,6 +220,8 @@ def _export(args: Any) -> int:
         raise InvalidInput("give one of --out FILE.tar.gz (the car) or --droa DIR")
     if args.out and (args.world or args.name):
         raise InvalidInput("--world and --name are for --droa; the car's archive needs neither")
+    if args.out:
+        out_file(args.out)
     jobs = jobs_from(args)
     prefix, job = resolve_model(jobs, args.model)
     if args.out:

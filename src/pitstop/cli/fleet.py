@@ -172,9 +172,19 @@ def _policy(args: Any) -> int:
     if args.principal == "trainer":  # names no account: no STS call
         print_json(trainer_policy(settings))
         return 0
-    account = check_account_id(args.account_id) or fleet_from(args, settings).account_id()
+    account = check_account_id(args.account_id) or _account_id(args, settings)
     print_json(policy_for(args.principal, settings, account_id=account))
     return 0
+
+
+def _account_id(args: Any, settings: Any) -> str:
+    """This account's id from STS; when STS cannot answer, the error names --account-id."""
+    from pitstop.errors import FleetError
+
+    try:
+        return str(fleet_from(args, settings).account_id())
+    except FleetError as e:
+        raise FleetError(f"{e}; give --account-id ACCOUNT to skip this look-up") from None
 
 
 def _status(args: Any) -> int:

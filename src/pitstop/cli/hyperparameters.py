@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from pitstop.cli.common import Sub, command, group, opt, read_input
+from pitstop.cli.common import Sub, command, group, opt, out_file, read_input
 from pitstop.cli.output import show
 
 
@@ -21,7 +21,7 @@ def _hp_generate(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    write_text(args.out, text)
+    write_text(str(out_file(args.out)), text)
     show(args, {"out": args.out, "hyperparameters": doc}, f"wrote {args.out}")
     return 0
 

@@ -122,7 +122,13 @@ def _cancel(args: Any) -> int:
     from pitstop.queue import cancel
 
     job_id = check_job_id(args.job_id)
-    status = cancel(jobs_from(args), job_id)
+    jobs = jobs_from(args)
+    current, _ = jobs.status(job_id)  # NotFound (exit 1) for a job that does not exist
+    if current.state.is_terminal():  # cancelling again is not an error: say so, exit 0
+        note = f"{job_id} is already {current.state.value}; nothing to cancel"
+        show(args, {"id": job_id, "state": current.state.value, "cancel_requested": False}, note)
+        return 0
+    status = cancel(jobs, job_id)
     done = status.state is JobState.CANCELLED
     text = (
         f"{job_id} cancelled"

@@ -11,7 +11,9 @@ The library is argparse (standard, no dependency, already what every test drives
 ``main([...])``), with argcomplete for bash/zsh/fish completion (``pitstop completion``).
 
 Errors are caught here and only here: a ``PitstopError`` becomes one line on stderr and
-its exit code (2 bad usage or input, 1 a failed check or operation); Ctrl-C exits 130.
+its exit code (2 bad usage or input, 1 a failed check or operation); so do the errors a
+newcomer's setup causes before any adapter can wrap them (``cli.failures``: AWS credentials
+or profile, a file that cannot be written); Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from pitstop import __version__
 from pitstop.errors import PitstopError
@@ -38,6 +41,14 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """Unknown arguments are refused by the (sub)command that was given them, so the
+        error shows that command's usage (``pitstop demo: error: ...``), not the top level's."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -111,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import logging
 
     from pitstop import logs
+    from pitstop.cli import failures
 
     # commands print their results on stdout; log lines (warnings up) go to stderr, never into
     # a --json document. ``pitstop supervise`` configures its own logging.
@@ -118,13 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except PitstopError as e:
-        print(f"pitstop: error: {e}", file=sys.stderr)
+        print(f"pitstop: error: {failures.with_source(e, args)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("pitstop: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `pitstop jobs | head`
         return 0
+    except Exception as e:
+        known = failures.one_line(e)
+        if known is None:
+            raise
+        print(f"pitstop: error: {known[0]}", file=sys.stderr)
+        return known[1]
 
 
 def _complete(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@
 - Tables (:func:`print_table`, or a :class:`Table` given to :func:`show`):
   on a terminal they fit its width (the widest columns are cut, ending in an ellipsis) and
   states are coloured; piped, they are plain and never cut, so scripts see stable text.
-  ``NO_COLOR`` (any value) or ``TERM=dumb`` turns colour off (https://no-color.org).
+  ``NO_COLOR`` (any non-empty value) or ``TERM=dumb`` turns colour off (https://no-color.org).
 - Progress on long work goes to stderr, on a terminal only (:func:`progress`).
 
 Every command prints its result through :func:`show`: the JSON document with ``--json``,
@@ -35,8 +35,9 @@ def print_json(doc: Any) -> None:
 
 
 def use_colour(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never with ``NO_COLOR`` or ``TERM=dumb``."""
-    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+    """Colour only on a terminal, and never with a non-empty ``NO_COLOR`` or ``TERM=dumb``
+    (an empty ``NO_COLOR=`` leaves colour on, as https://no-color.org says)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pitstop.cli.common import Sub, command, job_store, opt, positive, settings_from
+from pitstop.cli.common import Sub, command, job_store, opt, out_file, positive, settings_from
 from pitstop.cli.output import show
 
 OPTIONS = [
@@ -31,7 +31,7 @@ def _report(args: Any) -> int:
     from pitstop.fleet.report import render
     from pitstop.fleet.report_file import check_out, report_progress
 
-    out = check_out(args.out)
+    out = out_file(str(check_out(args.out)))
     settings = settings_from(args)
     jobs = job_store(settings)
     progress = report_progress(jobs, args.job, args.spot_price)

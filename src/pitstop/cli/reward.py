@@ -9,10 +9,9 @@ the handlers only.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import AS_LISTED, FLAG, JSON, Sub, command, group, one_of, opt
+from pitstop.cli.common import AS_LISTED, FLAG, JSON, Sub, command, group, one_of, opt, out_file
 from pitstop.cli.output import Table, show
 
 FILE = opt("file", help="reward function .py file")
@@ -133,7 +132,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from pitstop.cli.output import progress
     from pitstop.reward_funcs.preview_files import write_preview
 
-    out = Path(args.out)
+    out = out_file(args.out)
     doc = write_preview(
         args.file,
         _track(args),

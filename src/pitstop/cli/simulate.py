@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pitstop.cli.common import AS_LISTED, JSON, Sub, command, from_args, opt
+from pitstop.cli.common import AS_LISTED, JSON, Sub, command, from_args, opt, out_file
 from pitstop.cli.output import Table, show
 
 # numbers are read as text and checked by pitstop.simulate.options: bad input is one line, exit 2
@@ -67,6 +67,8 @@ def trace_options(args: argparse.Namespace) -> Any:
 def handle(args: argparse.Namespace) -> int:
     from pitstop.simulate.options import simulate_report
 
+    if args.plot is not None and args.plot.lower().endswith(".png"):
+        out_file(args.plot, "--plot")  # before the replay: a plot that cannot be written
     rep = simulate_report(trace_options(args))
     plot = f"plot: {args.plot}" if args.plot else None
     show(args, rep.doc, rep.heading, Table(rep.headers, rep.rows), plot)

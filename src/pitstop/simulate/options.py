@@ -187,8 +187,8 @@ def simulate_report(o: TraceOptions) -> Report:
         raise UsageError(f"unknown policy {o.policy!r}; choose one of {', '.join(POLICY_CHOICES)}")
     trace_file = _check_trace(o)
     if o.plot is not None and not o.plot.lower().endswith(".png"):
-        # matplotlib would write PLOT.png and this would print PLOT: say it up front
-        raise UsageError(f"--plot {o.plot}: give a .png file name, e.g. {o.plot}.png")
+        # the plot is a PNG whatever the name says: refuse another suffix up front
+        raise UsageError(f"--plot {o.plot}: use a .png path (the plot is written as PNG)")
     hours = number(o.hours, "--hours", positive=True)
     ckpt = number(o.checkpoint_minutes, "--checkpoint-minutes", positive=True)
     boot = number(o.boot_minutes, "--boot-minutes")

@@ -37,6 +37,7 @@ from pitstop.errors import (
     NotFound,
     PreconditionFailed,
     StoreError,
+    validation_message,
 )
 from pitstop.store import parse
 from pitstop.store.layout import CUSTOM_FILES, Layout
@@ -532,7 +533,7 @@ def parse_user_fields(text: str | bytes, source: str) -> dict[str, Any]:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"{source}: {loc}: {err['msg']}") from None
+        raise InvalidInput(f"{source}: {loc}: {validation_message(err)}") from None
     return doc
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pitstop.errors import CorruptObject
+from pitstop.errors import CorruptObject, validation_message
 
 MAX_INT = 2**63 - 1  # no field pitstop reads is larger (milliseconds, bytes, counts)
 M = TypeVar("M", bound=BaseModel)
@@ -96,7 +96,8 @@ def model(cls: type[M], body: bytes | str, key: str, what: str | None = None) ->
         loc = ".".join(str(p) for p in err["loc"])
         name = what or cls.__name__
         raise CorruptObject(
-            f"{key}: unreadable {name}: {loc + ': ' if loc else ''}{err['msg']}", key=key
+            f"{key}: unreadable {name}: {loc + ': ' if loc else ''}{validation_message(err)}",
+            key=key,
         ) from None
 
 
