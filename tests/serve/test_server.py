@@ -150,6 +150,10 @@ def test_pages_polling_together_share_one_listing(jobs: JobStore) -> None:
         assert [j["id"] for j in dash.queue()["jobs"]] == [a]
     # index/jobs/ and jobs/, once; the job's spec once, for its kind (remembered)
     assert dict(store.requests) == {"list_objects_v2": 2, "get_object": 1}
+    store.requests.clear()
+    dash.min_refresh_s = 0.0
+    dash.queue()
+    assert dict(store.requests) == {"list_objects_v2": 1}  # the kind is remembered
     dash.cancel(a)  # a write shows at the next refresh
     assert [j["state"] for j in dash.queue()["jobs"]] == ["cancelled"]
 
@@ -527,10 +531,16 @@ def test_trained_and_newest_checkpoint_rules() -> None:
 
 
 def test_an_evaluation_job_gives_its_laps_and_the_queue_its_kind(jobs: JobStore) -> None:
+    from pitstop.core.records import Evaluation
+    from pitstop.evaluation.jobs import evaluation_spec
     from tests.serve.test_dashboard_layout import _training, evaluation_job
 
     ev = evaluation_job(jobs, "lapper", [19000, 25000])
     tune = _training(jobs, "candidate", source="tune")
+    spec = evaluation_spec(
+        "sweep-x2.69-1", "Oval_track", Evaluation(model_prefix="m/1"), source="tune"
+    )
+    jobs.create(spec, {})
     train = _training(jobs, "plain")
     dash = Dashboard(jobs)
     doc = dash.job(ev)
@@ -541,7 +551,8 @@ def test_an_evaluation_job_gives_its_laps_and_the_queue_its_kind(jobs: JobStore)
         (9000, False),
     ]
     kinds = {j["id"]: j["kind"] for j in dash.queue()["jobs"]}
-    assert kinds == {ev: "evaluation", tune: "tune", train: "training"}
+    assert kinds == {ev: "evaluation", tune: "tune", spec.id: "tune", train: "training"}
+    assert dash.job(spec.id)["laps"] == []  # a tune candidate is an evaluation: laps, none yet
 
 
 def test_an_unknown_job_is_a_404_page_with_a_link_back(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,6 +40,8 @@ MARKERS = {
 
 # a heartbeat older than this many heartbeat intervals marks its supervisor stale
 STALE_HEARTBEATS = 3
+# specs read per refresh of the queue to learn jobs' kinds (each job's once)
+KIND_READS = 200
 DEFAULT_HEARTBEAT_S = float(Settings.model_fields["heartbeat_interval_s"].default)
 
 
@@ -98,6 +101,7 @@ class Dashboard:
         """``/api/jobs``: every job's row, plus cost so far when a spot price is set."""
         got, scan = self._listing()
         now = datetime.now(timezone.utc).timestamp()
+        self._read_kinds([j.id for j in got.jobs if not j.invalid])
         rows = []
         counts: dict[str, int] = {}
         for j in got.jobs:
@@ -110,7 +114,7 @@ class Dashboard:
             row["instance_hours"] = round(hours, 4)
             row["cost"] = None if self.spot_price is None else round(hours * self.spot_price, 2)
             row["slack_s"] = None  # to the deadline, once jobs have deadlines
-            row["kind"] = "training" if j.invalid else self._kind(j.id)
+            row["kind"] = "training" if j.invalid else self._kinds.get(j.id)
             rows.append(row)
         return {
             "jobs": rows,
@@ -120,18 +124,26 @@ class Dashboard:
             "spot_price": self.spot_price,
         }
 
-    def _kind(self, job_id: str) -> str:
-        """training, evaluation or tune (a training job a sweep submitted): read from the
-        spec once per job, then remembered."""
-        kind = self._kinds.get(job_id)
-        if kind is None:
+    def _read_kinds(self, ids: list[str]) -> None:
+        """Learn the kind of jobs not seen before from their specs (a spec never changes,
+        so each is read once for the life of the server): at most ``KIND_READS`` per
+        refresh, in parallel; a job whose kind is not known yet has kind null (the page
+        shows it with the training jobs) until a later refresh."""
+        todo = [i for i in ids if i not in self._kinds][:KIND_READS]
+        if not todo:
+            return
+
+        def read(job_id: str) -> tuple[str, str | None]:
             try:
                 spec = self.jobs.spec(job_id)
             except (StoreError, NotFound):
-                return "training"
-            kind = spec_kind(spec.kind, spec.source)
-            self._kinds[job_id] = kind
-        return kind
+                return job_id, None
+            return job_id, spec_kind(spec.kind, spec.source)
+
+        with ThreadPoolExecutor(min(8, len(todo))) as pool:
+            for job_id, kind in pool.map(read, todo):
+                if kind is not None:
+                    self._kinds[job_id] = kind
 
     # -- one job ---------------------------------------------------------------------------
     def job(self, job_id: str) -> dict[str, Any]:
@@ -197,7 +209,7 @@ class Dashboard:
             "kind": kind,
             "trained_s": round(trained_s(status.attempts, now), 3),
             "last_checkpoint": newest_checkpoint(checkpoints, status.attempts),
-            "laps": self.laps(job_id) if kind == "evaluation" else None,
+            "laps": self.laps(job_id) if doc["spec"].get("kind") == "evaluation" else None,
             "job": doc,
             "failure": last_failure(doc["attempts"]),  # the class and why, in one line
             "series": series,
@@ -306,11 +318,11 @@ class Dashboard:
 
 
 def spec_kind(kind: Any, source: Any) -> str:
-    """What the queue groups a job under: evaluation, tune (a sweep's candidate) or
-    training."""
-    if kind == "evaluation":
-        return "evaluation"
-    return "tune" if source == "tune" else "training"
+    """What the queue groups a job under: tune (a candidate ``pitstop tune`` submitted),
+    evaluation or training."""
+    if source == "tune":
+        return "tune"
+    return "evaluation" if kind == "evaluation" else "training"
 
 
 def trained_s(attempts: list[Attempt], now: float) -> float:

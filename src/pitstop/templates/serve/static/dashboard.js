@@ -179,7 +179,7 @@
           ["trained", duration(doc.trained_s)], ["last checkpoint", doc.last_checkpoint || "-"], ["instance hours", fixed(doc.instance_hours, 3)],
           ["cost", doc.cost == null ? "- (--spot-price)" : "$" + fixed(doc.cost, 2)]]
           .map(([k, v]) => el("div", {}, el("b", { text: k }), String(v))));
-      const noEpisodes = doc.kind === "evaluation" && !doc.series.some((x) => x.points.length);
+      const noEpisodes = doc.laps != null && !doc.series.some((x) => x.points.length);
       document.getElementById("chart-section").hidden = noEpisodes;
       if (!noEpisodes) drawChart(doc);
       document.getElementById("markers").replaceChildren(...doc.markers.map((mk) =>
@@ -191,7 +191,7 @@
       document.getElementById("checkpoints").replaceChildren(...doc.checkpoints.slice().reverse().map((c) => el("li", { text: (c.checkpoint || "?") + " (attempt " + c.attempt + ")" })));
       document.getElementById("checkpoint-count").textContent = doc.checkpoints.length ? "(" + doc.checkpoints.length + ", newest first)" : "";
       document.getElementById("checkpoints-empty").hidden = doc.checkpoints.length > 0;
-      const evaluation = doc.kind === "evaluation";
+      const evaluation = doc.laps != null; // an evaluation job (a tune candidate too)
       document.getElementById("laps-section").hidden = !evaluation;
       if (evaluation) {
         const laps = doc.laps || [];
