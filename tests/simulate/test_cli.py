@@ -62,7 +62,7 @@ def test_text_output_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         (["--trace-reading", "sideways"], "--trace-reading"),
         (["--start-offset", "999"], "past the end"),
         (["--stall-rate", "-1"], "--stall-rate"),
-        (["--plot", "{plotdir}"], ".png file name"),
+        (["--plot", "{plotdir}"], "use a .png path"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
