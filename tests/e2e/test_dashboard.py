@@ -239,6 +239,7 @@ def test_dashboard_against_a_live_queue(
         assert "<canvas" in dom  # uPlot drew
         keep(shot)
         _assert_marker_colours(shot)
+        _assert_fits_1280(s.url, demo, long)
 
     # a running job: cancel requested, its supervisor stops it
     status, doc = s.call(f"/api/jobs/{long}/cancel", method="POST", headers=good)
@@ -246,6 +247,23 @@ def test_dashboard_against_a_live_queue(
     wait_for(
         lambda: states()[long] == "cancelled", 30, "the long job to be cancelled", interval=0.5
     )
+
+
+def _assert_fits_1280(url: str, *job_ids: str) -> None:
+    """At 1280x900, with real jobs (a finished one with its chart, one training): no element
+    overlaps another, no table is wider than the viewport (tests/serve/test_dashboard_layout.py)."""
+    from tests.serve.browser import Browser
+    from tests.serve.test_dashboard_layout import GEOMETRY, UPDATED
+
+    b = Browser(1280, 900)
+    try:
+        for path in ["/", *(f"/jobs/{j}" for j in job_ids)]:
+            b.open(url + path)
+            b.wait_until(f"!!({UPDATED})", 15, f"{path} to draw")
+            problems = b.evaluate(GEOMETRY)
+            assert problems == [], f"{path}: " + "; ".join(problems)
+    finally:
+        b.close()
 
 
 def _assert_marker_colours(shot: Path) -> None:
