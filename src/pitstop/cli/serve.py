@@ -56,7 +56,11 @@ def _serve(args: Any) -> int:
 
     port, settings = check_port(args.port), settings_from(args)  # a bad port before the settings
     options = values(args, ("spot_price", "on_demand_price", "workers"))
-    options.update(scan_interval_s=args.scan_interval, read_timeout_s=args.read_timeout)
+    options.update(
+        scan_interval_s=args.scan_interval,
+        read_timeout_s=args.read_timeout,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
     dashboard, server = start(job_store(settings), settings.bucket, args.host, port, **options)
     where = f"s3://{settings.bucket}/{settings.prefix}/"
     warning = exposure_warning(args.host, where)
