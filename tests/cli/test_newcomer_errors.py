@@ -96,6 +96,27 @@ def test_simulate_plot_under_a_file_and_a_jpg(tmp_path: Path) -> None:
     assert not (tmp_path / "sim.jpg").exists() and not (tmp_path / "sim.jpg.png").exists()
 
 
+def test_action_space_show_plot_under_a_file(tmp_path: Path) -> None:
+    meta = tmp_path / "model_metadata.json"
+    r = pitstop(
+        "action-space", "generate", "--max-speed", "3", "--speed-steps", "3", "--out", str(meta)
+    )
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "blocker").write_text("x")
+    plot = str(tmp_path / "blocker" / "a.png")
+    r = pitstop("action-space", "show", str(meta), "--plot", plot)
+    assert_one_line_error(r, 2, f"--plot {plot}", "is a file, not a directory")
+
+
+def test_any_other_unwritable_path_is_one_line_not_a_traceback() -> None:
+    """The entry point's last resort for a file error no command checked up front."""
+    from pitstop.cli.failures import one_line
+
+    err = NotADirectoryError(20, "Not a directory", "/tmp/blocker/x")
+    assert one_line(err) == ("/tmp/blocker/x: Not a directory", 1)
+    assert one_line(ValueError("a bug")) is None  # a bug keeps its traceback
+
+
 # -- 2. AWS credentials and profile ----------------------------------------------------------
 
 

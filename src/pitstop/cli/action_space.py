@@ -193,6 +193,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.plot:
         from pitstop.action_space.plot import plot_metadata
 
+        out_file(args.plot, "--plot")
         plot_metadata(meta, args.plot, title=args.file)
     summary = explain.summary(meta)
     doc: dict[str, Any] = {"file": args.file, "summary": summary, "metadata": meta.to_dict()}
