@@ -43,7 +43,8 @@ def register(sub: Sub) -> None:
     command(
         sub, "cancel", _cancel, "cancel a job",
         "Cancel a job: a pending job is cancelled at once; a running one is stopped by its "
-        "supervisor at its next heartbeat (heartbeat_interval_s). Checkpoints are kept.",
+        "supervisor at its next heartbeat (heartbeat_interval_s). Checkpoints are kept. A job "
+        "that has already ended is left as it is (exit 0, saying so).",
         [JOB_ID],
     )  # fmt: skip
 
