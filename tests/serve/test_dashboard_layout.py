@@ -76,8 +76,6 @@ GEOMETRY = r"""
 # the page has drawn from the API (its status line says when)
 UPDATED = "document.getElementById('status').textContent.startsWith('updated')"
 
-T0 = datetime.now(timezone.utc) - timedelta(minutes=20)
-
 
 def iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
@@ -99,7 +97,9 @@ def _training(jobs: JobStore, name: str, source: str = "cli") -> str:
 
 def running_job(jobs: JobStore, checkpoints: int = 13) -> str:
     """A job training for 20 minutes in its second attempt, with ``checkpoints`` checkpoints
-    and no log uploaded yet."""
+    and no log uploaded yet (times from now, not from the module's import: the page counts
+    the running attempt up to its own now)."""
+    t0 = datetime.now(timezone.utc) - timedelta(minutes=20)
     job_id = _training(jobs, "a running job with a rather long name to wrap")
 
     def running(s: JobStatus) -> JobStatus:
@@ -107,10 +107,10 @@ def running_job(jobs: JobStore, checkpoints: int = 13) -> str:
         s.instance_id = "i-0123456789abcdef0"
         s.attempts = [
             Attempt(n=1, instance_id="i-0fedcba9876543210", model_prefix=f"models/{job_id}/attempt-1",
-                    started_at=iso(T0 - timedelta(minutes=30)), ended_at=iso(T0 - timedelta(minutes=1)),
+                    started_at=iso(t0 - timedelta(minutes=30)), ended_at=iso(t0 - timedelta(minutes=1)),
                     outcome="preempted", training_s=1740.0, last_checkpoint="3_Step-300000.ckpt"),
             Attempt(n=2, instance_id="i-0123456789abcdef0", model_prefix=f"models/{job_id}/attempt-2",
-                    started_at=iso(T0), outcome="running", pretrained_checkpoint="3_Step-300000.ckpt"),
+                    started_at=iso(t0), outcome="running", pretrained_checkpoint="3_Step-300000.ckpt"),
         ]  # fmt: skip
         return s
 
@@ -119,7 +119,7 @@ def running_job(jobs: JobStore, checkpoints: int = 13) -> str:
         jobs.event(
             job_id,
             "run.checkpointed",
-            at=T0 + timedelta(seconds=60 * (i + 1)),
+            at=t0 + timedelta(seconds=60 * (i + 1)),
             attempt=2,
             checkpoint=f"{i + 4}_Step-{(i + 4) * 100000}.ckpt",  # as long as real ones get
         )
@@ -161,7 +161,13 @@ def site(jobs: JobStore) -> Iterator[tuple[DashboardServer, dict[str, str]]]:
     for n in range(2):  # a supervisor silent for longer than 3 heartbeat intervals
         jobs.store.put(
             jobs.layout.instance(f"i-stale{n}"),
-            json.dumps({"instance_id": f"i-stale{n}", "state": "idle", "at": iso(T0)}).encode(),
+            json.dumps(
+                {
+                    "instance_id": f"i-stale{n}",
+                    "state": "idle",
+                    "at": iso(utcnow() - timedelta(minutes=20)),
+                }
+            ).encode(),
         )
     # heartbeats every 0.01 s: a heartbeat is stale after 0.03 s
     dash = Dashboard(jobs, spot_price=0.35, heartbeat_interval_s=0.01, min_refresh_s=0.0)
