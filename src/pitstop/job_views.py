@@ -18,6 +18,11 @@ from pitstop.tables import short_time
 
 JOBS_HEADERS = ["JOB", "STATE", "ATTEMPTS", "RESTARTS", "INSTANCE", "CREATED (UTC)",
                 "DEADLINE (UTC)", "SLACK", "REASON"]  # fmt: skip
+# on a narrow terminal the job id and state stay whole (an id is copied into the next
+# command); left out first, in this order: creation time, instance, restarts, attempts,
+# deadline, slack, and the reason last (``pitstop job ID`` shows it whole)
+JOBS_KEEP = (0, 1)
+JOBS_DROP = (5, 4, 3, 2, 6, 7, 8)
 ATTEMPT_HEADERS = ["ATTEMPT", "STARTED (UTC)", "ENDED (UTC)", "OUTCOME", "PRETRAINED",
                    "LAST CHECKPOINT"]  # fmt: skip
 EVENT_HEADERS = ["TIME (UTC)", "EVENT", "ATTEMPT", "DETAIL"]

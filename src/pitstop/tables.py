@@ -7,7 +7,7 @@ it is ``pitstop.cli.output``'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 ELLIPSIS = "…"
 MIN_CUT_WIDTH = 8  # a column is never cut narrower than this (or its header)
@@ -39,9 +39,15 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + ELLIPSIS
 
 
-def _fit(widths: list[int], headers: Sequence[str], width: int) -> list[int]:
-    """Narrow the widest columns, one character at a time, until the row fits ``width``."""
-    floor = [min(w, max(len(h), MIN_CUT_WIDTH)) for w, h in zip(widths, headers, strict=True)]
+def _fit(
+    widths: list[int], headers: Sequence[str], width: int, keep: Collection[int] = ()
+) -> list[int]:
+    """Narrow the widest columns, one character at a time, until the row fits ``width``;
+    the columns in ``keep`` are never cut."""
+    floor = [
+        w if i in keep else min(w, max(len(h), MIN_CUT_WIDTH))
+        for i, (w, h) in enumerate(zip(widths, headers, strict=True))
+    ]
     out = list(widths)
     while sum(out) + 2 * (len(out) - 1) > width:
         candidates = [i for i, w in enumerate(out) if w > floor[i]]
@@ -59,11 +65,15 @@ def format_table(
     width: int | None = None,
     colour: bool = False,
     styles: Mapping[int, Style] | None = None,
+    keep: Collection[int] = (),
+    drop: Sequence[int] = (),
 ) -> str:
     """Left-aligned columns separated by two spaces; ``None`` prints as ``-``.
 
-    ``width``: cut the widest columns (with an ellipsis) so each line fits; None never cuts.
-    ``styles``: column index -> a function giving the SGR code of a cell (with ``colour``).
+    ``width``: make each line fit: first leave out the columns of ``drop``, in that order,
+    while the table is too wide, then cut the widest columns (with an ellipsis), never those
+    in ``keep`` (ids to copy); None never cuts. ``styles``: column index -> a function
+    giving the SGR code of a cell (with ``colour``).
     """
     text_rows = [[("-" if c is None else str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
@@ -71,7 +81,17 @@ def format_table(
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     if width is not None:
-        widths = _fit(widths, headers, width)
+        shown = list(range(len(headers)))
+        for col in drop:
+            if sum(widths[i] for i in shown) + 2 * (len(shown) - 1) <= width:
+                break
+            if col in shown:
+                shown.remove(col)
+        headers = [headers[i] for i in shown]
+        text_rows = [[row[i] for i in shown] for row in text_rows]
+        styles = {shown.index(i): f for i, f in (styles or {}).items() if i in shown}
+        keep = {shown.index(i) for i in keep if i in shown}
+        widths = _fit([widths[i] for i in shown], headers, width, keep)
 
     def line(cells: Sequence[str], header: bool = False) -> str:
         parts = []

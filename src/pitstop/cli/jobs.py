@@ -85,7 +85,7 @@ def _submit(args: Any) -> int:
 
 
 def _jobs(args: Any) -> int:
-    from pitstop.job_views import JOBS_HEADERS, job_row, state_filter
+    from pitstop.job_views import JOBS_DROP, JOBS_HEADERS, JOBS_KEEP, job_row, state_filter
     from pitstop.queue import job_rows
     from pitstop.store.listing import reindex
 
@@ -96,7 +96,14 @@ def _jobs(args: Any) -> int:
         written, deleted = reindex(jobs)
         reindexed = f"listing index: {written} key(s) written, {deleted} deleted"
     rows = [r for r in job_rows(jobs) if not states or r["state"] in states]
-    table = Table(JOBS_HEADERS, [job_row(r) for r in rows], "no jobs", {1: state_style})
+    table = Table(
+        JOBS_HEADERS,
+        [job_row(r) for r in rows],
+        "no jobs",
+        {1: state_style},
+        keep=JOBS_KEEP,
+        drop=JOBS_DROP,
+    )
     show(args, rows, reindexed, table)
     return 0
 

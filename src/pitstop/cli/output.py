@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -43,7 +43,8 @@ def use_colour(stream: TextIO) -> bool:
 
 
 def terminal_width(stream: TextIO) -> int | None:
-    """The width to fit tables to: the terminal's, or None (never cut) when not a terminal."""
+    """The width to fit tables to: the terminal's (``COLUMNS`` first), or None (never cut:
+    a script reads whole rows) when not a terminal."""
     if not getattr(stream, "isatty", lambda: False)():
         return None
     return shutil.get_terminal_size((100, 24)).columns
@@ -55,11 +56,20 @@ def print_table(
     *,
     styles: Mapping[int, Style] | None = None,
     stream: TextIO | None = None,
+    keep: Collection[int] = (),
+    drop: Sequence[int] = (),
 ) -> None:
-    """Print a table fitted to the terminal (coloured there), or plain when piped."""
+    """Print a table fitted to the terminal (coloured there), or plain when piped; ``keep``
+    and ``drop`` as in ``format_table`` (columns never cut, columns left out first)."""
     out = sys.stdout if stream is None else stream
     text = format_table(
-        headers, rows, width=terminal_width(out), colour=use_colour(out), styles=styles
+        headers,
+        rows,
+        width=terminal_width(out),
+        colour=use_colour(out),
+        styles=styles,
+        keep=keep,
+        drop=drop,
     )
     out.write(text + "\n")
 
@@ -72,13 +82,15 @@ class Table:
     rows: Iterable[Sequence[object]]
     empty: str | None = None
     styles: Mapping[int, Style] | None = None
+    keep: Collection[int] = ()  # columns never cut (ids to copy)
+    drop: Sequence[int] = ()  # columns left out first on a narrow terminal, in this order
 
     def print(self) -> None:
         rows = list(self.rows)
         if not rows and self.empty is not None:
             print(self.empty)
         else:
-            print_table(self.headers, rows, styles=self.styles)
+            print_table(self.headers, rows, styles=self.styles, keep=self.keep, drop=self.drop)
 
 
 Part = str | Table | Callable[[], object] | None

@@ -25,6 +25,10 @@ HEADERS = [
     "COST",
 ]
 
+# on a narrow terminal the job id and state stay whole; left out first, in this order:
+# instance, preempted, restarts, attempts, hours, progress, cost
+STATUS_DROP = (5, 4, 3, 2, 7, 6, 8)
+
 
 def register(sub: Sub) -> None:
     command(
@@ -51,5 +55,6 @@ def _status(args: Any) -> int:
     total = None
     if rows and args.spot_price is not None:
         total = f"\ntotal ${sum(r['cost'] or 0 for r in rows):.2f} at ${args.spot_price}/h"
-    show(args, rows, Table(HEADERS, table, "no jobs", {1: state_style}), total)
+    fitted = Table(HEADERS, table, "no jobs", {1: state_style}, keep=(0, 1), drop=STATUS_DROP)
+    show(args, rows, fitted, total)
     return 0
