@@ -496,13 +496,16 @@ def test_serve_options_for_the_limits_are_bounded(
 def test_a_running_job_counts_its_training_and_shows_its_newest_checkpoint(
     jobs: JobStore,
 ) -> None:
-    from tests.serve.test_dashboard_layout import T0, running_job
+    from pitstop.core.times import parse_iso
+    from tests.serve.test_dashboard_layout import running_job
 
     job_id = running_job(jobs, checkpoints=13)
     doc = Dashboard(jobs).job(job_id)
     assert len(doc["checkpoints"]) == 13
     assert doc["last_checkpoint"] == "16_Step-1600000.ckpt"  # the newest, not the attempt's "-"
-    running_s = doc["now"] - T0.timestamp()
+    started = jobs.status(job_id)[0].attempts[-1].started_at
+    assert started is not None
+    running_s = doc["now"] - parse_iso(started).timestamp()
     assert doc["trained_s"] == pytest.approx(1740.0 + running_s, abs=2)  # attempt 1 + now
     assert doc["kind"] == "training" and doc["laps"] is None
 

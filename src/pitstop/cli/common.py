@@ -68,9 +68,11 @@ def one_of(*options: Option) -> Option:
 
 
 def add_options(p: Any, options: Iterable[Option]) -> None:
+    from pitstop.cli.completers import attach
+
     for flags, kwargs in options:
         if flags:
-            p.add_argument(*flags, **kwargs)
+            attach(p.add_argument(*flags, **kwargs), flags, kwargs)
         else:
             add_options(p.add_mutually_exclusive_group(), kwargs["one_of"])
 
