@@ -5,30 +5,10 @@ bucket to read, a job id completes to nothing (never an error in the user's prom
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli.test_structure import _complete as complete
 from tests.e2e.harness import submit
-
-
-def complete(line: str, tmp_path: Path, env: dict[str, str] | None = None) -> list[str]:
-    out = tmp_path / "completions"
-    out.unlink(missing_ok=True)
-    full = {
-        **os.environ,
-        **(env or {}),
-        "_ARGCOMPLETE": "1",
-        "_ARGCOMPLETE_IFS": "\n",
-        "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
-        "COMP_LINE": line,
-        "COMP_POINT": str(len(line)),
-    }
-    r = subprocess.run(
-        [sys.executable, "-m", "pitstop.cli.main"], env=full, timeout=60, capture_output=True
-    )
-    assert b"Traceback" not in r.stderr, r.stderr
-    return out.read_text().split() if out.exists() else []
 
 
 def test_job_ids_complete_from_the_bucket(settings_env: dict[str, str], tmp_path: Path) -> None:

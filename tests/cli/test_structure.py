@@ -56,18 +56,24 @@ def test_completion_prints_the_shell_code(
     assert needle in code and "pitstop" in code
 
 
-def _complete(line: str, tmp_path: Path) -> list[str]:
+def _complete(line: str, tmp_path: Path, env: dict[str, str] | None = None) -> list[str]:
+    """What the shell is offered for ``line`` (argcomplete's protocol, the real CLI)."""
     out = tmp_path / "completions"
+    out.unlink(missing_ok=True)
     env = {
         **os.environ,
+        **(env or {}),
         "_ARGCOMPLETE": "1",
         "_ARGCOMPLETE_IFS": "\n",
         "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
         "COMP_LINE": line,
         "COMP_POINT": str(len(line)),
     }
-    subprocess.run([sys.executable, "-m", "pitstop.cli.main"], env=env, timeout=60, check=False)
-    return out.read_text().split()
+    r = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli.main"], env=env, timeout=60, capture_output=True
+    )
+    assert b"Traceback" not in r.stderr, r.stderr
+    return out.read_text().split() if out.exists() else []
 
 
 def test_the_shell_completes_commands_subcommands_and_options(tmp_path: Path) -> None:

@@ -28,14 +28,10 @@ from pitstop.demo import DEMO_SIMULATION
 from pitstop.intake import Submission, build_spec, defaults
 from tests.e2e.harness import REWARD, jobs_store, start_fleet, submit
 from tests.helpers import scaled, wait_for
+from tests.serve.browser import CHROMIUM, headless
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-CHROMIUM = next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
-    None,
-)
 
 
 class Served:
@@ -98,15 +94,7 @@ def chromium(url: str, *, shot: Path | None = None, budget_ms: int = 6000) -> st
     assert CHROMIUM is not None
     with tempfile.TemporaryDirectory() as profile:
         args = [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
+            *headless(profile),
             f"--virtual-time-budget={budget_ms}",
             "--window-size=1400,1300",
         ]

@@ -14,11 +14,7 @@ from pathlib import Path
 import pytest
 
 from pitstop.cli.main import main
-
-CHROMIUM = next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
-    None,
-)
+from tests.serve.browser import CHROMIUM, headless
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -31,15 +27,7 @@ def test_report_screenshot_shows_the_charts(history: str, tmp_path: Path) -> Non
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [
-                str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
+                *headless(profile),
                 f"--screenshot={shot}",
                 "--window-size=1400,2000",
                 f"file://{report}",

@@ -20,6 +20,23 @@ CHROMIUM = next(
 )
 
 
+def headless(profile: str) -> list[str]:
+    """Chromium, headless, quiet (no network of its own, no first-run), with its own
+    profile folder: what every browser test starts."""
+    assert CHROMIUM is not None
+    return [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ]
+
+
 class Browser:
     """One headless Chromium with one page of ``width`` x ``height`` CSS pixels."""
 
@@ -42,17 +59,9 @@ class Browser:
 
         self.proc = subprocess.Popen(
             [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
+                *headless(self._profile.name),
                 "--hide-scrollbars",
                 "--remote-debugging-pipe",
-                f"--user-data-dir={self._profile.name}",
                 f"--window-size={width},{height}",
                 "about:blank",
             ],

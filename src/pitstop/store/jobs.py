@@ -382,7 +382,7 @@ class JobStore:
         then the old one deleted (a kill between the two leaves two; a reader keeps the
         one that matches ``state.json`` and deletes the other)."""
         try:
-            new_key = self._listing_key(new)
+            new_key = new.listing_key or self._listing_key(new)  # update() named it already
             if old_key is None and old is not None:
                 old_key = self._listing_key(old)
         except ValueError as e:  # a prefix so long that no key fits in 1,024 bytes

@@ -119,13 +119,10 @@ class Claimer:
             self.lost += 1
             return None  # a lost race: one read, no lease read
         etag = head.etag
-        before = None
-        if status.lease_epoch == 0 and not status.attempts:
-            # never leased: create the lease outright (a 412 reads it after all)
-            lease = ctx.leases.claim(job_id, first=True)
-        else:
-            before = ctx.leases.info(job_id)
-            lease = ctx.leases.claim(job_id, before) if before is not None else ctx.leases.claim(job_id, first=True)  # fmt: skip
+        # never leased (by its state): the lease is created outright, no read (a 412 reads it)
+        fresh = status.lease_epoch == 0 and not status.attempts
+        before = None if fresh else ctx.leases.info(job_id)
+        lease = ctx.leases.claim(job_id, before, first=before is None)
         if lease is None:
             self.lost += 1
             return None
