@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -11,9 +12,11 @@ from pitstop.deadlines import (
     DEFAULT_RULE,
     GREEDY,
     ODDS_MIN,
+    REFUND_S,
     UNIFORM_PROGRESS,
     Choice,
     Job,
+    attempt_cost,
     decide,
     latest_start,
     spot_odds,
@@ -110,7 +113,8 @@ OD, SPOT = 3.0, 0.9
 
 
 def _priced(done_h: float, now_h: float, spent: float, **kw: object) -> Job:
-    return _job(done_h, now_h, spent=spent, spot_price=SPOT, on_demand_price=OD, **kw)
+    prices: dict[str, object] = {"spot_price": SPOT, "on_demand_price": OD, **kw}
+    return _job(done_h, now_h, spent=spent, **prices)
 
 
 def test_budget_is_the_shipped_rule_and_greedy_without_prices() -> None:
@@ -120,42 +124,77 @@ def test_budget_is_the_shipped_rule_and_greedy_without_prices() -> None:
         assert decide(unpriced, BUDGET) == decide(unpriced, GREEDY)
 
 
-def test_budget_commit_and_cap_are_on_demand_plus_one_attempt() -> None:
+def test_attempt_cost_follows_aws_billing() -> None:
+    # EC2 ends it inside the first hour: nothing; after it, or ended by its owner: by the
+    # second from the attempt's start (the instance's launch may be earlier)
+    assert attempt_cost(0.9, 0.0, REFUND_S - 1, 0.0, by_ec2=True) == 0.0
+    assert attempt_cost(0.9, 0.0, REFUND_S, 0.0, by_ec2=True) == pytest.approx(0.9)
+    assert attempt_cost(0.9, 0.0, 1800.0, 0.0, by_ec2=False) == pytest.approx(0.45)
+    assert attempt_cost(0.9, 1800.0, 3600.0, 0.0, by_ec2=True) == pytest.approx(0.45)
+    assert attempt_cost(0.9, 0.0, 1800.0, 0.0, by_ec2=True, refunds=False) == pytest.approx(0.45)
+
+
+def test_budget_commit_and_cap_are_on_demand_itself_with_the_refund() -> None:
     j = _priced(done_h=2, now_h=3, spent=1.0)
     assert j.on_demand_cost == pytest.approx(OD * (8 + BOOT / H))
-    assert j.allowance == pytest.approx(SPOT * (BOOT + CKPT) / H)
     assert j.commit == pytest.approx(1.0 + OD * (6 + BOOT / H))
+    assert j.allowance == 0.0
+    # every second billed: on-demand plus one attempt lost before its first checkpoint
+    assert replace(j, refunds=False).allowance == pytest.approx(SPOT * (BOOT + CKPT) / H)
 
 
-def test_budget_waits_for_spot_while_an_attempt_fits_under_the_cap() -> None:
-    d = decide(_priced(done_h=2, now_h=3, spent=1.0), BUDGET)  # saved 6 - 1 = 5 so far
+def test_attempt_risk_is_worst_just_before_the_first_checkpoint_past_the_hour() -> None:
+    # boot 10 min, checkpoints at 25, 40, 55, 70 min: EC2 ending it at 69:59 bills 70 min
+    # of spot and keeps 45 min of training
+    dear = 2.7  # spot at 90 % of on-demand: the hour's refund does not cover the risk
+    j = _priced(done_h=2, now_h=3, spent=0.0, spot_price=dear)
+    assert j.attempt_risk == pytest.approx(dear * 70 / 60 - OD * 45 / 60)
+    # an instance up for 30 min already: its refund ends 30 min into the attempt
+    older = replace(j, spot_age=1800.0)  # checkpoints at 25, 40: worst just before 40
+    assert older.attempt_risk == pytest.approx(dear * 40 / 60 - OD * 15 / 60)
+    assert replace(j, refunds=False).attempt_risk == pytest.approx(dear * 25 / 60)
+    # cheap spot: the kept checkpoints are worth more than the hour's bill
+    assert _priced(done_h=2, now_h=3, spent=0.0).attempt_risk == 0.0
+    # a job that finishes inside the hour risks nothing
+    short = _priced(done_h=7.5, now_h=3, spent=0.0, spot_price=dear)
+    assert short.attempt_risk == 0.0
+
+
+def test_budget_takes_spot_until_an_attempt_could_be_forced_off() -> None:
+    d = decide(_priced(done_h=2, now_h=3, spent=1.0), BUDGET)
     assert d.choice is Choice.SPOT
-    assert d.until == pytest.approx(12 * H - 6 * H - BOOT)  # only the safety net ends it
+    # the safety net fires at 12 - 6 h - boot; an attempt started later than a boot and a
+    # checkpoint interval before that could be cut before it keeps anything
+    assert d.until == pytest.approx(12 * H - 6 * H - BOOT - (BOOT + CKPT))
+    late = _priced(done_h=2, now_h=d.until / H, spent=1.0)
+    d2 = decide(late, BUDGET)
+    assert d2.choice is Choice.ON_DEMAND and d2.until == math.inf
+    assert "forced off" in d2.reason
+    assert decide(late, GREEDY).choice is Choice.SPOT  # greedy would still try
 
 
-def test_budget_goes_on_demand_when_an_attempt_would_not_fit() -> None:
-    # 2 h kept for 6.1 paid: 0.1 above what 2 h of on-demand cost; an attempt risks 0.375
-    # and only 0.275 of the allowance is left
-    j = _priced(done_h=2, now_h=3, spent=6.1)
-    assert j.on_demand_cost + j.allowance - j.commit < SPOT * (BOOT + CKPT) / H
+def test_budget_goes_on_demand_when_an_attempt_could_pass_on_demand() -> None:
+    dear = 2.7
+    j = _priced(done_h=2, now_h=3, spent=6.0 - 0.1, spot_price=dear)  # 0.1 under so far
+    assert j.on_demand_cost - j.commit == pytest.approx(0.1)
+    assert j.attempt_risk > 0.1
     d = decide(j, BUDGET)
-    assert d.choice is Choice.ON_DEMAND and d.until == math.inf
-    assert "risks" in d.reason
+    assert d.choice is Choice.ON_DEMAND and "risks" in d.reason
+    # with more saved, the same attempt fits
+    assert decide(replace(j, spent=1.0), BUDGET).choice is Choice.SPOT
 
 
-def test_budget_cuts_a_spot_attempt_when_its_loss_would_pass_the_cap() -> None:
-    # spot held: money rises at the spot price until the next checkpoint; the answer holds
-    # until the moment the cost of going on-demand reaches the cap
-    j = _priced(done_h=2, now_h=3, spent=6.0, spot_held=True)
-    room = j.on_demand_cost + j.allowance - j.commit
+def test_budget_never_cuts_a_running_spot_attempt_for_money() -> None:
+    # it started under the cap: whatever its bill says now, it runs until spot goes or the
+    # safety net fires
+    j = _priced(done_h=2, now_h=3, spent=20.0, spot_held=True)
     d = decide(j, BUDGET)
-    assert d.choice is Choice.SPOT
-    assert d.until == pytest.approx(3 * H + room / SPOT * H)
-    # the same attempt, if its checkpoint comes after that moment: on-demand at once
-    late = _priced(done_h=2, now_h=3, spent=6.0, spot_held=True, checkpoint_at=d.until + 60)
-    assert decide(late, BUDGET).choice is Choice.ON_DEMAND
-    soon = _priced(done_h=2, now_h=3, spent=6.0, spot_held=True, checkpoint_at=d.until - 60)
-    assert decide(soon, BUDGET).choice is Choice.SPOT
+    assert d.choice is Choice.SPOT and d.until == pytest.approx(j.must_switch_at)
+
+
+def test_budget_takes_on_demand_when_spot_is_no_cheaper() -> None:
+    d = decide(_priced(done_h=2, now_h=3, spent=0.0, spot_price=OD), BUDGET)
+    assert d.choice is Choice.ON_DEMAND
 
 
 def test_budget_stays_on_on_demand() -> None:
@@ -163,13 +202,16 @@ def test_budget_stays_on_on_demand() -> None:
     assert d.choice is Choice.ON_DEMAND and d.until == math.inf
 
 
-def test_budget_waits_when_recent_spot_rarely_lasts_to_a_checkpoint() -> None:
-    j = _priced(done_h=2, now_h=3, spent=1.0, spot_odds=ODDS_MIN - 0.1)
+def test_budget_reads_spot_odds_only_when_a_lost_attempt_is_paid() -> None:
+    poor = _priced(done_h=2, now_h=3, spent=1.0, spot_odds=ODDS_MIN - 0.1)
+    assert decide(poor, BUDGET).choice is Choice.SPOT  # with the refund, a lost try is free
+    j = replace(poor, refunds=False)
     d = decide(j, BUDGET)
-    assert d.choice is Choice.WAIT and d.until == pytest.approx(j.must_switch_at)
-    assert decide(_priced(2, 3, 1.0, spot_odds=ODDS_MIN), BUDGET).choice is Choice.SPOT
+    assert d.choice is Choice.WAIT
+    assert d.until == pytest.approx(j.must_switch_at - j.reach)
+    assert decide(replace(j, spot_odds=ODDS_MIN), BUDGET).choice is Choice.SPOT
     # the safety net still wins
-    late = _priced(done_h=2, now_h=12 - 6 - BOOT / H, spent=1.0, spot_odds=0.0)
+    late = replace(j, now=12 * H - 6 * H - BOOT)
     assert decide(late, BUDGET).choice is Choice.ON_DEMAND
 
 

@@ -28,17 +28,21 @@ Policies (docs/deadlines.md has the guarantee and the measured comparison):
   holding the job: on-demand. On on-demand, stay until ahead of the line by one restart
   and one checkpoint interval (hysteresis, so it does not flap), then back to spot. The
   greedy safety net (``slack <= overhead + guard``) overrides everything.
-- ``budget`` (shipped): greedy, plus a cap on the money spot may still lose. ``commit`` is
-  what the job would cost if it went on-demand now (``spent`` + one restart and the
-  training left, at the on-demand price); the job stays on spot only while ``commit`` is at
-  most on-demand's own cost plus one spot attempt's risk (``allowance``: a restart and a
-  checkpoint interval at the spot price), and starts or keeps a spot attempt only if the
-  cap leaves room for it to reach its next checkpoint. Once on on-demand it stays. So a
-  run never costs more than on-demand from the start plus ``allowance``, and a run that
-  keeps its first spot checkpoint (or finishes on spot) never more than on-demand
-  (docs/deadlines.md has the proof, and why no rule that uses spot can promise less).
-  Without prices or ``spent`` (the fleet's watchdog does not know what a job paid) it is
-  greedy.
+- ``budget`` (shipped): greedy's safety net, plus a cost cap that holds for every run.
+  ``commit`` is what the job would cost if it went on-demand now and stayed (``spent`` +
+  one restart and the training left, at the on-demand price); at submission it is
+  on-demand's own cost. AWS does not charge a spot instance that EC2 interrupts in its
+  first hour (``REFUND_S``; "Billing for interrupted Spot Instances"), so a spot attempt
+  can add to ``commit`` only if EC2 ends it after that hour, and then at most its
+  ``attempt_risk``: the spot seconds it paid less the on-demand value of the checkpoints
+  it kept. A new spot attempt starts only if (1) ``commit + attempt_risk`` stays within
+  on-demand's cost, and (2) the deadline cannot force it off before it keeps its first
+  checkpoint (its slack stays above the safety net's all the while). A running spot attempt
+  is never cut for money, and on-demand, once taken, stays. So no run costs more than
+  on-demand from the start (docs/deadlines.md has the proof, and why without the first-hour
+  refund no rule that uses spot can promise that: then the cap is on-demand plus one
+  attempt's risk). Where neither condition holds it goes on-demand at once: later would
+  cost the same and finish later. Without prices or ``spent`` it is greedy.
 """
 
 from __future__ import annotations
@@ -62,11 +66,25 @@ GREEDY = "greedy"
 UNIFORM_PROGRESS = "uniform-progress"
 BUDGET = "budget"
 RULES = (BUDGET, GREEDY, UNIFORM_PROGRESS)
-DEFAULT_RULE = BUDGET  # never above on-demand + one attempt's risk (docs/deadlines.md)
+DEFAULT_RULE = BUDGET  # never above on-demand (docs/deadlines.md)
 DEFAULT_OVERHEAD_S = 600.0  # one restart on EC2: boot, supervisor, trainer start (settings)
 ODDS_MIN = 0.5  # budget: a new spot attempt only if it keeps its checkpoint this often
 ODDS_SAMPLE = 5  # budget: the least past runs of capacity that make an estimate
 DEFAULT_CHECKPOINT_S = 900.0  # DRfC's checkpoint interval, roughly (settings)
+# AWS bills nothing for a Linux spot instance that EC2 interrupts within its first hour
+# (EC2 User Guide, "Billing for interrupted Spot Instances"); one stopped or terminated by
+# its owner, or interrupted later, is billed by the second from its launch
+REFUND_S = 3600.0
+
+
+def attempt_cost(
+    price_h: float, start: float, end: float, launched: float, by_ec2: bool, refunds: bool = True
+) -> float:
+    """What one attempt on one instance costs: ``price_h`` per hour from ``start`` to
+    ``end``, nothing when EC2 ended the instance within ``REFUND_S`` of its ``launched``."""
+    if refunds and by_ec2 and end - launched < REFUND_S:
+        return 0.0
+    return price_h * max(0.0, end - start) / 3600
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,8 @@ class Job:
     on_demand_price: float | None = None
     checkpoint_at: float | None = None  # when the holding spot attempt keeps its next one
     spot_odds: float | None = None  # chance a spot attempt started now keeps its checkpoint
+    spot_age: float = 0.0  # how long the spot instance that would take the job has run
+    refunds: bool = True  # AWS's first-hour rule (``REFUND_S``); False: every second billed
 
     @property
     def remaining(self) -> float:
@@ -109,8 +129,40 @@ class Job:
 
     @property
     def allowance(self) -> float:
-        """One spot attempt's risk: a restart and a checkpoint interval at the spot price."""
+        """How far above on-demand's cost the budget rule may let a run go: nothing with
+        AWS's first-hour refund; without it, one spot attempt lost just before its first
+        checkpoint (a restart and a checkpoint interval at the spot price), since then no
+        rule that uses spot can promise on-demand's cost (docs/deadlines.md)."""
+        if self.refunds:
+            return 0.0
         return (self.spot_price or 0.0) * (self.overhead + min(self.checkpoint, self.need)) / 3600
+
+    @property
+    def attempt_risk(self) -> float:
+        """The most a spot attempt started now can add to ``commit`` (money), over every
+        moment EC2 could end it: nothing inside the refund window; after it, the spot
+        seconds paid less the on-demand value of the checkpoints kept. Between two
+        checkpoints that difference grows, at each checkpoint it drops, so its worst is just
+        before the first checkpoint after the window, or just before the end when spot is
+        dearer than on-demand (or at 0 s when the job would finish inside the window)."""
+        p_s = (self.spot_price or 0.0) / 3600
+        p_od = (self.on_demand_price or 0.0) / 3600
+        o, c, rem = self.overhead, self.checkpoint, self.remaining
+        window = max(0.0, REFUND_S - self.spot_age) if self.refunds else 0.0
+        finish = o + rem
+        if finish <= window:
+            return 0.0  # finished, or ended by EC2 for nothing
+        j = 1 if window < o else math.floor((window - o) / c) + 1  # first checkpoint past it
+        t = min(o + j * c, finish)
+        worst = p_s * t - p_od * (j - 1) * c
+        last = c * (math.ceil(rem / c) - 1)  # kept just before the end
+        worst = max(worst, p_s * finish - p_od * last)
+        return max(0.0, worst)
+
+    @property
+    def reach(self) -> float:
+        """From a spot attempt's start to its first checkpoint (or the end of training)."""
+        return self.overhead + min(self.checkpoint, self.remaining)
 
     @property
     def commit(self) -> float:
@@ -223,43 +275,48 @@ def _uniform_progress(job: Job, safety: float) -> Decision:
 
 
 def _budget(job: Job, safety: float) -> Decision:
-    cap = job.on_demand_cost + job.allowance
-    room = cap - job.commit  # money spot may still lose before on-demand must take over
     if job.on_demand_held:
         return Decision(Choice.ON_DEMAND, "on on-demand: stays (its cost is fixed)", math.inf)
-    rate = (job.spot_price or 0.0) / 3600
     if job.spot_held:
-        cut = job.now + room / rate if rate > 0 else math.inf
-        if room <= 0 or (job.checkpoint_at is not None and job.checkpoint_at > cut + 1e-6):
-            return Decision(
-                Choice.ON_DEMAND,
-                f"spot can lose only {max(0.0, room):.2f} more before the cost passes "
-                "on-demand's: the attempt would not keep its next checkpoint",
-                math.inf,
-            )
+        # its worst loss was under the cap when it started, and the deadline cannot force it
+        # off before its checkpoints: it runs until spot goes (or the safety net, outside
+        # the model: a stall that costs training time)
         return Decision(
-            Choice.SPOT,
-            f"slack {job.slack / 3600:.2f} h, {room:.2f} of spot risk left: spot",
-            min(safety, cut),
+            Choice.SPOT, f"slack {job.slack / 3600:.2f} h: the spot attempt runs on", safety
         )
-    risk = rate * (job.overhead + min(job.checkpoint, job.remaining))
-    if room < risk - 1e-9:
+    if (job.spot_price or 0.0) >= (job.on_demand_price or 0.0):
+        return Decision(Choice.ON_DEMAND, "spot costs as much as on-demand: on-demand", math.inf)
+    # a new spot attempt must keep its first checkpoint before the safety net could fire
+    last_start = safety - job.reach
+    if job.now >= last_start:
+        return Decision(
+            Choice.ON_DEMAND,
+            f"slack {job.slack / 3600:.2f} h: a spot attempt started now could be forced off "
+            "before its first checkpoint; on-demand now costs what it would later",
+            math.inf,
+        )
+    room = job.on_demand_cost + job.allowance - job.commit
+    risk = job.attempt_risk
+    if risk > room + 1e-9:
         return Decision(
             Choice.ON_DEMAND,
             f"a spot attempt risks {risk:.2f}, only {max(0.0, room):.2f} left under "
             "on-demand's cost",
             math.inf,
         )
-    if job.spot_odds is not None and job.spot_odds < ODDS_MIN:
+    # odds matter only when a lost attempt is paid: with the refund, one EC2 ends early is
+    # free (benchmarks/deadlines.py: waiting on poor odds gains nothing there)
+    if not job.refunds and job.spot_odds is not None and job.spot_odds < ODDS_MIN:
         return Decision(
             Choice.WAIT,
             f"spot keeps a first checkpoint only {job.spot_odds:.0%} of the time lately: wait",
-            safety,
+            last_start,
         )
     return Decision(
         Choice.SPOT,
-        f"slack {job.slack / 3600:.2f} h covers a restart, {room:.2f} of spot risk left: spot",
-        safety,
+        f"slack {job.slack / 3600:.2f} h covers a spot attempt's first checkpoint, "
+        f"{room - risk:.2f} under on-demand's cost at worst: spot",
+        last_start,
     )
 
 

@@ -185,6 +185,11 @@ def test_plan_shows_what_the_on_demand_cap_allows(
     [
         (["--hours", "2", "--deadline-hours", "2"], "--deadline-hours must leave the training"),
         (["--hours", "2", "--deadline-hours", "3", "--policy", "pitstop"], "unknown policy"),
+        (["--hours", "2", "--deadline-hours", "3", "--billing", "x"], "unknown --billing 'x'"),
+        (
+            ["--hours", "2", "--checkpoint-minutes", "15", "--billing", "per-second"],
+            "--billing applies with --deadline-hours",
+        ),
     ],
 )
 def test_deadline_bad_input_is_one_line(
@@ -196,3 +201,22 @@ def test_deadline_bad_input_is_one_line(
     assert message in err and len(err.strip().splitlines()) == 1
     assert main(["plan", "--trace", str(p), "--hours", "2", "--deadline-hours", "9"]) == 2
     assert "less than the deadline" in capsys.readouterr().err
+
+
+def test_billing_aws_refunds_a_first_hour_interruption_and_per_second_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # spot for the first half hour only: the spot-only attempt EC2 ends at 30 min is free
+    # under AWS billing, billed under per-second
+    p = write_trace(tmp_path, [0, 0, 0] + [1] * 60)
+    args = ["simulate", "--trace", str(p), "--hours", "2", "--deadline-hours", "3", "--json"]
+    docs = {}
+    for billing in ("aws", "per-second"):
+        assert main([*args, "--policy", "spot-only", "--billing", billing]) == 0
+        docs[billing] = json.loads(capsys.readouterr().out)
+    assert docs["aws"]["billing"] == "aws" and docs["per-second"]["billing"] == "per-second"
+    (aws,), (sec,) = docs["aws"]["results"], docs["per-second"]["results"]
+    assert aws["cost"] == 0.0 and aws["preemptions"] == 1
+    assert sec["cost"] == pytest.approx(0.918 * 0.5, abs=1e-3)
+    assert main([*args[:-1], "--billing", "per-second"]) == 0
+    assert "every second billed" in capsys.readouterr().out

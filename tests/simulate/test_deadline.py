@@ -95,10 +95,59 @@ def _allowance(s: DeadlineSetup) -> float:
     return s.spot_price * (s.job.boot_minutes / 60 + ckpt_h)
 
 
-def test_budget_caps_what_short_spot_pieces_can_waste() -> None:
+def test_a_spot_instance_ec2_ends_in_its_first_hour_costs_nothing() -> None:
+    # 30 minutes of spot in every hour: each attempt boots 5 min, keeps one checkpoint at
+    # 20 min and is gone at 30; AWS bills none of it, and the training is kept. Only the
+    # last attempt, which finishes the job and is let go 20 minutes in, is billed
+    s = _setup(2, 12)
+    r = simulate_deadline("spot-only", _trace("111000", repeat=40), s)
+    assert r.met and r.preemptions == 7  # 7 x 15 min kept, then 15 min to finish
+    assert r.cost == pytest.approx(s.spot_price * 20 / 60)
+    assert r.spot_h == pytest.approx(20 / 60)
+    # every second billed (the model before): the same run pays for every minute up
+    per_second = replace(_setup(2, 12), refunds=False)
+    r2 = simulate_deadline("spot-only", _trace("111000", repeat=40), per_second)
+    assert r2.cost == pytest.approx(per_second.spot_price * r2.spot_h)
+    assert r2.spot_h == pytest.approx(7 * 30 / 60 + 20 / 60)
+
+
+def test_a_spot_instance_ec2_ends_after_its_first_hour_is_billed_from_its_launch() -> None:
+    # 80 minutes up, then gone: the first attempt is billed all 80 minutes
+    trace = _trace("11111111" + "0" * 4 + "1" * 30)
+    s = _setup(2, 12)
+    r = simulate_deadline("spot-only", trace, s)
+    first = s.spot_price * 80 / 60
+    second = s.spot_price * (5 + 120 - 75) / 60  # boots, trains the 45 min left, is let go
+    assert r.met and r.preemptions == 1
+    assert r.cost == pytest.approx(first + second)
+
+
+def test_a_spot_instance_the_policy_lets_go_is_billed() -> None:
+    # slack of 20 min: greedy starts spot (slack > a boot), and its safety net cuts the
+    # attempt 15 minutes in, before any checkpoint: those 15 minutes are billed though
+    # spot never went away; budget sees that an attempt could not keep a checkpoint and
+    # takes on-demand at once
+    s = _setup(2, 2 + 20 / 60)
+    always = _trace("1" * 100)
+    od = simulate_deadline("on-demand", None, s).cost
+    greedy = simulate_deadline("greedy-deadline", always, s)
+    assert greedy.met and greedy.switches == 1
+    assert greedy.cost == pytest.approx(od + s.spot_price * 15 / 60)
+    ours = simulate_deadline("pitstop-deadline", always, s)
+    assert ours.met and ours.spot_h == 0 and ours.cost == pytest.approx(od)
+
+
+def _allowance(s: DeadlineSetup) -> float:
+    """One spot attempt's risk when every second is billed: a restart and a checkpoint
+    interval at the spot price."""
+    ckpt_h = min(s.job.checkpoint_minutes / 60, s.job.hours)
+    return s.spot_price * (s.job.boot_minutes / 60 + ckpt_h)
+
+
+def test_budget_caps_what_short_spot_pieces_can_waste_when_every_second_is_billed() -> None:
     # 10 minutes of spot in every 30: each attempt boots, trains 5 minutes and is lost
     trace = _trace("100", repeat=200)
-    s = _setup(2, 4)
+    s = replace(_setup(2, 4), refunds=False)
     od = simulate_deadline("on-demand", None, s).cost
     greedy = simulate_deadline("greedy-deadline", trace, s)
     ours = simulate_deadline("pitstop-deadline", trace, s)
@@ -108,20 +157,50 @@ def test_budget_caps_what_short_spot_pieces_can_waste() -> None:
     assert ours.preemptions <= 1  # one attempt's risk, then on-demand
 
 
+def test_budget_goes_on_demand_when_dear_spot_could_pass_it() -> None:
+    # spot at 90 % of on-demand, up 70 min in every 90: each attempt is billed 70 min for
+    # 60 min of training kept, so greedy ends above on-demand; budget sees the risk of
+    # an attempt past its first hour and never starts one
+    trace = _trace("1111111" + "00", repeat=60)
+    s = replace(_setup(8, 16), spot_price=0.9 * _setup(8, 16).on_demand_price)
+    od = simulate_deadline("on-demand", None, s).cost
+    greedy = simulate_deadline("greedy-deadline", trace, s)
+    ours = simulate_deadline("pitstop-deadline", trace, s)
+    assert greedy.met and ours.met
+    assert greedy.cost > od
+    assert ours.cost == pytest.approx(od) and ours.spot_h == 0
+
+
+def test_lower_bound_with_the_refund_takes_each_runs_last_hour_free() -> None:
+    # 90 minutes up, 30 down, over and over: the last hour of every run is free, its first
+    # half hour at the spot price
+    trace = _trace("111111111000", repeat=30)
+    s = _setup(2, 6)  # the window holds three runs (0-1.5 h, 2-3.5 h, 4-5.5 h)
+    assert spot_lower_bound(trace, s) == 0.0  # three free hours cover the two needed
+    longer = _setup(4, 6)  # 3 free hours, then the cheapest paid: 1 h of spot
+    assert spot_lower_bound(trace, longer) == pytest.approx(longer.spot_price * 1.0)
+    per_second = replace(longer, refunds=False)
+    assert spot_lower_bound(trace, per_second) == pytest.approx(per_second.spot_price * 4)
+
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "spot-traces"
 
 
 @pytest.mark.skipif(
     not SHARED.is_dir(), reason="../shared/data/spot-traces is not beside the clone"
 )
-def test_budget_on_every_bundled_trace_meets_and_stays_under_its_cap() -> None:
+def test_budget_on_every_bundled_trace_meets_and_never_costs_more_than_on_demand() -> None:
     for path in find_traces(SHARED):
         trace = load_trace(path)
         for h, f in ((2, 1.5), (8, 2.0), (24, 3.0)):
             room = trace.duration_s / 3600 - h * f
             for i in range(3):
                 s = replace(_setup(h, h * f), start_offset_h=round(room * i / 3, 3))
-                r = simulate_deadline("pitstop-deadline", trace, s)
                 od = simulate_deadline("on-demand", None, s).cost
+                r = simulate_deadline("pitstop-deadline", trace, s)
                 assert r.met, (trace.name, h, f, i)
-                assert r.cost <= od + _allowance(s) + 1e-9, (trace.name, h, f, i, r.cost / od)
+                assert r.cost <= od + 1e-9, (trace.name, h, f, i, r.cost / od)
+                # every second billed: on-demand plus one attempt's risk
+                r2 = simulate_deadline("pitstop-deadline", trace, replace(s, refunds=False))
+                assert r2.met, (trace.name, h, f, i)
+                assert r2.cost <= od + _allowance(s) + 1e-9, (trace.name, h, f, i, r2.cost / od)

@@ -24,7 +24,8 @@ TRACE_OPTIONS = [
 PRICE_OPTIONS = [
     opt("--spot-price", metavar="P", default=None, help="USD per spot hour (0.918)"),
     opt("--on-demand-price", metavar="Q", default=None, help="USD per hour (3.06)"),
-]
+    opt("--billing", metavar="B", default="aws", help="with a deadline: aws (default: a spot instance EC2 interrupts within its first hour is not billed, AWS's rule for Linux) or per-second (every second billed)"),
+]  # fmt: skip
 READING_HELP = (
     "unavailable-is-1 (default) or available-is-1. The default is the reading of the simulator "
     "of the paper that published these traces (Can't Be Late, NSDI 2024: spot_available = not "

@@ -7,6 +7,11 @@ the training since its last checkpoint when it ends early; spot capacity follows
 trace (a spot instance is gone at the tick boundary where capacity ends). Stalls are not
 modelled here: they cost spot and on-demand alike and are the goodput simulator's subject.
 
+Money follows AWS's billing (``setup.refunds``, on by default): every instance is billed by
+the second from its launch, except a spot instance EC2 interrupts within its first hour,
+which costs nothing (``deadlines.attempt_cost``). Every spot attempt is a fresh instance;
+one the policy lets go (for on-demand, or at the deadline) is billed.
+
 Who holds the job follows the fleet: a spot instance claims it whenever spot capacity
 exists and nothing holds it, unless the policy says ``on-demand``; an on-demand instance is
 launched when the policy says ``on-demand`` and none holds the job, and let go when it says
@@ -22,6 +27,7 @@ does, or at the deadline (missed: what it paid until then), or where the trace e
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -55,6 +61,7 @@ class DeadlineSetup:
     start_offset_h: float = 0.0
     spot_price: float = DEFAULT_SPOT_PRICE
     on_demand_price: float = DEFAULT_ON_DEMAND_PRICE
+    refunds: bool = True  # AWS: a spot instance EC2 interrupts in its first hour is free
 
     def __post_init__(self) -> None:
         need = dl.latest_start(self.job.hours * HOUR, self.job.boot_minutes * 60) / HOUR
@@ -73,7 +80,7 @@ class DeadlineResult:
     outcome: str  # "met", "missed" (deadline passed) or "unfinished" (the trace ended)
     wall_h: float
     cost: float
-    spot_h: float  # paid spot instance hours
+    spot_h: float  # paid spot instance hours (a refunded instance's are not paid)
     on_demand_h: float  # paid on-demand instance hours
     trained_h: float
     preemptions: int
@@ -189,7 +196,9 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
         live = [i for i in range(len(zones)) if up(i, t)]
         return min(live, key=lambda i: zones[i].spot_price) if live else None
 
-    history = [z.trace.up_runs() for z in zones] if rule == dl.BUDGET else []
+    # the budget rule reads each zone's recent capacity only when a lost attempt is paid
+    reads_odds = rule == dl.BUDGET and not setup.refunds
+    history = [z.trace.up_runs() for z in zones] if reads_odds else []
 
     def odds(i: int, t: float) -> float | None:
         """Zone ``i``'s chance, from its last ``LOOKBACK_H`` hours, that capacity up now
@@ -232,11 +241,13 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
     def price(r: _Run) -> float:
         return setup.on_demand_price if r.zone is None else zones[r.zone].spot_price
 
-    def stop(t: float) -> None:
+    def stop(t: float, by_ec2: bool = False) -> None:
         nonlocal run, kept, money
         if run is not None:
-            paid[run.market] += t - run.started
-            money += (t - run.started) / HOUR * price(run)
+            cost = dl.attempt_cost(price(run), run.started, t, run.started, by_ec2, setup.refunds)
+            if cost > 0:
+                paid[run.market] += t - run.started
+            money += cost
             kept = run.kept(t, total)
             run = None
 
@@ -275,6 +286,7 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
                 on_demand_price=setup.on_demand_price,
                 checkpoint_at=run.next_event(t, total) if run is not None and on_spot else None,
                 spot_odds=chance,
+                refunds=setup.refunds,
             ),
             rule,
         )
@@ -291,7 +303,7 @@ def simulate_deadline(policy: str, trace: Spot, setup: DeadlineSetup) -> Deadlin
             return _result(policy, zones, setup, outcome, end, paid, money, kept, preemptions,
                            switches, moves)  # fmt: skip
         if run is not None and run.zone is not None and not up(run.zone, t):
-            stop(t)  # the spot instance is gone (its notice acted on at the boundary)
+            stop(t, by_ec2=True)  # the spot instance is gone (EC2 took it at the boundary)
             preemptions += 1
         claim: int | None = None
         chance: float | None = None
@@ -357,20 +369,40 @@ def _result(
 
 
 def spot_lower_bound(trace: Trace | Sequence[Zone], setup: DeadlineSetup) -> float:
-    """A cost no policy can beat: every spot hour inside the window used (no boots, no
-    losses, the cheapest zone up at each moment), on-demand for the rest. What ``the
+    """A cost no policy can beat: every spot second inside the window used (no boots, no
+    losses, the cheapest zone up at each moment), on-demand for the rest. With AWS's
+    refund (``setup.refunds``) the last hour of each run of a zone's capacity that EC2 ends
+    is free (an instance launched an hour before the end, with restarts free). What ``the
     traces allow`` at best."""
     zones = zones_of(trace, setup)
     offset = setup.start_offset_h * HOUR
     end = min([setup.deadline_hours * HOUR, *(z.trace.duration_s - offset for z in zones)])
-    t = 0.0
+    # each zone's pieces of capacity, absolute time: (begin, end, price)
+    parts: list[list[tuple[float, float, float]]] = []
+    for z in zones:
+        mine: list[tuple[float, float, float]] = []
+        for b, e in z.trace.up_runs():
+            if e <= offset or b >= offset + end:
+                continue  # outside the window
+            free_from = e - dl.REFUND_S if setup.refunds and e < z.trace.duration_s else e
+            if b < free_from:
+                mine.append((b, free_from, z.spot_price))
+            if max(b, free_from) < e:
+                mine.append((max(b, free_from), e, 0.0))
+        parts.append(mine)
+    cuts = {0.0, end}
+    for mine in parts:
+        for b, e, _ in mine:
+            for x in (b - offset, e - offset):
+                if 0.0 < x < end:
+                    cuts.add(x)
+    points = sorted(cuts)
     pieces: list[tuple[float, float]] = []  # (spot price, seconds)
-    while t < end - _EPS:
-        nxt = min([end, *(z.trace.next_change(offset + t) - offset for z in zones)])
-        live = [z.spot_price for z in zones if z.trace.available_at(offset + t)]
+    for lo, hi in itertools.pairwise(points):
+        mid = offset + (lo + hi) / 2
+        live = [pr for mine in parts for b, e, pr in mine if b <= mid < e]
         if live:
-            pieces.append((min(live), nxt - t))
-        t = nxt
+            pieces.append((min(live), hi - lo))
     need = setup.job.hours * HOUR
     left, cost = need, 0.0
     for p, secs in sorted(pieces):  # the cheapest spot seconds first

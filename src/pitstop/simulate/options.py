@@ -95,6 +95,7 @@ class TraceOptions:
     stall_rate: str = "0"
     spot_price: str | None = None
     on_demand_price: str | None = None
+    billing: str = "aws"  # deadline runs: "aws" (the first-hour refund) or "per-second"
     trace_reading: str = "unavailable-is-1"
     start_offset: str = "0"
     seed: str = "0"
@@ -150,7 +151,17 @@ def _spot_doc(spot: Trace | list[Zone]) -> dict[str, Any]:
     }
 
 
+BILLINGS = ("aws", "per-second")
+BILLING_NOTE = {
+    "aws": "AWS billing: a spot instance EC2 interrupts in its first hour is free",
+    "per-second": "every second billed",
+}
+
+
 def _prices(o: TraceOptions) -> dict[str, Any]:
+    """The prices, and with a deadline the billing (``DeadlineSetup.refunds``)."""
+    if o.billing not in BILLINGS:
+        raise UsageError(f"unknown --billing {o.billing!r}; choose one of {', '.join(BILLINGS)}")
     return {
         "spot_price": _optional(o.spot_price, "--spot-price", engine.DEFAULT_SPOT_PRICE),
         "on_demand_price": _optional(
@@ -185,6 +196,10 @@ def simulate_report(o: TraceOptions) -> Report:
         return deadline_report(o)
     if o.policy not in POLICY_CHOICES:
         raise UsageError(f"unknown policy {o.policy!r}; choose one of {', '.join(POLICY_CHOICES)}")
+    if o.billing != "aws":
+        raise UsageError(
+            "--billing applies with --deadline-hours (the goodput replay bills every second)"
+        )
     trace_file = _check_trace(o)
     if o.plot is not None and not o.plot.lower().endswith(".png"):
         # the plot is a PNG whatever the name says: refuse another suffix up front
@@ -259,6 +274,7 @@ def deadline_report(o: TraceOptions) -> Report:
         deadline_hours=number(o.deadline_hours, "--deadline-hours", positive=True),
         start_offset_h=number(o.start_offset, "--start-offset"),
         **_prices(o),
+        refunds=o.billing == "aws",
     )
     trace = _zones(o, setup.spot_price)
     name = _spot_doc(trace)["trace"]
@@ -273,13 +289,14 @@ def deadline_report(o: TraceOptions) -> Report:
         "start_offset_h": setup.start_offset_h,
         "spot_price": setup.spot_price,
         "on_demand_price": setup.on_demand_price,
+        "billing": o.billing,
         "on_demand_cost": round(base, 4),
         "results": [{**r.summary(), "cost_vs_on_demand": round(r.cost / base, 4)} for r in results],
     }
     heading = (
         f"trace {name} ({o.trace_reading}): job {hours:g} h due in "
         f"{setup.deadline_hours:g} h, checkpoint every {ckpt:g} min, boot {boot:g} min, "
-        f"from hour {setup.start_offset_h:g}"
+        f"from hour {setup.start_offset_h:g}; {BILLING_NOTE[o.billing]}"
     )
     rows: list[list[object]] = [
         [r.policy, r.outcome, _f(r.wall_h), _f(r.cost), _f(r.cost / base), _f(r.spot_h),
@@ -320,6 +337,7 @@ def plan_report(
         ),
         deadline_hours=number(o.deadline_hours, "--deadline-hours", positive=True),
         **_prices(o),
+        refunds=o.billing == "aws",
     )
     running = whole(on_demand_running, "--on-demand-running")
     limit = cap()
@@ -329,6 +347,7 @@ def plan_report(
     capped = plan(trace, setup, runs, policy="spot-only")  # what a refused job gets
     doc = {
         **result.as_dict(),
+        "billing": o.billing,
         "on_demand_cap": limit,
         "on_demand_running": running,
         "on_demand_allowed": allowed,
@@ -341,7 +360,8 @@ def plan_report(
     od = result.on_demand_cost
     lines = [
         f"{setup.job.hours:g} h of training due in {setup.deadline_hours:g} h on "
-        f"{result.trace} ({result.runs} submission times, policy {result.policy}):",
+        f"{result.trace} ({result.runs} submission times, policy {result.policy}; "
+        f"{BILLING_NOTE[o.billing]}):",
         f"  chance of meeting the deadline  {result.met_share:.0%}",
         f"  expected cost                   ${result.cost_mean:.2f} "
         f"({result.cost_mean / od:.2f} x on-demand's ${od:.2f}); "
