@@ -98,6 +98,9 @@ def settings_env(
         "PITSTOP_INSTANCE_ID": "i-test0001",
         "PITSTOP_REBOOT_COMMAND": f"sh -c 'echo reboot >> {recorder}'",
         "PITSTOP_SHUTDOWN_COMMAND": f"sh -c 'echo shutdown >> {recorder}'",
+        # this host's uptime is no instance's: a notice powers off as it would after the
+        # first hour (tests/supervisor/test_refund_window.py covers the first hour itself)
+        "PITSTOP_SHUTDOWN_ON_NOTICE_FIRST_HOUR": "true",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     )
     rebalance_is_notice: bool = Field(False, description="act on a rebalance recommendation")
     shutdown_on_notice: bool = Field(True, description="power off after a spot notice")
+    # AWS bills nothing for a spot instance EC2 interrupts in its first hour; powering it
+    # off ourselves might be billed, so by default a notice then leaves it to EC2
+    shutdown_on_notice_first_hour: bool = Field(
+        False,
+        description="also power off after a spot notice in the instance's first hour "
+        "(off: EC2 takes it within two minutes, and that hour is not billed)",
+    )
     state_dir: Path = Field(Path("/var/lib/pitstop"))
     instance_id: str | None = Field(None, description="read from IMDS when unset")
     inbox_settle_s: float = Field(
@@ -144,6 +151,19 @@ class Settings(BaseSettings):
         900.0, gt=0, le=86400, description="training between checkpoints (deadline policy)"
     )
     market: Literal["auto", "spot", "on-demand"] = "auto"
+    # the deadline rule's cost cap (docs/deadlines.md): with both prices set, no deadline
+    # job is sent to spot when that could take it above on-demand's own cost; unset, the
+    # rule is greedy (deadlines only)
+    deadline_spot_price: float | None = Field(
+        None,
+        gt=0,
+        description="USD per spot instance hour, the dearest zone's (deadline cost cap)",
+    )
+    deadline_on_demand_price: float | None = Field(
+        None,
+        gt=0,
+        description="USD per on-demand instance hour (deadline cost cap)",
+    )
     # money (docs/security.md, "Money: on-demand cap"): the on-demand instances `fleet watch`
     # runs at once, fleet-wide (the group's MaxSize bounds spot + on-demand as well), and
     # whether a deadline in an inbox job.json is honoured (a deadline can buy on-demand time)

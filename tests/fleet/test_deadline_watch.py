@@ -73,3 +73,45 @@ def test_watch_launches_on_demand_when_slack_runs_out_and_releases_it_after(
     assert main([*watch, "--no-deadlines"]) == 0
     assert json.loads(capsys.readouterr().out)["deadlines"] == []
     main(["fleet", "down", "--delete", *common])
+
+
+@pytest.mark.slow
+def test_with_prices_the_watchdog_applies_the_cost_cap(
+    settings_env: dict[str, str],
+    ami: str,
+    fleet_name: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    endpoint = settings_env["PITSTOP_S3_ENDPOINT_URL"]
+    common = ["--name", fleet_name, "--endpoint-url", endpoint]
+    up = ["fleet", "up", "--instances", "0", "--max", "2", "--types", "g4dn.xlarge"]
+    assert main([*up, *common]) == 0
+    # one hour of training due in 1 h 25 min: 25 minutes of slack cover a restart (greedy:
+    # spot), but not a restart above the safety net plus a checkpoint interval, so a spot
+    # attempt could be forced off before it keeps anything (budget: on-demand now)
+    job = submit(settings_env, "snug", {"checkpoints": 2}, max_hours=1, deadline_hours=85 / 60)
+    capsys.readouterr()
+    watch = ["fleet", "watch", "--once", "--json", "--dry-run", *common]
+
+    assert main(watch) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(d["job_id"], d["choice"]) for d in doc["deadlines"]] == [(job, "spot")]
+
+    monkeypatch.setenv("PITSTOP_DEADLINE_SPOT_PRICE", "0.526")
+    monkeypatch.setenv("PITSTOP_DEADLINE_ON_DEMAND_PRICE", "0.526")  # spot no cheaper
+    assert main(watch) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (view,) = doc["deadlines"]
+    assert view["choice"] == "on-demand" and "as much as on-demand" in view["reason"]
+
+    monkeypatch.setenv("PITSTOP_DEADLINE_SPOT_PRICE", "0.16")
+    assert main(watch) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (view,) = doc["deadlines"]
+    assert view["choice"] == "on-demand" and "forced off" in view["reason"]
+    # --dry-run: the launch it would make, and nothing launched
+    launched = [a for a in doc["actions"] if a["action"] == "launchondemand"]
+    assert [(a["job_id"], a["dry_run"]) for a in launched] == [(job, True)]
+    assert doc["on_demand"] == []
+    main(["fleet", "down", "--delete", *common])

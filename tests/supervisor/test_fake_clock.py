@@ -164,7 +164,16 @@ class FakeTrainer:
 class Rig:
     """One supervisor on a fake clock, a fake trainer and moto's S3 (which can be cut)."""
 
-    def __init__(self, bucket: str, endpoint: str, tmp: Path, **extra: Any) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        endpoint: str,
+        tmp: Path,
+        *,
+        uptime: float | None = None,
+        spot: Any = None,
+        **extra: Any,
+    ) -> None:
         base: dict[str, Any] = {
             "bucket": bucket,
             "s3_endpoint_url": endpoint,
@@ -195,10 +204,11 @@ class Rig:
             self.store,
             self.trainer,
             "i-clock",
-            spot=NoInterruptions(),
+            spot=spot or NoInterruptions(),
             clock=self.clock,
             commands=lambda argv: self.commands.append(argv) or 0,
             host_messages=lambda since: self.kernel,
+            uptime=lambda: uptime,  # None: the instance's age is unknown
         )
 
     def submit(self, name: str, **fields: Any) -> str:

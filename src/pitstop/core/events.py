@@ -45,6 +45,11 @@ JOB_QUARANTINED = "job.quarantined"  # its state/spec is unreadable: failed, the
 POWER_FAILED = "instance.power_command_failed"
 INBOX_ACCEPTED = "inbox.accepted"
 MARKET_RESOLVED = "market.resolved"  # spot or on-demand (deadline-critical claims first)
+# a spot instance left a deadline job to on-demand (the priced rule keeps it there), and
+# claimed it after all when no on-demand instance came within the grace (supervisor/reserve)
+CLAIM_RESERVED_SKIPPED = "claim.reserved_skipped"
+CLAIM_RESERVED_TAKEN = "claim.reserved_taken"
+INSTANCE_LEFT_TO_EC2 = "instance.left_to_ec2"  # a notice in the first hour: EC2 powers it off
 # fleet watch's on-demand instances (docs/security.md, "Money: on-demand cap"), each with
 # job_id and reason: launched within the cap and MaxSize; refused (the policy said
 # on-demand, the cap, MaxSize or the inbox rule said no); released (its job's ended state

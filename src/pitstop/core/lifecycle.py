@@ -147,6 +147,9 @@ class Policy:
     # endless evaluation: this many training-episode lengths of evaluation, no checkpoint
     hang_evaluation_lengths: float = 30.0
     restart_limit: int = hangs.RESTART_LIMIT  # a container restarted this often is looping
+    # on a spot instance, the end of its first hour less a margin, on the step's clock
+    # (``leave_to_ec2``); None: unknown or on-demand, a notice powers off as configured
+    refund_until: float | None = None
 
     @property
     def notice_stop_timeout_s(self) -> float:
@@ -381,7 +384,7 @@ def _start(run: Run, now: float) -> tuple[Run, list[Action]]:
 
 def _restarting(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
     if obs.interruption:
-        return _preempted(run, _notice_reason(obs.interruption), policy)
+        return _preempted(run, _notice_reason(obs.interruption), policy, now)
     if obs.cancel_requested:
         return _end_job(run, JobState.CANCELLED, "cancelled by request", [])
     if run.start_after is None or now >= run.start_after:
@@ -393,7 +396,13 @@ def _notice_reason(action: str) -> str:
     return f"spot interruption notice ({action})"
 
 
-def _preempted(run: Run, reason: str, policy: Policy) -> tuple[Run, list[Action]]:
+def ec2_notice(reason: str) -> bool:
+    """An attempt's end reason says EC2 is taking the instance (a rebalance recommendation
+    acted on as a notice is the owner's choice)."""
+    return reason.startswith(_notice_reason("")[:-1]) and reason != _notice_reason("rebalance")
+
+
+def _preempted(run: Run, reason: str, policy: Policy, now: float) -> tuple[Run, list[Action]]:
     """A spot notice: the job goes back to the queue (``preempted``, not counted), or, with
     ``on_interruption: stop``, ends (``cancelled``, its checkpoints kept)."""
     if run.stop_on_interruption:
@@ -402,9 +411,18 @@ def _preempted(run: Run, reason: str, policy: Policy) -> tuple[Run, list[Action]
     else:
         new, moved = _move(run, JobState.PREEMPTED, reason, ev.RUN_PREEMPTED, done=True)
         acts = [moved, ReleaseLease()]
-    if policy.shutdown_on_notice:
+    # a rebalance recommendation acted on as a notice: EC2 may never take the instance
+    ec2_takes_it = ec2_notice(reason)
+    if policy.shutdown_on_notice and not (ec2_takes_it and leave_to_ec2(now, policy.refund_until)):
         acts.append(Shutdown(reason))
     return new, acts
+
+
+def leave_to_ec2(now: float, refund_until: float | None) -> bool:
+    """After a spot interruption notice inside the instance's first hour, the supervisor
+    does not power it off: EC2 takes it within two minutes, and AWS bills nothing for a
+    spot instance EC2 interrupts in its first hour (an owner's shutdown may be billed)."""
+    return refund_until is not None and now < refund_until
 
 
 def _active(run: Run, obs: Observation, now: float, policy: Policy) -> tuple[Run, list[Action]]:
@@ -653,7 +671,7 @@ def _finish_stop(
     if outcome is Outcome.REFUSED:  # bad input: another attempt would meet it again
         return _fail(base, reason, acts)
     if outcome is Outcome.PREEMPTED:
-        new, more = _preempted(base, reason, policy)
+        new, more = _preempted(base, reason, policy, now)
         return new, acts + more
     kind = diagnosis.kind if diagnosis is not None else FailureKind.UNKNOWN
     failure = _failure_fields(diagnosis)

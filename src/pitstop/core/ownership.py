@@ -176,6 +176,7 @@ def end_attempt(
     training_s: float,
     last: str | None,
     failure: Diagnosis | None = None,
+    ec2_notice: bool = False,
 ) -> JobStatus:
     """``EndAttempt``'s change to ``state.json``: close attempt ``n`` once (a retry changes
     nothing more), with its training time and the checkpoint the next attempt resumes from."""
@@ -185,6 +186,7 @@ def end_attempt(
             a.ended_at, a.outcome = ended_at, outcome.value
             a.training_s = round(training_s, 3)
             a.last_checkpoint = last or a.last_checkpoint
+            a.ec2_notice = ec2_notice
             if failure is not None:
                 a.failure, a.failure_reason = failure.kind.value, failure.reason
                 a.signature = failure.signature
@@ -209,10 +211,16 @@ def keeps_trainer(lease_held: bool) -> bool:
 
 
 def idle(
-    idle_for_s: float, *, idle_shutdown_s: float, notice: bool, shutdown_on_notice: bool
+    idle_for_s: float,
+    *,
+    idle_shutdown_s: float,
+    notice: bool,
+    shutdown_on_notice: bool,
+    leave_to_ec2: bool = False,
 ) -> Shutdown | None:
-    """What an instance holding no job does: power off after a notice or a long idle."""
-    if notice and shutdown_on_notice:
+    """What an instance holding no job does: power off after a notice (unless EC2 is left
+    to take it, ``lifecycle.leave_to_ec2``) or a long idle."""
+    if notice and shutdown_on_notice and not leave_to_ec2:
         return Shutdown("spot interruption notice while idle")
     if idle_shutdown_s and idle_for_s >= idle_shutdown_s:
         return Shutdown(f"idle for {idle_for_s:.0f} s")

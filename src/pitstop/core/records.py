@@ -214,6 +214,11 @@ class Attempt(BaseModel):
     failure: str | None = None
     failure_reason: str | None = None
     signature: str | None = None  # a known failure or hang: reward_error, gpu_xid, ...
+    # what the deadline rule's cost cap bills it by (core/spend.py): the instance's market
+    # (spot | on-demand) and when it booted (AWS's first-hour refund); None in older states
+    market: str | None = None
+    launched_at: str | None = None
+    ec2_notice: bool = False  # a spot interruption notice ended it (EC2's doing, not ours)
 
 
 class JobStatus(BaseModel):

@@ -15,6 +15,7 @@ from pitstop.errors import UsageError
 from pitstop.fleet.runner import DeadlineOptions
 from pitstop.fleet.ssh import SshOptions, Target, target_for
 from pitstop.fleet.watchdog import OnDemandLimits, Thresholds
+from pitstop.store.spend import Prices
 
 
 def open_fleet(region: str, name: str, endpoint_url: str | None = None) -> Any:
@@ -114,6 +115,7 @@ def watch_setup(
             checkpoint_s=settings.deadline_checkpoint_s,
             guard_s=interval,  # a round late at most
             instance_type=on_demand_type,
+            prices=Prices.of(settings.deadline_spot_price, settings.deadline_on_demand_price),
         )
     return WatchSetup(
         Thresholds(

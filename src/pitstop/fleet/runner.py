@@ -60,6 +60,7 @@ from pitstop.store import parse
 from pitstop.store.jobs import JobStore, policy_job
 from pitstop.store.leases import Leases
 from pitstop.store.objects import ObjectStore
+from pitstop.store.spend import Prices
 
 log = structlog.get_logger("pitstop.fleet")
 
@@ -76,6 +77,7 @@ class DeadlineOptions:
     checkpoint_s: float
     guard_s: float  # a round's interval plus a launch: the policy switches this much earlier
     instance_type: str | None = None  # None: the group's first instance type
+    prices: Prices | None = None  # both deadline prices set: the rule caps each job's cost
 
 
 @dataclass
@@ -182,6 +184,7 @@ def deadline_views(
             spot_held=holder is not None and holder not in od_ids,
             on_demand_held=holder is not None and holder in od_ids,
             guard_s=opts.guard_s,
+            prices=opts.prices,  # a spot instance from the group is a fresh one: age 0
         )
         if job is None:
             continue

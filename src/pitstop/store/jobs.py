@@ -43,6 +43,7 @@ from pitstop.store import parse
 from pitstop.store.layout import CUSTOM_FILES, Layout
 from pitstop.store.listing_entry import entry_fields
 from pitstop.store.objects import Head, ObjectStore
+from pitstop.store.spend import Prices, spent
 
 MAX_UPDATE_RETRIES = 20
 JOB_INVALID = "job.invalid"  # log event: a job directory that is skipped, and why
@@ -61,13 +62,27 @@ def policy_job(
     spot_held: bool = False,
     on_demand_held: bool = False,
     guard_s: float = 0.0,
+    prices: Prices | None = None,
+    spot_age: float = 0.0,
 ) -> deadlines.Job | None:
     """What the deadline policy knows of a job (epoch seconds), or None without a deadline.
 
-    ``done`` is the training of its ended attempts: what it keeps when nothing holds it."""
+    ``done`` is the training of its ended attempts: what it keeps when nothing holds it.
+    With ``prices``, what it has paid (``spend.spent``) and the prices, so the rule caps
+    its cost; ``spot_age``: how long the spot instance that would take it has run."""
     due = spec.deadline_at()
     if due is None or spec.max_hours is None:
         return None
+    paid = (
+        None
+        if prices is None
+        else spent(
+            status.attempts,
+            now.timestamp(),
+            spot_price=prices.spot,
+            on_demand_price=prices.on_demand,
+        )
+    )
     return deadlines.Job(
         need=spec.max_hours * 3600,
         done=status.training_s,
@@ -79,6 +94,10 @@ def policy_job(
         on_demand_held=on_demand_held,
         started=parse_time(spec.submitted_at).timestamp(),
         guard=guard_s,
+        spot_age=spot_age,
+        spent=paid,
+        spot_price=None if prices is None else prices.spot,
+        on_demand_price=None if prices is None else prices.on_demand,
     )
 
 

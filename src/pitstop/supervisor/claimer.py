@@ -48,6 +48,7 @@ class Claimer:
         spread_claims: bool = True,
         missing: Callable[[str], None] | None = None,
         tidy: Callable[[], object] | None = None,
+        reserved: Callable[[str, JobStatus], bool] | None = None,
     ) -> None:
         self.ctx = ctx
         self.order = order
@@ -55,6 +56,8 @@ class Claimer:
         self.spread_claims = spread_claims
         self.missing = missing
         self.tidy = tidy
+        # a spot instance skips deadline jobs kept for on-demand (``reserve.SpotReserve``)
+        self.reserved = reserved
         self.window = MIN_WINDOW  # the order's head spread over (grows with lost races)
         self.lost = 0  # races lost in this round
         self.clean = 0  # rounds in a row without a lost race
@@ -118,6 +121,8 @@ class Claimer:
         if self._freshly_held(status, head.age_s):
             self.lost += 1
             return None  # a lost race: one read, no lease read
+        if self.reserved is not None and self.reserved(job_id, status):
+            return None  # left for the on-demand instance the watchdog launches
         etag = head.etag
         # never leased (by its state): the lease is created outright, no read (a 412 reads it)
         fresh = status.lease_epoch == 0 and not status.attempts
@@ -149,7 +154,7 @@ class Claimer:
             evaluation=spec.evaluation is not None,
             stop_on_interruption=spec.on_interruption == "stop",
         )
-        cur = Current(job_id, spec, lease, run, policy_for(ctx.settings, spec))
+        cur = Current(job_id, spec, lease, run, policy_for(ctx.settings, spec, ctx.refund_until))
         cur.renewed_at = ctx.clock.monotonic()
         cur.took_over = ownership.took_over(status, new)
         cur.claimed = ownership.claimed(status, new)

@@ -28,6 +28,7 @@ from pitstop.errors import NotFound, StoreError
 from pitstop.store.jobs import JobStore, policy_job
 from pitstop.store.leases import Leases
 from pitstop.store.listing import ListedJob, read_keys
+from pitstop.store.spend import Prices
 
 log = structlog.get_logger("pitstop.supervisor")
 
@@ -64,6 +65,7 @@ class OnDemand:
     wall: Callable[[], datetime]
     overhead_s: float
     checkpoint_s: float
+    prices: Prices | None = None  # both deadline prices set: the rule caps each job's cost
 
 
 class ClaimOrder:
@@ -156,7 +158,12 @@ class ClaimOrder:
             except StoreError:
                 continue
             job = policy_job(
-                spec, status, wall, overhead_s=od.overhead_s, checkpoint_s=od.checkpoint_s
+                spec,
+                status,
+                wall,
+                overhead_s=od.overhead_s,
+                checkpoint_s=od.checkpoint_s,
+                prices=od.prices,
             )
             if job is not None and deadlines.decide(job).choice is deadlines.Choice.ON_DEMAND:
                 out.add(job_id)

@@ -10,12 +10,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 
+from pitstop import deadlines
 from pitstop.config import Settings
 from pitstop.core import actions as act
 from pitstop.core import lifecycle as lc
@@ -30,7 +31,7 @@ from pitstop.store.layout import Layout
 from pitstop.store.leases import Lease, Leases
 from pitstop.store.objects import ObjectStore
 from pitstop.supervisor.cache import LocalCache
-from pitstop.supervisor.host import kernel_messages
+from pitstop.supervisor.host import instance_uptime, kernel_messages
 from pitstop.trainers.base import Trainer
 
 log = structlog.get_logger("pitstop.supervisor")
@@ -62,7 +63,10 @@ def run_command(argv: list[str]) -> int:
         return 127
 
 
-def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
+REFUND_MARGIN_S = 300.0  # the refund window is counted from the launch, a little before boot
+
+
+def policy_for(settings: Settings, spec: JobSpec, refund_until: float | None = None) -> lc.Policy:
     return lc.Policy(
         stall_timeout_s=settings.stall_timeout_s,
         startup_grace_s=settings.startup_grace_s,
@@ -76,6 +80,7 @@ def policy_for(settings: Settings, spec: JobSpec) -> lc.Policy:
         shutdown_on_notice=settings.shutdown_on_notice,
         max_infra_restarts=settings.max_infra_restarts,
         hang_evaluation_lengths=settings.hang_evaluation_lengths,
+        refund_until=refund_until,
     )
 
 
@@ -126,6 +131,10 @@ class Context:
     state_dir: Path
     # the instance's own messages since a wall-clock epoch (the kernel log: GPU Xid, OOM)
     host_messages: Callable[[float], str] = kernel_messages
+    # seconds since the instance booted (None: unknown): its age, for AWS's first-hour rule
+    uptime: Callable[[], float | None] = instance_uptime
+    booted_at: float | None = field(init=False, default=None)  # on the monotonic clock
+    booted_wall: datetime | None = field(init=False, default=None)
     layout: Layout = field(init=False)
     jobs: JobStore = field(init=False)
     leases: Leases = field(init=False)
@@ -137,6 +146,29 @@ class Context:
         self.leases = Leases(self.store, self.layout, self.instance_id, self.settings.lease_ttl_s)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cache = LocalCache(self.state_dir / "current.json")
+        up = self.uptime()
+        if up is not None:
+            self.booted_at = self.clock.monotonic() - up
+            self.booted_wall = self.clock.wall() - timedelta(seconds=up)
+
+    @property
+    def market(self) -> str | None:
+        """spot or on-demand (``market``, resolved from IMDS at start); None: not known."""
+        return self.settings.market if self.settings.market != "auto" else None
+
+    @property
+    def refund_until(self) -> float | None:
+        """On a spot instance, the end of its first hour less a margin (monotonic): a notice
+        before then is left to EC2 (``lifecycle.leave_to_ec2``). None: power off as set."""
+        if self.market != "spot" or self.booted_at is None:
+            return None
+        if self.settings.shutdown_on_notice_first_hour:
+            return None
+        return self.booted_at + deadlines.REFUND_S - REFUND_MARGIN_S
+
+    def spot_age(self) -> float:
+        """How long this instance has run (0 when unknown: a fresh one)."""
+        return 0.0 if self.booted_at is None else max(0.0, self.clock.monotonic() - self.booted_at)
 
     def log_event(self, event: str, job_id: str | None = None, **fields: Any) -> None:
         log.info(event, **{"job_id": job_id, "instance_id": self.instance_id, **fields})

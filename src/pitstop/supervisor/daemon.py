@@ -29,6 +29,7 @@ from pitstop.core import ownership, verdicts
 from pitstop.errors import CorruptObject, ImdsError, LeaseLost, NotFound, PitstopError, StoreError
 from pitstop.store.leases import Lease
 from pitstop.store.objects import ObjectStore
+from pitstop.store.spend import Prices
 from pitstop.supervisor.claimer import Claimer
 from pitstop.supervisor.claims import ClaimOrder, OnDemand
 from pitstop.supervisor.context import (
@@ -41,9 +42,10 @@ from pitstop.supervisor.context import (
     run_command,
 )
 from pitstop.supervisor.execute import Executor
-from pitstop.supervisor.host import kernel_messages
+from pitstop.supervisor.host import instance_uptime, kernel_messages
 from pitstop.supervisor.observe import Observer
 from pitstop.supervisor.power import Power
+from pitstop.supervisor.reserve import spot_reserve
 from pitstop.supervisor.shipper import Shipper
 from pitstop.supervisor.spot import InterruptionSource, Notice
 from pitstop.trainers.base import Trainer
@@ -70,6 +72,7 @@ class Supervisor:
         claimer: Callable[[], list[str]] | None = None,
         inbox: Callable[[], object] | None = None,
         host_messages: Callable[[float], str] = kernel_messages,
+        uptime: Callable[[], float | None] = instance_uptime,
     ) -> None:
         self.settings = settings
         self.ctx = Context(
@@ -82,6 +85,7 @@ class Supervisor:
             notifier,
             settings.state_dir,
             host_messages,
+            uptime,
         )
         self.store, self.trainer, self.instance_id = store, trainer, instance_id
         self.jobs, self.leases, self.layout = self.ctx.jobs, self.ctx.leases, self.ctx.layout
@@ -92,6 +96,7 @@ class Supervisor:
                 self.clock.wall,
                 settings.deadline_restart_overhead_s,
                 settings.deadline_checkpoint_s,
+                Prices.of(settings.deadline_spot_price, settings.deadline_on_demand_price),
             )
             if settings.market == "on-demand"
             else None
@@ -106,6 +111,7 @@ class Supervisor:
             spread_claims=on_demand is None,
             missing=self.claims.missing,
             tidy=self.claims.tidy,
+            reserved=reserve.keeps if (reserve := spot_reserve(self.ctx)) else None,
         )
         self.shipper = Shipper(self.ctx)
         self.observer = Observer(self.ctx)
@@ -182,7 +188,7 @@ class Supervisor:
             and self.observer.finished(job_id, last.n)
         )
         elapsed = self.observer.elapsed_s(last.started_at if last else None)
-        policy = policy_for(self.settings, spec)
+        policy = policy_for(self.settings, spec, self.ctx.refund_until)
         run, actions = lc.resume(
             status.state,
             attempts=len(status.attempts),
@@ -260,6 +266,9 @@ class Supervisor:
             idle_shutdown_s=self.settings.idle_shutdown_s,
             notice=self.interruption is not None,
             shutdown_on_notice=self.settings.shutdown_on_notice,
+            leave_to_ec2=self.interruption is not None
+            and self.interruption.kind == "interruption"
+            and lc.leave_to_ec2(self.clock.monotonic(), self.ctx.refund_until),
         )
         if decision is not None:
             if self.interruption is None:
@@ -328,6 +337,15 @@ class Supervisor:
                 )
                 if self.interruption is None:
                     self.interruption = notice
+                    if notice.kind == "interruption" and lc.leave_to_ec2(
+                        self.clock.monotonic(), self.ctx.refund_until
+                    ):
+                        self.ctx.log_event(
+                            ev.INSTANCE_LEFT_TO_EC2,
+                            job_id,
+                            reason="a spot notice in the instance's first hour: EC2 takes it, "
+                            "and AWS bills nothing for that hour",
+                        )
                     self.wake.set()
             else:
                 self.ctx.log_event(ev.SPOT_REBALANCE, job_id, time=notice.time)

@@ -21,6 +21,7 @@ import structlog
 
 from pitstop.core import actions as act
 from pitstop.core import events as ev
+from pitstop.core import lifecycle as lc
 from pitstop.core import ownership
 from pitstop.core.records import Attempt, JobStatus
 from pitstop.core.states import Outcome, TrainerStatus
@@ -248,6 +249,8 @@ class Executor:
             pretrained_checkpoint=pre_ckpt,
             started_at=iso(ctx.clock.wall()),
             outcome="running",
+            market=ctx.market,
+            launched_at=iso(ctx.booted_wall) if ctx.booted_wall is not None else None,
         )
 
         # the job is ``starting`` already (its Transition comes first): killed from here on,
@@ -317,6 +320,7 @@ class Executor:
                 training_s=action.training_s,
                 last=last,
                 failure=action.failure,
+                ec2_notice=action.outcome is Outcome.PREEMPTED and lc.ec2_notice(action.reason),
             ),
         )
         self.shipper.upload_logs(cur, action.n)

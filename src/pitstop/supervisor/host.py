@@ -12,6 +12,18 @@ import subprocess
 
 TIMEOUT_S = 5.0
 MAX_LINES = 500
+UPTIME = "/proc/uptime"
+
+
+def instance_uptime(path: str = UPTIME) -> float | None:
+    """Seconds since this machine booted (``/proc/uptime``); None where it cannot be read.
+    On EC2 the boot follows the launch by well under a minute."""
+    try:
+        with open(path, encoding="ascii") as f:
+            value = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return value if value >= 0 else None
 
 
 def kernel_messages(since_epoch: float) -> str:

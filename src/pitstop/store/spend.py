@@ -1,0 +1,75 @@
+"""What a job has paid so far, from its attempt records: the deadline rule's ``spent``.
+
+Pure: attempts and prices in, money out (the prices' currency, per instance hour in).
+Each attempt is billed by ``deadlines.attempt_cost``: by the second from its start, at
+its market's price; nothing when a spot notice ended it within the first hour of its
+instance (AWS bills nothing for a spot instance EC2 interrupts in its first hour). An
+attempt still running is billed up to ``now``, as if its owner stopped it now (the most it
+can have cost). An on-demand instance is launched for its job, so its boot before the
+job's first attempt on it is the job's too. A record without a market (older states) is
+billed at the on-demand price, the dearer guess; one whose times cannot be read is billed
+with no refund, or skipped when it has no start at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pitstop.core.records import Attempt
+from pitstop.core.states import Outcome
+from pitstop.deadlines import attempt_cost
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Per instance hour: the deadline rule's cost cap needs both (settings
+    ``deadline_spot_price``, ``deadline_on_demand_price``)."""
+
+    spot: float
+    on_demand: float
+
+    @classmethod
+    def of(cls, spot: float | None, on_demand: float | None) -> Prices | None:
+        """Both prices, or None (the rule is then greedy)."""
+        return None if spot is None or on_demand is None else cls(spot, on_demand)
+
+
+def _time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.timestamp() if t.tzinfo is not None else None
+
+
+def by_ec2(a: Attempt) -> bool:
+    """The attempt ended because EC2 took the instance back (a spot interruption notice),
+    not by its owner's choice."""
+    return a.outcome == Outcome.PREEMPTED.value and a.market == "spot" and a.ec2_notice
+
+
+def spent(
+    attempts: Sequence[Attempt], now: float, *, spot_price: float, on_demand_price: float
+) -> float:
+    """The job's bill so far (``now``: epoch seconds)."""
+    total = 0.0
+    first_on: set[str] = set()  # instances whose first attempt of this job was seen
+    for a in attempts:
+        start = _time(a.started_at)
+        if start is None:
+            continue
+        end = _time(a.ended_at) if a.ended_at else now
+        end = now if end is None else end
+        launched = _time(a.launched_at)
+        price = spot_price if a.market == "spot" else on_demand_price
+        key = a.instance_id or f"#{a.n}"
+        if a.market == "on-demand" and launched is not None and key not in first_on:
+            start = min(start, launched)  # its boot was for this job
+        first_on.add(key)
+        ec2 = a.ended_at is not None and launched is not None and by_ec2(a)
+        total += attempt_cost(price, start, end, launched if launched is not None else start, ec2)
+    return total
