@@ -72,6 +72,10 @@ def test_old_records_and_bad_times_never_crash_and_are_billed_the_dear_way() -> 
     assert bill([old], 60) == pytest.approx(OD * 30 / 60)
     garbage = attempt(2, 0, 30, market="spot", launched_at="yesterday", ec2_notice=True)
     assert bill([garbage], 60) == pytest.approx(SPOT * 30 / 60)  # no refund without a launch
+    # an end that cannot be read: billed up to now, no refund (its notice may be true)
+    unread = attempt(5, 10, 30, market="spot", launched_at=at(0), ec2_notice=True)
+    unread.ended_at = "soon"
+    assert bill([unread], 40) == pytest.approx(SPOT * 30 / 60)
     unstarted = Attempt(n=3, model_prefix="m", started_at=None)
     naive = Attempt(n=4, model_prefix="m", started_at="2026-12-05T12:00:00")  # no zone
     assert bill([unstarted, naive], 60) == 0.0

@@ -258,6 +258,34 @@ def test_preempted_without_shutdown_when_configured() -> None:
     assert run.state is JobState.PREEMPTED and not any(isinstance(a, Shutdown) for a in acts)
 
 
+def test_running_to_preempted_on_spot_notice_in_the_first_hour_leaves_the_instance_to_ec2() -> None:
+    # AWS bills nothing for a spot instance EC2 interrupts in its first hour; our own
+    # power-off might be billed, so the instance waits for EC2 (refund_until: that hour
+    # less a margin, on the step's clock)
+    policy = replace(POLICY, refund_until=200.0)
+    run, _ = lc.step(running(), obs(heartbeat=hb(), interruption="terminate"), 110.0, policy)
+    run, acts = lc.step(run, obs(TrainerStatus.ABSENT), 112.0, policy)
+    assert run.state is JobState.PREEMPTED and kinds(acts)[-1] is ReleaseLease
+    assert not any(isinstance(a, Shutdown) for a in acts)
+    # past the first hour (less its margin): powers off as before
+    run, _ = lc.step(running(), obs(heartbeat=hb(), interruption="terminate"), 190.0, policy)
+    run, acts = lc.step(run, obs(TrainerStatus.ABSENT), 201.0, policy)
+    assert kinds(acts)[-2:] == [ReleaseLease, Shutdown]
+    # a rebalance recommendation acted on as a notice: EC2 may never take it, power off
+    run, _ = lc.step(running(), obs(heartbeat=hb(), interruption="rebalance"), 110.0, policy)
+    run, acts = lc.step(run, obs(TrainerStatus.ABSENT), 112.0, policy)
+    assert kinds(acts)[-2:] == [ReleaseLease, Shutdown]
+
+
+def test_notice_reasons_tell_ec2_from_the_owner() -> None:
+    assert lc.ec2_notice("spot interruption notice (terminate)")
+    assert lc.ec2_notice("spot interruption notice (stop)")
+    assert not lc.ec2_notice("spot interruption notice (rebalance)")
+    assert not lc.ec2_notice("supervisor stopped (SIGTERM)")
+    assert lc.leave_to_ec2(10.0, 20.0) and not lc.leave_to_ec2(20.0, 20.0)
+    assert not lc.leave_to_ec2(10.0, None)  # unknown age or on-demand
+
+
 def test_running_to_cancelled_on_request() -> None:
     run, acts = lc.step(running(), obs(heartbeat=hb(), cancel_requested=True), 110.0, POLICY)
     assert isinstance(acts[-1], StopTrainer)
@@ -447,6 +475,15 @@ def test_idle_decisions() -> None:
     notice = ownership.idle(0, idle_shutdown_s=0, notice=True, shutdown_on_notice=True)
     assert notice is not None and "notice" in notice.reason
     assert ownership.idle(0, idle_shutdown_s=0, notice=True, shutdown_on_notice=False) is None
+    # a notice in a spot instance's first hour is left to EC2; a long idle still powers off
+    kept = ownership.idle(
+        0, idle_shutdown_s=0, notice=True, shutdown_on_notice=True, leave_to_ec2=True
+    )
+    assert kept is None
+    late = ownership.idle(
+        9, idle_shutdown_s=5, notice=True, shutdown_on_notice=True, leave_to_ec2=True
+    )
+    assert late == Shutdown("idle for 9 s")
 
 
 def test_resume_restarting_with_live_trainer_finishes_the_stop_first() -> None:

@@ -62,14 +62,14 @@ def spent(
         start = _time(a.started_at)
         if start is None:
             continue
-        end = _time(a.ended_at) if a.ended_at else now
-        end = now if end is None else end
+        ended = _time(a.ended_at)  # None: running, or an end that cannot be read
+        end = now if ended is None else ended
         launched = _time(a.launched_at)
         price = spot_price if a.market == "spot" else on_demand_price
         key = a.instance_id or f"#{a.n}"
         if a.market == "on-demand" and launched is not None and key not in first_on:
             start = min(start, launched)  # its boot was for this job
         first_on.add(key)
-        ec2 = a.ended_at is not None and launched is not None and by_ec2(a)
+        ec2 = ended is not None and launched is not None and by_ec2(a)
         total += attempt_cost(price, start, end, launched if launched is not None else start, ec2)
     return total
