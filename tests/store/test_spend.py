@@ -43,6 +43,10 @@ def test_a_spot_attempt_ec2_ends_in_its_instances_first_hour_costs_nothing() -> 
     a = attempt(1, 10, 50, market="spot", launched_at=at(0), ec2_notice=True)
     assert bill([a], 60) == 0.0
     # the same instance's hour counts from its launch: ended at 70 min, billed 60 min
+    # the launch came up to LAUNCH_MARGIN_S (5 min) before the boot: ended at 57 min after
+    # the boot may be past AWS's hour, so it is billed (the 47 min of the attempt)
+    edge = attempt(1, 10, 57, market="spot", launched_at=at(0), ec2_notice=True)
+    assert bill([edge], 60) == pytest.approx(SPOT * 47 / 60)
     late = attempt(1, 10, 70, market="spot", launched_at=at(0), ec2_notice=True)
     assert bill([late], 80) == pytest.approx(SPOT * 60 / 60)
 

@@ -8,7 +8,9 @@ attempt still running is billed up to ``now``, as if its owner stopped it now (t
 can have cost). An on-demand instance is launched for its job, so its boot before the
 job's first attempt on it is the job's too. A record without a market (older states) is
 billed at the on-demand price, the dearer guess; one whose times cannot be read is billed
-with no refund, or skipped when it has no start at all.
+with no refund, or skipped when it has no start at all. ``launched_at`` is the boot, a
+little after AWS's launch: the refund window is counted from ``LAUNCH_MARGIN_S`` before
+it, so an interruption near the end of the hour is billed, never wrongly refunded.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from datetime import datetime
 from pitstop.core.records import Attempt
 from pitstop.core.states import Outcome
 from pitstop.deadlines import attempt_cost
+
+# the launch precedes the boot (``launched_at``) by well under this; the supervisor keeps
+# the same margin when it leaves a first-hour notice to EC2
+LAUNCH_MARGIN_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -71,5 +77,6 @@ def spent(
             start = min(start, launched)  # its boot was for this job
         first_on.add(key)
         ec2 = ended is not None and launched is not None and by_ec2(a)
-        total += attempt_cost(price, start, end, launched if launched is not None else start, ec2)
+        window_from = start if launched is None else launched - LAUNCH_MARGIN_S
+        total += attempt_cost(price, start, end, window_from, ec2)
     return total

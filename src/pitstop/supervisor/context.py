@@ -25,6 +25,7 @@ from pitstop.core.hangs import EvaluationTail, WorkerMark
 from pitstop.core.records import JobSpec
 from pitstop.core.verdicts import Evidence
 from pitstop.evaluation.progress import EvalProgress
+from pitstop.store import spend
 from pitstop.store.checkpoints import Progress
 from pitstop.store.jobs import JobStore
 from pitstop.store.layout import Layout
@@ -63,7 +64,7 @@ def run_command(argv: list[str]) -> int:
         return 127
 
 
-REFUND_MARGIN_S = 300.0  # the refund window is counted from the launch, a little before boot
+REFUND_MARGIN_S = spend.LAUNCH_MARGIN_S  # the refund window runs from the launch, before boot
 
 
 def policy_for(settings: Settings, spec: JobSpec, refund_until: float | None = None) -> lc.Policy:
