@@ -205,3 +205,15 @@ def test_progress_goes_to_a_terminal_only() -> None:
     progress(tty)("t+ 1.0s checkpoint 1")
     progress(pipe)("t+ 1.0s checkpoint 1")
     assert tty.getvalue() == "t+ 1.0s checkpoint 1\n" and pipe.getvalue() == ""
+
+
+def test_checkpoints_before_the_first_poll_are_named_too() -> None:
+    # a busy machine: the supervisor's first poll already finds checkpoint 2
+    from pitstop.demo import Timeline
+
+    t = Timeline(t0=0.0)
+    lines = t.add(
+        {"event": "run.checkpointed", "at": "1970-01-01T00:00:02Z", "attempt": 1,
+         "checkpoint": "2_Step-2000.ckpt"}
+    )  # fmt: skip
+    assert lines == ["  t+   2.0s  checkpoints 1 and 2 (2_Step-2000.ckpt; one poll found both)"]

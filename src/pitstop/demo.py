@@ -110,8 +110,10 @@ class Timeline:
             text = kind
         if kind == "run.checkpointed":
             n = checkpoint_number(event.get("checkpoint"))
-            if n is not None and self.last_checkpoint is not None and n > self.last_checkpoint + 1:
-                text = _several(self.last_checkpoint + 1, n, event.get("checkpoint"), "one poll")
+            # the demo's job starts from nothing: its first checkpoint is number 1
+            seen = self.last_checkpoint or 0
+            if n is not None and n > seen + 1:
+                text = _several(seen + 1, n, event.get("checkpoint"), "one poll")
             if n is not None:
                 self.last_checkpoint = max(n, self.last_checkpoint or 0)
         out.append(self._line(event["at"], text))
@@ -126,7 +128,7 @@ class Timeline:
         n = checkpoint_number(name)
         if n is None or (self.last_checkpoint is not None and n <= self.last_checkpoint):
             return []
-        first = n if self.last_checkpoint is None else self.last_checkpoint + 1
+        first = (self.last_checkpoint or 0) + 1
         self.last_checkpoint = n
         text = (
             f"checkpoint {name} (written after the last poll, found when the attempt ended)"
