@@ -235,7 +235,11 @@ def test_a_container_in_a_restart_loop_stops_the_run(
     doc = ended(env, job_id)
     assert doc["state"] == "succeeded", doc["reason"]
     stalled = stalled_by(doc, "restart_loop")
-    assert f"container {hit} restarting, restarted 3 times" in stalled["reason"], stalled
+    # docker shows the looping container restarting or, between two restarts, running: which
+    # one a poll catches depends on the machine's load; the count is what names the loop
+    assert re.search(
+        rf"container {re.escape(hit)} (restarting|running), restarted 3 times", stalled["reason"]
+    ), stalled
     took = at(stalled["at"]) - t0
     assert took < HANG_STALL_TIMEOUT_S / 4, f"restart_loop took {took:.1f} s"
     assert doc["attempts"][1]["outcome"] == "succeeded"
