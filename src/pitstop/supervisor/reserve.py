@@ -7,8 +7,8 @@ watchdog then launches an on-demand instance for it. A spot instance about to cl
 a job skips it, so the on-demand one gets it; but only for ``grace_s`` from the first time
 this supervisor saw it kept (a launch and a boot): if no on-demand instance came (the cap
 is full, no watchdog runs), it claims the job after all, since a job nobody trains misses
-its deadline for sure. One more GET (the spec) per try of a job with a deadline; none for
-the others (``state.json`` carries the deadline).
+its deadline for sure. One more GET (the spec, which never changes: read once per job)
+for a job with a deadline; none for the others (``state.json`` carries the deadline).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import structlog
 
 from pitstop import deadlines
 from pitstop.core import events as ev
-from pitstop.core.records import JobStatus
+from pitstop.core.records import JobSpec, JobStatus
 from pitstop.errors import StoreError
 from pitstop.store.jobs import policy_job
 from pitstop.store.spend import Prices
@@ -27,6 +27,7 @@ from pitstop.supervisor.context import Context
 
 log = structlog.get_logger("pitstop.supervisor")
 
+SPEC_CACHE = 1000  # deadline jobs' specs kept between claim rounds
 GRACE_EXTRA_S = 600.0  # beyond an on-demand boot: the watchdog's round and its launch
 
 
@@ -36,16 +37,22 @@ class SpotReserve:
     prices: Prices
     grace_s: float
     _since: dict[str, float] = field(default_factory=dict)  # job id -> first seen kept
+    _specs: dict[str, JobSpec] = field(default_factory=dict)  # read once: specs never change
 
     def keeps(self, job_id: str, status: JobStatus) -> bool:
         """True: skip ``job_id`` now (it is kept for on-demand, within the grace)."""
         if status.deadline is None:
             return False
         ctx, settings = self.ctx, self.ctx.settings
-        try:
-            spec = ctx.jobs.spec(job_id)
-        except StoreError:
-            return False  # the claim reads it again and handles what is wrong with it
+        spec = self._specs.get(job_id)
+        if spec is None:
+            try:
+                spec = ctx.jobs.spec(job_id)
+            except StoreError:
+                return False  # the claim reads it again and handles what is wrong with it
+            if len(self._specs) >= SPEC_CACHE:
+                self._specs.clear()
+            self._specs[job_id] = spec
         job = policy_job(
             spec,
             status,
