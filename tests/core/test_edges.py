@@ -231,3 +231,24 @@ def test_a_take_over_never_ends_an_attempt_before_it_started() -> None:
     )  # fmt: skip
     new = ownership.take(old, claim)
     assert new is not None and new.attempts[0].ended_at == started
+
+
+@pytest.mark.parametrize(
+    ("counted", "ended_at", "kept"),
+    [
+        (3.0, "2026-12-04T10:00:01.800Z", 1.8),  # the start's record was written late
+        (1.5, "2026-12-04T10:00:01.800Z", 1.5),  # within the span: as counted
+        (3.0, "not a time", 3.0),  # an unreadable end: as counted
+    ],
+)
+def test_an_attempt_never_counts_more_time_than_its_recorded_span(
+    counted: float, ended_at: str, kept: float
+) -> None:
+    # the supervisor counts from its decision to start; the record (and the trainer) come
+    # after a write that a busy store can make slow
+    attempt = Attempt(n=1, model_prefix="m/1", started_at="2026-12-04T10:00:00.000Z")
+    status = JobStatus(id="job-a", state=JobState.RUNNING, attempts=[attempt])
+    ended = ownership.end_attempt(
+        status, 1, outcome=lc.Outcome.CRASHED, ended_at=ended_at, training_s=counted, last=None
+    )
+    assert ended.attempts[0].training_s == kept

@@ -17,7 +17,7 @@ from pitstop.core.actions import Action, Emit, Shutdown, Transition
 from pitstop.core.failures import Diagnosis
 from pitstop.core.records import Attempt, JobStatus
 from pitstop.core.states import JobState, Outcome
-from pitstop.core.times import seconds_between
+from pitstop.core.times import seconds_between, timestamp
 
 
 # -- fencing ----------------------------------------------------------------------------
@@ -179,18 +179,31 @@ def end_attempt(
     ec2_notice: bool = False,
 ) -> JobStatus:
     """``EndAttempt``'s change to ``state.json``: close attempt ``n`` once (a retry changes
-    nothing more), with its training time and the checkpoint the next attempt resumes from."""
+    nothing more), with its training time and the checkpoint the next attempt resumes from.
+
+    The time counted is at most the attempt's recorded span: the supervisor counts from
+    its decision to start, which precedes the record by a write (slow under a busy store),
+    while the trainer is launched only after the record."""
     new = status.model_copy(deep=True)
     for a in new.attempts:
         if a.n == n and a.ended_at is None:
             a.ended_at, a.outcome = ended_at, outcome.value
-            a.training_s = round(training_s, 3)
+            a.training_s = round(_within_span(training_s, a.started_at, ended_at), 3)
             a.last_checkpoint = last or a.last_checkpoint
             a.ec2_notice = ec2_notice
             if failure is not None:
                 a.failure, a.failure_reason = failure.kind.value, failure.reason
                 a.signature = failure.signature
     return new
+
+
+def _within_span(training_s: float, started_at: str | None, ended_at: str) -> float:
+    """``training_s``, cut to the seconds from ``started_at`` to ``ended_at`` when both
+    are times (an unreadable time leaves it as counted)."""
+    start, end = timestamp(started_at), timestamp(ended_at)
+    if start is None or end is None:
+        return training_s
+    return min(training_s, max(0.0, end - start))
 
 
 def apply(status: JobStatus, t: Transition) -> JobStatus:
