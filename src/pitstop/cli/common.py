@@ -187,6 +187,33 @@ def out_file(path: str, option: str = "--out") -> Path:
     return out
 
 
+def out_dir(path: str, option: str = "--out", *, empty: bool = False) -> Path:
+    """``path`` as a folder this command can write into, checked before any work is done
+    (a tune or a sweep runs for hours before it writes): a directory or a new one whose
+    nearest existing parent is a directory that takes new files; with ``empty``, nothing in
+    it yet. ``UsageError`` naming ``option`` otherwise; the folder itself is not created."""
+    import tempfile
+
+    from pitstop.errors import UsageError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{option} {path}: is a file, not a directory")
+    if empty and out.is_dir() and any(out.iterdir()):
+        raise UsageError(f"{option} {path}: not empty; give a new directory")
+    base = out if out.is_dir() else out.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise UsageError(f"{option} {path}: {base} is a file, not a directory")
+    try:
+        with tempfile.NamedTemporaryFile(dir=base, prefix=".pitstop.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot write in {base}: {e.strerror}") from None
+    return out
+
+
 def settings_from(args: Any, **overrides: Any) -> Settings:
     return load_settings(
         getattr(args, "config", None),

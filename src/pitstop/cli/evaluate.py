@@ -7,7 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import FLAG, Sub, command, from_args, jobs_from, opt, out_file, values
+from pitstop.cli.common import (
+    FLAG,
+    Sub,
+    command,
+    from_args,
+    jobs_from,
+    opt,
+    out_dir,
+    out_file,
+    values,
+)
 from pitstop.cli.output import Table, show
 from pitstop.errors import InvalidInput
 
@@ -161,6 +171,7 @@ def _tune(args: Any) -> int:
 
     world = _world(args.world)
     policy = tune_policy(**values(args, TUNE_FIELDS))
+    out_dir(args.out)  # before the evaluations: they run for minutes to hours
     run = tune_to_files(
         jobs_from(args),
         _request(args),
@@ -222,6 +233,8 @@ def _export(args: Any) -> int:
         raise InvalidInput("--world and --name are for --droa; the car's archive needs neither")
     if args.out:
         out_file(args.out)
+    else:
+        out_dir(args.droa, "--droa")
     jobs = jobs_from(args)
     prefix, job = resolve_model(jobs, args.model)
     if args.out:
@@ -259,6 +272,7 @@ def _analysis(args: Any) -> int:
         to = url[1]
     if args.out:
         check_folder(Path(args.out))
+        out_dir(args.out)
     view = job_view(jobs, args.job_id, evaluation_jobs=not args.job_only)
     if args.to:
         to = check_prefix(jobs, view, to)

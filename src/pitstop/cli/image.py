@@ -17,6 +17,7 @@ from pitstop.cli.common import (
     from_args,
     group,
     opt,
+    out_dir,
     settings_from,
 )
 from pitstop.cli.output import Table, show, wants_json
@@ -102,6 +103,7 @@ def _client(service: str, settings: Any) -> Any:
 def _render(args: Any) -> int:
     from pitstop.image_builder.requests import render_image
 
+    out_dir(args.out)
     settings = settings_from(args, region=args.region)
     out = render_image(
         settings, _request(args), Path(args.out), args.wheel, args.unit, args.component_version

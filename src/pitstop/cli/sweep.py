@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pitstop.cli.common import FLAG, Sub, command, opt, settings_from
+from pitstop.cli.common import FLAG, Sub, command, opt, out_dir, settings_from
 from pitstop.cli.output import show
 from pitstop.extras import install_hint
 from pitstop.tables import format_table
@@ -68,6 +68,8 @@ def _sweep(args: Any) -> int:
         show(args, {"points": plan.points}, _table(plan.points, numbered=True))
         return 0
     from pitstop.client import Client, Executor
+
+    out_dir(args.out)  # before the grid trains: it runs for hours
 
     settings = settings_from(args)
     client = Client(
