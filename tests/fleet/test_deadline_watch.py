@@ -111,7 +111,7 @@ def test_with_prices_the_watchdog_applies_the_cost_cap(
     (view,) = doc["deadlines"]
     assert view["choice"] == "on-demand" and "forced off" in view["reason"]
     # --dry-run: the launch it would make, and nothing launched
-    launched = [a for a in doc["actions"] if a["action"] == "launchondemand"]
+    launched = [a for a in doc["actions"] if a["action"] == "launch-on-demand"]
     assert [(a["job_id"], a["dry_run"]) for a in launched] == [(job, True)]
     assert doc["on_demand"] == []
     main(["fleet", "down", "--delete", *common])

@@ -343,6 +343,18 @@ def note(rnd: Round, action: Action, dry_run: bool = False) -> bool:
     return False
 
 
+def action_name(action: Action) -> str:
+    """What ``fleet watch --json`` calls an action, the same in a dry run and a real one."""
+    names: dict[type, str] = {
+        LaunchOnDemand: "launch-on-demand",
+        ReleaseOnDemand: "release-on-demand",
+        Reboot: "reboot",
+        Terminate: "terminate",
+        SetDesired: "scale",
+    }
+    return names.get(type(action), type(action).__name__.lower())
+
+
 def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> None:
     aws = fleet.aws
     for action in rnd.actions:
@@ -459,7 +471,7 @@ def watch_once(
     )
     if dry_run:
         rnd.applied = [
-            {"action": type(a).__name__.lower(), **a.__dict__, "dry_run": True}
+            {"action": action_name(a), **a.__dict__, "dry_run": True}
             for a in rnd.actions
             if not note(rnd, a, dry_run=True)
         ]
