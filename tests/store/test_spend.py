@@ -81,8 +81,10 @@ def test_old_records_and_bad_times_never_crash_and_are_billed_the_dear_way() -> 
     unread.ended_at = "soon"
     assert bill([unread], 40) == pytest.approx(SPOT * 30 / 60)
     unstarted = Attempt(n=3, model_prefix="m", started_at=None)
-    naive = Attempt(n=4, model_prefix="m", started_at="2026-12-05T12:00:00")  # no zone
-    assert bill([unstarted, naive], 60) == 0.0
+    assert bill([unstarted], 60) == 0.0
+    # a time without a zone is UTC, as every record reads it: billed, never free
+    naive = Attempt(n=4, model_prefix="m", started_at="2026-12-05T12:00:00")
+    assert bill([naive], 60) == pytest.approx(OD * 60 / 60)
 
 
 def _spec(max_hours: float, due_min: float) -> JobSpec:

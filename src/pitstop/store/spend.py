@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from pitstop.core.records import Attempt
 from pitstop.core.states import Outcome
+from pitstop.core.times import timestamp
 from pitstop.deadlines import attempt_cost
 
 # the launch precedes the boot (``launched_at``) by well under this; the supervisor keeps
@@ -42,16 +42,6 @@ class Prices:
         return None if spot is None or on_demand is None else cls(spot, on_demand)
 
 
-def _time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t.timestamp() if t.tzinfo is not None else None
-
-
 def by_ec2(a: Attempt) -> bool:
     """The attempt ended because EC2 took the instance back (a spot interruption notice),
     not by its owner's choice."""
@@ -65,12 +55,12 @@ def spent(
     total = 0.0
     first_on: set[str] = set()  # instances whose first attempt of this job was seen
     for a in attempts:
-        start = _time(a.started_at)
+        start = timestamp(a.started_at)
         if start is None:
             continue
-        ended = _time(a.ended_at)  # None: running, or an end that cannot be read
+        ended = timestamp(a.ended_at)  # None: running, or an end that cannot be read
         end = now if ended is None else ended
-        launched = _time(a.launched_at)
+        launched = timestamp(a.launched_at)
         price = spot_price if a.market == "spot" else on_demand_price
         key = a.instance_id or f"#{a.n}"
         if a.market == "on-demand" and launched is not None and key not in first_on:
