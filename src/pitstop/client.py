@@ -83,9 +83,7 @@ class JobFuture(Future[dict[str, Any]]):
     def cancel(self) -> bool:
         if self.done():
             return False
-        try:
-            self.client.cancel(self.job_id)
-        except InvalidInput:
+        if not self.client.cancel(self.job_id)["cancel_requested"]:
             return False  # it ended meanwhile: the waiter will resolve it
         return _cancel_future(self)
 
@@ -148,8 +146,8 @@ class Client:
         ]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        status = queue.cancel(self.job_store, job_id)  # InvalidInput when it has ended
-        return {"id": job_id, "state": status.state.value, "cancel_requested": True}
+        """``pitstop cancel``: ``cancel_requested`` is False when the job had already ended."""
+        return queue.cancel(self.job_store, job_id).doc()
 
     def ended(self) -> set[str]:
         """Ids of every ended job: one listing of the terminal index per 1,000."""

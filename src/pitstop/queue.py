@@ -7,15 +7,14 @@ supervisor and the command can never disagree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pitstop.core import events as ev
 from pitstop.core import ownership
-from pitstop.core.records import JobStatus
 from pitstop.core.states import JobState
 from pitstop.core.times import parse_time, utcnow
-from pitstop.errors import InvalidInput
 from pitstop.store import listing
 from pitstop.store.jobs import JobStore
 
@@ -50,12 +49,35 @@ def slack_hours(
     return round(left / 3600, 3)
 
 
-def cancel(jobs: JobStore, job_id: str) -> JobStatus:
+@dataclass(frozen=True)
+class Cancelled:
+    """What a cancel did: ``requested`` False when the job had already ended (cancelling
+    again is not an error; the CLI, the dashboard and the client all say so the same way)."""
+
+    id: str
+    state: JobState
+    requested: bool
+
+    def doc(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state.value, "cancel_requested": self.requested}
+
+    def line(self) -> str:
+        if not self.requested:
+            return f"{self.id} is already {self.state.value}; nothing to cancel"
+        if self.state is JobState.CANCELLED:
+            return f"{self.id} cancelled"
+        return f"{self.id}: cancel requested; its supervisor stops it at its next heartbeat"
+
+
+def cancel(jobs: JobStore, job_id: str) -> Cancelled:
     """Cancel a job: a queued one ends at once, a running one is stopped by its supervisor
-    at its next heartbeat. ``InvalidInput`` when it has already ended."""
+    at its next heartbeat; an ended one is left as it is. ``NotFound`` for no such job."""
+    current, _ = jobs.status(job_id)
+    if current.state.is_terminal():
+        return Cancelled(job_id, current.state, requested=False)
     status = jobs.update(job_id, ownership.request_cancel)
-    if status is None:
+    if status is None:  # it ended since we read it
         current, _ = jobs.status(job_id)
-        raise InvalidInput(f"job {job_id} is already {current.state.value}; nothing to cancel")
+        return Cancelled(job_id, current.state, requested=False)
     jobs.event(job_id, ev.JOB_CANCEL_REQUESTED, state=status.state.value)
-    return status
+    return Cancelled(job_id, status.state, requested=True)

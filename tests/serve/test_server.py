@@ -114,6 +114,12 @@ def test_cancel_needs_the_token_and_a_loopback_host(
     status, _, body = _get(server, path, "POST", {"X-Pitstop-Token": "t0ken"})
     assert status == 200 and json.loads(body)["state"] == "cancelled"
     assert _get(server, "/api/jobs", headers={"Host": "localhost:1"})[0] == 200
+    # again, on the ended job: said, not an error (as `pitstop cancel` says it)
+    status, _, body = _get(server, path, "POST", {"X-Pitstop-Token": "t0ken"})
+    assert status == 200
+    assert json.loads(body) == {"id": job_id, "state": "cancelled", "cancel_requested": False}
+    events = [e["event"] for e in jobs.events(job_id)]
+    assert events.count("job.cancel_requested") == 1  # the second cancel wrote nothing
 
 
 def test_pitstop_jobs_state_filter_and_reindex(

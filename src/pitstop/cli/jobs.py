@@ -125,23 +125,10 @@ def _job(args: Any) -> int:
 
 
 def _cancel(args: Any) -> int:
-    from pitstop.core.states import JobState
     from pitstop.job_views import check_job_id
     from pitstop.queue import cancel
 
-    job_id = check_job_id(args.job_id)
-    jobs = jobs_from(args)
-    current, _ = jobs.status(job_id)  # NotFound (exit 1) for a job that does not exist
-    if current.state.is_terminal():  # cancelling again is not an error: say so, exit 0
-        note = f"{job_id} is already {current.state.value}; nothing to cancel"
-        show(args, {"id": job_id, "state": current.state.value, "cancel_requested": False}, note)
-        return 0
-    status = cancel(jobs, job_id)
-    done = status.state is JobState.CANCELLED
-    text = (
-        f"{job_id} cancelled"
-        if done
-        else f"{job_id}: cancel requested; its supervisor stops it at its next heartbeat"
-    )
-    show(args, {"id": job_id, "state": status.state.value, "cancel_requested": True}, text)
+    # NotFound (exit 1) for a job that does not exist; an ended one: said, exit 0
+    done = cancel(jobs_from(args), check_job_id(args.job_id))
+    show(args, done.doc(), done.line())
     return 0

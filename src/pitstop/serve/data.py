@@ -278,10 +278,10 @@ class Dashboard:
     def cancel(self, job_id: str) -> dict[str, Any]:
         from pitstop.queue import cancel
 
-        status = cancel(self.jobs, job_id)
+        done = cancel(self.jobs, job_id)  # an ended job: cancel_requested false, as the CLI
         with self._lock:
             self._cached = None  # the next refresh shows it
-        return {"id": job_id, "state": status.state.value, "cancel_requested": True}
+        return done.doc()
 
     def leaderboards(self, top: int = 20) -> dict[str, Any]:
         """``/api/leaderboard``: every world's board, each model's best run first, with its
