@@ -72,6 +72,9 @@ STACK = f"deepracer-{RUN_ID}"
 EVAL_STACK = drfc_eval.stack_name(RUN_ID)  # dr-start-evaluation's stack / compose project
 _SAGEMAKER = re.compile(r"-algo-\d+-[a-z0-9]+$")  # <tmpname>-algo-1-xxxxx (SageMaker local)
 _LIVE_TASK = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+# ``status`` then ``containers`` in one poll share one ``docker ps``: a listing older than
+# this is read again (a poll's two calls are milliseconds apart; a stop's are not)
+LISTING_REUSE_S = 1.0
 ACTIVATION_FAILED = 90  # exit code: bin/activate.sh did not define the dr-* commands
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Z0-9_]+)=")
 SAMPLE_JOB_ID = "job"  # any valid id: what a job's custom-files prefix looks like
@@ -313,6 +316,9 @@ class DrfcTrainer:
         # tail, and the containers as the stop found them (gone once it is torn down)
         self._tails: str | None = None
         self._seen: tuple[hangs.Container, ...] = ()
+        # the ``docker ps`` that ``status`` just read, for the ``containers`` call that
+        # follows it in the same poll (one listing per poll, not two): (when, what)
+        self._listed: tuple[float, list[Container]] | None = None
 
     # -- helpers -----------------------------------------------------------------------
     def _check_home(self) -> None:
@@ -484,6 +490,7 @@ class DrfcTrainer:
         containers = docker.containers()
         if containers is None:
             return TrainerStatus.RUNNING, None  # docker did not answer: unknown, not a crash
+        self._listed = (time.monotonic(), containers)
         sagemaker = [c for c in containers if c.sagemaker]
         if any(c.running for c in sagemaker):
             return TrainerStatus.RUNNING, None
@@ -665,7 +672,9 @@ class DrfcTrainer:
         if not self._active:
             return ()
         docker = self._docker()
-        ours = self._ours(docker.containers() or [])
+        listed, self._listed = self._listed, None
+        fresh = listed is not None and time.monotonic() - listed[0] < LISTING_REUSE_S
+        ours = self._ours(listed[1] if listed is not None and fresh else docker.containers() or [])
         states = docker.states([c.id for c in ours])
         seen = []
         for c in ours:
