@@ -169,6 +169,24 @@ def test_tune_says_when_no_supervisor_has_claimed_its_evaluations() -> None:
 
 
 @pytest.mark.e2e
+def ctrl_c(proc: subprocess.Popen[str]) -> None:
+    """Interrupt ``proc`` as a user would: Ctrl-C, and again if it is still there after
+    30 s (CPython drops a KeyboardInterrupt that lands inside a ``__del__``); its exit is
+    asserted, with what it printed on stderr."""
+    import signal
+
+    for _ in range(2):
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    rest = proc.stderr.read() if proc.stderr else ""
+    raise AssertionError(f"{proc.args} outlived two Ctrl-C; its stderr: {rest[-2000:]}")
+
+
 def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: Path) -> None:
     """``demo --keep``, then ``pitstop evaluate`` on its job: the supervisor line it printed
     takes the evaluation to succeeded (nothing else would: the demo's supervisor ended).
@@ -224,8 +242,7 @@ def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: 
 
             wait_for(waiting, 60, "tune's waiting line")
         finally:
-            tune.send_signal(signal.SIGINT)
-            tune.wait(60)
+            ctrl_c(tune)
         assert said[0].startswith("scale 1: 1 evaluation(s) queued"), said
         assert said[-1].startswith("scale 1: waiting for 1 of 1 evaluation(s) (pending 1)"), said
         assert "is a supervisor running on this bucket (pitstop supervise)?" in said[-1]
