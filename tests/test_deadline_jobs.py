@@ -41,7 +41,10 @@ def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
             {"max_hours": 2, "deadline": "2020-01-01T10:00:00Z"},
             ["deadline 2020-01-01T10:00:00Z is in the past"],
         ),
-        ({"max_hours": 2, "deadline_hours": -1}, ["deadline_hours: Input should be greater than 0"]),
+        (
+            {"max_hours": 2, "deadline_hours": -1},
+            ["deadline_hours: Input should be greater than 0"],
+        ),
     ],
 )
 def test_submit_refuses_a_deadline_without_room(

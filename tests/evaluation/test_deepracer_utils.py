@@ -37,6 +37,7 @@ import pytest
 
 from pitstop.action_space import default_hyperparameters, default_metadata
 from pitstop.core.records import Attempt, Evaluation, JobSpec, JobStatus
+from pitstop.errors import InvalidInput
 from pitstop.evaluation import analysis
 from pitstop.evaluation.jobs import evaluation_spec
 from pitstop.evaluation.staging import stage
@@ -402,8 +403,9 @@ def test_what_a_view_refuses_and_what_it_says(rig: Rig, capsys: pytest.CaptureFi
     rig.store.put(ModelKeys(f"{prefix}/0").simtrace(0), body)  # DRfC with DR_WORKERS=2
     rig.record(spec.id, Attempt(n=1, model_prefix=prefix, outcome="running"))
     view = analysis.job_view(rig.jobs, spec.id)
-    assert any("per rollout worker (DR_WORKERS > 1)" in note for note in view.notes)
-    assert any("no training simtrace yet" in note for note in view.notes)
+    # worker 0's folder alone (worker 1 wrote nothing yet): one worker's run, at the top
+    assert (view.workers, view.iterations, view.episodes_per_iteration) == (1, 1, 20)
+    assert list(view.paths()).count("training-simtrace/0-iteration.csv") == 1
     # --to: never into the job's own prefixes, nor onto objects already there
     for to, why in [(f"{prefix}/view", "inside the attempt's own prefix"),
                     (prefix, "inside the attempt's own prefix"),
@@ -417,3 +419,83 @@ def test_what_a_view_refuses_and_what_it_says(rig: Rig, capsys: pytest.CaptureFi
     rig.jobs.create(ev_spec, {})
     assert main(["analysis", ev_spec.id, "--to", "views/x"]) != 0
     assert f"its training job is {spec.id}" in capsys.readouterr().err
+
+
+def upload_two_workers(rig: Rig, prefix: str, *, worker_1_iterations: int = 27) -> None:
+    """The sample as DRfC with ``DR_WORKERS=2`` writes it: each worker's simtrace in its own
+    folder (worker 1 plays the same share: here the sample's files again), worker 0's metrics
+    in ``TrainingMetrics.json`` and worker 1's training rows in ``TrainingMetrics_1.json``.
+    Worker 1 stops after ``worker_1_iterations`` files, the last one cut mid-iteration."""
+    keys = ModelKeys(prefix)
+    traces = SAMPLE / "training-simtrace"
+    for i in range(27):
+        body = (traces / f"{i}-iteration.csv").read_bytes()
+        rig.store.put(keys.worker_simtrace(0, i), body)
+        if i < worker_1_iterations:
+            rig.store.put(keys.worker_simtrace(1, i), body)
+        elif i == worker_1_iterations:  # the exit upload of an iteration in progress
+            head, *rows = body.decode().splitlines()
+            partial = [r for r in rows if int(r.split(",")[0]) % 20 < 10]
+            rig.store.put(keys.worker_simtrace(1, i), "\n".join([head, *partial]).encode())
+    doc = json.loads((SAMPLE / "metrics" / "TrainingMetrics.json").read_text())
+    rig.store.put(keys.metrics, json.dumps(doc).encode())
+    doc["metrics"] = [r for r in doc["metrics"] if r["phase"] == "training"]  # worker 0 evaluates
+    rig.store.put(keys.training_metrics(1), json.dumps(doc).encode())
+    rig.store.put(keys.metadata, (SAMPLE / "model" / "model_metadata.json").read_bytes())
+
+
+@pytest.mark.slow
+def test_two_rollout_workers_join_as_one_model_in_step(
+    rig: Rig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DR_WORKERS=2 over two attempts: the first ends with worker 1 mid-iteration 26, so
+    iteration 26 goes for both workers (deepracer-utils numbers the workers' episodes of an
+    iteration together); the second runs whole. deepracer-utils then reads 53 iterations of
+    2 x 20 episodes, every (worker, episode) once, ``unique_episode`` 0..2119 without a gap,
+    and each worker's metrics as one run."""
+    spec = build_spec(Submission(name="workers", files={"reward_function.py": REWARD}))
+    rig.jobs.create(spec, {"reward_function.py": REWARD})
+    upload_two_workers(rig, model_prefix(spec.id, 1), worker_1_iterations=26)
+    upload_two_workers(rig, model_prefix(spec.id, 2))
+    for n in (1, 2):
+        rig.record(spec.id, Attempt(n=n, model_prefix=model_prefix(spec.id, n), outcome="x"))
+    out = tmp_path / "view"
+    said = run_analysis([spec.id, "--out", str(out)], capsys)
+    assert "53 iterations of 40 episodes (20 + 20 of 2 workers) from 2 attempts" in said
+    assert "attempt 1: iterations 0-25, attempt 2: iterations 26-52" in said
+    assert "complete, but another rollout worker's iteration is not" in said  # worker 0's 26
+    assert "(10 of 20 episodes, 0 unfinished" in said  # worker 1's 26
+    assert "addRound(PREFIX, training_round=1, workers=2)" in said
+    assert not (out / "training-simtrace").exists()  # it would hide the workers' folders
+    log, _ = training(out)
+    df = log.dataframe()
+    assert sorted(df["worker"].unique()) == [0, 1]
+    assert df["iteration"].max() == 52
+    unique = sorted(df["unique_episode"].unique())
+    assert unique == list(range(53 * 40))
+    # worker 1's episodes of iteration m are 20..39 of it: m*40+20 ...
+    first_of_attempt_2 = df[(df["worker"] == 1) & (df["iteration"] == 26)]["unique_episode"]
+    assert (first_of_attempt_2.min(), first_of_attempt_2.max()) == (26 * 40 + 20, 26 * 40 + 39)
+    # by unique_episode, as deepracer-utils says to group several workers' episodes
+    agg = AnalysisUtils.simulation_agg(df, secondgroup="unique_episode")
+    assert agg.shape == (53 * 40, TRAIN_COLUMNS)
+    metrics = TrainingMetrics(None)
+    for w, name in enumerate(("TrainingMetrics.json", "TrainingMetrics_1.json")):
+        metrics.addRound(None, fname=str(out / "metrics" / name), training_round=1, worker=w)
+    training_rows = metrics.getTraining()
+    # rows past attempt 1's kept iterations go (26 x 20 of 540 for each worker); attempt 2's stay
+    assert len(training_rows) == 2 * (26 * 20 + 541)
+    for w in (0, 1):
+        episodes = training_rows[training_rows["worker"] == w]["episode"].tolist()
+        assert episodes == list(range(1, 26 * 20 + 541 + 1))
+
+
+def test_attempts_with_different_workers_are_refused_in_one_line(rig: Rig) -> None:
+    spec = build_spec(Submission(name="mixed", files={"reward_function.py": REWARD}))
+    rig.jobs.create(spec, {"reward_function.py": REWARD})
+    upload_two_workers(rig, model_prefix(spec.id, 1))
+    upload_sample(rig, model_prefix(spec.id, 2))  # one worker
+    for n in (1, 2):
+        rig.record(spec.id, Attempt(n=n, model_prefix=model_prefix(spec.id, n), outcome="x"))
+    with pytest.raises(InvalidInput, match=r"ran with 1 and 2 rollout workers.*alone"):
+        analysis.job_view(rig.jobs, spec.id)

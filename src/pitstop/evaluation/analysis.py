@@ -26,6 +26,14 @@ row as ``(episode - 1) // max(trial)``. So the view:
 - ``model/model_metadata.json``, ``ip/hyperparameters.json`` and ``reward_function.py``
   from the newest attempt that has them.
 
+With several rollout workers (``DR_WORKERS`` > 1) simapp writes each worker's simtrace under
+``W/training-simtrace/`` and its metrics to ``TrainingMetrics_W.json`` (worker 0:
+``TrainingMetrics.json``); deepracer-utils reads them from one prefix and numbers the
+workers' episodes of an iteration together (``unique_episode``). The view keeps that
+layout, each worker joined as above with its own episodes per iteration, and keeps an
+iteration for every worker or none (the fewest complete files of any worker). Attempts with
+different numbers of workers are refused: deepracer-utils sizes them from the first.
+
 Every key is built with :mod:`pitstop.store.layout`; the view is written to a new folder or
 to a prefix of the bucket.
 """
@@ -39,13 +47,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pitstop.core.records import JobSpec
 from pitstop.errors import InvalidInput, NotFound, StoreError
 from pitstop.store.jobs import JobStore
-from pitstop.store.layout import ModelKeys
+from pitstop.store.layout import MAX_WORKERS, ModelKeys
 from pitstop.store.objects import ObjectStore
 
 KeyOf = Callable[[ModelKeys], str]  # where a file of the view goes, under any model prefix
@@ -187,8 +196,10 @@ class View:
     """A job's view: what each file of it holds, and what went into it."""
 
     job_id: str
-    episodes_per_iteration: int = 0
+    episodes_per_iteration: int = 0  # every rollout worker's together
     iterations: int = 0
+    workers: int = 1  # rollout workers (DR_WORKERS)
+    episodes_per_worker: list[int] = field(default_factory=list)
     attempts: list[AttemptPart] = field(default_factory=list)
     evaluations: list[str] = field(default_factory=list)  # the view's evaluation stamps
     training_rows: int = 0
@@ -225,8 +236,13 @@ class View:
             )
             for a in self.attempts
         ]
+        shares = ""
+        if self.workers > 1:
+            shares = (
+                f" ({' + '.join(map(str, self.episodes_per_worker))} of {self.workers} workers)"
+            )
         return (
-            f"{self.iterations} iterations of {self.episodes_per_iteration} episodes from "
+            f"{self.iterations} iterations of {self.episodes_per_iteration} episodes{shares} from "
             f"{len(self.attempts)} attempts ({', '.join(parts)}); metrics: "
             f"{self.training_rows} training and {self.evaluation_rows} evaluation rows; "
             f"{len(self.evaluations)} evaluation{'' if len(self.evaluations) == 1 else 's'}"
@@ -276,73 +292,75 @@ def job_view(jobs: JobStore, job_id: str, *, evaluation_jobs: bool = True) -> Vi
         raise InvalidInput(f"job {job_id} is an evaluation: give a training job{hint}")
     status, _ = jobs.status(job_id)
     view = View(job_id)
-    # every attempt's iteration files, from 0, while they are there
-    found: list[tuple[int, str, set[str], list[Trace]]] = []
+    # every attempt's iteration files, from 0, while they are there (each worker's)
+    found: list[tuple[int, str, set[str], list[list[Trace]]]] = []
     for attempt in status.attempts:
         prefix = attempt.model_prefix.strip("/")
         listed = _listing(store, prefix)
         if not listed:
             view.notes.append(f"attempt {attempt.n}: nothing under {prefix}/")
             continue
-        keys, traces = ModelKeys(prefix), list[Trace]()
-        while keys.simtrace(len(traces)) in listed:
-            key = keys.simtrace(len(traces))
-            body = _read(store, key)
-            if body is None:
-                break
-            try:
-                traces.append(parse_trace(body, key))
-            except InvalidInput as e:
-                view.notes.append(str(e))
-                break
-        if not traces and ModelKeys(f"{prefix}/0").simtrace(0) in listed:
-            view.notes.append(
-                f"attempt {attempt.n}: its simtrace is per rollout worker (DR_WORKERS > 1), "
-                "which the view does not join yet: open that attempt's prefix alone"
-            )
-        found.append((attempt.n, prefix, listed, traces))
+        found.append((attempt.n, prefix, listed, _worker_traces(store, prefix, listed, view)))
     if not found:
         raise NotFound(f"job {job_id} has no files yet (state {status.state.value})")
-
-    per = episodes_per_iteration(t for *_, traces in found for t in traces)
-    view.episodes_per_iteration = per
-    metrics: list[tuple[list[dict[str, Any]], int]] = []
+    counts = sorted({len(ws) for *_, ws in found if any(ws)})
+    if len(counts) > 1:
+        raise InvalidInput(
+            f"job {job_id}: its attempts ran with {' and '.join(map(str, counts))} rollout "
+            "workers; deepracer-utils sizes a model's workers from its first iteration: "
+            "open each attempt's prefix alone"
+        )
+    workers = counts[0] if counts else 1
+    per = [
+        episodes_per_iteration(t for *_, ws in found for t in _of(ws, w)) for w in range(workers)
+    ]
+    view.workers, view.episodes_per_worker = workers, per
+    view.episodes_per_iteration = sum(per)
+    metrics: list[list[tuple[list[dict[str, Any]], int]]] = [[] for _ in range(workers)]
     rest: dict[str, Any] = {}
-    for n, prefix, listed, traces in found:
+    for n, prefix, listed, ws in found:
         keys = ModelKeys(prefix)
-        kept = kept_iterations(traces, per)
+        # an iteration is kept for every worker or for none: deepracer-utils numbers the
+        # workers' episodes of iteration m together
+        kept = min(kept_iterations(_of(ws, w), per[w]) for w in range(workers))
         part = AttemptPart(n, prefix, kept, view.iterations, 0)
-        for i, trace in enumerate(traces[:kept]):
-            first = (view.iterations + i) * per
-            view.files.append((_simtrace(view.iterations + i), trace.renumbered(first)))
-        part.left_out = [keys.simtrace(i) for i in range(kept, len(traces))]
-        if kept < len(traces):
-            t = traces[kept]
-            after = " and the files after it" if kept + 1 < len(traces) else ""
-            view.notes.append(
-                f"attempt {n}: left out {keys.simtrace(kept)}{after} ({len(t.episodes)} of "
-                f"{per} episodes, {t.unfinished} unfinished: the attempt ended mid-iteration)"
-            )
+        for w in range(workers):
+            traces = _of(ws, w)
+            for i, trace in enumerate(traces[:kept]):
+                m = view.iterations + i
+                view.files.append((_simtrace(m, w, workers), trace.renumbered(m * per[w])))
+            part.left_out += [_trace_key(keys, i, w, workers) for i in range(kept, len(traces))]
+            if kept < len(traces):
+                view.notes.append(_left_out_note(n, keys, traces, kept, w, workers, per[w]))
+            key = keys.training_metrics(w)
+            body = _read(store, key) if key in listed else None
+            rows: list[dict[str, Any]] = []
+            if body is not None:
+                try:
+                    rows, doc_rest = metrics_rows(body, key)
+                    rest = doc_rest if w == 0 else rest
+                except InvalidInput as e:
+                    view.notes.append(str(e))
+            metrics[w].append((rows, kept))
+            part.training_rows += sum(1 for r in rows if r.get("phase") == "training")
         view.iterations += kept
-        body = _read(store, keys.metrics) if keys.metrics in listed else None
-        rows: list[dict[str, Any]] = []
-        if body is not None:
-            try:
-                rows, rest = metrics_rows(body, keys.metrics)
-            except InvalidInput as e:
-                view.notes.append(str(e))
-        metrics.append((rows, kept))
         view.attempts.append(part)
-    joined = join_metrics(metrics, per)
-    for part, (rows, _) in zip(view.attempts, metrics, strict=True):
-        part.training_rows = sum(1 for r in rows if r.get("phase") == "training")
-    view.training_rows = sum(1 for r in joined if r.get("phase") == "training")
-    view.evaluation_rows = len(joined) - view.training_rows
-    if per == 0:
+    if view.episodes_per_iteration == 0:
         view.notes.append("no training simtrace yet: deepracer-utils will find no iteration")
-    doc = {"metrics": joined, "version": rest.get("version", 2.0)}
-    doc["best_model_metric"] = rest.get("best_model_metric", "progress")
-    view.files.append((lambda k: k.metrics, json.dumps(doc).encode()))
+    for w in range(workers):
+        joined = join_metrics(metrics[w], per[w])
+        view.training_rows += sum(1 for r in joined if r.get("phase") == "training")
+        view.evaluation_rows += sum(1 for r in joined if r.get("phase") != "training")
+        doc = {"metrics": joined, "version": rest.get("version", 2.0)}
+        doc["best_model_metric"] = rest.get("best_model_metric", "progress")
+        view.files.append((_metrics(w), json.dumps(doc).encode()))
+    if workers > 1:
+        view.notes.append(
+            f"{workers} rollout workers: deepracer-utils reads the simtrace of all; its "
+            f"TrainingMetrics reads worker 0's unless told: addRound(PREFIX, training_round=1, "
+            f"workers={workers}) from S3, or addRound(None, fname=FILE, training_round=1, "
+            "worker=W) per metrics/TrainingMetrics_W.json, worker 0 first"
+        )
 
     # the model's own files, from the newest attempt that has them
     newest: list[tuple[KeyOf, str]] = [
@@ -372,8 +390,73 @@ def job_view(jobs: JobStore, job_id: str, *, evaluation_jobs: bool = True) -> Vi
     return view
 
 
-def _simtrace(m: int) -> KeyOf:
-    return lambda k: k.simtrace(m)
+def _of(workers: list[list[Trace]], w: int) -> list[Trace]:
+    """Worker ``w``'s iteration files of an attempt ([] when it has none)."""
+    return workers[w] if w < len(workers) else []
+
+
+def _trace_key(keys: ModelKeys, m: int, w: int, workers: int) -> str:
+    """Iteration ``m``'s simtrace of worker ``w``: in ``training-simtrace/`` with one worker,
+    in the worker's own folder with several (as simapp writes them)."""
+    return keys.simtrace(m) if workers == 1 else keys.worker_simtrace(w, m)
+
+
+def _simtrace(m: int, w: int = 0, workers: int = 1) -> KeyOf:
+    return lambda k: _trace_key(k, m, w, workers)
+
+
+def _metrics(w: int) -> KeyOf:
+    return lambda k: k.training_metrics(w)
+
+
+def _left_out_note(
+    n: int, keys: ModelKeys, traces: list[Trace], kept: int, w: int, workers: int, per: int
+) -> str:
+    """Why attempt ``n``'s iteration files from ``kept`` on are not in the view."""
+    t = traces[kept]
+    key = _trace_key(keys, kept, w, workers)
+    after = " and the files after it" if kept + 1 < len(traces) else ""
+    if t.complete(per):  # another worker's iteration ``kept`` is the incomplete one
+        return (
+            f"attempt {n}: left out {key}{after} (complete, but another rollout worker's "
+            "iteration is not: an iteration is kept for every worker or none)"
+        )
+    return (
+        f"attempt {n}: left out {key}{after} ({len(t.episodes)} of {per} episodes, "
+        f"{t.unfinished} unfinished: the attempt ended mid-iteration)"
+    )
+
+
+def _traces(
+    store: ObjectStore, key_of: Callable[[int], str], listed: set[str], view: View
+) -> list[Trace]:
+    """Iteration files ``key_of(0)``, ``key_of(1)``... while they are there and readable."""
+    traces: list[Trace] = []
+    while (key := key_of(len(traces))) in listed:
+        body = _read(store, key)
+        if body is None:
+            break
+        try:
+            traces.append(parse_trace(body, key))
+        except InvalidInput as e:
+            view.notes.append(str(e))
+            break
+    return traces
+
+
+def _worker_traces(
+    store: ObjectStore, prefix: str, listed: set[str], view: View
+) -> list[list[Trace]]:
+    """An attempt's iteration files per rollout worker: one list from ``training-simtrace/``,
+    or one per worker folder ``0/``, ``1/``... (DR_WORKERS > 1), looked for as deepracer-utils
+    looks: the top-level folder first."""
+    keys = ModelKeys(prefix)
+    if keys.simtrace(0) in listed or keys.worker_simtrace(0, 0) not in listed:
+        return [_traces(store, keys.simtrace, listed, view)]
+    workers: list[list[Trace]] = []
+    while len(workers) < MAX_WORKERS and keys.worker_simtrace(len(workers), 0) in listed:
+        workers.append(_traces(store, partial(keys.worker_simtrace, len(workers)), listed, view))
+    return workers
 
 
 def _add_evaluations(

@@ -571,6 +571,9 @@ def custom_file_name(custom_files_prefix: str, key: str) -> str | None:
     return name if name and "/" not in name else None
 
 
+MAX_WORKERS = 10  # deepracer-utils reads a worker's folder name as one digit
+
+
 @dataclass(frozen=True)
 class ModelKeys:
     """Objects a DeepRacer trainer writes under one model prefix (REFERENCE.md section 1)."""
@@ -667,6 +670,15 @@ class ModelKeys:
 
     def simtrace(self, iteration: int) -> str:
         return self._k("training-simtrace", f"{iteration}-iteration.csv")
+
+    def worker_simtrace(self, worker: int, iteration: int) -> str:
+        """``W/training-simtrace/{iteration}-iteration.csv``: rollout worker ``W``'s simtrace
+        when DRfC runs several (``DR_WORKERS`` > 1: every worker, 0 too, in its own folder;
+        deepracer-utils reads workers 0-9 from one digit)."""
+        w = int(worker)
+        if not 0 <= w <= MAX_WORKERS - 1:
+            raise ValueError(f"not a rollout worker index: {worker!r}")
+        return ModelKeys(self._k(str(w))).simtrace(iteration)
 
     @property
     def evaluation_dir(self) -> str:
