@@ -402,3 +402,31 @@ def test_a_continuous_action_is_written_as_simapp_writes_it() -> None:
     assert -20 <= steer <= 20 and 0.5 <= throttle <= 2
     assert action == f"[{steer} {throttle}]"
     assert simapp.actions_of({"action_space": "junk"}) == simapp.DRFC_ACTIONS
+
+
+def test_two_rollout_workers_write_simapps_per_worker_layout(run: Run) -> None:
+    """DR_WORKERS=2: each worker's share of an iteration (2 of 4 episodes) in its own
+    ``W/training-simtrace/`` (worker 0's too, nothing at the top), episodes numbered on per
+    worker; deepracer-utils reads both workers from the prefix, every ``unique_episode`` once."""
+    prefix = "models/fmt/attempt-1"
+    assert run.run(prefix, 1, {**sim(3), "workers": 2}) == 0
+    keys = ModelKeys(prefix)
+    found = [k for k in run.keys(prefix) if "/training-simtrace/" in k]
+    assert found == sorted(keys.worker_simtrace(w, i) for w in (0, 1) for i in range(3))
+    for w in (0, 1):
+        numbers = [
+            sorted(episodes_of(read_simtrace(run.get(keys.worker_simtrace(w, i)) or b"")))
+            for i in range(3)
+        ]
+        assert numbers == [[0, 1], [2, 3], [4, 5]]
+    dru = pytest.importorskip("deepracer.logs", reason="deepracer-utils (the dev extra)")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' deprecations inside deepracer-utils
+        fh = dru.S3FileHandler(bucket=run.bucket, prefix=prefix, s3_endpoint_url=run.endpoint)
+        log = dru.DeepRacerLog(filehandler=fh)
+        log.load_training_trace()
+        df = log.dataframe()
+    assert sorted(df["worker"].unique()) == [0, 1]
+    assert sorted(df["unique_episode"].unique()) == list(range(12))

@@ -11,7 +11,8 @@ the pace of the job's ``simulation`` block:
   ``metrics/TrainingMetrics.json`` (``num_episodes_between_training`` training episodes from
   the job's hyperparameters, then evaluation episodes), its simtrace
   ``training-simtrace/{n}-iteration.csv`` (``n`` from 0 in every run, whatever checkpoint it
-  resumed from), then ``deepracer_checkpoints.json`` (best/last), which simapp writes after
+  resumed from; with ``simulation.workers`` > 1 each worker's share in its own
+  ``W/training-simtrace/``, worker 0's too, as simapp writes them), then ``deepracer_checkpoints.json`` (best/last), which simapp writes after
   the evaluation; the last 4 checkpoints plus the best are kept. The files are simapp's
   formats (``simapp_files``), the rows written at once: the pace is the checkpoint interval;
 - trained checkpoints are numbered 1..checkpoints over the whole job, continuing from the
@@ -280,17 +281,24 @@ def main() -> int:
     silents = _faults(sim, attempt, "silent_worker")
     quiet: set[int] = set()
 
-    def rollouts(n: int) -> None:
-        """Iteration ``n``'s training episodes of each worker still writing."""
+    def simtrace(worker: int, index: int) -> str:
+        """Where a worker's iteration file goes: ``training-simtrace/`` with one worker, each
+        worker's own ``W/training-simtrace/`` with several (as simapp writes them)."""
+        return keys.simtrace(index) if sim.workers == 1 else keys.worker_simtrace(worker, index)
+
+    def rollouts(n: int, index: int) -> None:
+        """Iteration ``n``'s training episodes of each worker still writing (this run's
+        iteration file ``index``)."""
         for k, (rows_k, clock_k, rng_k) in peers.items():
             if k in quiet:
                 continue
-            _, more = simapp.iteration(
+            trace_k, more = simapp.iteration(
                 course.get(), actions, rng_k, clock_k, episodes=share, evaluations=0,
                 skill=n, wall=time.time,
             )  # fmt: skip
             rows_k += more
             w.put(keys.training_metrics(k), simapp.metrics_json(rows_k))
+            w.put(simtrace(k, index), simapp.simtrace_csv(trace_k))
 
     for n in range(first, sim.checkpoints + 1):
         _maybe_fault(freezes, crashes, done, frozen, gpu_errors)
@@ -300,7 +308,7 @@ def main() -> int:
             quiet.add(silent.worker)
             _log(f"rollout worker {silent.worker} silent after {done} checkpoints")
             time.sleep(sim.checkpoint_interval_s)
-            rollouts(n)
+            rollouts(n, done)
             _, rows = simapp.iteration(
                 course.get(), actions, rng, clock, episodes=share, evaluations=0,
                 skill=n, wall=time.time,
@@ -340,8 +348,8 @@ def main() -> int:
         )  # fmt: skip
         metrics += rows
         w.put(keys.metrics, simapp.metrics_json(metrics))
-        rollouts(n)
-        w.put(keys.simtrace(done), simapp.simtrace_csv(trace))
+        rollouts(n, done)
+        w.put(simtrace(0, done), simapp.simtrace_csv(trace))
         w.put(
             keys.checkpoints_json,
             json.dumps(
