@@ -499,3 +499,24 @@ def test_attempts_with_different_workers_are_refused_in_one_line(rig: Rig) -> No
         rig.record(spec.id, Attempt(n=n, model_prefix=model_prefix(spec.id, n), outcome="x"))
     with pytest.raises(InvalidInput, match=r"ran with 1 and 2 rollout workers.*alone"):
         analysis.job_view(rig.jobs, spec.id)
+
+
+def test_an_attempt_that_ended_before_worker_1_wrote_keeps_no_iteration(rig: Rig) -> None:
+    """Two workers; the first attempt ended with worker 0's first file up and worker 1's not
+    (one folder): its iteration 0 is not every worker's, so it keeps nothing, and the
+    second attempt's 27 iterations are the view's 0..26."""
+    spec = build_spec(Submission(name="early", files={"reward_function.py": REWARD}))
+    rig.jobs.create(spec, {"reward_function.py": REWARD})
+    first = ModelKeys(model_prefix(spec.id, 1))
+    body = (SAMPLE / "training-simtrace" / "0-iteration.csv").read_bytes()
+    rig.store.put(first.worker_simtrace(0, 0), body)
+    upload_two_workers(rig, model_prefix(spec.id, 2))
+    for n in (1, 2):
+        rig.record(spec.id, Attempt(n=n, model_prefix=model_prefix(spec.id, n), outcome="x"))
+    view = analysis.job_view(rig.jobs, spec.id)
+    assert (view.workers, view.iterations, view.episodes_per_worker) == (2, 27, [20, 20])
+    assert [(a.attempt, a.iterations, a.first_iteration) for a in view.attempts] == [
+        (1, 0, 0),
+        (2, 27, 0),
+    ]
+    assert any(first.worker_simtrace(0, 0) in note for note in view.notes)

@@ -303,14 +303,17 @@ def job_view(jobs: JobStore, job_id: str, *, evaluation_jobs: bool = True) -> Vi
         found.append((attempt.n, prefix, listed, _worker_traces(store, prefix, listed, view)))
     if not found:
         raise NotFound(f"job {job_id} has no files yet (state {status.state.value})")
-    counts = sorted({len(ws) for *_, ws in found if any(ws)})
-    if len(counts) > 1:
+    # one worker (``training-simtrace/`` at the top) or several (a folder each; an attempt
+    # that ended before some worker wrote has fewer folders, and keeps no iteration)
+    written = [(prefix, listed, ws) for _, prefix, listed, ws in found if any(ws)]
+    top = any(not _per_worker(prefix, listed) for prefix, listed, _ in written)
+    workers = max((len(ws) for p, listed, ws in written if _per_worker(p, listed)), default=1)
+    if top and workers > 1:
         raise InvalidInput(
-            f"job {job_id}: its attempts ran with {' and '.join(map(str, counts))} rollout "
-            "workers; deepracer-utils sizes a model's workers from its first iteration: "
-            "open each attempt's prefix alone"
+            f"job {job_id}: its attempts ran with 1 and {workers} rollout workers; "
+            "deepracer-utils sizes a model's workers from its first iteration: open each "
+            "attempt's prefix alone"
         )
-    workers = counts[0] if counts else 1
     per = [
         episodes_per_iteration(t for *_, ws in found for t in _of(ws, w)) for w in range(workers)
     ]
@@ -444,6 +447,13 @@ def _traces(
     return traces
 
 
+def _per_worker(prefix: str, listed: set[str]) -> bool:
+    """Whether an attempt's simtrace is in worker folders (``0/training-simtrace/``), not at
+    the top: deepracer-utils looks at the top first."""
+    keys = ModelKeys(prefix)
+    return keys.simtrace(0) not in listed and keys.worker_simtrace(0, 0) in listed
+
+
 def _worker_traces(
     store: ObjectStore, prefix: str, listed: set[str], view: View
 ) -> list[list[Trace]]:
@@ -451,7 +461,7 @@ def _worker_traces(
     or one per worker folder ``0/``, ``1/``... (DR_WORKERS > 1), looked for as deepracer-utils
     looks: the top-level folder first."""
     keys = ModelKeys(prefix)
-    if keys.simtrace(0) in listed or keys.worker_simtrace(0, 0) not in listed:
+    if not _per_worker(prefix, listed):
         return [_traces(store, keys.simtrace, listed, view)]
     workers: list[list[Trace]] = []
     while len(workers) < MAX_WORKERS and keys.worker_simtrace(len(workers), 0) in listed:
