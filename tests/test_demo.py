@@ -122,55 +122,6 @@ def test_an_interrupted_demo_removes_its_folder(sig: signal.Signals, tmp_path: P
     assert list(tmp_path.glob("pitstop-demo-*")) == []
 
 
-@pytest.mark.e2e
-def test_demo_keep_leaves_the_server_up_for_pitstop_jobs(tmp_path: Path) -> None:
-    import re
-    import signal
-
-    from tests.helpers import scaled, wait_for
-
-    p = subprocess.Popen(
-        [sys.executable, "-m", "pitstop.cli.main", "demo", "--keep"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "TMPDIR": str(tmp_path)},  # --keep keeps its folder: in tmp_path
-        preexec_fn=default_sigint,
-    )
-    lines: list[str] = []
-    try:
-        assert p.stdout is not None
-
-        def exports() -> str | None:
-            line = p.stdout.readline()  # type: ignore[union-attr]
-            lines.append(line)
-            return line if line.strip().startswith("export ") else None
-
-        line = wait_for(exports, 240, "the settings to explore the demo")
-        assert_readable_timeline("".join(lines))  # the timeline, printed before the settings
-        env = dict(os.environ)
-        env.update(dict(re.findall(r"(\w+)=(\S+)", line)))
-        r = subprocess.run(
-            [sys.executable, "-m", "pitstop.cli.main", "jobs", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert r.returncode == 0, r.stderr
-        jobs = json.loads(r.stdout)
-        # the training job, and the evaluation it queued when it succeeded
-        assert len(jobs) == 2 and {j["state"] for j in jobs} == {"succeeded"}
-        (kept,) = tmp_path.glob("pitstop-demo-*")  # --keep keeps the folder, and says where
-        assert (kept / "supervisor.log").is_file()
-        rest = [p.stdout.readline() for _ in range(4)]
-        assert any(str(kept) in line for line in [*lines, *rest])
-        assert any(line.strip().startswith("pitstop serve --port") for line in rest), rest
-    finally:
-        p.send_signal(signal.SIGINT)
-        p.wait(scaled(30))
-
-
 def test_a_checkpoint_no_poll_saw_is_named_before_the_end_of_its_attempt() -> None:
     from pitstop.demo import Timeline
 

@@ -18,6 +18,7 @@ import pytest
 from pitstop.config import load_settings
 from pitstop.doctor import checks
 from pitstop.doctor.checks import Doctor
+from tests.test_demo import assert_readable_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,8 +189,10 @@ def ctrl_c(proc: subprocess.Popen[str]) -> None:
 
 
 def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: Path) -> None:
-    """``demo --keep``, then ``pitstop evaluate`` on its job: the supervisor line it printed
-    takes the evaluation to succeeded (nothing else would: the demo's supervisor ended).
+    """``demo --keep``: its timeline, the settings that reach its kept S3 server (``pitstop
+    jobs`` there), its folder and the dashboard line; then ``pitstop evaluate`` on its job:
+    the supervisor line it printed takes the evaluation to succeeded (nothing else would:
+    the demo's supervisor ended).
     ``pitstop tune`` meanwhile says on stderr what it queued and, with no supervisor, what it
     waits for and why."""
     import signal
@@ -215,10 +218,18 @@ def test_the_supervisor_demo_keep_prints_runs_what_is_queued_after_it(tmp_path: 
 
         wait_for(printed_supervisor, 240, "demo --keep's supervisor line")
         text = "".join(lines)
+        assert_readable_timeline(text)  # the timeline, printed before the settings
         export = next(line for line in lines if line.strip().startswith("export "))
         env.update(re.findall(r"(\w+)=(\S+)", export))
         job = re.search(r"pitstop job (\S+)", text)
         assert job is not None
+        # the kept server answers pitstop's commands: the training job and the evaluation
+        # it queued when it succeeded
+        jobs = json.loads(cli("jobs", "--json", env=env).stdout)
+        assert len(jobs) == 2 and {j["state"] for j in jobs} == {"succeeded"}
+        (kept,) = tmp_path.glob("pitstop-demo-*")  # --keep keeps the folder, and says where
+        assert (kept / "supervisor.log").is_file() and str(kept) in text
+        assert any(line.strip().startswith("pitstop serve --port") for line in lines), text
         command = lines[-1].split()
         assert command[:3] == ["pitstop", "supervise", "--config"]
         r = cli("evaluate", job.group(1), "--world", "Oval_track", env=env)
