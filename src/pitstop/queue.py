@@ -72,10 +72,10 @@ class Cancelled:
 def cancel(jobs: JobStore, job_id: str) -> Cancelled:
     """Cancel a job: a queued one ends at once, a running one is stopped by its supervisor
     at its next heartbeat; an ended one is left as it is. ``NotFound`` for no such job."""
-    current, _ = jobs.status(job_id)
+    current, etag = jobs.status(job_id)
     if current.state.is_terminal():
         return Cancelled(job_id, current.state, requested=False)
-    status = jobs.update(job_id, ownership.request_cancel)
+    status = jobs.update(job_id, ownership.request_cancel, known=(current, etag))
     if status is None:  # it ended since we read it
         current, _ = jobs.status(job_id)
         return Cancelled(job_id, current.state, requested=False)

@@ -85,3 +85,16 @@ def test_image_render_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
     r = pitstop("image", "render", "--out", path, "--bucket", "my-bucket")
     assert_one_line_error(r, 2, f"--out {path}", needle)
     assert (tmp_path / "a-file").read_text() == "x"
+
+
+def test_export_droa_refuses_a_folder_with_files_before_reading_the_model(
+    tmp_path: Path, settings_env: dict[str, str]
+) -> None:
+    job_id = submitted(tmp_path, settings_env)  # no model yet: the folder is refused first
+    out = tmp_path / "droa"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    r = pitstop("export", job_id, "--checkpoint", "last", "--droa", str(out), env=settings_env)
+    assert_one_line_error(r, 2, f"--droa {out}", "not empty; give a new directory")
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    assert (out / "mine.txt").read_text() == "keep me"

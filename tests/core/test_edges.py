@@ -239,6 +239,9 @@ def test_a_take_over_never_ends_an_attempt_before_it_started() -> None:
         (3.0, "2026-12-04T10:00:01.800Z", 1.8),  # the start's record was written late
         (1.5, "2026-12-04T10:00:01.800Z", 1.5),  # within the span: as counted
         (3.0, "not a time", 3.0),  # an unreadable end: as counted
+        # the wall clock stepped back 10 min during an hour's attempt (NTP after a boot):
+        # the monotonic count stands, or the job would train past max_hours
+        (3600.0, "2026-12-04T10:50:00.000Z", 3600.0),
     ],
 )
 def test_an_attempt_never_counts_more_time_than_its_recorded_span(

@@ -234,7 +234,7 @@ def _export(args: Any) -> int:
     if args.out:
         out_file(args.out)
     else:
-        out_dir(args.droa, "--droa")
+        out_dir(args.droa, "--droa", empty=True)
     jobs = jobs_from(args)
     prefix, job = resolve_model(jobs, args.model)
     if args.out:

@@ -197,13 +197,21 @@ def end_attempt(
     return new
 
 
+# a count over its recorded span by more than this is not a slow write but a wall clock
+# that stepped back during the attempt (NTP after a boot): the monotonic count stands
+SPAN_SLACK_S = 60.0
+
+
 def _within_span(training_s: float, started_at: str | None, ended_at: str) -> float:
-    """``training_s``, cut to the seconds from ``started_at`` to ``ended_at`` when both
-    are times (an unreadable time leaves it as counted)."""
+    """``training_s``, cut to the seconds from ``started_at`` to ``ended_at`` when both are
+    times and it runs over them by at most ``SPAN_SLACK_S`` (a record written late); an
+    unreadable time, or a larger gap (the wall clock stepped), leaves it as counted, so
+    ``max_hours`` never loses time."""
     start, end = timestamp(started_at), timestamp(ended_at)
     if start is None or end is None:
         return training_s
-    return min(training_s, max(0.0, end - start))
+    span = max(0.0, end - start)
+    return span if 0.0 < training_s - span <= SPAN_SLACK_S else training_s
 
 
 def apply(status: JobStatus, t: Transition) -> JobStatus:

@@ -31,8 +31,10 @@ With several rollout workers (``DR_WORKERS`` > 1) simapp writes each worker's si
 ``TrainingMetrics.json``); deepracer-utils reads them from one prefix and numbers the
 workers' episodes of an iteration together (``unique_episode``). The view keeps that
 layout, each worker joined as above with its own episodes per iteration, and keeps an
-iteration for every worker or none (the fewest complete files of any worker). Attempts with
-different numbers of workers are refused: deepracer-utils sizes them from the first.
+iteration for every worker or none (the fewest complete files of any worker: an attempt
+missing a worker's folder keeps none). An attempt of one worker (``training-simtrace/`` at
+the top) beside attempts of several is refused: deepracer-utils sizes the workers from the
+first iteration.
 
 Every key is built with :mod:`pitstop.store.layout`; the view is written to a new folder or
 to a prefix of the bucket.

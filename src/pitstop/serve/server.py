@@ -421,7 +421,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         job_id = _job_id(m.group(1))
         result = self.server.dashboard.cancel(job_id)
-        log.info("serve.cancelled", job_id=job_id, state=result["state"])
+        if result["cancel_requested"]:
+            log.info("serve.cancelled", job_id=job_id, state=result["state"])
         self._json(200, result)
 
     def _static(self, name: str) -> None:
