@@ -40,9 +40,9 @@ from tests.e2e.harness import (
     LEASE_TTL_S,
     SupervisorProc,
     job,
-    job_in,
     jobs_store,
     kill_trainers,
+    recorded_end,
     submit,
     trainer_pids,
 )
@@ -231,7 +231,9 @@ def run_chaos(
         began = time.monotonic()
         end = began + end_timeout_s
         while time.monotonic() < end:
-            if all(job_in(env, j) for j in run.job_ids):
+            # ended, and the end recorded: a supervisor writes the state, then the event
+            # (a read between the two is not a lost event)
+            if all(recorded_end(env, j) for j in run.job_ids):
                 break
             for name, sup in list(sups.items()):
                 if not sup.alive():  # crash-only: a supervisor that gave up is restarted
