@@ -167,8 +167,6 @@ def out_file(path: str, option: str = "--out") -> Path:
     """``path`` as a file this command can write, checked before any work is done: not a
     folder, in a folder that exists (a file in the way is named) and takes a new file.
     ``UsageError`` naming ``option`` otherwise, so nothing is half-written."""
-    import tempfile
-
     from pitstop.errors import UsageError
 
     out = Path(path)
@@ -179,11 +177,7 @@ def out_file(path: str, option: str = "--out") -> Path:
         if parent.exists():
             raise UsageError(f"{option} {path}: {parent} is a file, not a directory")
         raise UsageError(f"{option} {path}: no such directory {parent}")
-    try:
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{out.name}.", suffix=".probe"):
-            pass
-    except OSError as e:
-        raise UsageError(f"{option} {path}: cannot write in {parent}: {e.strerror}") from None
+    _takes_files(parent, option, path)
     return out
 
 
@@ -192,8 +186,6 @@ def out_dir(path: str, option: str = "--out", *, empty: bool = False) -> Path:
     (a tune or a sweep runs for hours before it writes): a directory or a new one whose
     nearest existing parent is a directory that takes new files; with ``empty``, nothing in
     it yet. ``UsageError`` naming ``option`` otherwise; the folder itself is not created."""
-    import tempfile
-
     from pitstop.errors import UsageError
 
     out = Path(path)
@@ -206,12 +198,22 @@ def out_dir(path: str, option: str = "--out", *, empty: bool = False) -> Path:
         base = base.parent
     if not base.is_dir():
         raise UsageError(f"{option} {path}: {base} is a file, not a directory")
+    _takes_files(base, option, path)
+    return out
+
+
+def _takes_files(folder: Path, option: str, path: str) -> None:
+    """A probe file made and removed in ``folder``; ``UsageError`` naming ``option`` when
+    the folder refuses it (read-only, no permission)."""
+    import tempfile
+
+    from pitstop.errors import UsageError
+
     try:
-        with tempfile.NamedTemporaryFile(dir=base, prefix=".pitstop.", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".pitstop.", suffix=".probe"):
             pass
     except OSError as e:
-        raise UsageError(f"{option} {path}: cannot write in {base}: {e.strerror}") from None
-    return out
+        raise UsageError(f"{option} {path}: cannot write in {folder}: {e.strerror}") from None
 
 
 def settings_from(args: Any, **overrides: Any) -> Settings:

@@ -365,7 +365,7 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
             iid = launch_on_demand(fleet, action.job_id, itype)
             rnd.applied.append(
                 {
-                    "action": "launch-on-demand",
+                    "action": action_name(action),
                     "instance_id": iid,
                     "job_id": action.job_id,
                     "instance_type": itype,
@@ -390,7 +390,7 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
             )
             rnd.applied.append(
                 {
-                    "action": "release-on-demand",
+                    "action": action_name(action),
                     "instance_id": action.instance_id,
                     "job_id": action.job_id,
                     "reason": action.reason,
@@ -411,7 +411,11 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
                 Tags=[{"Key": REBOOT_TAG, "Value": f"{rnd.now:.0f}"}],
             )
             rnd.applied.append(
-                {"action": "reboot", "instance_id": action.instance_id, "reason": action.reason}
+                {
+                    "action": action_name(action),
+                    "instance_id": action.instance_id,
+                    "reason": action.reason,
+                }
             )
         elif isinstance(action, Terminate):
             # through the group, without lowering the desired count: it launches a replacement
@@ -429,7 +433,11 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
                     InstanceIds=[action.instance_id],
                 )
             rnd.applied.append(
-                {"action": "terminate", "instance_id": action.instance_id, "reason": action.reason}
+                {
+                    "action": action_name(action),
+                    "instance_id": action.instance_id,
+                    "reason": action.reason,
+                }
             )
         elif isinstance(action, SetDesired):
             call(
@@ -440,7 +448,7 @@ def apply(fleet: Fleet, rnd: Round, deadline: DeadlineOptions | None = None) -> 
                 HonorCooldown=False,
             )
             rnd.applied.append(
-                {"action": "scale", "desired": action.desired, "reason": action.reason}
+                {"action": action_name(action), "desired": action.desired, "reason": action.reason}
             )
 
 
